@@ -1,0 +1,144 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+	"github.com/prometheus/common/version"
+	"github.com/prometheus/exporter-toolkit/web"
+	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
+
+	"github.com/lbpilot/lbpilot/exporter"
+	"github.com/lbpilot/lbpilot/internal/logging"
+	"github.com/lbpilot/lbpilot/internal/webserver"
+)
+
+func init() {
+	register("exporter", "Serve Prometheus metrics of HAProxy, WCS, SRS and EMQX (/metrics, /probe).", newExporterRole)
+}
+
+type exporterRole struct {
+	web            *web.FlagConfig
+	log            logging.Config
+	telemetryPath  string
+	disableSelf    bool
+	configFile     string
+	configCheck    bool
+	timeoutOffset  float64
+	maxConcurrency int
+}
+
+func newExporterRole(cmd *kingpin.CmdClause) role {
+	r := &exporterRole{}
+	r.web = kingpinflag.AddFlags(cmd, ":9708")
+	logging.AddFlags(cmd, &r.log)
+	cmd.Flag("web.telemetry-path", "Path under which to expose the exporter's own metrics and every configured target.").Default("/metrics").StringVar(&r.telemetryPath)
+	cmd.Flag("web.disable-exporter-metrics", "Exclude go_* and process_* metrics about the exporter itself from the telemetry path.").BoolVar(&r.disableSelf)
+	cmd.Flag("config.file", "lbpilot exporter configuration file (modules and static targets). Without it the built-in modules haproxy, wcs, srs and emqx serve /probe.").Default("").StringVar(&r.configFile)
+	cmd.Flag("config.check", "Validate the configuration file and exit.").BoolVar(&r.configCheck)
+	cmd.Flag("timeout-offset", "Seconds subtracted from Prometheus's scrape timeout to leave time for the response.").Default("0.5").Float64Var(&r.timeoutOffset)
+	cmd.Flag("scrape.concurrency", "Maximum number of targets one request scrapes at the same time.").Default("16").IntVar(&r.maxConcurrency)
+	return r
+}
+
+func (r *exporterRole) run(ctx context.Context, stdout, stderr io.Writer) int {
+	logger, err := logging.NewWriter(stderr, r.log)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
+	if r.configCheck {
+		if r.configFile == "" {
+			fmt.Fprintln(stderr, "--config.check needs --config.file")
+			return 2
+		}
+		cfg, err := exporter.CheckConfig(r.configFile, nil)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "%s: OK (%d modules, %d targets)\n", r.configFile, len(cfg.Modules), len(cfg.Targets))
+		return 0
+	}
+	if r.timeoutOffset < 0 {
+		fmt.Fprintln(stderr, "--timeout-offset must not be negative")
+		return 2
+	}
+	level.Info(logger).Log("msg", "Starting lbpilot exporter", "version", version.Info(), "build_context", version.BuildContext())
+	e, err := exporter.New(exporter.Options{
+		ConfigFile:             r.configFile,
+		TimeoutOffset:          time.Duration(r.timeoutOffset * float64(time.Second)),
+		Concurrency:            r.maxConcurrency,
+		DisableExporterMetrics: r.disableSelf,
+		Logger:                 logger,
+	})
+	if err != nil {
+		return 1
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-hup:
+				_ = e.Reload() // logs and sets lbpilot_config_last_reload_successful
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	h, err := exporterMux(e, r.telemetryPath, logger)
+	if err != nil {
+		level.Error(logger).Log("msg", "Building HTTP handlers", "err", err)
+		return 1
+	}
+	if err := webserver.Run(ctx, h, r.web, logger); err != nil {
+		level.Error(logger).Log("msg", "HTTP server failed", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// exporterMux wires the exporter's routes.
+func exporterMux(e *exporter.Exporter, telemetryPath string, logger log.Logger) (http.Handler, error) {
+	mux := http.NewServeMux()
+	mux.Handle(telemetryPath, e.MetricsHandler())
+	mux.Handle("/probe", e.ProbeHandler())
+	mux.Handle("/-/reload", e.ReloadHandler())
+	mux.Handle("/-/healthy", webserver.Healthy())
+	mux.Handle("/-/ready", webserver.Healthy())
+	if telemetryPath != "/" {
+		landing, err := web.NewLandingPage(web.LandingConfig{
+			Name:        "lbpilot exporter",
+			Description: "Prometheus metrics for HAProxy, Flashphoner WCS, SRS and EMQX",
+			Version:     version.Info(),
+			Form: web.LandingForm{
+				Action: "/probe",
+				Inputs: []web.LandingFormInput{
+					{Label: "Module", Type: "text", Name: "module", Placeholder: "haproxy", Value: "haproxy"},
+					{Label: "Target", Type: "text", Name: "target", Placeholder: "unix:/run/haproxy/admin.sock"},
+				},
+			},
+			Links: []web.LandingLinks{
+				{Address: telemetryPath, Text: "Metrics"},
+				{Address: "/-/healthy", Text: "Health"},
+			},
+		})
+		if err != nil {
+			return nil, err
+		}
+		mux.Handle("/", landing)
+	}
+	_ = logger
+	return mux, nil
+}

@@ -1,0 +1,462 @@
+package haproxy
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/lbpilot/lbpilot/collectors"
+	"github.com/lbpilot/lbpilot/internal/expo"
+	"github.com/lbpilot/lbpilot/internal/haproxy"
+)
+
+// compiled is a selected family with its descriptor built once.
+type compiled struct {
+	family
+	fqName string
+	desc   *prometheus.Desc
+	states []string // label values of the one-per-state families
+}
+
+// Collector scrapes one HAProxy.
+type Collector struct {
+	opts   Options
+	target collectors.Target
+	client *haproxy.Client // socket targets
+	http   *http.Client    // stats page targets
+	csvURL string
+	user   string
+	pass   string
+
+	info      []infoDesc
+	buildInfo *prometheus.Desc
+	frontend  []*compiled
+	backend   []*compiled
+	server    []*compiled
+
+	constNames, constValues []string // target labels, sorted
+}
+
+type infoDesc struct {
+	key  string
+	typ  prometheus.ValueType
+	desc *prometheus.Desc
+}
+
+var _ collectors.Streamer = (*Collector)(nil)
+
+// New builds a collector for one HAProxy target.
+func New(opts Options, t collectors.Target, _ collectors.Logger) (*Collector, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	if err := CheckURL(t.URL); err != nil {
+		return nil, err
+	}
+	c := &Collector{opts: opts, target: t}
+	c.constNames, c.constValues = expo.SortedLabels(t.Labels)
+	if strings.HasPrefix(t.URL, "http://") || strings.HasPrefix(t.URL, "https://") {
+		c.csvURL = csvURL(t.URL)
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		if opts.InsecureSkipVerify {
+			tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // operator's explicit choice
+		}
+		c.http = &http.Client{Transport: tr}
+		c.user = opts.Username
+		if opts.PasswordFile != "" {
+			b, err := os.ReadFile(opts.PasswordFile)
+			if err != nil {
+				return nil, fmt.Errorf("haproxy: reading password_file: %w", err)
+			}
+			c.pass = strings.TrimRight(string(b), "\r\n")
+		}
+	} else {
+		cl, err := haproxy.New(t.URL)
+		if err != nil {
+			return nil, err
+		}
+		c.client = cl
+	}
+	cl := t.Labels
+	if opts.hasScope(ScopeProcess) && c.client != nil {
+		for _, f := range infoFamilies {
+			name := "haproxy_process_" + f.name
+			if opts.wanted(name) {
+				c.info = append(c.info, infoDesc{key: f.key, typ: f.typ, desc: prometheus.NewDesc(name, f.help, nil, cl)})
+			}
+		}
+		if opts.wanted("haproxy_process_build_info") {
+			c.buildInfo = prometheus.NewDesc("haproxy_process_build_info", "HAProxy version, as a label; the value is 1.", []string{"version"}, cl)
+		}
+	}
+	compile := func(scope string, fams []family, vars []string) []*compiled {
+		if !opts.hasScope(scope) {
+			return nil
+		}
+		var out []*compiled
+		for _, f := range fams {
+			fq := "haproxy_" + scope + "_" + f.name
+			if !opts.wanted(fq) {
+				continue
+			}
+			if f.kind == adminState && c.client == nil {
+				continue // only the socket has show servers state
+			}
+			labels := vars
+			cf := &compiled{family: f, fqName: fq}
+			switch f.kind {
+			case statusState:
+				cf.states = serverStates
+				if scope != ScopeServer {
+					cf.states = frontendStates
+				}
+				labels = append(append([]string(nil), vars...), "state")
+			case aggState:
+				cf.states = serverStates
+				labels = append(append([]string(nil), vars...), "state")
+			case checkState:
+				cf.states = checkStates
+				labels = append(append([]string(nil), vars...), "state")
+			case adminState:
+				cf.states = adminStates
+				labels = append(append([]string(nil), vars...), "state")
+			case httpCodes:
+				labels = append(append([]string(nil), vars...), "code")
+			}
+			cf.desc = prometheus.NewDesc(fq, f.help, labels, cl)
+			out = append(out, cf)
+		}
+		return out
+	}
+	c.frontend = compile(ScopeFrontend, frontendFamilies, []string{"proxy"})
+	c.backend = compile(ScopeBackend, backendFamilies, []string{"proxy"})
+	c.server = compile(ScopeServer, serverFamilies, []string{"proxy", "server"})
+	return c, nil
+}
+
+// Describe sends every descriptor.
+func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range c.info {
+		ch <- d.desc
+	}
+	if c.buildInfo != nil {
+		ch <- c.buildInfo
+	}
+	for _, set := range [][]*compiled{c.frontend, c.backend, c.server} {
+		for _, f := range set {
+			ch <- f.desc
+		}
+	}
+}
+
+// snapshot is what one scrape fetched.
+type snapshot struct {
+	info  haproxy.Info
+	stat  *haproxy.Stat
+	admin map[string]haproxy.AdminFlags // "backend/server" → flags; nil when not fetched
+	agg   map[string]*[5]int            // backend → servers per state (serverStates order)
+}
+
+// fetch runs the needed commands concurrently. A failed part leaves its
+// field nil; the first error is returned.
+func (c *Collector) fetch(ctx context.Context) (*snapshot, error) {
+	s := &snapshot{}
+	needStat := len(c.frontend)+len(c.backend)+len(c.server) > 0
+	needInfo := len(c.info) > 0 || c.buildInfo != nil
+	needState := c.client != nil && *c.opts.ServersState && c.hasAdminFamily()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var firstErr error
+	fail := func(what string, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if firstErr == nil {
+			firstErr = fmt.Errorf("%s: %w", what, err)
+		}
+	}
+	if needStat {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			st, err := c.fetchStat(ctx)
+			if err != nil {
+				fail("show stat", err)
+				return
+			}
+			s.stat = st
+		}()
+	}
+	if needInfo {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			info, err := c.client.ShowInfo(ctx)
+			if err != nil {
+				fail("show info", err)
+				return
+			}
+			s.info = info
+		}()
+	}
+	if needState {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ss, err := c.client.ShowServersState(ctx, "")
+			if err != nil {
+				fail("show servers state", err)
+				return
+			}
+			s.admin = make(map[string]haproxy.AdminFlags, len(ss.Servers))
+			for _, sv := range ss.Servers {
+				s.admin[sv.Backend+"/"+sv.Name] = sv.Admin
+			}
+		}()
+	}
+	wg.Wait()
+	if s.stat != nil {
+		s.agg = aggregate(s.stat)
+	}
+	return s, firstErr
+}
+
+func (c *Collector) hasAdminFamily() bool {
+	for _, f := range c.server {
+		if f.kind == adminState {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *Collector) fetchStat(ctx context.Context) (*haproxy.Stat, error) {
+	if c.client != nil {
+		return c.client.ShowStat(ctx, haproxy.StatFilter{})
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.csvURL, nil)
+	if err != nil {
+		return nil, err
+	}
+	if c.user != "" {
+		req.SetBasicAuth(c.user, c.pass)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", collectors.RedactURL(c.csvURL), err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, haproxy.DefaultMaxResponse))
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", collectors.RedactURL(c.csvURL), err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, &collectors.HTTPError{URL: c.csvURL, Status: resp.StatusCode, Body: collectors.Excerpt(body, 120)}
+	}
+	return haproxy.ParseStat(body)
+}
+
+// aggregate counts each backend's servers per state.
+func aggregate(st *haproxy.Stat) map[string]*[5]int {
+	agg := map[string]*[5]int{}
+	px, stc := st.Col("pxname"), st.Col("status")
+	for r := 0; r < st.Rows(); r++ {
+		if st.Type(r) != haproxy.TypeServer {
+			continue
+		}
+		name := st.String(r, px)
+		a := agg[name]
+		if a == nil {
+			a = &[5]int{}
+			agg[name] = a
+		}
+		if i := stateIndex(haproxy.ParseStatus(string(st.Bytes(r, stc))).State); i >= 0 {
+			a[i]++
+		}
+	}
+	return agg
+}
+
+func stateIndex(s string) int {
+	for i, x := range serverStates {
+		if x == s {
+			return i
+		}
+	}
+	return -1
+}
+
+// Update scrapes HAProxy and sends every family as const metrics.
+func (c *Collector) Update(ctx context.Context, ch chan<- prometheus.Metric) error {
+	s, err := c.fetch(ctx)
+	c.sendInfo(s, ch)
+	if s.stat != nil {
+		c.sendRows(s, haproxy.TypeFrontend, c.frontend, ch)
+		c.sendRows(s, haproxy.TypeBackend, c.backend, ch)
+		c.sendRows(s, haproxy.TypeServer, c.server, ch)
+	}
+	return err
+}
+
+// UpdateStream is Update with the server families returned as a stream.
+func (c *Collector) UpdateStream(ctx context.Context, ch chan<- prometheus.Metric) (expo.Stream, error) {
+	s, err := c.fetch(ctx)
+	c.sendInfo(s, ch)
+	if s.stat == nil {
+		return nil, err
+	}
+	c.sendRows(s, haproxy.TypeFrontend, c.frontend, ch)
+	c.sendRows(s, haproxy.TypeBackend, c.backend, ch)
+	if len(c.server) == 0 {
+		return nil, err
+	}
+	return newServerStream(c, s), err
+}
+
+func (c *Collector) sendInfo(s *snapshot, ch chan<- prometheus.Metric) {
+	if s.info == nil {
+		return
+	}
+	for _, d := range c.info {
+		if v, ok := s.info.Float(d.key); ok {
+			ch <- prometheus.MustNewConstMetric(d.desc, d.typ, v)
+		}
+	}
+	if c.buildInfo != nil && s.info["Version"] != "" {
+		ch <- prometheus.MustNewConstMetric(c.buildInfo, prometheus.GaugeValue, 1, s.info["Version"])
+	}
+}
+
+// sendRows sends the families of one row type as const metrics.
+func (c *Collector) sendRows(s *snapshot, typ haproxy.RowType, fams []*compiled, ch chan<- prometheus.Metric) {
+	if len(fams) == 0 {
+		return
+	}
+	st := s.stat
+	cols := resolveColumns(st, fams)
+	px, sv := st.Col("pxname"), st.Col("svname")
+	for r := 0; r < st.Rows(); r++ {
+		if st.Type(r) != typ {
+			continue
+		}
+		vars := []string{st.String(r, px)}
+		if typ == haproxy.TypeServer {
+			vars = append(vars, st.String(r, sv))
+		}
+		for i, f := range fams {
+			rowSamples(s, r, f, cols[i], vars, func(extra string, v float64) {
+				lv := vars
+				if extra != "" {
+					lv = append(append(make([]string, 0, len(vars)+1), vars...), extra)
+				}
+				ch <- prometheus.MustNewConstMetric(f.desc, f.typ, v, lv...)
+			})
+		}
+	}
+}
+
+// columns holds a family's resolved CSV positions.
+type columns struct {
+	main int
+	http [6]int
+}
+
+func resolveColumns(st *haproxy.Stat, fams []*compiled) []columns {
+	out := make([]columns, len(fams))
+	for i, f := range fams {
+		out[i].main = -1
+		if f.col != "" {
+			out[i].main = st.Col(f.col)
+		}
+		if f.kind == httpCodes {
+			for j, hc := range httpClasses {
+				out[i].http[j] = st.Col(hc.col)
+			}
+		}
+		if f.kind == checkCode || f.kind == checkState {
+			out[i].http[0] = st.Col("check_status")
+		}
+	}
+	return out
+}
+
+// rowSamples computes one family's samples for one row. extra is the value
+// of the family's extra label (state or code), "" for plain families.
+// Both exposition paths go through here (the stream only short-cuts plain
+// integer fields), so they agree by construction.
+func rowSamples(s *snapshot, r int, f *compiled, col columns, vars []string, emit func(extra string, v float64)) {
+	st := s.stat
+	switch f.kind {
+	case plain, nanIfEmpty:
+		v, ok := st.Float(r, col.main)
+		if !ok {
+			if f.kind == nanIfEmpty && col.main >= 0 {
+				emit("", math.NaN())
+			}
+			return
+		}
+		emit("", v*f.scale)
+	case statusState:
+		if col.main < 0 {
+			return
+		}
+		cur := haproxy.ParseStatus(string(st.Bytes(r, col.main))).State
+		for _, state := range f.states {
+			emit(state, b2f(state == cur))
+		}
+	case checkState:
+		raw := strings.TrimPrefix(string(st.Bytes(r, col.main)), "* ")
+		if raw == "" {
+			return
+		}
+		for _, state := range f.states {
+			emit(state, b2f(state == raw))
+		}
+	case checkCode:
+		if len(st.Bytes(r, col.http[0])) == 0 {
+			return // no health check configured (or paused)
+		}
+		v, _ := st.Float(r, col.main)
+		emit("", v)
+	case httpCodes:
+		for j, hc := range httpClasses {
+			if v, ok := st.Float(r, col.http[j]); ok {
+				emit(hc.code, v)
+			}
+		}
+	case aggState:
+		a := s.agg[vars[0]]
+		if a == nil {
+			a = &[5]int{}
+		}
+		for i, state := range f.states {
+			emit(state, float64(a[i]))
+		}
+	case adminState:
+		if s.admin == nil {
+			return
+		}
+		flags, ok := s.admin[vars[0]+"/"+vars[1]]
+		if !ok {
+			return
+		}
+		cur := string(flags.State())
+		for _, state := range f.states {
+			emit(state, b2f(state == cur))
+		}
+	}
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,191 @@
+package exporter
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	haproxycoll "github.com/lbpilot/lbpilot/collectors/haproxy"
+)
+
+// DefaultTimeout bounds one target's scrape when neither the module nor
+// Prometheus's X-Prometheus-Scrape-Timeout-Seconds header says otherwise.
+const DefaultTimeout = 10 * time.Second
+
+// Config is the exporter's YAML configuration file.
+type Config struct {
+	// Modules by name. The built-in modules haproxy, wcs, srs and emqx
+	// exist even when the file does not define them.
+	Modules map[string]*Module `yaml:"modules"`
+	// Targets are scraped on every /metrics request.
+	Targets []*TargetConfig `yaml:"targets"`
+}
+
+// Module is a named set of options for one upstream kind. It is what
+// /probe?module= selects and what static targets refer to.
+type Module struct {
+	// Kind is haproxy, wcs, srs or emqx. It defaults to the module's name
+	// when that name is a kind.
+	Kind string `yaml:"kind"`
+	// Timeout bounds one scrape of one target of this module.
+	Timeout time.Duration `yaml:"timeout"`
+
+	HAProxy *haproxycoll.Options `yaml:"haproxy,omitempty"`
+	// Later kinds add their options here, one field per kind.
+}
+
+// TargetConfig is one static target.
+type TargetConfig struct {
+	Name   string            `yaml:"name"`
+	Module string            `yaml:"module"`
+	URL    string            `yaml:"url"`
+	Labels map[string]string `yaml:"labels"`
+}
+
+// labelNameRE is Prometheus's label name syntax.
+var labelNameRE = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
+
+// Labels every target gets from the exporter; extra labels may not reuse them.
+var reservedLabels = map[string]bool{"target": true, "module": true, "job": true, "instance": true}
+
+// LoadFile reads and validates a config file.
+func LoadFile(path string, kinds map[string]Kind) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading config: %w", err)
+	}
+	c, err := Parse(b, kinds)
+	if err != nil {
+		return nil, fmt.Errorf("config file %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Parse decodes YAML strictly (an unknown key is an error naming the key
+// and its line), fills defaults and validates.
+func Parse(b []byte, kinds map[string]Kind) (*Config, error) {
+	c := &Config{}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	var extra any
+	if err := dec.Decode(&extra); err == nil {
+		return nil, fmt.Errorf("more than one YAML document; want exactly one")
+	}
+	if err := c.complete(kinds); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Default returns the configuration used without --config.file: the
+// built-in modules and no static targets.
+func Default(kinds map[string]Kind) *Config {
+	c := &Config{}
+	if err := c.complete(kinds); err != nil {
+		panic(err) // built-in defaults are tested to be valid
+	}
+	return c
+}
+
+// complete adds the built-in modules, applies defaults and validates.
+func (c *Config) complete(kinds map[string]Kind) error {
+	if c.Modules == nil {
+		c.Modules = map[string]*Module{}
+	}
+	for name := range kinds {
+		if _, ok := c.Modules[name]; !ok {
+			c.Modules[name] = &Module{Kind: name}
+		}
+	}
+	names := make([]string, 0, len(c.Modules))
+	for n := range c.Modules {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		m := c.Modules[name]
+		if m == nil {
+			m = &Module{}
+			c.Modules[name] = m
+		}
+		if m.Kind == "" {
+			if _, ok := kinds[name]; ok {
+				m.Kind = name
+			} else {
+				return fmt.Errorf("module %q: kind is required (one of %s)", name, kindList(kinds))
+			}
+		}
+		k, ok := kinds[m.Kind]
+		if !ok {
+			return fmt.Errorf("module %q: unknown kind %q (want one of %s)", name, m.Kind, kindList(kinds))
+		}
+		if m.Timeout < 0 {
+			return fmt.Errorf("module %q: timeout must not be negative", name)
+		}
+		if m.Timeout == 0 {
+			m.Timeout = DefaultTimeout
+		}
+		if k.Prepare != nil {
+			if err := k.Prepare(m); err != nil {
+				return fmt.Errorf("module %q: %w", name, err)
+			}
+		}
+	}
+	seen := map[string]bool{}
+	for i, t := range c.Targets {
+		if t == nil {
+			return fmt.Errorf("targets[%d]: empty entry", i)
+		}
+		if t.Name == "" {
+			return fmt.Errorf("targets[%d]: name is required", i)
+		}
+		if seen[t.Name] {
+			return fmt.Errorf("target %q: duplicate name", t.Name)
+		}
+		seen[t.Name] = true
+		if t.Module == "" {
+			return fmt.Errorf("target %q: module is required", t.Name)
+		}
+		m, ok := c.Modules[t.Module]
+		if !ok {
+			return fmt.Errorf("target %q: unknown module %q", t.Name, t.Module)
+		}
+		if t.URL == "" {
+			return fmt.Errorf("target %q: url is required", t.Name)
+		}
+		if k := kinds[m.Kind]; k.CheckURL != nil {
+			if err := k.CheckURL(t.URL); err != nil {
+				return fmt.Errorf("target %q: %w", t.Name, err)
+			}
+		}
+		for ln := range t.Labels {
+			if !labelNameRE.MatchString(ln) || strings.HasPrefix(ln, "__") {
+				return fmt.Errorf("target %q: invalid label name %q", t.Name, ln)
+			}
+			if reservedLabels[ln] {
+				return fmt.Errorf("target %q: label %q is set by lbpilot and cannot be overridden", t.Name, ln)
+			}
+		}
+	}
+	return nil
+}
+
+func kindList(kinds map[string]Kind) string {
+	var l []string
+	for k := range kinds {
+		l = append(l, k)
+	}
+	sort.Strings(l)
+	return strings.Join(l, ", ")
+}

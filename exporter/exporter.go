@@ -1,0 +1,221 @@
+// Package exporter is lbpilot's scrape surface: /metrics for the
+// configured targets, /probe?module=&target= for one target (the
+// blackbox_exporter contract), config loading and parse-validate-swap reload.
+package exporter
+
+import (
+	"fmt"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+	"github.com/prometheus/client_golang/prometheus"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+
+	"github.com/lbpilot/lbpilot/collectors"
+)
+
+// Options configure an Exporter.
+type Options struct {
+	// ConfigFile is the YAML config; "" uses the built-in default modules.
+	ConfigFile string
+	// TimeoutOffset is subtracted from Prometheus's scrape timeout header.
+	TimeoutOffset time.Duration
+	// Concurrency bounds the targets scraped at once by one request.
+	Concurrency int
+	// DisableExporterMetrics drops go_* and process_* from /metrics.
+	DisableExporterMetrics bool
+	// Kinds overrides the supported upstream kinds (tests); nil means Kinds().
+	Kinds  map[string]Kind
+	Logger log.Logger
+}
+
+// Exporter serves /metrics and /probe.
+type Exporter struct {
+	opts   Options
+	logger log.Logger
+	kinds  map[string]Kind
+
+	state atomic.Pointer[state]
+	// reloadMu serialises reloads (SIGHUP and POST /-/reload).
+	reloadMu sync.Mutex
+
+	self          *prometheus.Registry
+	reloadOK      prometheus.Gauge
+	reloadTime    prometheus.Gauge
+	probeInvalid  *prometheus.CounterVec
+	targetsConfig prometheus.Gauge
+}
+
+// state is one loaded configuration with the collectors built for its
+// static targets. It is replaced as a whole on reload.
+type state struct {
+	cfg     *Config
+	targets []*staticTarget
+	// upLabels are the label names of lbpilot_up on /metrics: module,
+	// target and the union of every target's extra labels.
+	upLabels []string
+}
+
+type staticTarget struct {
+	cfg       *TargetConfig
+	module    *Module
+	collector collectors.Collector
+	upValues  []string
+}
+
+// New loads the configuration and returns an Exporter. A bad config file
+// is an error here; later reloads keep the last good one.
+func New(opts Options) (*Exporter, error) {
+	if opts.Logger == nil {
+		opts.Logger = log.NewNopLogger()
+	}
+	if opts.Kinds == nil {
+		opts.Kinds = Kinds()
+	}
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = 16
+	}
+	e := &Exporter{opts: opts, logger: opts.Logger, kinds: opts.Kinds}
+	e.self = prometheus.NewRegistry()
+	e.reloadOK = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "lbpilot_config_last_reload_successful",
+		Help: "Whether the last configuration reload attempt was successful.",
+	})
+	e.reloadTime = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "lbpilot_config_last_reload_success_timestamp_seconds",
+		Help: "Timestamp of the last successful configuration reload.",
+	})
+	e.probeInvalid = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "lbpilot_probe_invalid_requests_total",
+		Help: "Requests to /probe answered 400, by reason (missing_module, unknown_module, missing_target, bad_target).",
+	}, []string{"reason"})
+	e.targetsConfig = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "lbpilot_config_targets",
+		Help: "Number of static targets in the loaded configuration.",
+	})
+	for _, r := range []string{"missing_module", "unknown_module", "missing_target", "bad_target"} {
+		e.probeInvalid.WithLabelValues(r)
+	}
+	e.self.MustRegister(e.reloadOK, e.reloadTime, e.probeInvalid, e.targetsConfig, versioncollector.NewCollector("lbpilot"))
+	if !opts.DisableExporterMetrics {
+		e.self.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	}
+	if err := e.Reload(); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// SelfRegistry exposes the exporter's own registry so a caller can add
+// metrics of its own to /metrics.
+func (e *Exporter) SelfRegistry() *prometheus.Registry { return e.self }
+
+// Reload re-reads the config file, validates it, builds the static
+// targets' collectors and swaps them in. On error the running
+// configuration stays and lbpilot_config_last_reload_successful reads 0.
+func (e *Exporter) Reload() error {
+	e.reloadMu.Lock()
+	defer e.reloadMu.Unlock()
+	st, err := e.load()
+	if err != nil {
+		e.reloadOK.Set(0)
+		level.Error(e.logger).Log("msg", "Error loading config", "file", e.opts.ConfigFile, "err", err)
+		return err
+	}
+	e.state.Store(st)
+	e.reloadOK.Set(1)
+	e.reloadTime.SetToCurrentTime()
+	e.targetsConfig.Set(float64(len(st.targets)))
+	level.Info(e.logger).Log("msg", "Loaded config", "file", e.opts.ConfigFile, "modules", len(st.cfg.Modules), "targets", len(st.targets))
+	return nil
+}
+
+func (e *Exporter) load() (*state, error) {
+	var cfg *Config
+	if e.opts.ConfigFile == "" {
+		cfg = Default(e.kinds)
+	} else {
+		var err error
+		if cfg, err = LoadFile(e.opts.ConfigFile, e.kinds); err != nil {
+			return nil, err
+		}
+	}
+	return buildState(cfg, e.kinds, e.logger)
+}
+
+// CheckConfig loads and validates a config file, including building every
+// static target's collector, without serving anything (--config.check).
+func CheckConfig(path string, kinds map[string]Kind) (*Config, error) {
+	if kinds == nil {
+		kinds = Kinds()
+	}
+	cfg, err := LoadFile(path, kinds)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := buildState(cfg, kinds, log.NewNopLogger()); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// buildState builds the static targets' collectors. Every target of a
+// kind carries the union of the extra label names used by that kind's
+// targets (empty where a target lacks one), so the descriptors of all
+// targets are consistent; a scratch registry proves it before the swap.
+func buildState(cfg *Config, kinds map[string]Kind, logger log.Logger) (*state, error) {
+	st := &state{cfg: cfg}
+	kindLabels := map[string]map[string]bool{}
+	allExtra := map[string]bool{}
+	for _, t := range cfg.Targets {
+		k := cfg.Modules[t.Module].Kind
+		if kindLabels[k] == nil {
+			kindLabels[k] = map[string]bool{}
+		}
+		for ln := range t.Labels {
+			kindLabels[k][ln] = true
+			allExtra[ln] = true
+		}
+	}
+	st.upLabels = append([]string{"module", "target"}, sortedKeys(allExtra)...)
+	scratch := prometheus.NewPedanticRegistry()
+	for _, t := range cfg.Targets {
+		m := cfg.Modules[t.Module]
+		labels := prometheus.Labels{"target": t.Name}
+		for ln := range kindLabels[m.Kind] {
+			labels[ln] = t.Labels[ln]
+		}
+		c, err := kinds[m.Kind].New(m, collectors.Target{Name: t.Name, URL: t.URL, Labels: labels}, log.With(logger, "target", t.Name))
+		if err != nil {
+			return nil, fmt.Errorf("target %q: %w", t.Name, err)
+		}
+		if err := scratch.Register(describeOnly{c}); err != nil {
+			return nil, fmt.Errorf("target %q: metric labels conflict (an extra label may reuse a name the %s collector uses): %w", t.Name, m.Kind, err)
+		}
+		up := []string{t.Module, t.Name}
+		for _, ln := range st.upLabels[2:] {
+			up = append(up, t.Labels[ln])
+		}
+		st.targets = append(st.targets, &staticTarget{cfg: t, module: m, collector: c, upValues: up})
+	}
+	return st, nil
+}
+
+// describeOnly registers a collector's descriptors without collecting.
+type describeOnly struct{ c collectors.Collector }
+
+func (d describeOnly) Describe(ch chan<- *prometheus.Desc) { d.c.Describe(ch) }
+func (d describeOnly) Collect(chan<- prometheus.Metric)    {}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,273 @@
+package exporter
+
+import (
+	"bufio"
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+
+	"github.com/lbpilot/lbpilot/collectors"
+	"github.com/lbpilot/lbpilot/internal/expo"
+)
+
+// job is one target to scrape within a request.
+type job struct {
+	module    string
+	name      string // static target name, "" for /probe
+	url       string
+	timeout   time.Duration
+	collector collectors.Collector
+	upDesc    *prometheus.Desc
+	upValues  []string
+	durDesc   *prometheus.Desc
+}
+
+// result is what one scrape produced.
+type result struct {
+	job      *job
+	metrics  []prometheus.Metric
+	stream   expo.Stream
+	err      error
+	duration time.Duration
+}
+
+// scrapeAll scrapes the jobs with at most limit at a time.
+func (e *Exporter) scrapeAll(ctx context.Context, jobs []*job, limit int) []*result {
+	results := make([]*result, len(jobs))
+	sem := make(chan struct{}, limit)
+	var wg sync.WaitGroup
+	for i, j := range jobs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				results[i] = &result{job: j, err: fmt.Errorf("not scraped: %w", ctx.Err())}
+				return
+			}
+			defer func() { <-sem }()
+			results[i] = e.scrapeOne(ctx, j)
+		}()
+	}
+	wg.Wait()
+	return results
+}
+
+// scrapeOne runs one collector under its own deadline and keeps what it sent.
+func (e *Exporter) scrapeOne(ctx context.Context, j *job) *result {
+	ctx, cancel := context.WithTimeout(ctx, j.timeout)
+	defer cancel()
+	r := &result{job: j}
+	ch := make(chan prometheus.Metric, 256)
+	done := make(chan struct{})
+	go func() {
+		for m := range ch {
+			r.metrics = append(r.metrics, m)
+		}
+		close(done)
+	}()
+	start := time.Now()
+	func() {
+		defer func() {
+			if p := recover(); p != nil {
+				r.err = fmt.Errorf("collector panic: %v", p)
+			}
+		}()
+		if s, ok := j.collector.(collectors.Streamer); ok {
+			r.stream, r.err = s.UpdateStream(ctx, ch)
+		} else {
+			r.err = j.collector.Update(ctx, ch)
+		}
+	}()
+	close(ch)
+	<-done
+	r.duration = time.Since(start)
+	if r.err != nil && ctx.Err() != nil && !errors.Is(r.err, context.DeadlineExceeded) && !errors.Is(r.err, context.Canceled) {
+		r.err = fmt.Errorf("%w: %v", ctx.Err(), r.err)
+	}
+	logger := log.With(e.logger, "module", j.module, "url", collectors.RedactURL(j.url), "duration_seconds", r.duration.Seconds())
+	if j.name != "" {
+		logger = log.With(logger, "target", j.name)
+	}
+	switch {
+	case errors.Is(r.err, collectors.ErrNoData):
+		level.Debug(logger).Log("msg", "Target has no data")
+		r.err = nil
+	case r.err != nil:
+		level.Error(logger).Log("msg", "Target scrape failed", "err", r.err)
+	}
+	return r
+}
+
+// replay exposes stored results to a registry: the collected metrics and,
+// per target, lbpilot_up and lbpilot_scrape_duration_seconds. It is an
+// unchecked collector; the registry still checks every metric on Gather.
+type replay []*result
+
+func (replay) Describe(chan<- *prometheus.Desc) {}
+
+func (rs replay) Collect(ch chan<- prometheus.Metric) {
+	for _, r := range rs {
+		for _, m := range r.metrics {
+			ch <- m
+		}
+		up := 1.0
+		if r.err != nil {
+			up = 0
+		}
+		ch <- prometheus.MustNewConstMetric(r.job.upDesc, prometheus.GaugeValue, up, r.job.upValues...)
+		ch <- prometheus.MustNewConstMetric(r.job.durDesc, prometheus.GaugeValue, r.duration.Seconds(), r.job.upValues...)
+	}
+}
+
+const (
+	upHelp  = "Whether the last scrape of the target succeeded (1) or failed (0)."
+	durHelp = "How long the last scrape of the target took, in seconds."
+)
+
+// scrapeTimeout returns the deadline budget for a request: Prometheus's
+// X-Prometheus-Scrape-Timeout-Seconds minus the offset, or 0 when absent.
+func (e *Exporter) scrapeTimeout(r *http.Request) (time.Duration, error) {
+	h := r.Header.Get("X-Prometheus-Scrape-Timeout-Seconds")
+	if h == "" {
+		return 0, nil
+	}
+	secs, err := strconv.ParseFloat(h, 64)
+	if err != nil || secs <= 0 {
+		return 0, fmt.Errorf("invalid X-Prometheus-Scrape-Timeout-Seconds %q", h)
+	}
+	d := time.Duration(secs * float64(time.Second))
+	if e.opts.TimeoutOffset >= d {
+		// An offset as large as the timeout would leave nothing; keep half.
+		return d / 2, nil
+	}
+	return d - e.opts.TimeoutOffset, nil
+}
+
+// serve scrapes jobs and writes the exposition: the gathered families
+// (self metrics first when gatherSelf), then any streamed families.
+func (e *Exporter) serve(w http.ResponseWriter, r *http.Request, jobs []*job, gatherSelf bool) {
+	ctx := r.Context()
+	budget, err := e.scrapeTimeout(r)
+	if err != nil {
+		level.Warn(e.logger).Log("msg", "Ignoring scrape timeout header", "err", err)
+	}
+	if budget > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, budget)
+		defer cancel()
+	}
+	results := e.scrapeAll(ctx, jobs, e.opts.Concurrency)
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(replay(results))
+	gs := prometheus.Gatherers{reg}
+	if gatherSelf {
+		gs = prometheus.Gatherers{e.self, reg}
+	}
+	mfs, gerr := gs.Gather()
+	if gerr != nil {
+		// Like promhttp.ContinueOnError: serve what is consistent, log the rest.
+		level.Error(e.logger).Log("msg", "Inconsistent metrics while gathering", "err", gerr)
+	}
+	var streams []expo.Stream
+	for _, res := range results {
+		if res.stream != nil {
+			streams = append(streams, res.stream)
+		}
+	}
+	if err := writeExposition(w, r, mfs, streams); err != nil {
+		level.Debug(e.logger).Log("msg", "Writing response failed", "err", err)
+	}
+}
+
+// contentType is the text exposition format, the one every Prometheus
+// version accepts; streamed families are written in it directly.
+var contentType = expfmt.NewFormat(expfmt.TypeTextPlain)
+
+// writeExposition writes gathered families then streamed ones, gzipped
+// when the client accepts it. Compression uses gzip.BestSpeed: on a
+// 10,000-server HAProxy the body is ~40 MB and default-level gzip would
+// cost more than the scrape itself (see BENCHMARKS.md).
+func writeExposition(w http.ResponseWriter, r *http.Request, mfs []*dto.MetricFamily, streams []expo.Stream) error {
+	h := w.Header()
+	h.Set("Content-Type", string(contentType))
+	var out io.Writer = w
+	if acceptsGzip(r) {
+		h.Set("Content-Encoding", "gzip")
+		h.Add("Vary", "Accept-Encoding")
+		gz, _ := gzip.NewWriterLevel(w, gzip.BestSpeed)
+		defer gz.Close()
+		out = gz
+	}
+	bw := bufio.NewWriterSize(out, 64<<10)
+	gathered := make(map[string]bool, len(mfs))
+	for _, mf := range mfs {
+		gathered[mf.GetName()] = true
+		if _, err := expfmt.MetricFamilyToText(bw, mf); err != nil {
+			return err
+		}
+	}
+	if err := writeStreams(bw, streams, gathered); err != nil {
+		return err
+	}
+	return bw.Flush()
+}
+
+// writeStreams writes every streamed family once: its HELP/TYPE header,
+// then the samples of each stream that has it. A family that was also
+// gathered is skipped: the text format forbids a family twice.
+func writeStreams(bw *bufio.Writer, streams []expo.Stream, gathered map[string]bool) error {
+	if len(streams) == 0 {
+		return nil
+	}
+	fams := map[string]expo.Family{}
+	for _, s := range streams {
+		for _, f := range s.Families() {
+			if _, ok := fams[f.Name]; !ok {
+				fams[f.Name] = f
+			}
+		}
+	}
+	names := make([]string, 0, len(fams))
+	for n := range fams {
+		if !gathered[n] {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		expo.WriteHeader(bw, fams[n])
+		for _, s := range streams {
+			if err := s.WriteSamples(bw, n); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func acceptsGzip(r *http.Request) bool {
+	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
+		enc, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if strings.TrimSpace(enc) == "gzip" && !strings.Contains(strings.ReplaceAll(params, " ", ""), "q=0") {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,126 @@
+// Package expo writes the Prometheus text exposition format (version 0.0.4)
+// directly, for the few collectors whose output is too large to build as
+// const metrics, and merges those streamed families into a response.
+package expo
+
+import (
+	"bufio"
+	"math"
+	"strconv"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+)
+
+// Family describes one streamed metric family.
+type Family struct {
+	Name string
+	Help string
+	Type dto.MetricType // COUNTER, GAUGE or UNTYPED
+}
+
+// Stream is a scraped snapshot that can write the samples of its families.
+// The exporter writes each family's HELP and TYPE lines once and then asks
+// every stream holding that family for its sample lines, so several targets
+// of the same kind share one family block.
+type Stream interface {
+	Families() []Family
+	// WriteSamples writes the sample lines (no HELP/TYPE) of family name.
+	WriteSamples(w *bufio.Writer, name string) error
+}
+
+// WriteHeader writes the HELP and TYPE lines of a family.
+func WriteHeader(w *bufio.Writer, f Family) {
+	w.WriteString("# HELP ")
+	w.WriteString(f.Name)
+	w.WriteByte(' ')
+	w.WriteString(escapeHelp(f.Help))
+	w.WriteString("\n# TYPE ")
+	w.WriteString(f.Name)
+	w.WriteByte(' ')
+	w.WriteString(typeName(f.Type))
+	w.WriteByte('\n')
+}
+
+func typeName(t dto.MetricType) string {
+	switch t {
+	case dto.MetricType_COUNTER:
+		return "counter"
+	case dto.MetricType_GAUGE:
+		return "gauge"
+	}
+	return "untyped"
+}
+
+var helpEscaper = strings.NewReplacer(`\`, `\\`, "\n", `\n`)
+
+func escapeHelp(s string) string { return helpEscaper.Replace(s) }
+
+// AppendLabelValue appends a label value escaped for the text format.
+func AppendLabelValue(b []byte, v string) []byte {
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; c {
+		case '\\':
+			b = append(b, '\\', '\\')
+		case '"':
+			b = append(b, '\\', '"')
+		case '\n':
+			b = append(b, '\\', 'n')
+		default:
+			b = append(b, c)
+		}
+	}
+	return b
+}
+
+// AppendLabels appends `name="value",…` for the given pairs (no braces).
+func AppendLabels(b []byte, names, values []string) []byte {
+	for i, n := range names {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, n...)
+		b = append(b, '=', '"')
+		b = AppendLabelValue(b, values[i])
+		b = append(b, '"')
+	}
+	return b
+}
+
+// SortedLabels returns const labels as parallel name/value slices sorted by
+// name, the order client_golang prints them in.
+func SortedLabels(l prometheus.Labels) (names, values []string) {
+	for n := range l {
+		names = append(names, n)
+	}
+	sortStrings(names)
+	for _, n := range names {
+		values = append(values, l[n])
+	}
+	return names, values
+}
+
+func sortStrings(s []string) {
+	for i := 1; i < len(s); i++ {
+		for j := i; j > 0 && s[j] < s[j-1]; j-- {
+			s[j], s[j-1] = s[j-1], s[j]
+		}
+	}
+}
+
+// AppendFloat appends a sample value the way the text format spells it.
+func AppendFloat(b []byte, v float64) []byte {
+	switch {
+	case math.IsNaN(v):
+		return append(b, "NaN"...)
+	case math.IsInf(v, 1):
+		return append(b, "+Inf"...)
+	case math.IsInf(v, -1):
+		return append(b, "-Inf"...)
+	}
+	if v == math.Trunc(v) && math.Abs(v) < 1e15 {
+		return strconv.AppendInt(b, int64(v), 10)
+	}
+	return strconv.AppendFloat(b, v, 'g', -1, 64)
+}

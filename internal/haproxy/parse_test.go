@@ -1,0 +1,356 @@
+package haproxy
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/csv"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+func readFixture(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// stripHTTPHeaders removes the "HTTP/1.1 200 …\r\n…\r\n\r\n" block curl -D kept.
+func stripHTTPHeaders(b []byte) []byte {
+	if !bytes.HasPrefix(b, []byte("HTTP/")) {
+		return b
+	}
+	if i := bytes.Index(b, []byte("\r\n\r\n")); i >= 0 {
+		return b[i+4:]
+	}
+	if i := bytes.Index(b, []byte("\n\n")); i >= 0 {
+		return b[i+2:]
+	}
+	return b
+}
+
+// TestParseStatMatchesEncodingCSV checks every field of every CSV fixture
+// against Go's encoding/csv reading the same bytes.
+func TestParseStatMatchesEncodingCSV(t *testing.T) {
+	files, _ := filepath.Glob("testdata/*.csv")
+	if len(files) < 20 {
+		t.Fatalf("only %d CSV fixtures found", len(files))
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			data := stripHTTPHeaders(readFixture(t, filepath.Base(f)))
+			st, err := ParseStat(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body := data
+			if i := bytes.Index(data, []byte("\n\n")); i >= 0 {
+				body = data[:i+1] // HAProxy's terminating empty line; the HTTP page has none
+			}
+			r := csv.NewReader(bytes.NewReader(body))
+			r.FieldsPerRecord = -1
+			recs, err := r.ReadAll()
+			if err != nil {
+				t.Fatal(err)
+			}
+			hdr := recs[0]
+			hdr[0] = strings.TrimPrefix(hdr[0], "# ")
+			if st.Rows() != len(recs)-1 {
+				t.Fatalf("rows = %d, encoding/csv = %d", st.Rows(), len(recs)-1)
+			}
+			for c, name := range st.Columns() {
+				if hdr[c] != name {
+					t.Fatalf("column %d = %q, want %q", c, name, hdr[c])
+				}
+			}
+			for row, rec := range recs[1:] {
+				for c := range st.Columns() {
+					want := ""
+					if c < len(rec) {
+						want = rec[c]
+					}
+					if got := st.String(row, c); got != want {
+						t.Fatalf("row %d col %s = %q, want %q", row, st.Columns()[c], got, want)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestParseStatShapes(t *testing.T) {
+	st, err := ParseStat(readFixture(t, "show_stat.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(st.Columns()); n != 128 {
+		t.Errorf("2.6.12 header has %d named columns, want 128 (129 with the trailing comma)", n)
+	}
+	if st.Col("pxname") != 0 || st.Col("uweight") != 99 || st.Col("no_such") != -1 {
+		t.Errorf("column lookup wrong: pxname=%d uweight=%d no_such=%d", st.Col("pxname"), st.Col("uweight"), st.Col("no_such"))
+	}
+	kinds := map[RowType]int{}
+	for r := 0; r < st.Rows(); r++ {
+		kinds[st.Type(r)]++
+	}
+	if kinds[TypeFrontend] != 3 || kinds[TypeBackend] != 5 || kinds[TypeServer] != 13 {
+		t.Errorf("row types = %v", kinds)
+	}
+	if v, ok := st.Float(0, st.Col("slim")); !ok || v != 9975 {
+		t.Errorf("stats slim = %v %v", v, ok)
+	}
+	if _, ok := st.Float(0, st.Col("qcur")); ok {
+		t.Error("empty qcur parsed as a number")
+	}
+	if st.Bytes(0, -1) != nil || st.Bytes(999, 0) != nil || st.Bytes(-1, 0) != nil {
+		t.Error("out-of-range access returned data")
+	}
+}
+
+func TestParseStatQuotedAgentDescription(t *testing.T) {
+	st, err := ParseStat(readFixture(t, "csv_quoting_agent_desc_with_comma_quote.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := st.Get(0, "last_agt"); got != `via agent : down (db "primary", unreachable)` {
+		t.Errorf("last_agt = %q", got)
+	}
+	if got := st.Get(0, "status"); got != "DOWN (agent)" {
+		t.Errorf("status after the quoted field = %q", got)
+	}
+}
+
+func TestParseStatEdgeCases(t *testing.T) {
+	hdr := "# pxname,svname,status,type,\n"
+	tests := []struct {
+		name, in string
+		rows     int
+		check    func(t *testing.T, s *Stat)
+		wantErr  string
+	}{
+		{name: "crlf", in: strings.ReplaceAll(hdr+"bk,web1,UP,2,\n\n", "\n", "\r\n"), rows: 1,
+			check: func(t *testing.T, s *Stat) { expectField(t, s, 0, "type", "2") }},
+		{name: "short row", in: hdr + "bk,web1\n\n", rows: 1,
+			check: func(t *testing.T, s *Stat) { expectField(t, s, 0, "status", ""); expectField(t, s, 0, "svname", "web1") }},
+		{name: "long row", in: hdr + "bk,web1,UP,2,x,y,z,\n\n", rows: 1,
+			check: func(t *testing.T, s *Stat) { expectField(t, s, 0, "type", "2") }},
+		{name: "no final empty line", in: hdr + "bk,web1,UP,2,", rows: 1},
+		{name: "stops at empty line", in: hdr + "bk,a,UP,2,\n\ngarbage,x,y,z\n", rows: 1},
+		{name: "unterminated quote", in: hdr + "bk,\"web1,UP,2,\n\n", rows: 1,
+			check: func(t *testing.T, s *Stat) { expectField(t, s, 0, "svname", "web1,UP,2,") }},
+		{name: "quoted empty", in: hdr + "bk,\"\",UP,2\n\n", rows: 1,
+			check: func(t *testing.T, s *Stat) { expectField(t, s, 0, "svname", ""); expectField(t, s, 0, "status", "UP") }},
+		{name: "permission denied", in: "Permission denied\n\n", wantErr: `HAProxy said "Permission denied"`},
+		{name: "no such proxy", in: "No such proxy.\n\n", wantErr: `"No such proxy."`},
+		{name: "empty", in: "", wantErr: "HAProxy said nothing"},
+		{name: "wrong header", in: "# foo,bar\n\n", wantErr: "does not start with pxname"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := ParseStat([]byte(tt.in))
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.Rows() != tt.rows {
+				t.Fatalf("rows = %d, want %d", s.Rows(), tt.rows)
+			}
+			if tt.check != nil {
+				tt.check(t, s)
+			}
+		})
+	}
+}
+
+func expectField(t *testing.T, s *Stat, row int, col, want string) {
+	t.Helper()
+	if got := s.Get(row, col); got != want {
+		t.Errorf("%s = %q, want %q", col, got, want)
+	}
+}
+
+func TestParseNumber(t *testing.T) {
+	tests := []struct {
+		in   string
+		want float64
+		ok   bool
+	}{
+		{"0", 0, true}, {"42", 42, true}, {"-1", -1, true}, {"1.5", 1.5, true}, {"", 0, false}, {"-", 0, false},
+		{"abc", 0, false}, {"18446744073709551615", 18446744073709551615, true}, {"99999999999999999999999", 1e23, true},
+	}
+	for _, tt := range tests {
+		got, ok := ParseNumber([]byte(tt.in))
+		if ok != tt.ok || got != tt.want {
+			t.Errorf("ParseNumber(%q) = %v, %v", tt.in, got, ok)
+		}
+	}
+}
+
+// TestStatusZooMatchesPromex maps every server status of the status-zoo
+// snapshot and checks the state against what HAProxy's own exporter
+// reported at the same moment.
+func TestStatusZooMatchesPromex(t *testing.T) {
+	st, err := ParseStat(readFixture(t, "status_zoo_show_stat.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	promex := map[string]string{} // proxy/server -> state with value 1
+	re := regexp.MustCompile(`^haproxy_server_status\{proxy="([^"]+)",server="([^"]+)",state="([A-Z]+)"\} 1$`)
+	sc := bufio.NewScanner(bytes.NewReader(readFixture(t, "status_zoo_promex_metrics.txt")))
+	for sc.Scan() {
+		if m := re.FindStringSubmatch(sc.Text()); m != nil {
+			promex[m[1]+"/"+m[2]] = m[3]
+		}
+	}
+	seen := map[string]bool{}
+	for r := 0; r < st.Rows(); r++ {
+		if st.Type(r) != TypeServer {
+			continue
+		}
+		key := st.Get(r, "pxname") + "/" + st.Get(r, "svname")
+		raw := st.Get(r, "status")
+		got := ParseStatus(raw)
+		want, ok := promex[key]
+		if !ok {
+			t.Fatalf("promex has no status for %s", key)
+		}
+		if got.State != want {
+			t.Errorf("%s: status %q -> %q, promex says %q", key, raw, got.State, want)
+		}
+		seen[raw] = true
+	}
+	for _, s := range []string{"DRAIN (agent)", "DOWN (agent)", "MAINT (via bk_web/web1)", "NOLB", "MAINT", "DRAIN", "DOWN", "UP"} {
+		if !seen[s] {
+			t.Errorf("the zoo fixture no longer contains %q", s)
+		}
+	}
+}
+
+func TestParseStatus(t *testing.T) {
+	tests := []struct {
+		in   string
+		want Status
+	}{
+		{"UP", Status{State: "UP"}},
+		{"UP 1/2", Status{State: "UP", Transition: true}},
+		{"DOWN 1/2", Status{State: "DOWN", Transition: true}},
+		{"DOWN", Status{State: "DOWN"}},
+		{"DOWN (agent)", Status{State: "DOWN", Agent: true}},
+		{"DRAIN", Status{State: "DRAIN"}},
+		{"DRAIN 1/2", Status{State: "DRAIN", Transition: true}},
+		{"DRAIN (agent)", Status{State: "DRAIN", Agent: true}},
+		{"MAINT", Status{State: "MAINT"}},
+		{"MAINT (via bk_web/web1)", Status{State: "MAINT", Via: "bk_web/web1"}},
+		{"MAINT (resolution)", Status{State: "MAINT", Resolution: true}},
+		{"NOLB", Status{State: "NOLB"}},
+		{"NOLB 1/3", Status{State: "NOLB", Transition: true}},
+		{"no check", Status{State: "UP", NoCheck: true}},
+		{"OPEN", Status{State: "UP"}},
+		{"FULL", Status{State: "UP"}},
+		{"STOP", Status{State: "DOWN"}},
+		{"UP (3/5)", Status{State: "UP"}},
+		{"", Status{}},
+		{"WEIRD", Status{}},
+		{"UP sideways", Status{}},
+	}
+	for _, tt := range tests {
+		if got := ParseStatus(tt.in); got != tt.want {
+			t.Errorf("ParseStatus(%q) = %+v, want %+v", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestParseServersState(t *testing.T) {
+	ss, err := ParseServersState(readFixture(t, "status_zoo_show_servers_state.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ss.Servers) != 13 {
+		t.Fatalf("servers = %d", len(ss.Servers))
+	}
+	web1, _ := ss.Find(ServerRef{"bk_web", "web1"})
+	if web1.Admin.State() != StateMaint || web1.OpState != OpStopped || web1.Port != 28181 || web1.Addr != "127.0.0.1" {
+		t.Errorf("web1 = %+v", web1)
+	}
+	web2, _ := ss.Find(ServerRef{"bk_web", "web2"})
+	if web2.Admin.State() != StateDrain || web2.Usable() {
+		t.Errorf("web2 = %+v usable=%v", web2, web2.Usable())
+	}
+	agent, ok := ss.Find(ServerRef{"bk_agent", "app1"})
+	if !ok || !agent.AgentEnabled() {
+		t.Errorf("bk_agent/app1 agent not enabled: %+v", agent)
+	}
+	if _, ok := ss.Find(ServerRef{"bk_web", "nosuch"}); ok {
+		t.Error("found a server that does not exist")
+	}
+
+	// A drained DOWN server: op state stopped, admin drain (both visible).
+	dd, err := ParseServersState(readFixture(t, "after_drain_down_server_servers_state.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	web3, _ := dd.Find(ServerRef{"bk_web", "web3"})
+	if web3.OpState != OpStopped || web3.Admin != AdminForcedDrain {
+		t.Errorf("drained DOWN web3 = %+v", web3)
+	}
+	// Config-disabled server: FMAINT|CMAINT = 5.
+	cd, err := ParseServersState(readFixture(t, "show_servers_state.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	web5, _ := cd.Find(ServerRef{"bk_web", "web5"})
+	if web5.Admin != AdminForcedMaint|AdminConfigMaint || web5.Admin.State() != StateMaint {
+		t.Errorf("config-disabled web5 admin = %d", web5.Admin)
+	}
+}
+
+func TestParseServersStateErrors(t *testing.T) {
+	hdr := "1\n# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight srv_iweight\n"
+	tests := []struct{ name, in, want string }{
+		{"unknown backend", string(readFixture(t, "show_servers_state_nonexistent_backend.txt")), `"Can't find backend."`},
+		{"permission", "Permission denied\n\n", `"Permission denied"`},
+		{"version 2", "2\n# be_id\n\n", "unsupported format version 2"},
+		{"no header", "1\n5 bk 1 s\n\n", "missing header"},
+		{"header lacks admin", "1\n# be_id be_name srv_name srv_op_state srv_uweight\n\n", "lacks srv_admin_state"},
+		{"bad number", hdr + "5 bk 1 s 127.0.0.1 x 0 1 1\n\n", `srv_op_state="x"`},
+		{"short line", hdr + "5\n\n", "too few fields"},
+	}
+	for _, tt := range tests {
+		_, err := ParseServersState([]byte(tt.in))
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: err = %v, want %q", tt.name, err, tt.want)
+		}
+	}
+	// HAProxy 1.8 prints fewer columns; missing ones read as zero.
+	old := "1\n# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight srv_iweight srv_time_since_last_change srv_check_status srv_check_result srv_check_health srv_check_state srv_agent_state bk_f_forced_id srv_f_forced_id\n3 bk 1 s1 10.0.0.1 2 8 100 100 5 15 3 4 6 0 0 0\n\n"
+	ss, err := ParseServersState([]byte(old))
+	if err != nil || len(ss.Servers) != 1 || ss.Servers[0].Admin.State() != StateDrain || ss.Servers[0].Port != 0 {
+		t.Errorf("1.8 format: %+v %v", ss, err)
+	}
+}
+
+func TestParseInfo(t *testing.T) {
+	info, err := ParseInfo(readFixture(t, "show_info.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info["Version"] != "2.6.12-1+deb12u4" || info["Unstoppable Jobs"] != "1" {
+		t.Errorf("info = %v", info)
+	}
+	if v, ok := info.Float("Uptime_sec"); !ok || v != 33 {
+		t.Errorf("Uptime_sec = %v %v", v, ok)
+	}
+	if _, err := ParseInfo([]byte("Permission denied\n\n")); err == nil || !strings.Contains(err.Error(), "Permission denied") {
+		t.Errorf("error output accepted: %v", err)
+	}
+}
