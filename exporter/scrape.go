@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -223,43 +222,10 @@ func writeExposition(w http.ResponseWriter, r *http.Request, mfs []*dto.MetricFa
 			return err
 		}
 	}
-	if err := writeStreams(bw, streams, gathered); err != nil {
+	if err := expo.WriteStreams(bw, streams, gathered); err != nil {
 		return err
 	}
 	return bw.Flush()
-}
-
-// writeStreams writes every streamed family once: its HELP/TYPE header,
-// then the samples of each stream that has it. A family that was also
-// gathered is skipped: the text format forbids a family twice.
-func writeStreams(bw *bufio.Writer, streams []expo.Stream, gathered map[string]bool) error {
-	if len(streams) == 0 {
-		return nil
-	}
-	fams := map[string]expo.Family{}
-	for _, s := range streams {
-		for _, f := range s.Families() {
-			if _, ok := fams[f.Name]; !ok {
-				fams[f.Name] = f
-			}
-		}
-	}
-	names := make([]string, 0, len(fams))
-	for n := range fams {
-		if !gathered[n] {
-			names = append(names, n)
-		}
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		expo.WriteHeader(bw, fams[n])
-		for _, s := range streams {
-			if err := s.WriteSamples(bw, n); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
 }
 
 func acceptsGzip(r *http.Request) bool {

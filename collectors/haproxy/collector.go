@@ -175,11 +175,11 @@ func (c *Collector) fetch(ctx context.Context) (*snapshot, error) {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var firstErr error
-	fail := func(what string, err error) {
+	fail := func(err error) {
 		mu.Lock()
 		defer mu.Unlock()
 		if firstErr == nil {
-			firstErr = fmt.Errorf("%s: %w", what, err)
+			firstErr = err
 		}
 	}
 	if needStat {
@@ -188,7 +188,7 @@ func (c *Collector) fetch(ctx context.Context) (*snapshot, error) {
 			defer wg.Done()
 			st, err := c.fetchStat(ctx)
 			if err != nil {
-				fail("show stat", err)
+				fail(err)
 				return
 			}
 			s.stat = st
@@ -200,7 +200,7 @@ func (c *Collector) fetch(ctx context.Context) (*snapshot, error) {
 			defer wg.Done()
 			info, err := c.client.ShowInfo(ctx)
 			if err != nil {
-				fail("show info", err)
+				fail(err)
 				return
 			}
 			s.info = info
@@ -212,7 +212,7 @@ func (c *Collector) fetch(ctx context.Context) (*snapshot, error) {
 			defer wg.Done()
 			ss, err := c.client.ShowServersState(ctx, "")
 			if err != nil {
-				fail("show servers state", err)
+				fail(err)
 				return
 			}
 			s.admin = make(map[string]haproxy.AdminFlags, len(ss.Servers))
@@ -366,12 +366,16 @@ func (c *Collector) sendRows(s *snapshot, typ haproxy.RowType, fams []*compiled,
 type columns struct {
 	main int
 	http [6]int
+	mode int // "mode" column for http_* families (HTTP-only in promex), else -1
 }
 
 func resolveColumns(st *haproxy.Stat, fams []*compiled) []columns {
 	out := make([]columns, len(fams))
 	for i, f := range fams {
-		out[i].main = -1
+		out[i].main, out[i].mode = -1, -1
+		if strings.HasPrefix(f.name, "http_") {
+			out[i].mode = st.Col("mode")
+		}
 		if f.col != "" {
 			out[i].main = st.Col(f.col)
 		}
@@ -393,6 +397,13 @@ func resolveColumns(st *haproxy.Stat, fams []*compiled) []columns {
 // integer fields), so they agree by construction.
 func rowSamples(s *snapshot, r int, f *compiled, col columns, vars []string, emit func(extra string, v float64)) {
 	st := s.stat
+	if col.mode >= 0 {
+		// Like HAProxy's exporter: HTTP families only for HTTP proxies
+		// (tcp-mode rows print zeros for the compression counters).
+		if m := st.Bytes(r, col.mode); len(m) > 0 && string(m) != "http" {
+			return
+		}
+	}
 	switch f.kind {
 	case plain, nanIfEmpty:
 		v, ok := st.Float(r, col.main)

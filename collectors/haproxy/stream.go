@@ -16,8 +16,11 @@ import (
 type serverStream struct {
 	c      *Collector
 	s      *snapshot
-	rows   []int    // server rows of the CSV
-	labels [][]byte // per row: `name{const…,proxy="…",server="…"`, without the closing brace
+	rows []int // server rows of the CSV
+	// Per row, the label set rendered once in client_golang's order
+	// (sorted by name), split where a family's extra label (state or
+	// code) goes: labels[row][extra] = {before, after}.
+	labels [][3][2][]byte
 	vars   [][2]string
 	cols   map[string]columns
 	fams   map[string]*compiled
@@ -38,22 +41,54 @@ func newServerStream(c *Collector, s *snapshot) *serverStream {
 			continue
 		}
 		p, n := st.String(r, px), st.String(r, sv)
-		var b []byte
-		b = append(b, '{')
-		if len(c.constNames) > 0 {
-			b = expo.AppendLabels(b, c.constNames, c.constValues)
-			b = append(b, ',')
-		}
-		b = append(b, `proxy="`...)
-		b = expo.AppendLabelValue(b, p)
-		b = append(b, `",server="`...)
-		b = expo.AppendLabelValue(b, n)
-		b = append(b, '"')
 		ss.rows = append(ss.rows, r)
-		ss.labels = append(ss.labels, b)
+		ss.labels = append(ss.labels, renderLabels(c.constNames, c.constValues, p, n))
 		ss.vars = append(ss.vars, [2]string{p, n})
 	}
 	return ss
+}
+
+// Extra label slots of renderLabels.
+const (
+	extraNone = iota
+	extraState
+	extraCode
+)
+
+// renderLabels renders `{a="x",proxy="p",server="s",…` sorted by label
+// name, split at the position of "state" and of "code" so a family's
+// extra label can be inserted in order without sorting per sample.
+func renderLabels(constNames, constValues []string, proxy, server string) [3][2][]byte {
+	names := append(append([]string(nil), constNames...), "proxy", "server")
+	values := append(append([]string(nil), constValues...), proxy, server)
+	sortPairs(names, values)
+	var out [3][2][]byte
+	for slot, extra := range []string{"", "state", "code"} {
+		var before, after []byte
+		for i, n := range names {
+			pair := append(append([]byte(n), '=', '"'), expo.AppendLabelValue(nil, values[i])...)
+			pair = append(pair, '"')
+			if extra != "" && n > extra {
+				after = append(append(after, ','), pair...)
+			} else {
+				if len(before) > 0 {
+					before = append(before, ',')
+				}
+				before = append(before, pair...)
+			}
+		}
+		out[slot] = [2][]byte{append([]byte{'{'}, before...), append(after, '}', ' ')}
+	}
+	return out
+}
+
+func sortPairs(names, values []string) {
+	for i := 1; i < len(names); i++ {
+		for j := i; j > 0 && names[j] < names[j-1]; j-- {
+			names[j], names[j-1] = names[j-1], names[j]
+			values[j], values[j-1] = values[j-1], values[j]
+		}
+	}
 }
 
 func (ss *serverStream) Families() []expo.Family {
@@ -75,21 +110,25 @@ func (ss *serverStream) WriteSamples(w *bufio.Writer, name string) error {
 	}
 	col := ss.cols[name]
 	st := ss.s.stat
-	extraName := "state"
-	if f.kind == httpCodes {
-		extraName = "code"
+	slot, extraName := extraState, "state"
+	switch f.kind {
+	case httpCodes:
+		slot, extraName = extraCode, "code"
+	case plain, nanIfEmpty, checkCode:
+		slot = extraNone
 	}
 	for i, r := range ss.rows {
-		if f.kind == plain && f.scale == 1 {
+		if f.kind == plain && f.scale == 1 && col.mode < 0 {
 			// Fast path: the CSV already spells the integer.
 			raw := st.Bytes(r, col.main)
 			if len(raw) == 0 {
 				continue
 			}
 			if isInteger(raw) {
+				lb := &ss.labels[i][extraNone]
 				b := append(ss.buf[:0], name...)
-				b = append(b, ss.labels[i]...)
-				b = append(b, '}', ' ')
+				b = append(b, lb[0]...)
+				b = append(b, lb[1]...)
 				b = append(b, raw...)
 				b = append(b, '\n')
 				ss.buf = b
@@ -102,16 +141,19 @@ func (ss *serverStream) WriteSamples(w *bufio.Writer, name string) error {
 		var werr error
 		vars := ss.vars[i]
 		rowSamples(ss.s, r, f, col, vars[:], func(extra string, v float64) {
+			lb := &ss.labels[i][slot]
 			b := append(ss.buf[:0], name...)
-			b = append(b, ss.labels[i]...)
+			b = append(b, lb[0]...)
 			if extra != "" {
-				b = append(b, ',')
+				if len(lb[0]) > 1 { // something before it besides '{'
+					b = append(b, ',')
+				}
 				b = append(b, extraName...)
 				b = append(b, '=', '"')
 				b = append(b, extra...)
 				b = append(b, '"')
 			}
-			b = append(b, '}', ' ')
+			b = append(b, lb[1]...)
 			b = expo.AppendFloat(b, v)
 			b = append(b, '\n')
 			ss.buf = b

@@ -6,6 +6,7 @@ package expo
 import (
 	"bufio"
 	"math"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -94,20 +95,13 @@ func SortedLabels(l prometheus.Labels) (names, values []string) {
 	for n := range l {
 		names = append(names, n)
 	}
-	sortStrings(names)
+	sort.Strings(names)
 	for _, n := range names {
 		values = append(values, l[n])
 	}
 	return names, values
 }
 
-func sortStrings(s []string) {
-	for i := 1; i < len(s); i++ {
-		for j := i; j > 0 && s[j] < s[j-1]; j-- {
-			s[j], s[j-1] = s[j-1], s[j]
-		}
-	}
-}
 
 // AppendFloat appends a sample value the way the text format spells it.
 func AppendFloat(b []byte, v float64) []byte {
@@ -123,4 +117,38 @@ func AppendFloat(b []byte, v float64) []byte {
 		return strconv.AppendInt(b, int64(v), 10)
 	}
 	return strconv.AppendFloat(b, v, 'g', -1, 64)
+}
+
+// WriteStreams writes every streamed family once: its HELP/TYPE header,
+// then the samples of each stream that has it, families sorted by name. A
+// family named in skip (already written from a registry) is left out: the
+// text format forbids a family twice.
+func WriteStreams(w *bufio.Writer, streams []Stream, skip map[string]bool) error {
+	if len(streams) == 0 {
+		return nil
+	}
+	fams := map[string]Family{}
+	for _, s := range streams {
+		for _, f := range s.Families() {
+			if _, ok := fams[f.Name]; !ok {
+				fams[f.Name] = f
+			}
+		}
+	}
+	names := make([]string, 0, len(fams))
+	for n := range fams {
+		if !skip[n] {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		WriteHeader(w, fams[n])
+		for _, s := range streams {
+			if err := s.WriteSamples(w, n); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

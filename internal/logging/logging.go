@@ -35,9 +35,9 @@ func AddFlags(a interface {
 	Flag(name, help string) *kingpin.FlagClause
 }, c *Config) {
 	a.Flag("log.level", "Only log messages with the given severity or above. One of: ["+strings.Join(Levels, ", ")+"]").
-		Default("info").EnumVar(&c.Level, Levels...)
+		Default("info").StringVar(&c.Level)
 	a.Flag("log.format", "Output format of log messages. One of: ["+strings.Join(Formats, ", ")+"]").
-		Default("logfmt").EnumVar(&c.Format, Formats...)
+		Default("logfmt").StringVar(&c.Format)
 }
 
 // New returns a logger writing to stderr.
@@ -52,7 +52,7 @@ func NewWriter(w io.Writer, c Config) (log.Logger, error) {
 	case "json":
 		l = log.NewJSONLogger(log.NewSyncWriter(w))
 	default:
-		return nil, fmt.Errorf("unknown log format %q (want one of %s)", c.Format, strings.Join(Formats, ", "))
+		return nil, fmt.Errorf("invalid --log.format %q (want one of %s)", c.Format, strings.Join(Formats, ", "))
 	}
 	opt, err := levelOption(c.Level)
 	if err != nil {
@@ -97,5 +97,5 @@ func levelOption(s string) (level.Option, error) {
 	case "error":
 		return level.AllowError(), nil
 	}
-	return nil, fmt.Errorf("unknown log level %q (want one of %s)", s, strings.Join(Levels, ", "))
+	return nil, fmt.Errorf("invalid --log.level %q (want one of %s)", s, strings.Join(Levels, ", "))
 }

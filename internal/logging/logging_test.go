@@ -24,8 +24,8 @@ func TestNewWriterFormatsAndLevels(t *testing.T) {
 			wantIn: []string{`"msg":"hello world"`, `"msg":"debug-line"`}, wantJSON: true},
 		{name: "error drops info", cfg: Config{Level: "error", Format: "logfmt"},
 			wantNot: []string{"hello world"}},
-		{name: "bad level", cfg: Config{Level: "chatty"}, wantErr: `unknown log level "chatty"`},
-		{name: "bad format", cfg: Config{Format: "xml"}, wantErr: `unknown log format "xml"`},
+		{name: "bad level", cfg: Config{Level: "chatty"}, wantErr: `invalid --log.level "chatty"`},
+		{name: "bad format", cfg: Config{Format: "xml"}, wantErr: `invalid --log.format "xml"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,0 +1,183 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/lbpilot/lbpilot/internal/haproxy/haproxytest"
+	"github.com/lbpilot/lbpilot/internal/testenv"
+)
+
+func runArgs(args ...string) (int, string, string) {
+	var out, errb bytes.Buffer
+	code := run(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestCLI(t *testing.T) {
+	tests := []struct {
+		args     []string
+		code     int
+		inStdout string
+		inStderr string
+	}{
+		{[]string{"--help"}, 0, "exporter", ""},
+		{[]string{"exporter", "--help"}, 0, "--web.telemetry-path", ""},
+		{[]string{"version"}, 0, "lbpilot, version", ""},
+		{[]string{"bogus"}, 2, "", `expected command but got "bogus"`},
+		{[]string{"exporter", "--log.level=chatty"}, 2, "", `invalid --log.level "chatty"`},
+		{[]string{"exporter", "--config.check"}, 2, "", "--config.check needs --config.file"},
+		{[]string{"exporter", "--config.check", "--config.file=/nonexistent.yml"}, 1, "", "reading config"},
+		{[]string{"exporter", "--timeout-offset=-1"}, 2, "", "must not be negative"},
+	}
+	for _, tt := range tests {
+		code, stdout, stderr := runArgs(tt.args...)
+		if code != tt.code || !strings.Contains(stdout, tt.inStdout) || !strings.Contains(stderr, tt.inStderr) {
+			t.Errorf("lbpilot %v = %d\nstdout %q\nstderr %q", tt.args, code, stdout, stderr)
+		}
+	}
+}
+
+func TestConfigCheck(t *testing.T) {
+	code, out, _ := runArgs("exporter", "--config.check", "--config.file=../../examples/lbpilot.yml")
+	if code != 0 || !strings.Contains(out, "OK") {
+		t.Fatalf("example config: %d %q", code, out)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.yml")
+	_ = os.WriteFile(bad, []byte("modules:\n  haproxy:\n    haproxy:\n      scopez: [server]\n"), 0o600)
+	code, _, stderr := runArgs("exporter", "--config.check", "--config.file="+bad)
+	if code != 1 || !strings.Contains(stderr, "line 4: field scopez not found") {
+		t.Fatalf("bad config: %d %q", code, stderr)
+	}
+}
+
+// buildBinary compiles lbpilot once for the process tests.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "lbpilot")
+	cmd := exec.Command("go", "build", "-o", bin, ".")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func waitHTTP(t *testing.T, url string) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if resp, err := http.Get(url); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+	}
+	t.Fatalf("%s never answered 200", url)
+}
+
+func fetch(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// TestExporterProcess runs the real binary against a real haproxy: the
+// landing page, health endpoints, /metrics, /probe, SIGHUP reload with a
+// bad and then a good file, and a clean exit on SIGTERM.
+func TestExporterProcess(t *testing.T) {
+	testenv.Binary(t, "haproxy")
+	inst := haproxytest.Start(t, haproxytest.Global+"\nbackend bk\n    mode tcp\n    server web1 "+haproxytest.Listener(t)+" check inter 200ms\n")
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "lbpilot.yml")
+	writeCfg := func(s string) {
+		if err := os.WriteFile(cfg, []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeCfg(fmt.Sprintf("targets:\n  - {name: lb1, module: haproxy, url: %q}\n", inst.Socket))
+	port := testenv.FreePort(t)
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	var logs bytes.Buffer
+	cmd := exec.Command(bin, "exporter", "--web.listen-address=127.0.0.1:"+fmt.Sprint(port), "--config.file="+cfg, "--log.format=json")
+	cmd.Stderr = &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	waitHTTP(t, base+"/-/ready")
+
+	if code, body := fetch(t, base+"/"); code != 200 || !strings.Contains(body, "lbpilot exporter") {
+		t.Errorf("landing page: %d", code)
+	}
+	if code, _ := fetch(t, base+"/-/healthy"); code != 200 {
+		t.Errorf("/-/healthy: %d", code)
+	}
+	_, body := fetch(t, base+"/metrics")
+	for _, want := range []string{`lbpilot_up{module="haproxy",target="lb1"} 1`, `haproxy_server_status{proxy="bk",server="web1",state="UP",target="lb1"} 1`, "lbpilot_build_info{"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	_, body = fetch(t, base+"/probe?module=haproxy&target="+inst.Socket)
+	if !strings.Contains(body, `lbpilot_up{module="haproxy"} 1`) {
+		t.Errorf("/probe: %s", body)
+	}
+
+	// A bad file on SIGHUP keeps the running config and says so.
+	writeCfg("targets: [\n")
+	_ = cmd.Process.Signal(syscall.SIGHUP)
+	waitFor(t, func() bool {
+		_, b := fetch(t, base+"/metrics")
+		return strings.Contains(b, "lbpilot_config_last_reload_successful 0")
+	})
+	_, body = fetch(t, base+"/metrics")
+	if !strings.Contains(body, `target="lb1"`) {
+		t.Error("a bad reload dropped the running targets")
+	}
+	writeCfg(fmt.Sprintf("targets:\n  - {name: lb2, module: haproxy, url: %q}\n", inst.Socket))
+	_ = cmd.Process.Signal(syscall.SIGHUP)
+	waitFor(t, func() bool {
+		_, b := fetch(t, base+"/metrics")
+		return strings.Contains(b, "lbpilot_config_last_reload_successful 1") && strings.Contains(b, `target="lb2"`)
+	})
+
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("exit after SIGTERM: %v\n%s", err, logs.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no exit after SIGTERM")
+	}
+	if !strings.Contains(logs.String(), `"msg":"Error loading config"`) {
+		t.Errorf("the failed reload was not logged:\n%s", logs.String())
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatal("condition not reached in 10s")
+}

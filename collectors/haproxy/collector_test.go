@@ -1,0 +1,532 @@
+package haproxy
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/lbpilot/lbpilot/collectors"
+	"github.com/lbpilot/lbpilot/internal/expo"
+	"github.com/lbpilot/lbpilot/internal/haproxy/haproxytest"
+	"github.com/lbpilot/lbpilot/internal/testenv"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+func fixture(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// scenario is a HAProxy state captured as the socket answers.
+type scenario struct {
+	name               string
+	stat, info, states string // fixture files; "" = command unknown
+}
+
+var scenarios = []scenario{
+	{"healthy", "show_stat.csv", "show_info.txt", "show_servers_state.txt"},
+	{"status_zoo", "status_zoo_show_stat.csv", "show_info.txt", "status_zoo_show_servers_state.txt"},
+	{"agent_drain", "agent_drain_50pct_show_stat_bk_agent.csv", "show_info.txt", "agent_drain_50pct_show_servers_state_bk_agent.txt"},
+	{"drained_down_server", "after_drain_down_server_show_stat.csv", "show_info.txt", "after_drain_down_server_servers_state.txt"},
+	{"quoted_agent_desc", "csv_quoting_agent_desc_with_comma_quote.csv", "show_info.txt", "agent_down_show_servers_state_bk_agent.txt"},
+}
+
+// fakeSocket serves a scenario's fixtures like HAProxy's admin socket.
+func fakeSocket(t testing.TB, sc scenario) string {
+	m := map[string][]byte{}
+	if sc.stat != "" {
+		m["show stat"] = fixture(t, sc.stat)
+	}
+	if sc.info != "" {
+		m["show info"] = fixture(t, sc.info)
+	}
+	if sc.states != "" {
+		m["show servers state"] = fixture(t, sc.states)
+	}
+	return haproxytest.NewSocket(t, haproxytest.ByLine(m)).Addr
+}
+
+func newCollector(t testing.TB, opts *Options, url string, labels prometheus.Labels) *Collector {
+	t.Helper()
+	if opts == nil {
+		opts = DefaultOptions()
+	}
+	c, err := New(*opts, collectors.Target{URL: url, Labels: labels}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// goldenCompare checks the collector's output against testdata/golden/<name>.prom.
+func goldenCompare(t *testing.T, c *Collector, name string) {
+	t.Helper()
+	path := filepath.Join("testdata", "golden", name+".prom")
+	if *update {
+		reg := prometheus.NewPedanticRegistry()
+		reg.MustRegister(collectors.Prometheus(c))
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		for _, mf := range mfs {
+			if _, err := expfmt.MetricFamilyToText(&buf, mf); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_ = os.MkdirAll(filepath.Dir(path), 0o755)
+		if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	defer f.Close()
+	if err := testutil.CollectAndCompare(collectors.Prometheus(c), f); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestGoldenScenarios(t *testing.T) {
+	for _, sc := range scenarios {
+		t.Run(sc.name, func(t *testing.T) {
+			c := newCollector(t, nil, fakeSocket(t, sc), nil)
+			goldenCompare(t, c, sc.name)
+		})
+	}
+}
+
+func TestGoldenHTTPStatsPage(t *testing.T) {
+	csv := fixture(t, "http_stats_csv.csv")
+	var gotPath, gotUser, gotPass string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		gotPath = r.URL.Path
+		gotUser, gotPass, _ = r.BasicAuth()
+		_, _ = w.Write(csv)
+	}))
+	defer srv.Close()
+	pw := filepath.Join(t.TempDir(), "pw")
+	if err := os.WriteFile(pw, []byte("s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	opts := &Options{Username: "stats", PasswordFile: pw}
+	c := newCollector(t, opts, srv.URL+"/stats", prometheus.Labels{"target": "lb1"})
+	goldenCompare(t, c, "http_stats_page")
+	if gotPath != "/stats;csv" || gotUser != "stats" || gotPass != "s3cret" {
+		t.Errorf("request path %q user %q pass %q", gotPath, gotUser, gotPass)
+	}
+}
+
+func TestUpdateErrors(t *testing.T) {
+	ctx := context.Background()
+	t.Run("socket missing", func(t *testing.T) {
+		c := newCollector(t, nil, "unix:/nonexistent/admin.sock", nil)
+		err := c.Update(ctx, make(chan prometheus.Metric, 10000))
+		if err == nil || !strings.Contains(err.Error(), "dial") {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("permission denied", func(t *testing.T) {
+		addr := haproxytest.NewSocket(t, haproxytest.Static([]byte("Permission denied\n\n"))).Addr
+		c := newCollector(t, nil, addr, nil)
+		err := c.Update(ctx, make(chan prometheus.Metric, 10000))
+		if err == nil || !strings.Contains(err.Error(), "Permission denied") {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("hang past the deadline", func(t *testing.T) {
+		addr := haproxytest.NewSocket(t, func(string) haproxytest.Reply { return haproxytest.Reply{Hang: true} }).Addr
+		c := newCollector(t, nil, addr, nil)
+		cctx, cancel := context.WithTimeout(ctx, 100*1e6)
+		defer cancel()
+		err := c.Update(cctx, make(chan prometheus.Metric, 10000))
+		if err == nil || !strings.Contains(err.Error(), "deadline exceeded") {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("http 401", func(t *testing.T) {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			http.Error(w, "<html><body>401 Unauthorized\nYou need a valid user and password</body></html>", http.StatusUnauthorized)
+		}))
+		defer srv.Close()
+		c := newCollector(t, nil, srv.URL+"/stats;csv", nil)
+		err := c.Update(ctx, make(chan prometheus.Metric, 10000))
+		if err == nil || !strings.Contains(err.Error(), "HTTP 401") || strings.Contains(err.Error(), "\n") {
+			t.Fatalf("err = %q", err)
+		}
+	})
+	t.Run("http html page instead of csv", func(t *testing.T) {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_, _ = w.Write([]byte("<html>stats</html>"))
+		}))
+		defer srv.Close()
+		c := newCollector(t, nil, srv.URL+"/stats", nil)
+		err := c.Update(ctx, make(chan prometheus.Metric, 10000))
+		if err == nil || !strings.Contains(err.Error(), "no CSV header") {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("servers state fails, stats still exported", func(t *testing.T) {
+		addr := fakeSocket(t, scenario{stat: "show_stat.csv", info: "show_info.txt"})
+		c := newCollector(t, nil, addr, nil)
+		ch := make(chan prometheus.Metric, 100000)
+		err := c.Update(ctx, ch)
+		close(ch)
+		if err == nil || !strings.Contains(err.Error(), "show servers state") {
+			t.Fatalf("err = %v", err)
+		}
+		if len(ch) < 100 {
+			t.Errorf("only %d metrics despite a good show stat", len(ch))
+		}
+	})
+}
+
+func TestOptions(t *testing.T) {
+	tests := []struct {
+		name    string
+		opts    Options
+		wantErr string
+	}{
+		{"defaults", Options{}, ""},
+		{"bad scope", Options{Scopes: []string{"listener"}}, `unknown scope "listener"`},
+		{"bad regex", Options{ExcludeMetrics: []string{"("}}, "exclude_metrics"},
+		{"password without user", Options{PasswordFile: "/etc/hostname"}, "password_file needs username"},
+		{"missing password file", Options{Username: "u", PasswordFile: "/nonexistent/pw"}, "password_file"},
+	}
+	for _, tt := range tests {
+		err := tt.opts.Validate()
+		if (tt.wantErr == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tt.wantErr)) {
+			t.Errorf("%s: err = %v, want %q", tt.name, err, tt.wantErr)
+		}
+	}
+	for _, u := range []string{"unix:/run/haproxy/admin.sock", "tcp://127.0.0.1:9999", "http://lb:8404/stats", "https://lb/stats;csv"} {
+		if err := CheckURL(u); err != nil {
+			t.Errorf("CheckURL(%q) = %v", u, err)
+		}
+	}
+	for _, u := range []string{"", "ftp://x", "http://", "relative.sock"} {
+		if err := CheckURL(u); err == nil {
+			t.Errorf("CheckURL(%q) accepted", u)
+		}
+	}
+	for in, want := range map[string]string{
+		"http://lb:8404/stats": "http://lb:8404/stats;csv", "http://lb:8404/stats/": "http://lb:8404/stats;csv",
+		"http://lb:8404": "http://lb:8404/;csv", "http://lb:8404/stats;csv;norefresh": "http://lb:8404/stats;csv;norefresh",
+	} {
+		if got := csvURL(in); got != want {
+			t.Errorf("csvURL(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func familyNames(t *testing.T, c *Collector) []string {
+	t.Helper()
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(collectors.Prometheus(c))
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, mf := range mfs {
+		out = append(out, mf.GetName())
+	}
+	return out
+}
+
+func TestScopeAndFieldSelection(t *testing.T) {
+	addr := fakeSocket(t, scenarios[0])
+	c := newCollector(t, &Options{Scopes: []string{ScopeServer}, ExcludeMetrics: []string{"haproxy_server_check_status", "haproxy_server_http_.*"}}, addr, nil)
+	names := familyNames(t, c)
+	if len(names) < 20 {
+		t.Fatalf("only %d families", len(names))
+	}
+	for _, n := range names {
+		if !strings.HasPrefix(n, "haproxy_server_") || n == "haproxy_server_check_status" || strings.HasPrefix(n, "haproxy_server_http_") {
+			t.Errorf("unexpected family %s", n)
+		}
+	}
+	c = newCollector(t, &Options{IncludeMetrics: []string{"haproxy_(server|backend)_status", "haproxy_process_build_info"}}, addr, nil)
+	got := strings.Join(familyNames(t, c), ",")
+	if got != "haproxy_backend_status,haproxy_process_build_info,haproxy_server_status" {
+		t.Errorf("include selection gave %s", got)
+	}
+	c = newCollector(t, &Options{ServersState: new(bool)}, addr, nil)
+	for _, n := range familyNames(t, c) {
+		if n == "haproxy_server_admin_state" {
+			t.Error("servers_state: false still exports admin_state")
+		}
+	}
+}
+
+// parseText parses exposition text into families keyed by name.
+func parseText(t *testing.T, b []byte) map[string]*dto.MetricFamily {
+	t.Helper()
+	p := expfmt.NewTextParser(model.LegacyValidation)
+	mfs, err := p.TextToMetricFamilies(bytes.NewReader(b))
+	if err != nil {
+		t.Fatalf("%v\n%s", err, b)
+	}
+	return mfs
+}
+
+// seriesKey renders a metric's labels in sorted order.
+func seriesKey(m *dto.Metric) string {
+	var l []string
+	for _, lp := range m.GetLabel() {
+		l = append(l, lp.GetName()+"="+lp.GetValue())
+	}
+	sort.Strings(l)
+	return strings.Join(l, ",")
+}
+
+func value(m *dto.Metric) float64 {
+	switch {
+	case m.Gauge != nil:
+		return m.GetGauge().GetValue()
+	case m.Counter != nil:
+		return m.GetCounter().GetValue()
+	}
+	return m.GetUntyped().GetValue()
+}
+
+func sameValue(a, b float64) bool { return a == b || (math.IsNaN(a) && math.IsNaN(b)) }
+
+// TestStreamMatchesConstMetrics renders every scenario both ways — const
+// metrics through client_golang, and the streaming writer the exporter
+// uses — and requires the same families, types, help, series and values.
+func TestStreamMatchesConstMetrics(t *testing.T) {
+	for _, sc := range scenarios {
+		t.Run(sc.name, func(t *testing.T) {
+			labels := prometheus.Labels{"target": "lb\"1\\x\n", "site": "dc-1"} // escaping matters
+			c := newCollector(t, nil, fakeSocket(t, sc), labels)
+
+			reg := prometheus.NewPedanticRegistry()
+			reg.MustRegister(collectors.Prometheus(c))
+			mfs, err := reg.Gather()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var constText bytes.Buffer
+			for _, mf := range mfs {
+				_, _ = expfmt.MetricFamilyToText(&constText, mf)
+			}
+
+			ch := make(chan prometheus.Metric, 1<<16)
+			stream, err := c.UpdateStream(context.Background(), ch)
+			if err != nil {
+				t.Fatal(err)
+			}
+			close(ch)
+			var ms []prometheus.Metric
+			for m := range ch {
+				ms = append(ms, m)
+			}
+			reg2 := prometheus.NewPedanticRegistry()
+			reg2.MustRegister(replayMetrics(ms))
+			mfs2, err := reg2.Gather()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var streamText bytes.Buffer
+			bw := bufio.NewWriter(&streamText)
+			skip := map[string]bool{}
+			for _, mf := range mfs2 {
+				skip[mf.GetName()] = true
+				_, _ = expfmt.MetricFamilyToText(bw, mf)
+			}
+			if err := expo.WriteStreams(bw, []expo.Stream{stream}, skip); err != nil {
+				t.Fatal(err)
+			}
+			bw.Flush()
+
+			want, got := parseText(t, constText.Bytes()), parseText(t, streamText.Bytes())
+			if len(want) != len(got) {
+				t.Fatalf("const path has %d families, stream path %d", len(want), len(got))
+			}
+			total := 0
+			for name, w := range want {
+				g, ok := got[name]
+				if !ok {
+					t.Fatalf("stream path lacks %s", name)
+				}
+				if w.GetType() != g.GetType() || w.GetHelp() != g.GetHelp() {
+					t.Errorf("%s: type/help differ: %v %q vs %v %q", name, w.GetType(), w.GetHelp(), g.GetType(), g.GetHelp())
+				}
+				ws := map[string]float64{}
+				for _, m := range w.GetMetric() {
+					ws[seriesKey(m)] = value(m)
+				}
+				if len(w.GetMetric()) != len(g.GetMetric()) {
+					t.Errorf("%s: %d series vs %d", name, len(w.GetMetric()), len(g.GetMetric()))
+				}
+				for _, m := range g.GetMetric() {
+					total++
+					wv, ok := ws[seriesKey(m)]
+					if !ok || !sameValue(wv, value(m)) {
+						t.Errorf("%s{%s} = %v via stream, %v (%v) via const metrics", name, seriesKey(m), value(m), wv, ok)
+					}
+				}
+			}
+			if total < 50 {
+				t.Errorf("only %d series compared", total)
+			}
+		})
+	}
+}
+
+type replayMetrics []prometheus.Metric
+
+func (replayMetrics) Describe(chan<- *prometheus.Desc) {}
+func (r replayMetrics) Collect(ch chan<- prometheus.Metric) {
+	for _, m := range r {
+		ch <- m
+	}
+}
+
+// TestPromexCompatibility renders the status-zoo snapshot and compares it
+// with what HAProxy's built-in exporter printed at the same moment: every
+// family lbpilot shares with promex has the same type and label names, and
+// the same value for every series of the state and configuration families.
+func TestPromexCompatibility(t *testing.T) {
+	sc := scenarios[1]
+	c := newCollector(t, &Options{Scopes: []string{ScopeFrontend, ScopeBackend, ScopeServer}}, fakeSocket(t, sc), nil)
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(collectors.Prometheus(c))
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	promex := parseText(t, fixture(t, "status_zoo_promex_metrics.txt"))
+	// Values that move between the two captures (times, counters bumped by
+	// the capture itself) are compared by presence only.
+	exact := map[string]bool{
+		"haproxy_server_status": true, "haproxy_backend_status": true, "haproxy_frontend_status": true,
+		"haproxy_server_weight": true, "haproxy_server_uweight": true, "haproxy_backend_weight": true,
+		"haproxy_backend_active_servers": true, "haproxy_backend_backup_servers": true,
+		"haproxy_server_limit_sessions": true, "haproxy_server_queue_limit": true, "haproxy_frontend_limit_sessions": true,
+		"haproxy_backend_agg_server_status": true, "haproxy_backend_agg_server_check_status": true,
+		"haproxy_server_check_status": true, "haproxy_server_check_code": true, "haproxy_server_current_sessions": true,
+	}
+	shared, compared := 0, 0
+	for _, mf := range mfs {
+		p, ok := promex[mf.GetName()]
+		if !ok {
+			if mf.GetName() != "haproxy_server_admin_state" {
+				t.Errorf("%s: not a promex family (only admin_state is lbpilot's own)", mf.GetName())
+			}
+			continue
+		}
+		shared++
+		if p.GetType() != mf.GetType() {
+			t.Errorf("%s: type %v, promex %v", mf.GetName(), mf.GetType(), p.GetType())
+		}
+		pv := map[string]float64{}
+		for _, m := range p.GetMetric() {
+			pv[seriesKey(m)] = value(m)
+		}
+		for _, m := range mf.GetMetric() {
+			v, ok := pv[seriesKey(m)]
+			if !ok {
+				t.Errorf("%s{%s}: promex has no such series", mf.GetName(), seriesKey(m))
+				continue
+			}
+			if exact[mf.GetName()] {
+				compared++
+				if !sameValue(v, value(m)) {
+					t.Errorf("%s{%s} = %v, promex %v", mf.GetName(), seriesKey(m), value(m), v)
+				}
+			}
+		}
+		if exact[mf.GetName()] && len(mf.GetMetric()) != len(p.GetMetric()) {
+			t.Errorf("%s: %d series, promex %d", mf.GetName(), len(mf.GetMetric()), len(p.GetMetric()))
+		}
+	}
+	if shared < 100 || compared < 200 {
+		t.Errorf("only %d shared families / %d exact series compared", shared, compared)
+	}
+}
+
+// TestProcessFamiliesMatchPromexNames checks the show info mapping against
+// the family names and types promex printed from the same HAProxy build.
+func TestProcessFamiliesMatchPromexNames(t *testing.T) {
+	promex := parseText(t, fixture(t, "promex_metrics.txt"))
+	c := newCollector(t, &Options{Scopes: []string{ScopeProcess}}, fakeSocket(t, scenarios[0]), nil)
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(collectors.Prometheus(c))
+	mfs, _ := reg.Gather()
+	if len(mfs) < 50 {
+		t.Fatalf("only %d process families", len(mfs))
+	}
+	for _, mf := range mfs {
+		name := mf.GetName()
+		p, ok := promex[name]
+		if name == "haproxy_process_failed_resolutions_total" {
+			p, ok = promex["haproxy_process_failed_resolutions"] // promex's name breaks Prometheus naming
+		}
+		if !ok {
+			t.Errorf("%s: not in promex", name)
+			continue
+		}
+		if p.GetType() != mf.GetType() {
+			t.Errorf("%s: type %v, promex %v", name, mf.GetType(), p.GetType())
+		}
+	}
+}
+
+// TestGoldenFilesPassPromtool runs real `promtool check metrics` on every
+// golden file.
+func TestGoldenFilesPassPromtool(t *testing.T) {
+	promtool := testenv.Binary(t, "promtool")
+	files, _ := filepath.Glob("testdata/golden/*.prom")
+	if len(files) == 0 {
+		t.Fatal("no golden files")
+	}
+	for _, f := range files {
+		in, _ := os.Open(f)
+		cmd := exec.Command(promtool, "check", "metrics")
+		cmd.Stdin = in
+		out, err := cmd.CombinedOutput()
+		in.Close()
+		if err != nil || len(bytes.TrimSpace(out)) > 0 {
+			t.Errorf("%s: promtool: %v\n%s", f, err, out)
+		}
+	}
+}
+
+func TestLintClean(t *testing.T) {
+	c := newCollector(t, nil, fakeSocket(t, scenarios[0]), nil)
+	problems, err := testutil.CollectAndLint(collectors.Prometheus(c))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("lint: %s: %s", p.Metric, p.Text)
+	}
+	_ = fmt.Sprint()
+}
