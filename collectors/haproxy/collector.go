@@ -10,6 +10,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -43,6 +44,8 @@ type Collector struct {
 	server    []*compiled
 
 	constNames, constValues []string // target labels, sorted
+	columns                 []string // CSV columns the selected families read
+	lastSize, lastRows      atomic.Int64
 }
 
 type infoDesc struct {
@@ -84,6 +87,10 @@ func New(opts Options, t collectors.Target, _ collectors.Logger) (*Collector, er
 			return nil, err
 		}
 		c.client = cl
+		if size, rows, ok := hints.get(t.URL); ok {
+			c.lastSize.Store(int64(size))
+			c.lastRows.Store(int64(rows))
+		}
 	}
 	cl := t.Labels
 	if opts.hasScope(ScopeProcess) && c.client != nil {
@@ -139,6 +146,22 @@ func New(opts Options, t collectors.Target, _ collectors.Logger) (*Collector, er
 	c.frontend = compile(ScopeFrontend, frontendFamilies, []string{"proxy"})
 	c.backend = compile(ScopeBackend, backendFamilies, []string{"proxy"})
 	c.server = compile(ScopeServer, serverFamilies, []string{"proxy", "server"})
+	cols := map[string]bool{"status": true, "check_status": true, "mode": true}
+	for _, set := range [][]*compiled{c.frontend, c.backend, c.server} {
+		for _, f := range set {
+			cols[f.col] = f.col != ""
+			if f.kind == httpCodes {
+				for _, hc := range httpClasses {
+					cols[hc.col] = true
+				}
+			}
+		}
+	}
+	for col, ok := range cols {
+		if ok {
+			c.columns = append(c.columns, col)
+		}
+	}
 	return c, nil
 }
 
@@ -161,7 +184,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 type snapshot struct {
 	info  haproxy.Info
 	stat  *haproxy.Stat
-	admin map[string]haproxy.AdminFlags // "backend/server" → flags; nil when not fetched
+	admin map[haproxy.ServerRef]haproxy.AdminFlags // nil when not fetched
 	agg   map[string]*[5]int            // backend → servers per state (serverStates order)
 }
 
@@ -215,9 +238,9 @@ func (c *Collector) fetch(ctx context.Context) (*snapshot, error) {
 				fail(err)
 				return
 			}
-			s.admin = make(map[string]haproxy.AdminFlags, len(ss.Servers))
+			s.admin = make(map[haproxy.ServerRef]haproxy.AdminFlags, len(ss.Servers))
 			for _, sv := range ss.Servers {
-				s.admin[sv.Backend+"/"+sv.Name] = sv.Admin
+				s.admin[sv.Ref()] = sv.Admin
 			}
 		}()
 	}
@@ -239,7 +262,15 @@ func (c *Collector) hasAdminFamily() bool {
 
 func (c *Collector) fetchStat(ctx context.Context) (*haproxy.Stat, error) {
 	if c.client != nil {
-		return c.client.ShowStat(ctx, haproxy.StatFilter{})
+		st, err := c.client.ShowStatColumns(ctx, haproxy.StatFilter{}, haproxy.StatOptions{
+			Columns: c.columns, SizeHint: int(c.lastSize.Load()), RowsHint: int(c.lastRows.Load()),
+		})
+		if err == nil {
+			c.lastSize.Store(int64(st.Size()))
+			c.lastRows.Store(int64(st.Rows()))
+			hints.put(c.target.URL, st.Size(), st.Rows())
+		}
+		return st, err
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.csvURL, nil)
 	if err != nil {
@@ -260,7 +291,7 @@ func (c *Collector) fetchStat(ctx context.Context) (*haproxy.Stat, error) {
 	if resp.StatusCode != http.StatusOK {
 		return nil, &collectors.HTTPError{URL: c.csvURL, Status: resp.StatusCode, Body: collectors.Excerpt(body, 120)}
 	}
-	return haproxy.ParseStat(body)
+	return haproxy.ParseStatColumns(body, c.columns)
 }
 
 // aggregate counts each backend's servers per state.
@@ -454,7 +485,7 @@ func rowSamples(s *snapshot, r int, f *compiled, col columns, vars []string, emi
 		if s.admin == nil {
 			return
 		}
-		flags, ok := s.admin[vars[0]+"/"+vars[1]]
+		flags, ok := s.admin[haproxy.ServerRef{Backend: vars[0], Server: vars[1]}]
 		if !ok {
 			return
 		}
@@ -470,4 +501,33 @@ func b2f(b bool) float64 {
 		return 1
 	}
 	return 0
+}
+
+// hints remembers each socket's last dump size across collectors: /probe
+// builds a new collector per request, and knowing the size up front saves
+// growing (and copying) buffers for a large HAProxy.
+var hints = &sizeHints{m: map[string][2]int{}}
+
+type sizeHints struct {
+	mu sync.Mutex
+	m  map[string][2]int
+}
+
+// maxHints bounds the cache; /probe targets come from requests.
+const maxHints = 4096
+
+func (h *sizeHints) get(url string) (size, rows int, ok bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	v, ok := h.m[url]
+	return v[0], v[1], ok
+}
+
+func (h *sizeHints) put(url string, size, rows int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if _, ok := h.m[url]; !ok && len(h.m) >= maxHints {
+		clear(h.m)
+	}
+	h.m[url] = [2]int{size, rows}
 }

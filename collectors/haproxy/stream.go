@@ -2,6 +2,7 @@ package haproxy
 
 import (
 	"bufio"
+	"sort"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -10,21 +11,39 @@ import (
 	"github.com/lbpilot/lbpilot/internal/haproxy"
 )
 
+// Extra label slots: families with no extra label, with "state", with "code".
+const (
+	extraNone = iota
+	extraState
+	extraCode
+	numSlots
+)
+
+var slotNames = [numSlots]string{"", "state", "code"}
+
 // serverStream writes the server families of one snapshot straight into
-// the text format. Label sets are rendered once per server and reused for
-// every family; integer fields are copied from the CSV as they are.
+// the text format. Each server's label pairs are rendered once, in
+// client_golang's order (sorted by name), and reused for every family;
+// integer fields are copied from the CSV as they are.
 type serverStream struct {
-	c      *Collector
-	s      *snapshot
-	rows []int // server rows of the CSV
-	// Per row, the label set rendered once in client_golang's order
-	// (sorted by name), split where a family's extra label (state or
-	// code) goes: labels[row][extra] = {before, after}.
-	labels [][3][2][]byte
-	vars   [][2]string
-	cols   map[string]columns
-	fams   map[string]*compiled
-	buf    []byte
+	c    *Collector
+	s    *snapshot
+	rows []int       // server rows of the CSV
+	vars [][2]string // proxy, server per row
+	// labels[i] is row i's pairs without braces; split[slot][i] is the
+	// byte offset where the slot's extra label sorts in.
+	labels [][]byte
+	split  [numSlots][]int
+	cols map[string]columns
+	fams map[string]*compiled
+	buf  []byte
+}
+
+// labelSource is a label in sorted order: a const label, proxy or server.
+type labelSource struct {
+	name  string
+	value string // const labels only
+	kind  int    // 0 const, 1 proxy, 2 server
 }
 
 func newServerStream(c *Collector, s *snapshot) *serverStream {
@@ -35,60 +54,58 @@ func newServerStream(c *Collector, s *snapshot) *serverStream {
 		ss.cols[f.fqName] = resolved[i]
 		ss.fams[f.fqName] = f
 	}
+
+	order := []labelSource{{name: "proxy", kind: 1}, {name: "server", kind: 2}}
+	for i, n := range c.constNames {
+		order = append(order, labelSource{name: n, value: c.constValues[i]})
+	}
+	sort.Slice(order, func(i, j int) bool { return order[i].name < order[j].name })
+	var insertAt [numSlots]int // index in order before which the slot's label goes
+	for slot := extraState; slot < numSlots; slot++ {
+		insertAt[slot] = sort.Search(len(order), func(i int) bool { return order[i].name > slotNames[slot] })
+	}
+
 	px, sv := st.Col("pxname"), st.Col("svname")
 	for r := 0; r < st.Rows(); r++ {
 		if st.Type(r) != haproxy.TypeServer {
 			continue
 		}
 		p, n := st.String(r, px), st.String(r, sv)
+		b := make([]byte, 0, 24+len(p)+len(n)+16*len(order))
+		var at [numSlots]int
+		for k, l := range order {
+			for slot := extraState; slot < numSlots; slot++ {
+				if insertAt[slot] == k {
+					at[slot] = len(b)
+				}
+			}
+			if k > 0 {
+				b = append(b, ',')
+			}
+			v := l.value
+			switch l.kind {
+			case 1:
+				v = p
+			case 2:
+				v = n
+			}
+			b = append(b, l.name...)
+			b = append(b, '=', '"')
+			b = expo.AppendLabelValue(b, v)
+			b = append(b, '"')
+		}
+		for slot := extraState; slot < numSlots; slot++ {
+			if insertAt[slot] == len(order) {
+				at[slot] = len(b)
+			}
+			ss.split[slot] = append(ss.split[slot], at[slot])
+		}
 		ss.rows = append(ss.rows, r)
-		ss.labels = append(ss.labels, renderLabels(c.constNames, c.constValues, p, n))
+		ss.labels = append(ss.labels, b)
 		ss.vars = append(ss.vars, [2]string{p, n})
 	}
+
 	return ss
-}
-
-// Extra label slots of renderLabels.
-const (
-	extraNone = iota
-	extraState
-	extraCode
-)
-
-// renderLabels renders `{a="x",proxy="p",server="s",…` sorted by label
-// name, split at the position of "state" and of "code" so a family's
-// extra label can be inserted in order without sorting per sample.
-func renderLabels(constNames, constValues []string, proxy, server string) [3][2][]byte {
-	names := append(append([]string(nil), constNames...), "proxy", "server")
-	values := append(append([]string(nil), constValues...), proxy, server)
-	sortPairs(names, values)
-	var out [3][2][]byte
-	for slot, extra := range []string{"", "state", "code"} {
-		var before, after []byte
-		for i, n := range names {
-			pair := append(append([]byte(n), '=', '"'), expo.AppendLabelValue(nil, values[i])...)
-			pair = append(pair, '"')
-			if extra != "" && n > extra {
-				after = append(append(after, ','), pair...)
-			} else {
-				if len(before) > 0 {
-					before = append(before, ',')
-				}
-				before = append(before, pair...)
-			}
-		}
-		out[slot] = [2][]byte{append([]byte{'{'}, before...), append(after, '}', ' ')}
-	}
-	return out
-}
-
-func sortPairs(names, values []string) {
-	for i := 1; i < len(names); i++ {
-		for j := i; j > 0 && names[j] < names[j-1]; j-- {
-			names[j], names[j-1] = names[j-1], names[j]
-			values[j], values[j-1] = values[j-1], values[j]
-		}
-	}
 }
 
 func (ss *serverStream) Families() []expo.Family {
@@ -109,26 +126,27 @@ func (ss *serverStream) WriteSamples(w *bufio.Writer, name string) error {
 		return nil
 	}
 	col := ss.cols[name]
-	st := ss.s.stat
-	slot, extraName := extraState, "state"
+	slot := extraState
 	switch f.kind {
 	case httpCodes:
-		slot, extraName = extraCode, "code"
+		slot = extraCode
 	case plain, nanIfEmpty, checkCode:
 		slot = extraNone
 	}
+	st := ss.s.stat
+	fast := f.kind == plain && f.scale == 1 && col.mode < 0 && col.main >= 0
 	for i, r := range ss.rows {
-		if f.kind == plain && f.scale == 1 && col.mode < 0 {
+		if fast {
 			// Fast path: the CSV already spells the integer.
 			raw := st.Bytes(r, col.main)
 			if len(raw) == 0 {
 				continue
 			}
 			if isInteger(raw) {
-				lb := &ss.labels[i][extraNone]
 				b := append(ss.buf[:0], name...)
-				b = append(b, lb[0]...)
-				b = append(b, lb[1]...)
+				b = append(b, '{')
+				b = append(b, ss.labels[i]...)
+				b = append(b, '}', ' ')
 				b = append(b, raw...)
 				b = append(b, '\n')
 				ss.buf = b
@@ -141,19 +159,27 @@ func (ss *serverStream) WriteSamples(w *bufio.Writer, name string) error {
 		var werr error
 		vars := ss.vars[i]
 		rowSamples(ss.s, r, f, col, vars[:], func(extra string, v float64) {
-			lb := &ss.labels[i][slot]
 			b := append(ss.buf[:0], name...)
-			b = append(b, lb[0]...)
-			if extra != "" {
-				if len(lb[0]) > 1 { // something before it besides '{'
+			b = append(b, '{')
+			labels := ss.labels[i]
+			if extra == "" || slot == extraNone {
+				b = append(b, labels...)
+			} else {
+				at := ss.split[slot][i]
+				b = append(b, labels[:at]...)
+				if at > 0 {
 					b = append(b, ',')
 				}
-				b = append(b, extraName...)
+				b = append(b, slotNames[slot]...)
 				b = append(b, '=', '"')
 				b = append(b, extra...)
 				b = append(b, '"')
+				if at == 0 && len(labels) > 0 {
+					b = append(b, ',')
+				}
+				b = append(b, labels[at:]...)
 			}
-			b = append(b, lb[1]...)
+			b = append(b, '}', ' ')
 			b = expo.AppendFloat(b, v)
 			b = append(b, '\n')
 			ss.buf = b
@@ -168,13 +194,13 @@ func (ss *serverStream) WriteSamples(w *bufio.Writer, name string) error {
 	return nil
 }
 
-// isInteger reports an optionally negative run of decimal digits.
+// isInteger reports an optionally negative run of at most 18 decimal digits.
 func isInteger(b []byte) bool {
 	i := 0
 	if len(b) > 1 && b[0] == '-' {
 		i = 1
 	}
-	if len(b) > 20 {
+	if len(b) > 18 || len(b) == 0 {
 		return false
 	}
 	for ; i < len(b); i++ {
@@ -182,5 +208,5 @@ func isInteger(b []byte) bool {
 			return false
 		}
 	}
-	return len(b) > 0
+	return true
 }

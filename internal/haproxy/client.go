@@ -1,7 +1,6 @@
 package haproxy
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -83,6 +82,16 @@ func IsConnError(err error) bool {
 
 // exec sends one line and returns everything HAProxy wrote until EOF.
 func (c *Client) exec(ctx context.Context, line string) ([]byte, error) {
+	return c.execStream(ctx, line, nil)
+}
+
+// execStream is exec that calls onData with the bytes received so far
+// after every read, so a parser can work while HAProxy is still writing.
+func (c *Client) execStream(ctx context.Context, line string, onData func([]byte)) ([]byte, error) {
+	return c.execStreamSized(ctx, line, 64<<10, onData)
+}
+
+func (c *Client) execStreamSized(ctx context.Context, line string, sizeHint int, onData func([]byte)) ([]byte, error) {
 	if strings.ContainsAny(line, "\n\r") {
 		// Unreachable through the constructors; a last guard.
 		return nil, fmt.Errorf("refusing to send a command containing a line break")
@@ -104,15 +113,29 @@ func (c *Client) exec(ctx context.Context, line string) ([]byte, error) {
 	if _, err := io.WriteString(conn, line+"\n"); err != nil {
 		return nil, &ConnError{Addr: c.addr.String(), Op: "write", Err: ctxErr(ctx, err)}
 	}
-	var buf bytes.Buffer
-	n, err := buf.ReadFrom(io.LimitReader(conn, c.maxResponse+1))
-	if err != nil {
-		return buf.Bytes(), &ConnError{Addr: c.addr.String(), Op: "read", Err: ctxErr(ctx, err)}
+	buf := make([]byte, 0, min(max(sizeHint, 4<<10), int(min(c.maxResponse, 1<<30))+1))
+	for {
+		if len(buf) == cap(buf) {
+			// Double: append's 1.25× growth would copy a 2 MB dump ~20 times.
+			nb := make([]byte, len(buf), 2*cap(buf))
+			copy(nb, buf)
+			buf = nb
+		}
+		n, err := conn.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if int64(len(buf)) > c.maxResponse {
+			return nil, &ConnError{Addr: c.addr.String(), Op: "read", Err: fmt.Errorf("response larger than %d bytes", c.maxResponse)}
+		}
+		if n > 0 && onData != nil {
+			onData(buf)
+		}
+		if errors.Is(err, io.EOF) {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, &ConnError{Addr: c.addr.String(), Op: "read", Err: ctxErr(ctx, err)}
+		}
 	}
-	if n > c.maxResponse {
-		return nil, &ConnError{Addr: c.addr.String(), Op: "read", Err: fmt.Errorf("response larger than %d bytes", c.maxResponse)}
-	}
-	return buf.Bytes(), nil
 }
 
 // ctxErr prefers the context's reason over the deadline error it caused.
@@ -263,13 +286,43 @@ func (c *Client) ShowStatRaw(ctx context.Context, f StatFilter) ([]byte, error) 
 	return c.raw(ctx, cmd)
 }
 
-// ShowStat runs `show stat` and parses the CSV by header name.
+// ShowStat runs `show stat` and parses the CSV by header name, line by
+// line as it arrives (on 10,000 servers HAProxy needs ~40 ms to dump it).
 func (c *Client) ShowStat(ctx context.Context, f StatFilter) (*Stat, error) {
-	out, err := c.ShowStatRaw(ctx, f)
+	return c.ShowStatColumns(ctx, f, StatOptions{})
+}
+
+// StatOptions tune ShowStatColumns for large outputs.
+type StatOptions struct {
+	// Columns to keep (see ParseStatColumns); nil keeps all.
+	Columns []string
+	// SizeHint and RowsHint, typically the previous dump's Size and
+	// Rows, size the buffers up front so a large dump is not copied
+	// while it grows.
+	SizeHint, RowsHint int
+}
+
+// ShowStatColumns is ShowStat keeping only some columns (a 10,000-server
+// dump has 129 columns, a collector needs about 60) with buffers sized
+// from the previous dump.
+func (c *Client) ShowStatColumns(ctx context.Context, f StatFilter, o StatOptions) (*Stat, error) {
+	cmd, err := f.command()
 	if err != nil {
 		return nil, err
 	}
-	return ParseStat(out)
+	p := &statParser{keep: o.Columns, rowsHint: o.RowsHint}
+	size := 64 << 10
+	if o.SizeHint > 0 {
+		size = o.SizeHint + o.SizeHint/8 + 4096
+	}
+	out, err := c.execStreamSized(ctx, cmd.line, size, func(b []byte) { _ = p.advance(b, false) })
+	if err != nil {
+		return nil, err
+	}
+	if err := p.advance(out, true); err != nil {
+		return nil, err
+	}
+	return p.stat(out), nil
 }
 
 // ShowInfo runs `show info`.

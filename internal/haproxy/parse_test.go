@@ -354,3 +354,85 @@ func TestParseInfo(t *testing.T) {
 		t.Errorf("error output accepted: %v", err)
 	}
 }
+
+// TestStatParserIncremental feeds every CSV fixture in uneven pieces, as
+// the socket delivers it, and requires the same table as one-shot parsing.
+func TestStatParserIncremental(t *testing.T) {
+	files, _ := filepath.Glob("testdata/*.csv")
+	for _, f := range files {
+		data := stripHTTPHeaders(readFixture(t, filepath.Base(f)))
+		want, err := ParseStat(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, step := range []int{1, 7, 100, 4096} {
+			got := parseInSteps(t, data, step)
+			compareStats(t, filepath.Base(f), want, got)
+		}
+	}
+}
+
+func parseInSteps(t testing.TB, data []byte, step int) *Stat {
+	t.Helper()
+	p := &statParser{}
+	// Copy into a growing buffer so earlier slices may be reallocated.
+	var buf []byte
+	for i := 0; i < len(data); i += step {
+		buf = append(buf, data[i:min(i+step, len(data))]...)
+		if err := p.advance(buf, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := p.advance(buf, true); err != nil {
+		t.Fatal(err)
+	}
+	return p.stat(buf)
+}
+
+func compareStats(t testing.TB, name string, want, got *Stat) {
+	t.Helper()
+	if got.Rows() != want.Rows() || len(got.Columns()) != len(want.Columns()) {
+		t.Fatalf("%s: %d rows/%d cols, want %d/%d", name, got.Rows(), len(got.Columns()), want.Rows(), len(want.Columns()))
+	}
+	for r := 0; r < want.Rows(); r++ {
+		for c := range want.Columns() {
+			if !bytes.Equal(got.Bytes(r, c), want.Bytes(r, c)) {
+				t.Fatalf("%s row %d col %d: %q, want %q", name, r, c, got.Bytes(r, c), want.Bytes(r, c))
+			}
+		}
+	}
+}
+
+func TestParseStatColumns(t *testing.T) {
+	data := readFixture(t, "show_stat.csv")
+	all, _ := ParseStat(data)
+	st, err := ParseStatColumns(data, []string{"status", "scur", "no_such_column"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.cols) != 5 { // pxname, svname, type are always kept
+		t.Errorf("kept %d columns, want 5", len(st.cols))
+	}
+	for r := 0; r < all.Rows(); r++ {
+		for _, c := range []string{"pxname", "svname", "type", "status", "scur"} {
+			if st.Get(r, c) != all.Get(r, c) {
+				t.Fatalf("row %d %s = %q, want %q", r, c, st.Get(r, c), all.Get(r, c))
+			}
+		}
+		if st.Get(r, "bin") != "" {
+			t.Fatalf("unkept column bin returned %q", st.Get(r, "bin"))
+		}
+	}
+}
+
+func TestParseStatRefusesHostileShortRows(t *testing.T) {
+	hdr := "# pxname," + strings.Repeat("c,", 3000) + "\n"
+	body := strings.Repeat("x\n", 5000)
+	_, err := ParseStat([]byte(hdr + body))
+	if err == nil || !strings.Contains(err.Error(), "much shorter than the") {
+		t.Fatalf("err = %v", err)
+	}
+	if _, err := ParseStat([]byte("# pxname," + strings.Repeat("c,", maxColumns) + "\n")); err == nil || !strings.Contains(err.Error(), "too many") {
+		t.Fatalf("wide header: %v", err)
+	}
+}

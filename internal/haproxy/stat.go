@@ -35,16 +35,18 @@ func (t RowType) String() string {
 
 // Stat is a parsed `show stat` CSV. Fields are addressed by column name
 // (the header line), never by position: positions past 99 differ between
-// HAProxy versions. Field bytes alias the input, so parsing allocates only
-// offsets, in proportion to the input size.
+// HAProxy versions. Field bytes alias the input, and the offsets are kept
+// per column: a collector writes one metric family (one column) across
+// all rows at a time, and column-major offsets make that a sequential read.
 type Stat struct {
 	data    []byte
 	extra   []byte // unescaped contents of quoted fields containing ""
 	header  []string
 	index   map[string]int
-	offs    []uint32 // (start, end) per field present; high bit set: in extra
-	rowOff  []uint32 // index into offs/2 of each row's first field
-	rowLen  []uint16 // number of fields present in each row (capped at header width)
+	slot    []int      // per header column: its index in cols, -1 when not kept
+	cols    [][]uint32 // per kept column: (start, end) per row; high bit set: in extra
+	rows    int
+	padded  int // fields added for short rows (bounded: see parseRow)
 	typeCol int
 }
 
@@ -56,16 +58,89 @@ const inExtra = 1 << 31
 // at the empty line that ends the output. The first line must be the
 // "# pxname,svname,…" header; anything else (an error message such as
 // "Permission denied") is returned as an error quoting it.
-func ParseStat(data []byte) (*Stat, error) {
-	if len(data) >= math.MaxInt32 {
-		return nil, fmt.Errorf("show stat: %d bytes is too large", len(data))
+func ParseStat(data []byte) (*Stat, error) { return ParseStatColumns(data, nil) }
+
+// ParseStatColumns is ParseStat keeping only the named columns (all when
+// nil), which saves memory on large outputs. Columns the header lacks are
+// simply absent. pxname, svname and type are always kept.
+func ParseStatColumns(data []byte, keep []string) (*Stat, error) {
+	p := &statParser{keep: keep}
+	if err := p.advance(data, true); err != nil {
+		return nil, err
 	}
-	line, rest := nextLine(data, 0)
+	return p.stat(data), nil
+}
+
+// statParser parses `show stat` incrementally: advance consumes every
+// complete line received so far, so the client can parse while HAProxy
+// is still dumping. Offsets are positions in the growing input, so the
+// buffer may be reallocated between calls.
+type statParser struct {
+	s        Stat
+	keep     []string
+	rowsHint int
+	pos   int  // first unparsed byte
+	ended bool // the terminating empty line was seen
+	err   error
+}
+
+func (p *statParser) advance(data []byte, final bool) error {
+	if p.err != nil || p.ended {
+		return p.err
+	}
+	if len(data) >= math.MaxInt32 {
+		p.err = fmt.Errorf("show stat: %d bytes is too large", len(data))
+		return p.err
+	}
+	for p.pos < len(data) || (final && p.s.header == nil) {
+		line, next, complete := nextLineAt(data, p.pos)
+		if !complete && !final {
+			return nil // wait for the rest of the line
+		}
+		p.pos = next
+		if p.s.header == nil {
+			if err := p.header(data, line); err != nil {
+				p.err = err
+				return err
+			}
+			continue
+		}
+		if line.start == line.end {
+			p.ended = true // the empty line ends the output
+			return nil
+		}
+		s := &p.s
+		if len(s.cols) > 0 && cap(s.cols[0])-len(s.cols[0]) < 2 {
+			// Grow every column by doubling, sized from the rows seen so
+			// far (or the caller's hint), so a 10,000-row dump is not
+			// copied over and over.
+			nl := bytes.Count(data[line.start:], []byte{'\n'}) + 1
+			if s.rows == 0 && p.rowsHint > 0 {
+				nl = max(nl, p.rowsHint+p.rowsHint/16+1)
+			}
+			for i := range s.cols {
+				s.cols[i] = grow(s.cols[i], max(2*cap(s.cols[i]), 2*(s.rows+nl)))
+			}
+		}
+		if err := s.parseRow(data, line.start, line.end); err != nil {
+			p.err = err
+			return err
+		}
+		s.rows++
+		if p.pos >= len(data) {
+			break
+		}
+	}
+	return nil
+}
+
+func (p *statParser) header(data []byte, line span) error {
 	hdr := data[line.start:line.end]
 	if !bytes.HasPrefix(hdr, []byte("# ")) {
-		return nil, fmt.Errorf("show stat: no CSV header, HAProxy said %s", quoteSnippet(hdr))
+		return fmt.Errorf("show stat: no CSV header, HAProxy said %s", quoteSnippet(hdr))
 	}
-	s := &Stat{data: data, index: map[string]int{}}
+	s := &p.s
+	s.index = map[string]int{}
 	for _, f := range bytes.Split(hdr[2:], []byte{','}) {
 		s.header = append(s.header, string(bytes.TrimSpace(f)))
 	}
@@ -73,40 +148,60 @@ func ParseStat(data []byte) (*Stat, error) {
 		s.header = s.header[:len(s.header)-1] // trailing comma
 	}
 	if len(s.header) == 0 || s.header[0] != "pxname" {
-		return nil, fmt.Errorf("show stat: header does not start with pxname: %s", quoteSnippet(hdr))
+		return fmt.Errorf("show stat: header does not start with pxname: %s", quoteSnippet(hdr))
 	}
-	if len(s.header) > math.MaxUint16 {
-		return nil, fmt.Errorf("show stat: %d columns is too many", len(s.header))
+	if len(s.header) > maxColumns {
+		return fmt.Errorf("show stat: %d columns is too many (at most %d)", len(s.header), maxColumns)
 	}
 	for i, h := range s.header {
 		if _, dup := s.index[h]; !dup && h != "" {
 			s.index[h] = i
 		}
 	}
-	s.typeCol = s.Col("type")
-
-	// Each row has at least one byte per field plus a newline, so these
-	// estimates are bounded by the input size.
-	nl := bytes.Count(data, []byte{'\n'})
-	s.rowOff = make([]uint32, 0, nl)
-	s.rowLen = make([]uint16, 0, nl)
-	s.offs = make([]uint32, 0, min(2*nl*len(s.header), 2*len(data)+2))
-
-	width := len(s.header)
-	for pos := rest; pos < len(data); {
-		line, next := nextLine(data, pos)
-		pos = next
-		if line.start == line.end {
-			break // the empty line ends the output
-		}
-		s.rowOff = append(s.rowOff, uint32(len(s.offs)/2))
-		n := s.parseRow(line.start, line.end, width)
-		s.rowLen = append(s.rowLen, uint16(n))
+	want := map[string]bool{"pxname": true, "svname": true, "type": true}
+	for _, k := range p.keep {
+		want[k] = true
 	}
-	return s, nil
+	s.slot = make([]int, len(s.header))
+	for i, h := range s.header {
+		s.slot[i] = -1
+		if p.keep == nil || want[h] {
+			s.slot[i] = len(s.cols)
+			s.cols = append(s.cols, nil)
+		}
+	}
+	s.typeCol = s.Col("type")
+	return nil
+}
+
+// maxColumns bounds the header (HAProxy 2.6 prints 128 named columns).
+const maxColumns = 4096
+
+// stat returns the parsed table over the final input.
+func (p *statParser) stat(data []byte) *Stat {
+	s := p.s
+	s.data = data
+	return &s
+}
+
+// grow returns s with at least capacity n.
+func grow[T any](s []T, n int) []T {
+	if cap(s) >= n {
+		return s
+	}
+	ns := make([]T, len(s), n)
+	copy(ns, s)
+	return ns
 }
 
 type span struct{ start, end int }
+
+// nextLineAt is nextLine that also says whether the line was complete
+// (ended by a newline).
+func nextLineAt(data []byte, pos int) (span, int, bool) {
+	l, next := nextLine(data, pos)
+	return l, next, next <= len(data) && next > 0 && data[next-1] == '\n'
+}
 
 // nextLine returns the line at pos without its "\n" or "\r\n", and the
 // position after it.
@@ -126,44 +221,57 @@ func nextLine(data []byte, pos int) (span, int) {
 	return span{pos, end}, pos + i + 1
 }
 
-// parseRow records up to width fields of data[start:end] and returns how
-// many it recorded.
-func (s *Stat) parseRow(start, end, width int) int {
+// parseRow records the kept fields of data[start:end]. Fields past the
+// header's width are ignored; kept columns a short row lacks read as
+// empty. Padding is bounded by the input size, so a hostile input of many
+// one-byte rows under a wide header cannot allocate without limit.
+func (s *Stat) parseRow(data []byte, start, end int) error {
+	width := len(s.header)
 	n := 0
 	p := start
 	for n < width {
-		if p < end && s.data[p] == '"' {
-			fs, fe, next, escaped := scanQuoted(s.data, p, end)
+		var a, b uint32
+		if p < end && data[p] == '"' {
+			fs, fe, next, escaped := scanQuoted(data, p, end)
 			if escaped {
 				from := len(s.extra)
-				s.extra = appendUnquoted(s.extra, s.data[fs:fe])
-				s.offs = append(s.offs, uint32(from)|inExtra, uint32(len(s.extra))|inExtra)
+				s.extra = appendUnquoted(s.extra, data[fs:fe])
+				a, b = uint32(from)|inExtra, uint32(len(s.extra))|inExtra
 			} else {
-				s.offs = append(s.offs, uint32(fs), uint32(fe))
+				a, b = uint32(fs), uint32(fe)
 			}
-			n++
 			p = next
 		} else {
-			i := bytes.IndexByte(s.data[p:end], ',')
+			i := bytes.IndexByte(data[p:end], ',')
 			if i < 0 {
-				s.offs = append(s.offs, uint32(p), uint32(end))
-				n++
-				return n
+				i = end - p
 			}
-			s.offs = append(s.offs, uint32(p), uint32(p+i))
-			n++
+			a, b = uint32(p), uint32(p+i)
 			p += i
 		}
+		if k := s.slot[n]; k >= 0 {
+			s.cols[k] = append(s.cols[k], a, b)
+		}
+		n++
 		// p is at ',' or end
 		if p >= end {
-			return n
+			break
 		}
 		p++ // skip ','
 		if p == end {
-			return n // trailing comma: no further field
+			break // trailing comma: no further field
 		}
 	}
-	return n
+	for ; n < width; n++ {
+		if k := s.slot[n]; k >= 0 {
+			s.cols[k] = append(s.cols[k], 0, 0)
+			s.padded++
+		}
+	}
+	if s.padded > len(data)+width {
+		return fmt.Errorf("show stat: malformed output, rows are much shorter than the %d-column header", width)
+	}
+	return nil
 }
 
 // scanQuoted scans a field starting with '"' at p. It returns the content
@@ -215,7 +323,10 @@ func quoteSnippet(b []byte) string {
 }
 
 // Rows returns the number of data rows.
-func (s *Stat) Rows() int { return len(s.rowOff) }
+func (s *Stat) Rows() int { return s.rows }
+
+// Size returns the number of input bytes parsed.
+func (s *Stat) Size() int { return len(s.data) }
 
 // Columns returns the header's column names, without the trailing empty one.
 func (s *Stat) Columns() []string { return s.header }
@@ -229,15 +340,18 @@ func (s *Stat) Col(name string) int {
 	return -1
 }
 
-// Bytes returns a field's raw bytes (unescaped for quoted fields). It is nil
-// for an absent column or a field missing from a short row. The slice
-// aliases the parsed input: do not modify it.
+// Bytes returns a field's raw bytes (unescaped for quoted fields). It is
+// empty for an absent or unkept column and for a field missing from a
+// short row. The slice aliases the parsed input: do not modify it.
 func (s *Stat) Bytes(row, col int) []byte {
-	if col < 0 || row < 0 || row >= len(s.rowOff) || col >= int(s.rowLen[row]) {
+	if col < 0 || col >= len(s.slot) || row < 0 || row >= s.rows {
 		return nil
 	}
-	i := 2 * (int(s.rowOff[row]) + col)
-	a, b := s.offs[i], s.offs[i+1]
+	k := s.slot[col]
+	if k < 0 {
+		return nil
+	}
+	a, b := s.cols[k][2*row], s.cols[k][2*row+1]
 	if a&inExtra != 0 {
 		return s.extra[a&^inExtra : b&^inExtra]
 	}

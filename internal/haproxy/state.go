@@ -145,62 +145,123 @@ func ParseServersState(data []byte) (*ServersState, error) {
 		}
 	}
 	ss := &ServersState{Version: ver}
+	col := func(name string) int {
+		if i, ok := cols[name]; ok {
+			return i
+		}
+		return -1
+	}
+	ix := struct {
+		beID, be, id, name, addr, port, op, admin, uw, iw, since, chkStatus, chkResult, chkHealth, chkState, agentState, fqdn, agentAddr, agentPort int
+	}{col("be_id"), col("be_name"), col("srv_id"), col("srv_name"), col("srv_addr"), col("srv_port"), col("srv_op_state"),
+		col("srv_admin_state"), col("srv_uweight"), col("srv_iweight"), col("srv_time_since_last_change"), col("srv_check_status"),
+		col("srv_check_result"), col("srv_check_health"), col("srv_check_state"), col("srv_agent_state"), col("srv_fqdn"),
+		col("srv_agent_addr"), col("srv_agent_port")}
+	if n := bytes.Count(data[pos:], []byte{'\n'}); n > 0 {
+		ss.Servers = make([]ServerState, 0, n)
+	}
+	var fields [][]byte
+	var lastBackend string
 	for lineNo := 3; pos < len(data); lineNo++ {
 		line, pos = nextLine(data, pos)
 		raw := data[line.start:line.end]
-		if len(bytes.TrimSpace(raw)) == 0 {
+		fields = splitSpaces(fields[:0], raw)
+		if len(fields) == 0 {
 			break
 		}
-		f := strings.Fields(string(raw))
-		get := func(name string) string {
-			i, ok := cols[name]
-			if !ok || i >= len(f) || f[i] == "-" {
-				return ""
-			}
-			return f[i]
-		}
 		var perr error
-		num := func(name string) int64 {
-			v := get(name)
-			if v == "" {
+		field := func(i int) []byte {
+			if i < 0 || i >= len(fields) || (len(fields[i]) == 1 && fields[i][0] == '-') {
+				return nil
+			}
+			return fields[i]
+		}
+		str := func(i int) string { return string(field(i)) }
+		num := func(i int, name string) int64 {
+			b := field(i)
+			if b == nil {
 				return 0
 			}
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil && perr == nil {
-				perr = fmt.Errorf("show servers state line %d: %s=%q is not a number", lineNo, name, v)
+			v, ok := parseInt(b)
+			if !ok && perr == nil {
+				perr = fmt.Errorf("show servers state line %d: %s=%q is not a number", lineNo, name, b)
 			}
-			return n
+			return v
+		}
+		be := field(ix.be)
+		if string(be) != lastBackend { // servers of a backend are consecutive: share the string
+			lastBackend = string(be)
 		}
 		s := ServerState{
-			BackendID:       int(num("be_id")),
-			Backend:         get("be_name"),
-			ID:              int(num("srv_id")),
-			Name:            get("srv_name"),
-			Addr:            get("srv_addr"),
-			Port:            int(num("srv_port")),
-			OpState:         OpState(num("srv_op_state")),
-			Admin:           AdminFlags(num("srv_admin_state")),
-			UWeight:         int(num("srv_uweight")),
-			IWeight:         int(num("srv_iweight")),
-			SinceLastChange: num("srv_time_since_last_change"),
-			CheckStatus:     int(num("srv_check_status")),
-			CheckResult:     int(num("srv_check_result")),
-			CheckHealth:     int(num("srv_check_health")),
-			CheckState:      int(num("srv_check_state")),
-			AgentState:      int(num("srv_agent_state")),
-			FQDN:            get("srv_fqdn"),
-			AgentAddr:       get("srv_agent_addr"),
-			AgentPort:       int(num("srv_agent_port")),
+			BackendID:       int(num(ix.beID, "be_id")),
+			Backend:         lastBackend,
+			ID:              int(num(ix.id, "srv_id")),
+			Name:            str(ix.name),
+			Addr:            str(ix.addr),
+			Port:            int(num(ix.port, "srv_port")),
+			OpState:         OpState(num(ix.op, "srv_op_state")),
+			Admin:           AdminFlags(num(ix.admin, "srv_admin_state")),
+			UWeight:         int(num(ix.uw, "srv_uweight")),
+			IWeight:         int(num(ix.iw, "srv_iweight")),
+			SinceLastChange: num(ix.since, "srv_time_since_last_change"),
+			CheckStatus:     int(num(ix.chkStatus, "srv_check_status")),
+			CheckResult:     int(num(ix.chkResult, "srv_check_result")),
+			CheckHealth:     int(num(ix.chkHealth, "srv_check_health")),
+			CheckState:      int(num(ix.chkState, "srv_check_state")),
+			AgentState:      int(num(ix.agentState, "srv_agent_state")),
+			FQDN:            str(ix.fqdn),
+			AgentAddr:       str(ix.agentAddr),
+			AgentPort:       int(num(ix.agentPort, "srv_agent_port")),
 		}
 		if perr != nil {
 			return nil, perr
 		}
 		if s.Backend == "" || s.Name == "" {
-			return nil, fmt.Errorf("show servers state line %d: too few fields (%d)", lineNo, len(f))
+			return nil, fmt.Errorf("show servers state line %d: too few fields (%d)", lineNo, len(fields))
 		}
 		ss.Servers = append(ss.Servers, s)
 	}
 	return ss, nil
+}
+
+// splitSpaces appends the space-separated fields of b to dst.
+func splitSpaces(dst [][]byte, b []byte) [][]byte {
+	for i := 0; i < len(b); {
+		for i < len(b) && (b[i] == ' ' || b[i] == '\t') {
+			i++
+		}
+		j := i
+		for j < len(b) && b[j] != ' ' && b[j] != '\t' {
+			j++
+		}
+		if j > i {
+			dst = append(dst, b[i:j])
+		}
+		i = j
+	}
+	return dst
+}
+
+// parseInt parses a decimal integer without allocating.
+func parseInt(b []byte) (int64, bool) {
+	neg := len(b) > 0 && b[0] == '-'
+	if neg {
+		b = b[1:]
+	}
+	if len(b) == 0 || len(b) > 18 {
+		return 0, false
+	}
+	var v int64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		v = v*10 + int64(c-'0')
+	}
+	if neg {
+		v = -v
+	}
+	return v, true
 }
 
 // Info is the parsed `show info`: "Name: value" per line.

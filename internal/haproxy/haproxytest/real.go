@@ -64,7 +64,7 @@ func Start(t testing.TB, config string) *Instance {
 		t.Fatalf("haproxy -c rejected the test config: %v\n%s\n%s", err, out, cfg.String())
 	}
 	inst.stderr = &bytes.Buffer{}
-	inst.cmd = exec.Command(bin, "-W", "-db", "-f", inst.Config)
+	inst.cmd = exec.Command(bin, "-W", "-db", "-S", inst.masterSocket(), "-f", inst.Config)
 	inst.cmd.Dir = dir
 	inst.cmd.Stdout = inst.stderr
 	inst.cmd.Stderr = inst.stderr
@@ -116,14 +116,31 @@ func (i *Instance) Exec(t testing.TB, line string) string {
 	return b.String()
 }
 
-// Reload sends SIGUSR2 to the master (a graceful reload, which drops
+func (i *Instance) masterSocket() string { return filepath.Join(i.Dir, "master.sock") }
+
+// Reload asks the master for a graceful reload over its CLI (which drops
 // runtime state unless the config loads a server-state file) and waits
-// until a new worker answers.
+// until a new worker answers. The master CLI is used rather than SIGUSR2:
+// a signal sent right after start-up can arrive before the master
+// listens for it.
 func (i *Instance) Reload(t testing.TB) {
 	t.Helper()
 	old := i.Pid(t)
-	if err := i.cmd.Process.Signal(syscall.SIGUSR2); err != nil {
-		t.Fatalf("reload haproxy: %v", err)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.DialTimeout("unix", i.masterSocket(), time.Second)
+		if err == nil {
+			_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+			_, _ = c.Write([]byte("reload\n"))
+			var b bytes.Buffer
+			_, _ = b.ReadFrom(c)
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("haproxy master CLI: %v\n%s", err, i.Logs())
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 	i.waitSocket(t, old)
 }
@@ -138,7 +155,7 @@ func (i *Instance) Stop(t testing.TB) {
 func (i *Instance) Restart(t testing.TB) {
 	t.Helper()
 	bin := testenv.Binary(t, "haproxy")
-	i.cmd = exec.Command(bin, "-W", "-db", "-f", i.Config)
+	i.cmd = exec.Command(bin, "-W", "-db", "-S", i.masterSocket(), "-f", i.Config)
 	i.cmd.Dir = i.Dir
 	i.cmd.Stdout = i.stderr
 	i.cmd.Stderr = i.stderr

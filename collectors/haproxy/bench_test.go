@@ -1,0 +1,100 @@
+package haproxy
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/expfmt"
+
+	"github.com/lbpilot/lbpilot/collectors"
+	"github.com/lbpilot/lbpilot/internal/expo"
+	"github.com/lbpilot/lbpilot/internal/haproxy/haproxytest"
+)
+
+// bigStat builds a `show stat` CSV and `show servers state` for one
+// backend of n servers from the healthy fixture's header and first server
+// row, so the numbers look like HAProxy's.
+func bigStat(b *testing.B, n int) (stat, state []byte) {
+	b.Helper()
+	lines := strings.Split(string(fixture(b, "show_stat.csv")), "\n")
+	hdr := lines[0]
+	var srvRow string
+	for _, l := range lines[1:] {
+		if strings.HasPrefix(l, "bk_web,web1,") {
+			srvRow = strings.TrimPrefix(l, "bk_web,web1,")
+		}
+	}
+	var sb, ss strings.Builder
+	sb.WriteString(hdr + "\n")
+	ss.WriteString("1\n# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight srv_iweight srv_time_since_last_change srv_check_status srv_check_result srv_check_health srv_check_state srv_agent_state bk_f_forced_id srv_f_forced_id srv_fqdn srv_port srvrecord srv_use_ssl srv_check_port srv_check_addr srv_agent_addr srv_agent_port\n")
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&sb, "bk,s%d,%s\n", i, srvRow)
+		fmt.Fprintf(&ss, "3 bk %d s%d 127.0.0.1 2 0 1 1 5 1 0 1 0 0 0 0 - %d - 0 0 - - 0\n", i+1, i, 30000+i%20000)
+	}
+	sb.WriteString("\n")
+	ss.WriteString("\n")
+	return []byte(sb.String()), []byte(ss.String())
+}
+
+func benchCollector(b *testing.B, n int) *Collector {
+	stat, state := bigStat(b, n)
+	addr := haproxytest.NewSocket(b, haproxytest.ByLine(map[string][]byte{
+		"show stat": stat, "show servers state": state, "show info": fixture(b, "show_info.txt"),
+	})).Addr
+	c, err := New(*DefaultOptions(), collectors.Target{URL: addr}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return c
+}
+
+// BenchmarkExposition10kServers compares the two exposition paths for one
+// backend of 10,000 servers, fetch included (from a fake socket):
+// client_golang const metrics + text encoding, and the streaming writer.
+func BenchmarkExposition10kServers(b *testing.B) {
+	c := benchCollector(b, 10000)
+	b.Run("const_metrics", func(b *testing.B) {
+		for b.Loop() {
+			reg := prometheus.NewRegistry()
+			reg.MustRegister(collectors.Prometheus(c))
+			mfs, err := reg.Gather()
+			if err != nil {
+				b.Fatal(err)
+			}
+			w := bufio.NewWriter(io.Discard)
+			for _, mf := range mfs {
+				_, _ = expfmt.MetricFamilyToText(w, mf)
+			}
+			w.Flush()
+		}
+	})
+	b.Run("stream", func(b *testing.B) {
+		for b.Loop() {
+			ch := make(chan prometheus.Metric, 4096)
+			done := make(chan struct{})
+			var ms []prometheus.Metric
+			go func() {
+				for m := range ch {
+					ms = append(ms, m)
+				}
+				close(done)
+			}()
+			s, err := c.UpdateStream(context.Background(), ch)
+			close(ch)
+			<-done
+			if err != nil {
+				b.Fatal(err)
+			}
+			w := bufio.NewWriterSize(io.Discard, 64<<10)
+			if err := expo.WriteStreams(w, []expo.Stream{s}, nil); err != nil {
+				b.Fatal(err)
+			}
+			w.Flush()
+		}
+	})
+}

@@ -1,0 +1,83 @@
+package exporter
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/go-kit/log"
+
+	"github.com/lbpilot/lbpilot/internal/haproxy/haproxytest"
+)
+
+// big10k fakes a HAProxy with one backend of 10,000 servers, built from
+// the collector's healthy fixture row.
+func big10k(b *testing.B) string {
+	b.Helper()
+	raw, err := os.ReadFile("../collectors/haproxy/testdata/show_stat.csv")
+	if err != nil {
+		b.Fatal(err)
+	}
+	lines := strings.Split(string(raw), "\n")
+	var row string
+	for _, l := range lines {
+		if strings.HasPrefix(l, "bk_web,web1,") {
+			row = strings.TrimPrefix(l, "bk_web,web1,")
+		}
+	}
+	var sb, ss strings.Builder
+	sb.WriteString(lines[0] + "\n")
+	ss.WriteString("1\n# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight srv_iweight\n")
+	for i := 0; i < 10000; i++ {
+		fmt.Fprintf(&sb, "bk,s%d,%s\n", i, row)
+		fmt.Fprintf(&ss, "3 bk %d s%d 127.0.0.1 2 0 1 1\n", i+1, i)
+	}
+	sb.WriteString("\n")
+	ss.WriteString("\n")
+	info, _ := os.ReadFile("../collectors/haproxy/testdata/show_info.txt")
+	return haproxytest.NewSocket(b, haproxytest.ByLine(map[string][]byte{
+		"show stat": []byte(sb.String()), "show servers state": []byte(ss.String()), "show info": info,
+	})).Addr
+}
+
+// BenchmarkProbe10kServers is one /probe of a 10,000-server HAProxy as
+// Prometheus requests it (gzip), through the handler.
+func BenchmarkProbe10kServers(b *testing.B) {
+	addr := big10k(b)
+	e, err := New(Options{Logger: log.NewNopLogger()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	h := e.ProbeHandler()
+	for _, enc := range []string{"gzip", "identity"} {
+		b.Run(enc, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				req := httptest.NewRequest(http.MethodGet, "/probe?module=haproxy&target="+addr, nil)
+				req.Header.Set("Accept-Encoding", enc)
+				w := &discardResponse{h: http.Header{}}
+				h.ServeHTTP(w, req)
+				if w.code != 0 && w.code != 200 {
+					b.Fatalf("code %d", w.code)
+				}
+			}
+		})
+	}
+}
+
+type discardResponse struct {
+	h    http.Header
+	code int
+	n    int
+}
+
+func (d *discardResponse) Header() http.Header { return d.h }
+func (d *discardResponse) WriteHeader(c int)   { d.code = c }
+func (d *discardResponse) Write(p []byte) (int, error) {
+	d.n += len(p)
+	return io.Discard.Write(p)
+}
