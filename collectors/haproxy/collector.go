@@ -185,7 +185,7 @@ type snapshot struct {
 	info  haproxy.Info
 	stat  *haproxy.Stat
 	admin map[haproxy.ServerRef]haproxy.AdminFlags // nil when not fetched
-	agg   map[string]*[5]int            // backend → servers per state (serverStates order)
+	agg   map[string]*[5]int                       // backend → servers per state (serverStates order)
 }
 
 // fetch runs the needed commands concurrently. A failed part leaves its

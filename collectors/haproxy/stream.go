@@ -34,9 +34,9 @@ type serverStream struct {
 	// byte offset where the slot's extra label sorts in.
 	labels [][]byte
 	split  [numSlots][]int
-	cols map[string]columns
-	fams map[string]*compiled
-	buf  []byte
+	cols   map[string]columns
+	fams   map[string]*compiled
+	buf    []byte
 }
 
 // labelSource is a label in sorted order: a const label, proxy or server.

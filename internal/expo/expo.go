@@ -102,7 +102,6 @@ func SortedLabels(l prometheus.Labels) (names, values []string) {
 	return names, values
 }
 
-
 // AppendFloat appends a sample value the way the text format spells it.
 func AppendFloat(b []byte, v float64) []byte {
 	switch {

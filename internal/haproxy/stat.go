@@ -79,9 +79,9 @@ type statParser struct {
 	s        Stat
 	keep     []string
 	rowsHint int
-	pos   int  // first unparsed byte
-	ended bool // the terminating empty line was seen
-	err   error
+	pos      int  // first unparsed byte
+	ended    bool // the terminating empty line was seen
+	err      error
 }
 
 func (p *statParser) advance(data []byte, final bool) error {
