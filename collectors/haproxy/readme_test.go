@@ -1,0 +1,35 @@
+package haproxy
+
+import (
+	"os"
+	"strings"
+	"testing"
+)
+
+// TestREADMEListsEveryFamily keeps the README's metrics table in step with
+// the catalog: a family added or renamed here must be documented there.
+func TestREADMEListsEveryFamily(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(b)
+	var names []string
+	for _, set := range []struct {
+		scope string
+		fams  []family
+	}{{"frontend", frontendFamilies}, {"backend", backendFamilies}, {"server", serverFamilies}} {
+		for _, f := range set.fams {
+			names = append(names, "haproxy_"+set.scope+"_"+f.name)
+		}
+	}
+	for _, f := range infoFamilies {
+		names = append(names, "haproxy_process_"+f.name)
+	}
+	names = append(names, "haproxy_process_build_info")
+	for _, n := range names {
+		if !strings.Contains(readme, "`"+n+"`") {
+			t.Errorf("README.md does not document %s", n)
+		}
+	}
+}
