@@ -171,7 +171,7 @@ func (c *Collector) send(st *Stats, ch chan<- prometheus.Metric) {
 		counter(ch, c.vhostSendBytes, v.SendBytes, v.Name)
 		counter(ch, c.vhostRecvBytes, v.RecvBytes, v.Name)
 	}
-	if st.Clients != nil {
+	if st.ClientCounts != nil {
 		c.sendClientTypes(st, names, ch)
 	}
 	if c.streamClients != nil {
@@ -193,16 +193,17 @@ func (c *Collector) sendClientTypes(st *Stats, names map[ID]string, ch chan<- pr
 			pub[k] = strings.HasSuffix(t, "-publish")
 		}
 	}
-	for i := range st.Clients {
-		cl := &st.Clients[i]
-		vh, ok := names[cl.Vhost]
+	for ck, n := range st.ClientCounts {
+		vh, ok := names[ck.Vhost]
 		if !ok {
 			vh = UnknownVhost
 		}
-		k := key{vh, cl.Type}
-		counts[k]++
-		if _, known := clientTypes[cl.Type]; !known {
-			pub[k] = cl.Publish // an unknown type's direction follows its flag
+		k := key{vh, ck.Type}
+		counts[k] += float64(n)
+		if _, known := clientTypes[ck.Type]; !known && (ck.Publish || counts[k] == float64(n)) {
+			// An unknown type's direction follows its publish flag; if
+			// clients of one unknown type disagree, publish wins.
+			pub[k] = ck.Publish
 		}
 	}
 	keys := make([]key, 0, len(counts))

@@ -136,12 +136,16 @@ func TestGoldenPassesPromtool(t *testing.T) {
 // the short page ends it.
 func TestPagingCapturedPages(t *testing.T) {
 	r, srv := newReplay(t, "testdata/v6.0.157/many_streams/master", manyStreamsFallback)
-	st, err := (&API{BaseURL: srv.URL, PageSize: 10}).Fetch(context.Background())
+	st, err := (&API{BaseURL: srv.URL, PageSize: 10, KeepClients: true}).Fetch(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(st.Streams) != 13 || len(st.Clients) != 17 {
-		t.Fatalf("got %d streams, %d clients; want 13 and 17", len(st.Streams), len(st.Clients))
+	counted := 0
+	for _, n := range st.ClientCounts {
+		counted += n
+	}
+	if len(st.Streams) != 13 || len(st.Clients) != 17 || counted != 17 {
+		t.Fatalf("got %d streams, %d clients (%d counted); want 13 and 17", len(st.Streams), len(st.Clients), counted)
 	}
 	var lists []string
 	for _, req := range r.seen() {
@@ -236,6 +240,22 @@ func TestPagingEdgeCases(t *testing.T) {
 					t.Errorf("duplicate %s", c.ID)
 				}
 				seen[c.ID] = true
+			}
+			// The counting path (what scrapes use) pages the same way.
+			counts := map[ClientKey]int{}
+			in := interner{}
+			err = paginate(context.Background(), api, "/api/v1/clients/", func(_ string, body []byte, p *pageState) (int, error) {
+				n, ok := countClientsFast(body, p, counts, in)
+				if !ok {
+					t.Fatal("fast path refused a plain page")
+				}
+				return n, nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := counts[ClientKey{"v", "rtmp-play", false}]; n != tc.want {
+				t.Errorf("counted %d, want %d", n, tc.want)
 			}
 		})
 	}
@@ -525,8 +545,8 @@ func TestNodeHelpers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := st.Players(); ok || st.Publishers() != 1 || st.Clients != nil {
-		t.Errorf("without clients: publishers %d, clients %v", st.Publishers(), st.Clients)
+	if _, ok := st.Players(); ok || st.Publishers() != 1 || st.ClientCounts != nil || st.Clients != nil {
+		t.Errorf("without clients: publishers %d, clients %v", st.Publishers(), st.ClientCounts)
 	}
 	if m, ok := st.MemoryBytes(); !ok || m != 4096*float64(st.Proc.RSS) {
 		t.Errorf("memory %v %v", m, ok)

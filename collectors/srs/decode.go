@@ -22,6 +22,9 @@ func (id *ID) UnmarshalJSON(b []byte) error {
 	switch {
 	case len(b) == 0:
 		return errors.New("empty id")
+	case b[0] == '"' && len(b) >= 2 && bytes.IndexByte(b, '\\') < 0 && utf8.Valid(b):
+		// The common case, without escapes: no second decoding pass.
+		*id = ID(b[1 : len(b)-1])
 	case b[0] == '"':
 		var s string
 		if err := json.Unmarshal(b, &s); err != nil {
@@ -261,6 +264,9 @@ type dataPresent struct {
 
 func (d *dataPresent) UnmarshalJSON(b []byte) error {
 	d.seen = true
+	if d.out == nil {
+		return nil // a "data" key beside a list answer's payload: not read
+	}
 	return json.Unmarshal(b, d.out)
 }
 
@@ -340,12 +346,15 @@ func DecodeStreams(body []byte) (*Envelope, []Stream, error) {
 }
 
 func decodeStreams(url string, body []byte) (*Envelope, []Stream, error) {
-	var a answer
-	env, err := decode(url, body, &a, "streams")
-	if err != nil {
-		return nil, nil, err
+	env, s, ok := fastStreams(body)
+	if !ok {
+		var a answer
+		var err error
+		if env, err = decode(url, body, &a, "streams"); err != nil {
+			return nil, nil, err
+		}
+		s = *a.Streams
 	}
-	s := *a.Streams
 	for i := range s {
 		st := &s[i]
 		st.Name, st.App, st.URL, st.TcURL = validUTF8(st.Name), validUTF8(st.App), validUTF8(st.URL), validUTF8(st.TcURL)
@@ -365,12 +374,15 @@ func DecodeClients(body []byte) (*Envelope, []Client, error) {
 }
 
 func decodeClients(url string, body []byte) (*Envelope, []Client, error) {
-	var a answer
-	env, err := decode(url, body, &a, "clients")
-	if err != nil {
-		return nil, nil, err
+	env, c, ok := fastClients(body)
+	if !ok {
+		var a answer
+		var err error
+		if env, err = decode(url, body, &a, "clients"); err != nil {
+			return nil, nil, err
+		}
+		c = *a.Clients
 	}
-	c := *a.Clients
 	for i := range c {
 		c[i].Type = validUTF8(c[i].Type)
 	}

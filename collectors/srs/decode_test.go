@@ -139,7 +139,7 @@ func FuzzDecode(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, body []byte, endpoint uint8) {
-		st := &Stats{Clients: []Client{}, Streams: []Stream{}}
+		st := &Stats{ClientCounts: map[ClientKey]int{}, Streams: []Stream{}}
 		var err error
 		switch endpoint % 6 {
 		case 0:
@@ -159,7 +159,10 @@ func FuzzDecode(f *testing.F) {
 		case 4:
 			_, st.Streams, err = DecodeStreams(body)
 		case 5:
-			_, st.Clients, err = DecodeClients(body)
+			var list []Client
+			if _, list, err = DecodeClients(body); err == nil {
+				countClients(list, st.ClientCounts)
+			}
 		}
 		if err != nil {
 			if err.Error() == "" || !utf8.ValidString(err.Error()) {

@@ -32,8 +32,12 @@ type API struct {
 	// PageSize is the count per list page (at least 10, SRS's minimum);
 	// 0 means DefaultPageSize.
 	PageSize int
-	// SkipClients does not read the client list (Stats.Clients stays nil).
+	// SkipClients does not read the client list (Stats.ClientCounts and
+	// Stats.Clients stay nil).
 	SkipClients bool
+	// KeepClients keeps every client in Stats.Clients; without it only
+	// the counts are kept (much cheaper with many clients).
+	KeepClients bool
 	// SkipStreams does not read the stream list (Stats.Streams stays nil).
 	SkipStreams bool
 	// SkipProcStats does not read /api/v1/self_proc_stats.
@@ -52,7 +56,25 @@ type Stats struct {
 	Proc      *ProcStats // nil when not read
 	Vhosts    []Vhost
 	Streams   []Stream // nil when not read
-	Clients   []Client // nil when not read
+	// ClientCounts counts the clients by vhost id, type and publish flag
+	// (nil when the client list was not read).
+	ClientCounts map[ClientKey]int
+	// Clients is every client, read only with API.KeepClients.
+	Clients []Client
+}
+
+// ClientKey groups clients for ClientCounts.
+type ClientKey struct {
+	Vhost   ID
+	Type    string
+	Publish bool
+}
+
+// countClients groups a client list.
+func countClients(list []Client, into map[ClientKey]int) {
+	for i := range list {
+		into[ClientKey{list[i].Vhost, list[i].Type, list[i].Publish}]++
+	}
 }
 
 // Fetch reads everything lbpilot exports from the SRS http_api at
@@ -144,12 +166,37 @@ func (c *API) Fetch(ctx context.Context) (*Stats, error) {
 	}
 	if !c.SkipClients {
 		run(func() error {
-			cl, err := fetchAll(ctx, c, "/api/v1/clients/", decodeClients, func(cl *Client) ID { return cl.ID })
-			if cl == nil && err == nil {
-				cl = []Client{}
+			counts := map[ClientKey]int{}
+			var kept []Client
+			in := interner{}
+			err := paginate(ctx, c, "/api/v1/clients/", func(u string, body []byte, p *pageState) (int, error) {
+				if !c.KeepClients {
+					if n, ok := countClientsFast(body, p, counts, in); ok {
+						return n, nil
+					}
+				}
+				_, list, err := decodeClients(u, body)
+				if err != nil {
+					return 0, err
+				}
+				list = p.filter(len(list), func(i int) ID { return list[i].ID }, list)
+				countClients(list, counts)
+				if c.KeepClients {
+					kept = append(kept, list...)
+				}
+				return p.n, nil
+			})
+			if err != nil {
+				return err
 			}
-			st.Clients = cl
-			return err
+			st.ClientCounts = counts
+			if c.KeepClients {
+				if kept == nil {
+					kept = []Client{}
+				}
+				st.Clients = kept
+			}
+			return nil
 		})
 	}
 	wg.Wait()
@@ -187,58 +234,111 @@ func (c *API) pageSize() int {
 // minPageSize is SRS's floor: a smaller count is raised to 10.
 const minPageSize = 10
 
-// fetchAll reads a list endpoint page by page with ?start=&count= until a
-// short page. SRS has no total; objects created between two pages can
-// shift an item onto the next page, so items are de-duplicated by id.
-// SRS 3 and early SRS 4 ignore start and count for streams and return the
-// whole list every time: an answer longer than count, or a second page
-// starting with the first page's first id, ends the paging.
-func fetchAll[T any](ctx context.Context, c *API, path string, dec func(string, []byte) (*Envelope, []T, error), id func(*T) ID) ([]T, error) {
+// pageState is what the pager tells a page's decoder, and learns from it.
+type pageState struct {
+	// skip holds the ids at the end of the previous page: SRS orders its
+	// lists by id, so an object created between two requests shifts the
+	// previous page's last items onto the next page, where they repeat.
+	skip map[ID]bool
+	// firstOfFirst is the first page's first id: a later page starting
+	// with it comes from a server that ignores start (SRS 3 streams).
+	firstOfFirst ID
+	// Set by the decoder: items on the page (repeats included), its first
+	// id, the ids of its tail, and whether it repeated the first page.
+	n        int
+	first    ID
+	tail     []ID
+	repeated bool
+}
+
+// tailLen is how many ids of a page's end are remembered for the next.
+const tailLen = 16
+
+// filter applies the page state to a decoded page of n items: it records
+// first, tail and n, and returns list without a repeated page or the
+// leading items the previous page already had.
+func filter[T any](p *pageState, n int, id func(int) ID, list []T) []T {
+	p.n = n
+	if n == 0 {
+		return list
+	}
+	p.first = id(0)
+	if p.firstOfFirst != "" && p.first == p.firstOfFirst {
+		p.repeated = true
+		return list[:0]
+	}
+	p.tail = p.tail[:0]
+	for i := max(0, n-tailLen); i < n; i++ {
+		p.tail = append(p.tail, id(i))
+	}
+	skip := 0
+	for skip < n && p.skip[id(skip)] {
+		skip++
+	}
+	return list[skip:]
+}
+
+func (p *pageState) filter(n int, id func(int) ID, list []Client) []Client {
+	return filter(p, n, id, list)
+}
+
+// paginate reads a list endpoint page by page with ?start=&count= until a
+// short page (SRS has no total). page decodes one page and returns how
+// many items it held. SRS 3 and early SRS 4 ignore start and count for
+// streams: an answer longer than count, or a page repeating the first
+// one, ends the paging.
+func paginate(ctx context.Context, c *API, path string, page func(u string, body []byte, p *pageState) (int, error)) error {
 	size := c.pageSize()
 	base := upstream.Join(c.BaseURL, path)
-	var (
-		all   []T
-		seen  map[ID]bool
-		first ID
-	)
-	for page, start := 0, 0; ; page++ {
-		if page == maxPages {
-			return nil, fmt.Errorf("GET %s: still full pages after %d pages of %d; raise page_size", collectors.RedactURL(base), maxPages, size)
+	p := &pageState{skip: map[ID]bool{}}
+	for n, start := 0, 0; ; n++ {
+		if n == maxPages {
+			return fmt.Errorf("GET %s: still full pages after %d pages of %d; raise page_size", collectors.RedactURL(base), maxPages, size)
 		}
 		u := base + "?start=" + strconv.Itoa(start) + "&count=" + strconv.Itoa(size)
 		body, _, err := c.get(ctx, u)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		_, items, err := dec(collectors.RedactURL(u), body)
+		p.n, p.repeated = 0, false
+		items, err := page(collectors.RedactURL(u), body, p)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		if page == 0 {
-			if len(items) < size {
-				return items, nil // the common case: everything in one answer
-			}
-			all = make([]T, 0, 2*len(items))
-			seen = make(map[ID]bool, 2*len(items))
-			first = id(&items[0])
-		} else if len(items) > 0 && first != "" && id(&items[0]) == first {
-			return all, nil // the server ignores start: we have it all
+		if p.repeated || items != size {
+			return nil // a short page, one that ignored count, or a repeat
 		}
-		for i := range items {
-			k := id(&items[i])
-			if k != "" {
-				if seen[k] {
-					continue
-				}
-				seen[k] = true
-			}
-			all = append(all, items[i])
+		if n == 0 {
+			p.firstOfFirst = p.first
 		}
-		if len(items) != size {
-			return all, nil // a short page, or one that ignored count
+		clear(p.skip)
+		for _, id := range p.tail {
+			p.skip[id] = true
 		}
-		start += len(items)
+		start += items
 	}
+}
+
+// fetchAll reads a whole list endpoint into a slice.
+func fetchAll[T any](ctx context.Context, c *API, path string, dec func(string, []byte) (*Envelope, []T, error), id func(*T) ID) ([]T, error) {
+	var all []T
+	err := paginate(ctx, c, path, func(u string, body []byte, p *pageState) (int, error) {
+		_, items, err := dec(u, body)
+		if err != nil {
+			return 0, err
+		}
+		kept := filter(p, len(items), func(i int) ID { return id(&items[i]) }, items)
+		if all == nil {
+			all = kept // the common single page: no copy
+		} else {
+			all = append(all, kept...)
+		}
+		return len(items), nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return all, nil
 }
 
 var serverHeaderRE = regexp.MustCompile(`^SRS/[0-9.]+\(([^)]+)\)`)

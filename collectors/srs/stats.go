@@ -29,13 +29,13 @@ func (s *Stats) VhostNames() map[ID]string {
 // an origin's incoming forwards). Without the client list it counts the
 // streams with an active publisher instead.
 func (s *Stats) Publishers() int {
-	if s.Clients == nil {
+	if s.ClientCounts == nil {
 		return s.ActiveStreams()
 	}
 	n := 0
-	for i := range s.Clients {
-		if s.Clients[i].Publish {
-			n++
+	for k, c := range s.ClientCounts {
+		if dir, _ := ClientProtocol(k.Type, k.Publish); dir == "publish" {
+			n += c
 		}
 	}
 	return n
@@ -45,12 +45,12 @@ func (s *Stats) Publishers() int {
 // its origin, which SRS cannot tell from a viewer). ok is false without
 // the client list.
 func (s *Stats) Players() (n int, ok bool) {
-	if s.Clients == nil {
+	if s.ClientCounts == nil {
 		return 0, false
 	}
-	for i := range s.Clients {
-		if !s.Clients[i].Publish {
-			n++
+	for k, c := range s.ClientCounts {
+		if dir, _ := ClientProtocol(k.Type, k.Publish); dir == "play" {
+			n += c
 		}
 	}
 	return n, true

@@ -88,7 +88,7 @@ func Get(ctx context.Context, hc *http.Client, u string, auth Auth, maxBody int6
 		return nil, fmt.Errorf("GET %s: %w", collectors.RedactURL(u), unwrapURLError(err))
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+	body, err := readBody(resp, maxBody)
 	if err != nil {
 		return nil, fmt.Errorf("GET %s: reading body: %w", collectors.RedactURL(u), err)
 	}
@@ -96,6 +96,29 @@ func Get(ctx context.Context, hc *http.Client, u string, auth Auth, maxBody int6
 		return nil, fmt.Errorf("GET %s: body larger than %d bytes", collectors.RedactURL(u), maxBody)
 	}
 	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: body}, nil
+}
+
+// readBody reads at most maxBody+1 bytes, in one allocation when the
+// length is announced (SRS's multi-megabyte lists are).
+func readBody(resp *http.Response, maxBody int64) ([]byte, error) {
+	r := io.LimitReader(resp.Body, maxBody+1)
+	if n := resp.ContentLength; n > 0 && n <= maxBody {
+		buf := make([]byte, 0, n+1)
+		for {
+			if len(buf) == cap(buf) {
+				buf = append(buf, 0)[:len(buf)] // longer than announced: grow
+			}
+			m, err := r.Read(buf[len(buf):cap(buf)])
+			buf = buf[:len(buf)+m]
+			if err == io.EOF {
+				return buf, nil
+			}
+			if err != nil {
+				return buf, err
+			}
+		}
+	}
+	return io.ReadAll(r)
 }
 
 // unwrapURLError drops *url.Error's own "Get \"...\":" prefix (the caller
