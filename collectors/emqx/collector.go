@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"sort"
+	"sync"
 
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
@@ -28,7 +29,12 @@ type Collector struct {
 	opts   Options
 	api    *API
 	logger collectors.Logger
+	*descs
+}
 
+// descs are a collector's descriptors: about 240, so /probe (a collector
+// per request, no target labels) shares one set per mode.
+type descs struct {
 	gauges   []gaugeDescs
 	counters []counterDesc
 
@@ -67,7 +73,33 @@ func New(opts Options, t collectors.Target, logger collectors.Logger) (*Collecto
 			level.Info(log.Logger(logger)).Log("msg", "Detected EMQX API generation", "url", collectors.RedactURL(t.URL), "api", v)
 		},
 	}
-	cl := t.Labels
+	c.descs = descsFor(t.Labels, opts.Node == "")
+	return c, nil
+}
+
+var (
+	probeDescsMu sync.Mutex
+	probeDescs   = map[bool]*descs{}
+)
+
+// descsFor returns the descriptors for a target's labels; without target
+// labels (/probe) they are built once per mode and shared.
+func descsFor(cl prometheus.Labels, cluster bool) *descs {
+	if len(cl) == 0 {
+		probeDescsMu.Lock()
+		defer probeDescsMu.Unlock()
+		if d, ok := probeDescs[cluster]; ok {
+			return d
+		}
+		d := buildDescs(nil, cluster)
+		probeDescs[cluster] = d
+		return d
+	}
+	return buildDescs(cl, cluster)
+}
+
+func buildDescs(cl prometheus.Labels, cluster bool) *descs {
+	d := &descs{}
 	node := []string{"node"}
 	for _, g := range gaugeDefs {
 		labels := node
@@ -75,34 +107,34 @@ func New(opts Options, t collectors.Target, logger collectors.Logger) (*Collecto
 		if g.global {
 			labels, scope = nil, "cluster-wide"
 		}
-		c.gauges = append(c.gauges, gaugeDescs{
+		d.gauges = append(d.gauges, gaugeDescs{
 			gaugeDef: g,
 			count:    prometheus.NewDesc(g.name, g.help+" ("+scope+"; stats "+g.key+".count).", labels, cl),
 			max:      prometheus.NewDesc(g.name+"_max", "Highest value since the node started: "+lower(g.help)+" (stats "+g.key+".max).", labels, cl),
 		})
 	}
 	for _, m := range counterDefs {
-		c.counters = append(c.counters, counterDesc{key: m.key, desc: prometheus.NewDesc(CounterName(m.key), m.help+", since the node started (metrics "+m.key+").", node, cl)})
+		d.counters = append(d.counters, counterDesc{key: m.key, desc: prometheus.NewDesc(CounterName(m.key), m.help+", since the node started (metrics "+m.key+").", node, cl)})
 	}
-	d := func(name, help string, labels ...string) *prometheus.Desc {
+	nd := func(name, help string, labels ...string) *prometheus.Desc {
 		return prometheus.NewDesc(name, help, labels, cl)
 	}
-	c.nodeRunning = d("emqx_node_running", "Whether the node is running (1) or stopped (0) (nodes node_status).", "node")
-	c.nodeInfo = d("emqx_node_info", "Node version, role (core, replicant), edition and Erlang/OTP release as labels; the value is 1.", "node", "version", "role", "edition", "otp_release")
-	c.nodeUptime = d("emqx_node_uptime_seconds", "Time since the node started (nodes uptime: milliseconds in EMQX 5, text in 4 and 2).", "node")
-	c.nodeLoad1 = d("emqx_node_load1", "1-minute load average of the node's host (nodes load1).", "node")
-	c.nodeLoad5 = d("emqx_node_load5", "5-minute load average of the node's host (nodes load5).", "node")
-	c.nodeLoad15 = d("emqx_node_load15", "15-minute load average of the node's host (nodes load15).", "node")
-	c.nodeMemTotal = d("emqx_node_memory_total_bytes", "Memory of the node's host as EMQX reports it (nodes memory_total, \"15.51G\" read 1024-based).", "node")
-	c.nodeMemUsed = d("emqx_node_memory_used_bytes", "Memory in use on the node's host as EMQX reports it (nodes memory_used).", "node")
-	c.nodeMaxFDs = d("emqx_node_max_fds", "File descriptor limit of the node (nodes max_fds).", "node")
-	c.nodeProcs = d("emqx_node_erlang_processes", "Erlang processes in use on the node (nodes process_used).", "node")
-	c.nodeProcsLimit = d("emqx_node_erlang_processes_limit", "Erlang process limit of the node (nodes process_available).", "node")
-	if opts.Node == "" {
-		c.nodesRunning = d("emqx_cluster_nodes_running", "Nodes of the cluster that are running (same name as EMQX's built-in exporter).")
-		c.nodesStopped = d("emqx_cluster_nodes_stopped", "Nodes of the cluster that are stopped (same name as EMQX's built-in exporter).")
+	d.nodeRunning = nd("emqx_node_running", "Whether the node is running (1) or stopped (0) (nodes node_status).", "node")
+	d.nodeInfo = nd("emqx_node_info", "Node version, role (core, replicant), edition and Erlang/OTP release as labels; the value is 1.", "node", "version", "role", "edition", "otp_release")
+	d.nodeUptime = nd("emqx_node_uptime_seconds", "Time since the node started (nodes uptime: milliseconds in EMQX 5, text in 4 and 2).", "node")
+	d.nodeLoad1 = nd("emqx_node_load1", "1-minute load average of the node's host (nodes load1).", "node")
+	d.nodeLoad5 = nd("emqx_node_load5", "5-minute load average of the node's host (nodes load5).", "node")
+	d.nodeLoad15 = nd("emqx_node_load15", "15-minute load average of the node's host (nodes load15).", "node")
+	d.nodeMemTotal = nd("emqx_node_memory_total_bytes", "Memory of the node's host as EMQX reports it (nodes memory_total, \"15.51G\" read 1024-based).", "node")
+	d.nodeMemUsed = nd("emqx_node_memory_used_bytes", "Memory in use on the node's host as EMQX reports it (nodes memory_used).", "node")
+	d.nodeMaxFDs = nd("emqx_node_max_fds", "File descriptor limit of the node (nodes max_fds).", "node")
+	d.nodeProcs = nd("emqx_node_erlang_processes", "Erlang processes in use on the node (nodes process_used).", "node")
+	d.nodeProcsLimit = nd("emqx_node_erlang_processes_limit", "Erlang process limit of the node (nodes process_available).", "node")
+	if cluster {
+		d.nodesRunning = nd("emqx_cluster_nodes_running", "Nodes of the cluster that are running (same name as EMQX's built-in exporter).")
+		d.nodesStopped = nd("emqx_cluster_nodes_stopped", "Nodes of the cluster that are stopped (same name as EMQX's built-in exporter).")
 	}
-	return c, nil
+	return d
 }
 
 func lower(s string) string {

@@ -640,3 +640,24 @@ func TestCollectorLint(t *testing.T) {
 		t.Errorf("lint: %s: %s", p.Metric, p.Text)
 	}
 }
+
+// TestProbeDescsShared: collectors without target labels (/probe) share
+// one descriptor set per mode; labelled ones get their own.
+func TestProbeDescsShared(t *testing.T) {
+	mk := func(node string, labels prometheus.Labels) *Collector {
+		c, err := New(Options{APIVersion: "v5", Node: node}, collectors.Target{URL: "http://e:18083", Labels: labels}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	a, b := mk("", nil), mk("", nil)
+	n := mk("emqx@a", nil)
+	l := mk("", prometheus.Labels{"target": "x"})
+	if a.descs != b.descs || a.descs == n.descs || a.descs == l.descs {
+		t.Error("descriptor sets not shared as intended")
+	}
+	if n.nodesRunning != nil || a.nodesRunning == nil {
+		t.Error("node mode must not describe the cluster node counts")
+	}
+}
