@@ -200,6 +200,13 @@ func (e *Exporter) serve(w http.ResponseWriter, r *http.Request, jobs []*job, ga
 // version accepts; streamed families are written in it directly.
 var contentType = expfmt.NewFormat(expfmt.TypeTextPlain)
 
+// gzipPool reuses compressors: a new one allocates about a megabyte of
+// tables, which was most of a small /probe's cost.
+var gzipPool = sync.Pool{New: func() any {
+	w, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed)
+	return w
+}}
+
 // writeExposition writes gathered families then streamed ones, gzipped
 // when the client accepts it. Compression uses gzip.BestSpeed: on a
 // 10,000-server HAProxy the body is ~40 MB and default-level gzip would
@@ -211,8 +218,12 @@ func writeExposition(w http.ResponseWriter, r *http.Request, mfs []*dto.MetricFa
 	if acceptsGzip(r) {
 		h.Set("Content-Encoding", "gzip")
 		h.Add("Vary", "Accept-Encoding")
-		gz, _ := gzip.NewWriterLevel(w, gzip.BestSpeed)
-		defer gz.Close()
+		gz := gzipPool.Get().(*gzip.Writer)
+		gz.Reset(w)
+		defer func() {
+			gz.Close()
+			gzipPool.Put(gz)
+		}()
 		out = gz
 	}
 	bw := bufio.NewWriterSize(out, 64<<10)

@@ -1,6 +1,7 @@
 package srs
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/http"
@@ -291,14 +292,48 @@ func paginate(ctx context.Context, c *API, path string, page func(u string, body
 	size := c.pageSize()
 	base := upstream.Join(c.BaseURL, path)
 	p := &pageState{skip: map[ID]bool{}}
+	pageURL := func(start int) string {
+		return base + "?start=" + strconv.Itoa(start) + "&count=" + strconv.Itoa(size)
+	}
+	// next is the fetch of the following page, started while the current
+	// one is decoded when that one is full: decoding and SRS's answering
+	// then overlap instead of adding up.
+	type fetched struct {
+		body []byte
+		err  error
+	}
+	var (
+		next       chan fetched
+		cancelNext context.CancelFunc = func() {}
+	)
+	defer func() { cancelNext() }()
 	for n, start := 0, 0; ; n++ {
 		if n == maxPages {
 			return fmt.Errorf("GET %s: still full pages after %d pages of %d; raise page_size", collectors.RedactURL(base), maxPages, size)
 		}
-		u := base + "?start=" + strconv.Itoa(start) + "&count=" + strconv.Itoa(size)
-		body, _, err := c.get(ctx, u)
-		if err != nil {
-			return err
+		u := pageURL(start)
+		var body []byte
+		if next != nil {
+			f := <-next
+			next = nil
+			if f.err != nil {
+				return f.err
+			}
+			body = f.body
+		} else {
+			var err error
+			if body, _, err = c.get(ctx, u); err != nil {
+				return err
+			}
+		}
+		if bytes.Count(body, idKey) == size {
+			sctx, cancel := context.WithCancel(ctx)
+			cancelNext = cancel
+			next = make(chan fetched, 1)
+			go func(u string, ch chan<- fetched) {
+				b, _, err := c.get(sctx, u)
+				ch <- fetched{b, err}
+			}(pageURL(start+size), next)
 		}
 		p.n, p.repeated = 0, false
 		items, err := page(collectors.RedactURL(u), body, p)
@@ -306,7 +341,7 @@ func paginate(ctx context.Context, c *API, path string, page func(u string, body
 			return err
 		}
 		if p.repeated || items != size {
-			return nil // a short page, one that ignored count, or a repeat
+			return nil // a short page, one that ignored count, or a repeat (the speculative fetch is cancelled)
 		}
 		if n == 0 {
 			p.firstOfFirst = p.first
@@ -318,6 +353,11 @@ func paginate(ctx context.Context, c *API, path string, page func(u string, body
 		start += items
 	}
 }
+
+// idKey starts every vhost, stream and client object (and nothing else:
+// SRS's strings hold no quotes); counting it tells a full page before
+// decoding it, so the next page is fetched ahead only when needed.
+var idKey = []byte(`"id":`)
 
 // fetchAll reads a whole list endpoint into a slice.
 func fetchAll[T any](ctx context.Context, c *API, path string, dec func(string, []byte) (*Envelope, []T, error), id func(*T) ID) ([]T, error) {
