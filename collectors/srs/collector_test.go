@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -172,15 +173,20 @@ func TestPagingCapturedPages(t *testing.T) {
 }
 
 // listServer answers a list endpoint from a function of (start, count).
-func listServer(t *testing.T, list string, page func(start, count int) []string) (*httptest.Server, *[]string) {
+func listServer(t *testing.T, list string, page func(start, count int) []string) (*httptest.Server, func() []string) {
 	t.Helper()
-	var reqs []string
+	var (
+		mu   sync.Mutex
+		reqs []string
+	)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/api/v1/"+list+"/" {
 			http.NotFound(w, r)
 			return
 		}
+		mu.Lock()
 		reqs = append(reqs, r.URL.RawQuery)
+		mu.Unlock()
 		var start, count int
 		fmt.Sscanf(r.URL.Query().Get("start"), "%d", &start)
 		fmt.Sscanf(r.URL.Query().Get("count"), "%d", &count)
@@ -192,7 +198,11 @@ func listServer(t *testing.T, list string, page func(start, count int) []string)
 		fmt.Fprintf(w, `{"code":0,%q:[%s]}`, list, strings.Join(items, ","))
 	}))
 	t.Cleanup(srv.Close)
-	return srv, &reqs
+	return srv, func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]string(nil), reqs...)
+	}
 }
 
 func ids(prefix string, from, to int) []string {
@@ -214,7 +224,9 @@ func TestPagingEdgeCases(t *testing.T) {
 		{"exact multiple of the page: one empty page ends it", func(s, c int) []string { return all25[min(s, 25):min(s+c, 25)][:0:0] }, 0, 1},
 		{"three pages, the last short", func(s, c int) []string { return all25[min(s, 25):min(s+c, 25)] }, 25, 3},
 		{"server ignores start and count (SRS 3 streams), 25 items", func(s, c int) []string { return all25 }, 25, 1},
-		{"server ignores start, list exactly one page", func(s, c int) []string { return all25[:10] }, 10, 2},
+		// The second page is full too, so the third is fetched ahead before
+		// the repeat shows; that request may or may not arrive (-1 below).
+		{"server ignores start, list exactly one page", func(s, c int) []string { return all25[:10] }, 10, -2},
 		{"an object created between pages shifts one item back", func(s, c int) []string {
 			shifted := append([]string{"b000"}, all25...) // b000 sorts first, arrives after page 1
 			if s == 0 {
@@ -231,8 +243,12 @@ func TestPagingEdgeCases(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(got) != tc.want || len(*reqs) != tc.calls {
-				t.Errorf("got %d items in %d requests (%v), want %d in %d", len(got), len(*reqs), *reqs, tc.want, tc.calls)
+			calls := len(reqs())
+			if tc.calls < 0 && (calls == -tc.calls || calls == -tc.calls+1) {
+				calls = tc.calls // a fetched-ahead page that was not needed
+			}
+			if len(got) != tc.want || calls != tc.calls {
+				t.Errorf("got %d items in %d requests (%v), want %d in %d", len(got), len(reqs()), reqs(), tc.want, tc.calls)
 			}
 			seen := map[ID]bool{}
 			for _, c := range got {
