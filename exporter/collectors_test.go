@@ -277,3 +277,36 @@ targets:
 		t.Errorf("wcs publishers %v", v)
 	}
 }
+
+// TestREADMEDocumentsEveryFamily: every metric family a WCS, SRS or EMQX
+// golden file holds is named in README's metric tables.
+func TestREADMEDocumentsEveryFamily(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob(filepath.Join("..", "collectors", "*", "testdata", "golden", "*.prom"))
+	seen := map[string]bool{}
+	for _, f := range files {
+		if strings.Contains(f, "haproxy") {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if name, ok := strings.CutPrefix(line, "# TYPE "); ok {
+				seen[strings.Fields(name)[0]] = true
+			}
+		}
+	}
+	if len(seen) < 150 {
+		t.Fatalf("only %d families in the golden files", len(seen))
+	}
+	for name := range seen {
+		if !bytes.Contains(readme, []byte("`"+name+"`")) {
+			t.Errorf("README does not document %s", name)
+		}
+	}
+}
