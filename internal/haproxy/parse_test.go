@@ -136,7 +136,10 @@ func TestParseStatEdgeCases(t *testing.T) {
 		{name: "crlf", in: strings.ReplaceAll(hdr+"bk,web1,UP,2,\n\n", "\n", "\r\n"), rows: 1,
 			check: func(t *testing.T, s *Stat) { expectField(t, s, 0, "type", "2") }},
 		{name: "short row", in: hdr + "bk,web1\n\n", rows: 1,
-			check: func(t *testing.T, s *Stat) { expectField(t, s, 0, "status", ""); expectField(t, s, 0, "svname", "web1") }},
+			check: func(t *testing.T, s *Stat) {
+				expectField(t, s, 0, "status", "")
+				expectField(t, s, 0, "svname", "web1")
+			}},
 		{name: "long row", in: hdr + "bk,web1,UP,2,x,y,z,\n\n", rows: 1,
 			check: func(t *testing.T, s *Stat) { expectField(t, s, 0, "type", "2") }},
 		{name: "no final empty line", in: hdr + "bk,web1,UP,2,", rows: 1},
