@@ -60,6 +60,8 @@ type Values map[string]float64
 // send loads as strings).
 func decodeNumber(v any) (float64, bool) {
 	switch x := v.(type) {
+	case float64:
+		return x, true
 	case json.Number:
 		f, err := x.Float64()
 		return f, err == nil && !math.IsInf(f, 0) && !math.IsNaN(f)
@@ -204,9 +206,16 @@ func nodeFrom(m map[string]any) (Node, error) {
 }
 
 // decodeJSON parses a body with numbers kept exact.
-func decodeJSON(body []byte) (any, error) {
+func decodeJSON(body []byte) (any, error) { return decodeJSONNumbers(body, true) }
+
+// decodeJSONNumbers parses a body; exact keeps numbers as json.Number
+// (node fields), else they are float64 directly (the hundreds of stats
+// and counters, exported as float64 anyway: no string per value).
+func decodeJSONNumbers(body []byte, exact bool) (any, error) {
 	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
+	if exact {
+		dec.UseNumber()
+	}
 	var v any
 	if err := dec.Decode(&v); err != nil {
 		return nil, fmt.Errorf("invalid JSON: %v: %s", err, excerpt(string(body)))
@@ -307,7 +316,7 @@ func DecodeNodes(v Version, body []byte) ([]Node, error) {
 //
 // Keys are normalized to the EMQX 5 spelling.
 func DecodePerNode(v Version, body []byte, single string) (map[string]Values, error) {
-	doc, err := decodeJSON(body)
+	doc, err := decodeJSONNumbers(body, false)
 	if err != nil {
 		return nil, err
 	}
