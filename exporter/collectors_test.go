@@ -310,3 +310,35 @@ func TestREADMEDocumentsEveryFamily(t *testing.T) {
 		}
 	}
 }
+
+// TestWCSErrorFixturesThroughProbe: each broken WCS page of the fixtures
+// gives lbpilot_up 0 and exactly one error line that says what is wrong.
+func TestWCSErrorFixturesThroughProbe(t *testing.T) {
+	e, logs := newExporter(t, Options{})
+	h := e.ProbeHandler()
+	for file, want := range map[string]string{
+		"stat_truncated.txt":       "no '=' in \\\"streams_webrt\\\" (body truncated?)",
+		"stat_truncated.json":      "invalid JSON: unexpected EOF (body truncated?)",
+		"stat_malformed.txt":       "line 3: connections_websocket=\\\"not-a-number\\\" is not a number (and 6 more problems)",
+		"stat_html_error_page.txt": "body is HTML",
+		"stat_empty.txt":           "empty body",
+		"stat_wrong_shape.json":    "top level is array",
+	} {
+		t.Run(file, func(t *testing.T) {
+			body, err := os.ReadFile(filepath.Join("..", "collectors", "wcs", "testdata", file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write(body) }))
+			defer srv.Close()
+			before := strings.Count(logs.String(), "\n")
+			if up := gaugeValue(t, scrape(t, h, probe("wcs", srv.URL)), "lbpilot_up", nil); up != 0 {
+				t.Errorf("lbpilot_up %v", up)
+			}
+			lines := strings.Split(strings.TrimSpace(logs.String()), "\n")[before:]
+			if len(lines) != 1 || !strings.Contains(lines[0], "level=error") || !strings.Contains(lines[0], want) {
+				t.Errorf("log %q, want one error line with %q", lines, want)
+			}
+		})
+	}
+}
