@@ -657,11 +657,6 @@ func (s *scanner) rawID() ([]byte, bool) {
 	}
 }
 
-// internedStr reads a string value, interned when plain; null leaves dst.
-func (s *scanner) internedStr(dst *string, in interner) bool {
-	return s.strFieldIn(dst, in)
-}
-
 // countClientsFast counts one clients page straight into counts, without
 // building a Client per entry: the cost of a 10,000-client node is in
 // this loop. It honours the page state like filter does. ok is false
@@ -688,7 +683,7 @@ func countClientsFast(body []byte, p *pageState, counts map[ClientKey]int, in in
 				return ok
 			case 1:
 				if s.peek() == '"' {
-					return s.internedStr(&vhost, in) // ids are validUTF8'd below
+					return s.strFieldIn(&vhost, in) // ids are validUTF8'd below
 				}
 				id, ok := s.rawID()
 				vhost = in.get(id)
@@ -700,7 +695,7 @@ func countClientsFast(body []byte, p *pageState, counts map[ClientKey]int, in in
 				var x string
 				return s.strField(&x)
 			case 5:
-				return s.internedStr(&typ, in)
+				return s.strFieldIn(&typ, in)
 			case 6:
 				return s.boolField(&e.key.Publish)
 			case 7:

@@ -26,18 +26,17 @@ type srsSim struct {
 	service  string
 	restarts int
 
-	clock      float64 // seconds since the simulated process started
-	cpuTicks   float64
-	sendBytes  float64
-	recvBytes  float64
-	vhostSeen  bool
-	loadKey    Load
-	streams    []*srsStream
-	clients    []*srsClient
-	byID       map[string]*srsCounters // counters survive load changes
-	vhostSend  float64
-	vhostRecv  float64
-	clientsTot int
+	clock     float64 // seconds since the simulated process started
+	cpuTicks  float64
+	sendBytes float64
+	recvBytes float64
+	vhostSeen bool
+	loadKey   Load
+	streams   []*srsStream
+	clients   []*srsClient
+	byID      map[string]*srsCounters // counters survive load changes
+	vhostSend float64
+	vhostRecv float64
 }
 
 type srsCounters struct {
@@ -98,7 +97,7 @@ func (s *srsSim) reset() {
 	s.clock, s.cpuTicks, s.sendBytes, s.recvBytes, s.vhostSend, s.vhostRecv = 0, 0, 0, 0, 0, 0
 	s.byID = map[string]*srsCounters{}
 	s.streams, s.clients = nil, nil
-	s.vhostSeen, s.clientsTot = false, 0
+	s.vhostSeen = false
 	s.loadKey = Load{Streams: -1} // force a rebuild
 	if s.major == 3 {
 		s.vhostID = fmt.Sprintf("vid-%d-%d", s.pid, s.restarts)
@@ -186,7 +185,6 @@ func (s *srsSim) rebuild(l Load) {
 		st.players++
 		s.clients = append(s.clients, cl)
 	}
-	s.clientsTot += len(s.clients)
 	s.loadKey = l
 }
 
