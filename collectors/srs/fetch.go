@@ -176,11 +176,11 @@ func (c *API) Fetch(ctx context.Context) (*Stats, error) {
 						return n, nil
 					}
 				}
-				_, list, err := decodeClients(u, body)
+				_, page, err := decodeClients(u, body)
 				if err != nil {
 					return 0, err
 				}
-				list = p.filter(len(list), func(i int) ID { return list[i].ID }, list)
+				list := p.filter(len(page), func(i int) ID { return page[i].ID }, page)
 				countClients(list, counts)
 				if c.KeepClients {
 					kept = append(kept, list...)
