@@ -2,6 +2,7 @@ package exporter
 
 import (
 	"bytes"
+	"compress/gzip"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -341,4 +342,40 @@ func TestWCSErrorFixturesThroughProbe(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestGzipResponses: gzipped answers stay valid when compressors are
+// reused from the pool, also across concurrent requests.
+func TestGzipResponses(t *testing.T) {
+	s := startLab(t, lab.Config{Kind: lab.WCS, Name: "wcs1", Load: lab.Load{Publishers: 4}})
+	e, _ := newExporter(t, Options{})
+	h := e.ProbeHandler()
+	var wg sync.WaitGroup
+	for i := 0; i < 8; i++ {
+		wg.Go(func() {
+			req := httptest.NewRequest(http.MethodGet, probe("wcs", s.URL), nil)
+			req.Header.Set("Accept-Encoding", "gzip")
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Header().Get("Content-Encoding") != "gzip" {
+				t.Error("not gzipped")
+				return
+			}
+			zr, err := gzip.NewReader(rec.Body)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			p := expfmt.NewTextParser(model.UTF8Validation)
+			mfs, err := p.TextToMetricFamilies(zr)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if mf := mfs["wcs_publishers"]; mf == nil || mf.GetMetric()[0].GetGauge().GetValue() != 4 {
+				t.Errorf("wcs_publishers missing or wrong: %v", mf)
+			}
+		})
+	}
+	wg.Wait()
 }
