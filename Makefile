@@ -28,6 +28,7 @@ all: build
 build:
 	@mkdir -p $(BIN)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/lbpilot ./cmd/lbpilot
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/lbpilot-lab ./cmd/lbpilot-lab
 
 # deps installs what the tests need and is a no-op when everything is there.
 # Debian's packages try to start their services; there is no init here, so a

@@ -13,7 +13,10 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	emqxcoll "github.com/lbpilot/lbpilot/collectors/emqx"
 	haproxycoll "github.com/lbpilot/lbpilot/collectors/haproxy"
+	srscoll "github.com/lbpilot/lbpilot/collectors/srs"
+	wcscoll "github.com/lbpilot/lbpilot/collectors/wcs"
 )
 
 // DefaultTimeout bounds one target's scrape when neither the module nor
@@ -39,7 +42,9 @@ type Module struct {
 	Timeout time.Duration `yaml:"timeout"`
 
 	HAProxy *haproxycoll.Options `yaml:"haproxy,omitempty"`
-	// Later kinds add their options here, one field per kind.
+	WCS     *wcscoll.Options     `yaml:"wcs,omitempty"`
+	SRS     *srscoll.Options     `yaml:"srs,omitempty"`
+	EMQX    *emqxcoll.Options    `yaml:"emqx,omitempty"`
 }
 
 // TargetConfig is one static target.

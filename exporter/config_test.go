@@ -1,11 +1,8 @@
 package exporter
 
 import (
-	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/go-kit/log"
 
@@ -59,23 +56,6 @@ func TestParseConfigDefaults(t *testing.T) {
 		if d.Modules[k] == nil || d.Modules[k].Kind != k {
 			t.Errorf("default config lacks module %s", k)
 		}
-	}
-	_ = time.Second
-}
-
-func exampleConfig(t *testing.T) string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "examples", "lbpilot.yml")
-}
-
-// TestExampleConfig keeps examples/lbpilot.yml valid with the real kinds.
-func TestExampleConfig(t *testing.T) {
-	cfg, err := CheckConfig(exampleConfig(t), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(cfg.Targets) < 2 {
-		t.Errorf("example has %d targets", len(cfg.Targets))
 	}
 }
 

@@ -28,7 +28,11 @@ type Options struct {
 	Concurrency int
 	// DisableExporterMetrics drops go_* and process_* from /metrics.
 	DisableExporterMetrics bool
-	// Kinds overrides the supported upstream kinds (tests); nil means Kinds().
+	// EMQXAPIKeyFile is the credentials file ("key:secret") used by every
+	// emqx module that sets none of its own (--collector.emqx.api-key-file).
+	EMQXAPIKeyFile string
+	// Kinds overrides the supported upstream kinds (tests); nil means
+	// KindsWith the options above.
 	Kinds  map[string]Kind
 	Logger log.Logger
 }
@@ -74,7 +78,7 @@ func New(opts Options) (*Exporter, error) {
 		opts.Logger = log.NewNopLogger()
 	}
 	if opts.Kinds == nil {
-		opts.Kinds = Kinds()
+		opts.Kinds = KindsWith(KindOptions{EMQXAPIKeyFile: opts.EMQXAPIKeyFile})
 	}
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = 16

@@ -35,6 +35,7 @@ type exporterRole struct {
 	configCheck    bool
 	timeoutOffset  float64
 	maxConcurrency int
+	emqxKeyFile    string
 }
 
 func newExporterRole(cmd *kingpin.CmdClause) role {
@@ -47,6 +48,8 @@ func newExporterRole(cmd *kingpin.CmdClause) role {
 	cmd.Flag("config.check", "Validate the configuration file and exit.").BoolVar(&r.configCheck)
 	cmd.Flag("timeout-offset", "Seconds subtracted from Prometheus's scrape timeout to leave time for the response.").Default("0.5").Float64Var(&r.timeoutOffset)
 	cmd.Flag("scrape.concurrency", "Maximum number of targets one request scrapes at the same time.").Default("16").IntVar(&r.maxConcurrency)
+	cmd.Flag("collector.emqx.api-key-file", "File whose first line is the EMQX API key and secret as key:secret (EMQX 4: AppID:secret); used by every emqx module that sets no credentials itself, the built-in one included.").
+		Envar("LBPILOT_EMQX_API_KEY_FILE").PlaceHolder("FILE").StringVar(&r.emqxKeyFile)
 	return r
 }
 
@@ -61,7 +64,7 @@ func (r *exporterRole) run(ctx context.Context, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "--config.check needs --config.file")
 			return 2
 		}
-		cfg, err := exporter.CheckConfig(r.configFile, nil)
+		cfg, err := exporter.CheckConfig(r.configFile, exporter.KindsWith(exporter.KindOptions{EMQXAPIKeyFile: r.emqxKeyFile}))
 		if err != nil {
 			fmt.Fprintln(stderr, err)
 			return 1
@@ -79,6 +82,7 @@ func (r *exporterRole) run(ctx context.Context, stdout, stderr io.Writer) int {
 		TimeoutOffset:          time.Duration(r.timeoutOffset * float64(time.Second)),
 		Concurrency:            r.maxConcurrency,
 		DisableExporterMetrics: r.disableSelf,
+		EMQXAPIKeyFile:         r.emqxKeyFile,
 		Logger:                 logger,
 	})
 	if err != nil {

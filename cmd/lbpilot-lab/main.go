@@ -1,0 +1,198 @@
+// Command lbpilot-lab serves simulated Flashphoner WCS, SRS and EMQX APIs
+// on loopback ports, for the demo, manual testing and the benchmarks.
+// Each server's load is set through its own control API (POST /lab/load,
+// /lab/profile, /lab/fault, /lab/restart; see internal/lab). It prints
+// the addresses (and writes them as JSON with --addresses-file) and runs
+// until SIGINT or SIGTERM.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/go-kit/log/level"
+	"github.com/prometheus/common/version"
+
+	"github.com/lbpilot/lbpilot/internal/lab"
+	"github.com/lbpilot/lbpilot/internal/logging"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// group is one kind of server and how many of it.
+type group struct {
+	prefix string
+	count  int
+	cfg    lab.Config
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	app := kingpin.New("lbpilot-lab", "Simulated WCS, SRS and EMQX APIs with settable load, on loopback ports.")
+	app.Version(version.Print("lbpilot-lab"))
+	app.HelpFlag.Short('h')
+	app.UsageWriter(stdout)
+	app.ErrorWriter(stderr)
+	var (
+		nWCS, nOrigin, nEdge, nEMQX   int
+		host, addrFile, profileFile   string
+		basePort                      int
+		srsVersion, emqxVersion, keyF string
+		emqxNodes                     int
+		loads                         = map[string]string{}
+		logCfg                        logging.Config
+	)
+	app.Flag("wcs", "Number of WCS servers (wcs1, wcs2, ...).").Default("1").IntVar(&nWCS)
+	app.Flag("srs-origin", "Number of SRS origin servers (srs-origin1, ...).").Default("1").IntVar(&nOrigin)
+	app.Flag("srs-edge", "Number of SRS edge servers (srs-edge1, ...).").Default("1").IntVar(&nEdge)
+	app.Flag("emqx", "Number of EMQX clusters (emqx1, ...), each answering for --emqx-nodes nodes.").Default("1").IntVar(&nEMQX)
+	app.Flag("srs-version", "SRS version whose API shapes to serve: 6.0.157, 5.0.216, 4.0.271 or 3.0.170.").Default("6.0.157").StringVar(&srsVersion)
+	app.Flag("emqx-version", "EMQX API generation: v5, v4 or v2.").Default("v5").StringVar(&emqxVersion)
+	app.Flag("emqx-nodes", "Nodes per simulated EMQX cluster.").Default("2").IntVar(&emqxNodes)
+	app.Flag("emqx-api-key-file", "Require these EMQX credentials (a file whose first line is key:secret).").PlaceHolder("FILE").StringVar(&keyF)
+	app.Flag("listen-host", "Address the servers listen on.").Default("127.0.0.1").StringVar(&host)
+	app.Flag("base-port", "First port; the servers take consecutive ports in the order wcs, srs-origin, srs-edge, emqx. 0 picks free ports.").Default("0").IntVar(&basePort)
+	app.Flag("addresses-file", "Write the servers' names, kinds and URLs to this JSON file.").PlaceHolder("FILE").StringVar(&addrFile)
+	app.Flag("load", "Initial load of a group as GROUP=JSON, e.g. srs-origin='{\"publishers\":1000,\"subscribers\":9000}' (groups: wcs, srs-origin, srs-edge, emqx). Repeatable.").StringMapVar(&loads)
+	app.Flag("profile", "JSON file mapping server names to scripted profiles ({\"wcs1\": {\"steps\": [...], \"loop\": true}}), started at once.").PlaceHolder("FILE").StringVar(&profileFile)
+	logging.AddFlags(app, &logCfg)
+	if _, err := app.Parse(args); err != nil {
+		fmt.Fprintf(stderr, "lbpilot-lab: error: %v, try --help\n", err)
+		return 2
+	}
+	logger, err := logging.NewWriter(stderr, logCfg)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
+	var key, secret string
+	if keyF != "" {
+		b, err := os.ReadFile(keyF)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 2
+		}
+		line, _, _ := strings.Cut(string(b), "\n")
+		var ok bool
+		if key, secret, ok = strings.Cut(strings.TrimSpace(line), ":"); !ok {
+			fmt.Fprintf(stderr, "%s: the first line must be key:secret\n", keyF)
+			return 2
+		}
+		secret, _, _ = strings.Cut(secret, ":")
+	}
+	groups := []group{
+		{"wcs", nWCS, lab.Config{Kind: lab.WCS}},
+		{"srs-origin", nOrigin, lab.Config{Kind: lab.SRS, SRSVersion: srsVersion, SRSRole: "origin"}},
+		{"srs-edge", nEdge, lab.Config{Kind: lab.SRS, SRSVersion: srsVersion, SRSRole: "edge"}},
+		{"emqx", nEMQX, lab.Config{Kind: lab.EMQX, EMQXVersion: emqxVersion, EMQXNodes: emqxNodes, APIKey: key, APISecret: secret}},
+	}
+	known := map[string]bool{}
+	for _, g := range groups {
+		known[g.prefix] = true
+	}
+	for name, js := range loads {
+		if !known[name] {
+			fmt.Fprintf(stderr, "--load %s: unknown group (want wcs, srs-origin, srs-edge or emqx)\n", name)
+			return 2
+		}
+		var l lab.Load
+		dec := json.NewDecoder(strings.NewReader(js))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&l); err != nil {
+			fmt.Fprintf(stderr, "--load %s: %v\n", name, err)
+			return 2
+		}
+		for i := range groups {
+			if groups[i].prefix == name {
+				groups[i].cfg.Load = l
+			}
+		}
+	}
+	profiles := map[string]lab.Profile{}
+	if profileFile != "" {
+		b, err := os.ReadFile(profileFile)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 2
+		}
+		if err := json.Unmarshal(b, &profiles); err != nil {
+			fmt.Fprintf(stderr, "%s: %v\n", profileFile, err)
+			return 2
+		}
+	}
+
+	var servers []*lab.Server
+	defer func() {
+		for _, s := range servers {
+			_ = s.Close()
+		}
+	}()
+	port := basePort
+	for _, g := range groups {
+		for i := 1; i <= g.count; i++ {
+			cfg := g.cfg
+			cfg.Name = fmt.Sprintf("%s%d", g.prefix, i)
+			addr := fmt.Sprintf("%s:%d", host, port)
+			if basePort == 0 {
+				addr = host + ":0"
+			} else {
+				port++
+			}
+			s, err := lab.Start(cfg, addr)
+			if err != nil {
+				level.Error(logger).Log("msg", "Starting a lab server", "name", cfg.Name, "err", err)
+				return 1
+			}
+			servers = append(servers, s)
+			if p, ok := profiles[cfg.Name]; ok {
+				if err := s.SetProfile(p); err != nil {
+					level.Error(logger).Log("msg", "Bad profile", "name", cfg.Name, "err", err)
+					return 2
+				}
+				delete(profiles, cfg.Name)
+			}
+		}
+	}
+	if len(profiles) > 0 {
+		var names []string
+		for n := range profiles {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		fmt.Fprintf(stderr, "%s: no server named %s\n", profileFile, strings.Join(names, ", "))
+		return 2
+	}
+	var list []lab.Status
+	for _, s := range servers {
+		st := s.Status()
+		list = append(list, st)
+		fmt.Fprintf(stdout, "%-14s %-5s %s\n", st.Name, st.Kind, st.URL)
+	}
+	if addrFile != "" {
+		b, _ := json.MarshalIndent(list, "", "  ")
+		tmp := addrFile + ".tmp"
+		if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+			level.Error(logger).Log("msg", "Writing the addresses file", "err", err)
+			return 1
+		}
+		if err := os.Rename(tmp, addrFile); err != nil {
+			level.Error(logger).Log("msg", "Writing the addresses file", "err", err)
+			return 1
+		}
+	}
+	level.Info(logger).Log("msg", "Lab servers running; set their load with POST <url>/lab/load", "servers", len(servers))
+	<-ctx.Done()
+	level.Info(logger).Log("msg", "Stopping lab servers")
+	return 0
+}

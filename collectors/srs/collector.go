@@ -1,0 +1,284 @@
+package srs
+
+import (
+	"context"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/lbpilot/lbpilot/collectors"
+	"github.com/lbpilot/lbpilot/internal/upstream"
+)
+
+// Collector scrapes one SRS.
+type Collector struct {
+	opts Options
+	api  *API
+
+	// Names and meanings of SRS's built-in exporter (5.0.67+).
+	buildInfo, sendBytes, recvBytes, streams, clients *prometheus.Desc
+	// Conforming replacements of srs_cpu_percent and srs_memory, and
+	// what the built-in one lacks.
+	cpu, cpuSeconds, memory, memoryPeak, uptime                   *prometheus.Desc
+	hostCPU, hostLoad1, hostLoad5, hostLoad15, hostCPUs           *prometheus.Desc
+	hostMemory, hostMemoryUsed                                    *prometheus.Desc
+	vhostClients, vhostPublishing, vhostSendBytes, vhostRecvBytes *prometheus.Desc
+	publishers, players                                           *prometheus.Desc
+	// Per stream (stream_metrics).
+	streamClients, streamPublishing, streamSend, streamRecv, streamFrames, streamCodec, streamDropped *prometheus.Desc
+}
+
+var _ collectors.Collector = (*Collector)(nil)
+
+// New builds a collector for one SRS target. The node's role (origin,
+// edge) cannot be read from SRS; give it as a target label.
+func New(opts Options, t collectors.Target, _ collectors.Logger) (*Collector, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	if err := CheckURL(t.URL); err != nil {
+		return nil, err
+	}
+	c := &Collector{opts: opts, api: &API{
+		HTTP:        upstream.Client(opts.InsecureSkipVerify),
+		BaseURL:     t.URL,
+		PageSize:    opts.PageSize,
+		SkipClients: !*opts.Clients,
+	}}
+	if opts.PasswordFile != "" {
+		pass, err := upstream.ReadSecretFile("srs password_file", opts.PasswordFile)
+		if err != nil {
+			return nil, err
+		}
+		c.api.Auth = upstream.Auth{Username: opts.Username, Password: pass}
+	}
+	cl := t.Labels
+	d := func(name, help string, labels ...string) *prometheus.Desc {
+		return prometheus.NewDesc(name, help, labels, cl)
+	}
+	c.buildInfo = d("srs_build_info", "SRS version, release code name, server id, service (new on every start) and pid, as labels; the value is 1. Same name as SRS's built-in exporter.", "version", "major", "code", "server", "service", "pid")
+	c.sendBytes = d("srs_send_bytes_total", "Bytes SRS sent to clients since it started (summaries srs_send_bytes, updated every 3 s).")
+	c.recvBytes = d("srs_receive_bytes_total", "Bytes SRS received from clients since it started (summaries srs_recv_bytes, updated every 3 s).")
+	c.streams = d("srs_streams", "Stream entries, including ones without a publisher that still have clients (length of /api/v1/streams/).")
+	c.clients = d("srs_clients", "Clients: publishers, players, edge pulls and HLS sessions (summaries conn_srs).")
+	c.cpu = d("srs_cpu_ratio", "CPU used by the SRS process as a ratio of one core, two decimals (summaries self.cpu_percent; the built-in srs_cpu_percent is this × 100).")
+	c.cpuSeconds = d("srs_process_cpu_seconds_total", "User and system CPU time of the SRS process (self_proc_stats utime + stime, in 1/100 s ticks).")
+	c.memory = d("srs_memory_bytes", "Resident memory of the SRS process (self_proc_stats rss × 4096; the built-in srs_memory is this in KiB).")
+	c.memoryPeak = d("srs_memory_peak_bytes", "Peak resident memory of the SRS process (summaries self.mem_kbyte, ru_maxrss).")
+	c.uptime = d("srs_uptime_seconds", "Seconds since the SRS process started (summaries self.srs_uptime); a drop means a restart, as does a new service label on srs_build_info.")
+	c.hostCPU = d("srs_host_cpu_ratio", "CPU used on the SRS host, 0..1 (summaries system.cpu_percent).")
+	c.hostLoad1 = d("srs_host_load1", "1-minute load average of the SRS host (summaries system.load_1m).")
+	c.hostLoad5 = d("srs_host_load5", "5-minute load average of the SRS host (summaries system.load_5m).")
+	c.hostLoad15 = d("srs_host_load15", "15-minute load average of the SRS host (summaries system.load_15m).")
+	c.hostCPUs = d("srs_host_cpus", "Online CPUs of the SRS host (summaries system.cpus_online).")
+	c.hostMemory = d("srs_host_memory_bytes", "Physical memory of the SRS host (summaries system.mem_ram_kbyte).")
+	c.hostMemoryUsed = d("srs_host_memory_used_ratio", "Memory in use on the SRS host without buffers and cache, 0..1 (summaries system.mem_ram_percent).")
+	c.vhostClients = d("srs_vhost_clients", "Clients of a vhost (vhosts clients).", "vhost")
+	c.vhostPublishing = d("srs_vhost_publishing_streams", "Streams of a vhost with an active publisher (vhosts streams).", "vhost")
+	c.vhostSendBytes = d("srs_vhost_send_bytes_total", "Bytes a vhost sent to clients since SRS started (vhosts send_bytes).", "vhost")
+	c.vhostRecvBytes = d("srs_vhost_receive_bytes_total", "Bytes a vhost received from clients since SRS started (vhosts recv_bytes).", "vhost")
+	c.publishers = d("srs_publishers", "Publishing clients by vhost, SRS client type and protocol (an origin's incoming forward is a flash-publish).", "vhost", "type", "protocol")
+	c.players = d("srs_players", "Playing clients by vhost, SRS client type and protocol (an edge's pull shows on its origin as an rtmp player; SRS 3 and 4 report FLV and HLS players as rtmp).", "vhost", "type", "protocol")
+	if opts.StreamMetrics {
+		s := []string{"vhost", "app", "stream"}
+		c.streamClients = d("srs_stream_clients", "Clients of a stream, its publisher and an edge's pull included (streams clients).", s...)
+		c.streamPublishing = d("srs_stream_publishing", "Whether the stream has an active publisher, 1 or 0; on an edge, an active ingest (streams publish.active).", s...)
+		c.streamSend = d("srs_stream_send_bytes_total", "Bytes a stream sent to its clients (streams send_bytes); restarts from 0 when SRS recreates the stream.", s...)
+		c.streamRecv = d("srs_stream_receive_bytes_total", "Bytes a stream received from its clients (streams recv_bytes); an edge's ingest from its origin is not counted.", s...)
+		c.streamFrames = d("srs_stream_video_frames_total", "Video frames received from an RTMP publisher (streams frames); stays 0 on edges and for SRT/WebRTC publishers.", s...)
+		c.streamCodec = d("srs_stream_codec_info", "Codecs of a stream as labels (empty when the track is absent); the value is 1.", append(s, "video_codec", "video_profile", "video_level", "width", "height", "audio_codec", "audio_profile", "sample_rate", "channels")...)
+		c.streamDropped = d("srs_stream_series_dropped", "Streams left out of this scrape's per-stream series by the max_streams cap (or as duplicates).")
+	}
+	return c, nil
+}
+
+// Describe sends every descriptor.
+func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{
+		c.buildInfo, c.sendBytes, c.recvBytes, c.streams, c.clients,
+		c.cpu, c.cpuSeconds, c.memory, c.memoryPeak, c.uptime,
+		c.hostCPU, c.hostLoad1, c.hostLoad5, c.hostLoad15, c.hostCPUs, c.hostMemory, c.hostMemoryUsed,
+		c.vhostClients, c.vhostPublishing, c.vhostSendBytes, c.vhostRecvBytes, c.publishers, c.players,
+		c.streamClients, c.streamPublishing, c.streamSend, c.streamRecv, c.streamFrames, c.streamCodec, c.streamDropped,
+	} {
+		if d != nil {
+			ch <- d
+		}
+	}
+}
+
+// Update reads the http_api and sends the metrics; a failed reading sends
+// nothing.
+func (c *Collector) Update(ctx context.Context, ch chan<- prometheus.Metric) error {
+	st, err := c.api.Fetch(ctx)
+	if err != nil {
+		return err
+	}
+	c.send(st, ch)
+	return nil
+}
+
+func gauge(ch chan<- prometheus.Metric, d *prometheus.Desc, v float64, lv ...string) {
+	ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, lv...)
+}
+
+// counter sends a counter, dropping negative values: SRS 3 garbles its
+// byte accounting with HTTP-FLV players (ossrs/srs#1751) and a negative
+// counter would read as a reset.
+func counter(ch chan<- prometheus.Metric, d *prometheus.Desc, v float64, lv ...string) {
+	if v >= 0 {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, lv...)
+	}
+}
+
+func (c *Collector) send(st *Stats, ch chan<- prometheus.Metric) {
+	sum, sys := &st.Summaries, &st.Summaries.System
+	version := st.Versions.Version
+	if version == "" {
+		version = validUTF8(sum.Self.Version)
+	}
+	gauge(ch, c.buildInfo, 1, version, strconv.Itoa(st.Versions.Major), st.Code, string(st.Envelope.Server), st.Envelope.Service, string(st.Envelope.PID))
+	counter(ch, c.sendBytes, sys.SRSSendBytes)
+	counter(ch, c.recvBytes, sys.SRSRecvBytes)
+	gauge(ch, c.streams, float64(len(st.Streams)))
+	gauge(ch, c.clients, sys.ConnSRS)
+	gauge(ch, c.cpu, sum.Self.CPUPercent)
+	gauge(ch, c.memoryPeak, sum.Self.MemKByte*1024)
+	gauge(ch, c.uptime, sum.Self.Uptime)
+	if st.Proc != nil {
+		counter(ch, c.cpuSeconds, (st.Proc.UTime+st.Proc.STime)/userHZ)
+		gauge(ch, c.memory, st.Proc.RSS*pageBytes)
+	}
+	gauge(ch, c.hostCPU, sys.CPUPercent)
+	gauge(ch, c.hostLoad1, sys.Load1m)
+	gauge(ch, c.hostLoad5, sys.Load5m)
+	gauge(ch, c.hostLoad15, sys.Load15m)
+	gauge(ch, c.hostCPUs, sys.CPUsOnline)
+	gauge(ch, c.hostMemory, sys.MemRAMKByte*1024)
+	gauge(ch, c.hostMemoryUsed, sys.MemRAMPercent)
+
+	names := st.VhostNames()
+	seenVhost := map[string]bool{}
+	for _, v := range st.Vhosts {
+		if seenVhost[v.Name] {
+			continue // two ids with one name cannot be two series
+		}
+		seenVhost[v.Name] = true
+		gauge(ch, c.vhostClients, v.Clients, v.Name)
+		gauge(ch, c.vhostPublishing, v.Streams, v.Name)
+		counter(ch, c.vhostSendBytes, v.SendBytes, v.Name)
+		counter(ch, c.vhostRecvBytes, v.RecvBytes, v.Name)
+	}
+	if st.ClientCounts != nil {
+		c.sendClientTypes(st, names, ch)
+	}
+	if c.streamClients != nil {
+		c.sendStreams(st, names, ch)
+	}
+}
+
+// sendClientTypes counts clients per vhost and type. Every type the SRS
+// version knows gets a series on every vhost, zero when none is
+// connected, so dashboards do not see series come and go.
+func (c *Collector) sendClientTypes(st *Stats, names map[ID]string, ch chan<- prometheus.Metric) {
+	type key struct{ vhost, typ string }
+	counts := map[key]float64{}
+	pub := map[key]bool{}
+	for _, v := range st.Vhosts {
+		for _, t := range typesForMajor(st.Versions.Major) {
+			k := key{v.Name, t}
+			counts[k] += 0
+			pub[k] = strings.HasSuffix(t, "-publish")
+		}
+	}
+	for ck, n := range st.ClientCounts {
+		vh, ok := names[ck.Vhost]
+		if !ok {
+			vh = UnknownVhost
+		}
+		k := key{vh, ck.Type}
+		counts[k] += float64(n)
+		if _, known := clientTypes[ck.Type]; !known && (ck.Publish || counts[k] == float64(n)) {
+			// An unknown type's direction follows its publish flag; if
+			// clients of one unknown type disagree, publish wins.
+			pub[k] = ck.Publish
+		}
+	}
+	keys := make([]key, 0, len(counts))
+	for k := range counts {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if keys[i].vhost != keys[j].vhost {
+			return keys[i].vhost < keys[j].vhost
+		}
+		return keys[i].typ < keys[j].typ
+	})
+	for _, k := range keys {
+		dir, proto := ClientProtocol(k.typ, pub[k])
+		d := c.players
+		if dir == "publish" {
+			d = c.publishers
+		}
+		gauge(ch, d, counts[k], k.vhost, k.typ, proto)
+	}
+}
+
+// sendStreams sends the per-stream series of at most max_streams streams,
+// those with most clients first (ties by labels, so the choice is stable).
+func (c *Collector) sendStreams(st *Stats, names map[ID]string, ch chan<- prometheus.Metric) {
+	type entry struct {
+		s     *Stream
+		label [3]string
+	}
+	list := make([]entry, 0, len(st.Streams))
+	for i := range st.Streams {
+		v, a, s := StreamKey(&st.Streams[i], names)
+		list = append(list, entry{&st.Streams[i], [3]string{v, a, s}})
+	}
+	sort.SliceStable(list, func(i, j int) bool {
+		if list[i].s.Clients != list[j].s.Clients {
+			return list[i].s.Clients > list[j].s.Clients
+		}
+		return strings.Join(list[i].label[:], "\x00") < strings.Join(list[j].label[:], "\x00")
+	})
+	seen := map[[3]string]bool{}
+	sent, dropped := 0, 0
+	for _, e := range list {
+		if sent >= c.opts.MaxStreams || seen[e.label] {
+			dropped++
+			continue
+		}
+		seen[e.label] = true
+		sent++
+		lv := e.label[:]
+		s := e.s
+		gauge(ch, c.streamClients, s.Clients, lv...)
+		gauge(ch, c.streamPublishing, b2f(s.Publish.Active), lv...)
+		counter(ch, c.streamSend, s.SendBytes, lv...)
+		counter(ch, c.streamRecv, s.RecvBytes, lv...)
+		counter(ch, c.streamFrames, s.Frames, lv...)
+		if s.Video != nil || s.Audio != nil {
+			var codec [9]string
+			if v := s.Video; v != nil {
+				codec[0], codec[1], codec[2], codec[3], codec[4] = v.Codec, v.Profile, v.Level, num(v.Width), num(v.Height)
+			}
+			if a := s.Audio; a != nil {
+				codec[5], codec[6], codec[7], codec[8] = a.Codec, a.Profile, num(a.SampleRate), num(a.Channel)
+			}
+			gauge(ch, c.streamCodec, 1, append(append([]string(nil), lv...), codec[:]...)...)
+		}
+	}
+	gauge(ch, c.streamDropped, float64(dropped))
+}
+
+func num(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,85 @@
+// Package srs collects SRS (Simple Realtime Server) 3–7 statistics from its
+// http_api (/api/v1/summaries, versions, self_proc_stats, vhosts/,
+// streams/, clients/) as srs_* metrics, keeping the names of SRS's
+// built-in exporter where they conform, and exports the decoders and
+// Fetch for other packages (the agent).
+package srs
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/lbpilot/lbpilot/internal/upstream"
+)
+
+// DefaultMaxStreams caps the per-stream series of one target.
+const DefaultMaxStreams = 100
+
+// Options configure the SRS collector (the `srs:` block of a module).
+type Options struct {
+	// Username and PasswordFile set HTTP basic auth, for http_api with
+	// `auth { enabled on; }` (SRS 5.0.152+, 6.0.40+).
+	Username     string `yaml:"username"`
+	PasswordFile string `yaml:"password_file"`
+	// PageSize is the count asked per page of the stream and client
+	// lists (default 1000, at least 10).
+	PageSize int `yaml:"page_size"`
+	// Clients reads the client list for the per-type publisher and player
+	// counts (default true). Turn it off on nodes with very many clients
+	// to save the scrape; srs_clients still comes from the summaries.
+	Clients *bool `yaml:"clients"`
+	// StreamMetrics exports per-stream series labelled by vhost, app and
+	// stream (off by default).
+	StreamMetrics bool `yaml:"stream_metrics"`
+	// MaxStreams caps the streams exported per scrape (default 100); the
+	// streams with most clients are kept and srs_stream_series_dropped
+	// counts the rest.
+	MaxStreams int `yaml:"max_streams"`
+	// InsecureSkipVerify disables TLS verification for an https http_api.
+	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
+}
+
+// DefaultOptions returns the options of the built-in srs module.
+func DefaultOptions() *Options {
+	o := &Options{}
+	if err := o.Validate(); err != nil {
+		panic(err)
+	}
+	return o
+}
+
+// Validate fills defaults and checks the options.
+func (o *Options) Validate() error {
+	if o.PageSize < 0 {
+		return fmt.Errorf("srs: page_size must not be negative")
+	}
+	if o.PageSize == 0 {
+		o.PageSize = DefaultPageSize
+	}
+	if o.PageSize < minPageSize {
+		return fmt.Errorf("srs: page_size %d is below SRS's minimum of %d (SRS would answer %d items and paging would stop early)", o.PageSize, minPageSize, minPageSize)
+	}
+	if o.Clients == nil {
+		t := true
+		o.Clients = &t
+	}
+	if o.MaxStreams < 0 {
+		return fmt.Errorf("srs: max_streams must not be negative")
+	}
+	if o.MaxStreams == 0 {
+		o.MaxStreams = DefaultMaxStreams
+	}
+	if o.PasswordFile != "" && o.Username == "" {
+		return fmt.Errorf("srs: password_file needs username")
+	}
+	if o.PasswordFile != "" {
+		if _, err := os.Stat(o.PasswordFile); err != nil {
+			return fmt.Errorf("srs: password_file: %w", err)
+		}
+	}
+	return nil
+}
+
+// CheckURL accepts http(s)://host:port (the http_api listen address,
+// 1985 by default).
+func CheckURL(u string) error { return upstream.CheckHTTPURL("srs", u) }

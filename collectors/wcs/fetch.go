@@ -1,0 +1,59 @@
+package wcs
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+
+	"github.com/lbpilot/lbpilot/collectors"
+	"github.com/lbpilot/lbpilot/internal/upstream"
+)
+
+// StatURL returns the statistics page of a WCS base URL
+// (http://host:8081 → http://host:8081/?action=stat&format=json). A URL
+// that already asks for an action is used as it is.
+func StatURL(base, format string) string {
+	p, err := url.Parse(base)
+	if err != nil {
+		return base
+	}
+	q := p.Query()
+	if q.Has("action") {
+		return base
+	}
+	if p.Path == "" {
+		p.Path = "/"
+	}
+	// WCS's own clients put action first; keep that order.
+	raw := "action=stat"
+	if format == FormatJSON {
+		raw += "&format=json"
+	}
+	if p.RawQuery != "" {
+		raw += "&" + p.RawQuery
+	}
+	p.RawQuery = raw
+	return p.String()
+}
+
+// Fetch reads the statistics page of the WCS at baseURL in JSON form.
+// hc may be nil (a shared pooled client).
+func Fetch(ctx context.Context, hc *http.Client, baseURL string) (*Stats, error) {
+	return fetch(ctx, hc, StatURL(baseURL, FormatJSON))
+}
+
+func fetch(ctx context.Context, hc *http.Client, statURL string) (*Stats, error) {
+	resp, err := upstream.Get(ctx, hc, statURL, upstream.Auth{}, 0)
+	if err != nil {
+		return nil, err
+	}
+	if resp.Status != http.StatusOK {
+		return nil, &collectors.HTTPError{URL: statURL, Status: resp.Status, Body: collectors.Excerpt(resp.Body, 120)}
+	}
+	st, err := Parse(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", collectors.RedactURL(statURL), err)
+	}
+	return st, nil
+}
