@@ -268,7 +268,7 @@ func (s *Stat) parseRow(data []byte, start, end int) error {
 			s.padded++
 		}
 	}
-	if s.padded > len(data)+width {
+	if s.padded > end+width { // bytes read so far: the same bound however the input arrives
 		return fmt.Errorf("show stat: malformed output, rows are much shorter than the %d-column header", width)
 	}
 	return nil
