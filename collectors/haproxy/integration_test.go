@@ -24,7 +24,7 @@ import (
 func TestRealHAProxyStates(t *testing.T) {
 	up := haproxytest.Listener(t)
 	down := testenv.ClosedPort(t)
-	agent := agentServer(t, "up 50%")
+	agent := haproxytest.Agent(t, "up 50%")
 	_, agentPort, _ := net.SplitHostPort(agent)
 	inst := haproxytest.Start(t, haproxytest.Global+fmt.Sprintf(`
 backend bk
@@ -123,24 +123,4 @@ func series(name string, cur map[string]string, states []string) string {
 		}
 	}
 	return b.String()
-}
-
-func agentServer(t *testing.T, reply string) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			_, _ = c.Write([]byte(reply + "\n"))
-			c.Close()
-		}
-	}()
-	return l.Addr().String()
 }

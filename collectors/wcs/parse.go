@@ -7,10 +7,8 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"sort"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/lbpilot/lbpilot/collectors"
 )
@@ -97,12 +95,12 @@ func ParseText(body []byte) (*Stats, error) {
 			if i == len(lines)-1 {
 				hint = " (body truncated?)"
 			}
-			p.add("%s: no '=' in %q%s", where, excerpt(line), hint)
+			p.add("%s: no '=' in %q%s", where, collectors.Shorten(line, 60), hint)
 			continue
 		}
 		key, val = strings.TrimSpace(key), strings.TrimSpace(val)
 		if key == "" {
-			p.add("%s: empty key in %q", where, excerpt(line))
+			p.add("%s: empty key in %q", where, collectors.Shorten(line, 60))
 			continue
 		}
 		pairs++
@@ -144,14 +142,14 @@ func ParseJSON(body []byte) (*Stats, error) {
 	}
 	obj, ok := top.(map[string]any)
 	if !ok {
-		return nil, &ParseError{Format: "JSON", Problems: []string{fmt.Sprintf("top level is %s, want an object keyed by group (connections_stats, streams_stats, ...)", jsonType(top))}}
+		return nil, &ParseError{Format: "JSON", Problems: []string{fmt.Sprintf("top level is %s, want an object keyed by group (connections_stats, streams_stats, ...)", collectors.JSONType(top))}}
 	}
 	s := newStats()
 	var p problems
-	for _, group := range sortedKeys(obj) {
+	for _, group := range collectors.SortedKeys(obj) {
 		switch g := obj[group].(type) {
 		case map[string]any:
-			for _, key := range sortedKeys(g) {
+			for _, key := range collectors.SortedKeys(g) {
 				s.setJSON(group, key, g[key], &p)
 			}
 		default:
@@ -192,7 +190,7 @@ func (s *Stats) setJSON(group, key string, v any, p *problems) {
 		s.setText(key, strconv.FormatBool(x))
 	default:
 		if known {
-			p.add("%s: is a JSON %s, want a %s", where, jsonType(v), map[bool]string{true: "string", false: "number"}[kind == list])
+			p.add("%s: is a JSON %s, want a %s", where, collectors.JSONType(v), map[bool]string{true: "string", false: "number"}[kind == list])
 		}
 		// Unknown nested structures are not statistics lbpilot reads.
 	}
@@ -202,14 +200,14 @@ func (s *Stats) setJSON(group, key string, v any, p *problems) {
 func parseTranscoding(where string, v any, p *problems) []StreamCount {
 	m, ok := v.(map[string]any)
 	if !ok {
-		p.add("%s: is a JSON %s, want an object keyed by stream", where, jsonType(v))
+		p.add("%s: is a JSON %s, want an object keyed by stream", where, collectors.JSONType(v))
 		return nil
 	}
 	var out []StreamCount
-	for _, name := range sortedKeys(m) {
+	for _, name := range collectors.SortedKeys(m) {
 		info, ok := m[name].(map[string]any)
 		if !ok {
-			p.add("%s.%s: is a JSON %s, want an object", where, name, jsonType(m[name]))
+			p.add("%s.%s: is a JSON %s, want an object", where, name, collectors.JSONType(m[name]))
 			continue
 		}
 		d, ok := info["distributors"]
@@ -225,10 +223,10 @@ func parseTranscoding(where string, v any, p *problems) []StreamCount {
 		}
 		n, err := parseNumber(raw)
 		if err != nil || n < 0 {
-			p.add("%s.%s.distributors: %q is not a non-negative number", where, name, excerpt(raw))
+			p.add("%s.%s.distributors: %q is not a non-negative number", where, name, collectors.Shorten(raw, 60))
 			continue
 		}
-		out = append(out, StreamCount{Stream: validUTF8(name), Count: n})
+		out = append(out, StreamCount{Stream: collectors.ValidUTF8(name), Count: n})
 	}
 	return out
 }
@@ -265,7 +263,7 @@ func (s *Stats) set(key, raw, where string, p *problems) {
 	}
 	v, err := parseNumber(raw)
 	if err != nil {
-		p.add("%s: %s=%q is not a number", where, key, excerpt(raw))
+		p.add("%s: %s=%q is not a number", where, key, collectors.Shorten(raw, 60))
 		return
 	}
 	if v < 0 {
@@ -333,13 +331,13 @@ func parseList(raw string) ([]StreamCount, error) {
 		}
 		i := strings.LastIndexByte(e, '/')
 		if i <= 0 {
-			return nil, fmt.Errorf("entry %q is not name/count", excerpt(e))
+			return nil, fmt.Errorf("entry %q is not name/count", collectors.Shorten(e, 60))
 		}
 		n, err := strconv.ParseUint(e[i+1:], 10, 53)
 		if err != nil {
-			return nil, fmt.Errorf("entry %q: count is not a non-negative integer", excerpt(e))
+			return nil, fmt.Errorf("entry %q: count is not a non-negative integer", collectors.Shorten(e, 60))
 		}
-		name := validUTF8(e[:i])
+		name := collectors.ValidUTF8(e[:i])
 		if seen[name] {
 			continue
 		}
@@ -366,44 +364,4 @@ func parseNumber(s string) (float64, error) {
 		return 0, errors.New("not a finite number")
 	}
 	return v, nil
-}
-
-func excerpt(s string) string {
-	if len(s) > 60 {
-		s = s[:60] + "…"
-	}
-	return validUTF8(s)
-}
-
-// validUTF8 makes s usable as a label value (Prometheus requires UTF-8).
-func validUTF8(s string) string {
-	if utf8.ValidString(s) {
-		return s
-	}
-	return strings.ToValidUTF8(s, "\uFFFD")
-}
-
-func jsonType(v any) string {
-	switch v.(type) {
-	case nil:
-		return "null"
-	case map[string]any:
-		return "object"
-	case []any:
-		return "array"
-	case string:
-		return "string"
-	case bool:
-		return "boolean"
-	}
-	return "number"
-}
-
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

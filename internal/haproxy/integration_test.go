@@ -13,32 +13,11 @@ import (
 	"github.com/lbpilot/lbpilot/internal/testenv"
 )
 
-// agentReplying serves a HAProxy agent-check that always answers reply.
-func agentReplying(t *testing.T, reply string) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			_, _ = c.Write([]byte(reply + "\n"))
-			c.Close()
-		}
-	}()
-	return l.Addr().String()
-}
-
 func startLab(t *testing.T) (*haproxytest.Instance, *Client) {
 	t.Helper()
 	up1, up2 := haproxytest.Listener(t), haproxytest.Listener(t)
 	down := testenv.ClosedPort(t)
-	_, agentPort, _ := net.SplitHostPort(agentReplying(t, "up"))
+	_, agentPort, _ := net.SplitHostPort(haproxytest.Agent(t, "up"))
 	cfg := haproxytest.Global + fmt.Sprintf(`
 backend bk_web
     mode http

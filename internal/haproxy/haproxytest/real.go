@@ -268,3 +268,25 @@ func Listener(t testing.TB) string {
 	}()
 	return l.Addr().String()
 }
+
+// Agent serves a HAProxy agent-check that answers every connection with
+// reply and a newline, then closes. It returns "127.0.0.1:port".
+func Agent(t testing.TB, reply string) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			_, _ = c.Write([]byte(reply + "\n"))
+			c.Close()
+		}
+	}()
+	return l.Addr().String()
+}
