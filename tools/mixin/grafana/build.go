@@ -171,7 +171,7 @@ func TimeSeries(title, description, unit string, targets ...*Target) *Panel {
 	p.FieldConfig.Defaults.Custom = map[string]any{
 		"drawStyle": "line", "lineWidth": 1, "fillOpacity": 10, "gradientMode": "none",
 		"showPoints": "never", "spanNulls": false, "axisPlacement": "auto", "axisSoftMin": 0,
-		"stacking": map[string]any{"mode": "none", "group": "A"},
+		"stacking":        map[string]any{"mode": "none", "group": "A"},
 		"thresholdsStyle": map[string]any{"mode": "off"},
 	}
 	p.Options = map[string]any{
