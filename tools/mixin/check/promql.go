@@ -101,11 +101,11 @@ func expandVar(name string) string {
 
 func fmtDur(d time.Duration) string { return fmt.Sprintf("%ds", int(d.Seconds())) }
 
-var promql = parser.NewParser(parser.Options{})
+var promqlParser = parser.NewParser(parser.Options{})
 
 // Parse parses a (Grafana-expanded) expression.
 func Parse(expr string) (parser.Expr, error) {
-	return promql.ParseExpr(Expand(expr))
+	return promqlParser.ParseExpr(Expand(expr))
 }
 
 // Selector is one vector selector of an expression with its context.

@@ -15,7 +15,7 @@ import (
 // format package (which also validates names, durations and templates) and
 // returns its expressions keyed by "file group/rule".
 func RuleExprs(file string) (map[string]string, []string) {
-	rgs, errs := rulefmt.ParseFile(file, false, model.UTF8Validation, promql, slog.New(slog.DiscardHandler))
+	rgs, errs := rulefmt.ParseFile(file, false, model.UTF8Validation, promqlParser, slog.New(slog.DiscardHandler))
 	if len(errs) > 0 {
 		var probs []string
 		for _, e := range errs {
