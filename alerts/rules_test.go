@@ -318,3 +318,41 @@ func writeFile(t *testing.T, path, content string) {
 		t.Fatal(err)
 	}
 }
+
+// TestReadmeListsEveryAlert: the README's alert table names every alert
+// with its severity and, for those that move traffic, their action.
+func TestReadmeListsEveryAlert(t *testing.T) {
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(b)
+	start := strings.Index(readme, "\n## Alerts and dashboards")
+	end := strings.Index(readme[start+1:], "\n## ")
+	if start < 0 || end < 0 {
+		t.Fatal("README has no Alerts and dashboards section")
+	}
+	section := readme[start : start+1+end]
+	rows := map[string]string{}
+	for _, line := range strings.Split(section, "\n") {
+		cells := strings.Split(line, "|")
+		if len(cells) > 5 {
+			rows[strings.TrimSpace(cells[1])] = line
+		}
+	}
+	for name, r := range alertRules(t) {
+		row, ok := rows[name]
+		if !ok {
+			t.Errorf("README's alert table lacks %s", name)
+			continue
+		}
+		cells := strings.Split(row, "|")
+		if got := strings.TrimSpace(cells[3]); got != r.Labels["severity"] {
+			t.Errorf("README: %s has severity %q, the rule %q", name, got, r.Labels["severity"])
+		}
+		_, moves := r.Labels["lbpilot_action"]
+		if got := strings.TrimSpace(cells[4]); (got != "") != moves {
+			t.Errorf("README: %s moves traffic %q, the rule has lbpilot_action: %v", name, got, moves)
+		}
+	}
+}
