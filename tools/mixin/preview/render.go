@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"image"
 	"image/color"
-	"image/draw"
 	"image/png"
 	"io"
 	"os"
@@ -138,7 +137,7 @@ func Render(d *Dashboard) (*image.RGBA, error) {
 
 // Encode writes the image as PNG.
 func Encode(w io.Writer, img image.Image) error {
-	enc := png.Encoder{CompressionLevel: png.BestCompression}
+	enc := png.Encoder{CompressionLevel: png.DefaultCompression}
 	return enc.Encode(w, img)
 }
 
@@ -149,11 +148,19 @@ func box(p Panel) image.Rectangle {
 	return image.Rect(x0, y0, x0+g.W*ColW-Gap, y0+g.H*UnitH-Gap)
 }
 
-func fill(img *image.RGBA, r image.Rectangle, c color.Color) {
-	draw.Draw(img, r, image.NewUniform(c), image.Point{}, draw.Src)
+// fill paints a rectangle (clipped to the image) with an opaque colour.
+func fill(img *image.RGBA, r image.Rectangle, c color.RGBA) {
+	r = r.Intersect(img.Bounds())
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		i := img.PixOffset(r.Min.X, y)
+		for x := r.Min.X; x < r.Max.X; x++ {
+			img.Pix[i], img.Pix[i+1], img.Pix[i+2], img.Pix[i+3] = c.R, c.G, c.B, c.A
+			i += 4
+		}
+	}
 }
 
-func outline(img *image.RGBA, r image.Rectangle, c color.Color) {
+func outline(img *image.RGBA, r image.Rectangle, c color.RGBA) {
 	fill(img, image.Rect(r.Min.X, r.Min.Y, r.Max.X, r.Min.Y+1), c)
 	fill(img, image.Rect(r.Min.X, r.Max.Y-1, r.Max.X, r.Max.Y), c)
 	fill(img, image.Rect(r.Min.X, r.Min.Y, r.Min.X+1, r.Max.Y), c)
@@ -328,7 +335,7 @@ func RenderDir(dir, out string) ([]string, error) {
 
 // bigText draws ASCII text scaled up by an integer factor, its top-left
 // corner at (x, y).
-func bigText(img *image.RGBA, x, y int, s string, c color.Color, scale int) {
+func bigText(img *image.RGBA, x, y int, s string, c color.RGBA, scale int) {
 	w := textWidth(s)
 	small := image.NewAlpha(image.Rect(0, 0, w, 13))
 	dr := &font.Drawer{Dst: small, Src: image.Opaque, Face: face, Dot: fixed.P(0, 10)}
