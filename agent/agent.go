@@ -46,6 +46,8 @@ type Options struct {
 	Logger          log.Logger
 	// Registry receives the agent's metrics; nil makes a new one.
 	Registry *prometheus.Registry
+
+	maxChecks int // tests: the concurrency bound (0: maxConcurrentChecks)
 }
 
 // Agent answers agent checks and /health from cached decisions.
@@ -98,12 +100,15 @@ func New(o Options) (*Agent, error) {
 	if o.Registry == nil {
 		o.Registry = prometheus.NewRegistry()
 	}
+	if o.maxChecks <= 0 {
+		o.maxChecks = maxConcurrentChecks
+	}
 	a := &Agent{
 		opts:         o,
 		logger:       o.Logger,
 		reg:          o.Registry,
 		m:            newMetrics(o.Registry, o.Kind, o.Policy.Mode),
-		sem:          make(chan struct{}, maxConcurrentChecks),
+		sem:          make(chan struct{}, o.maxChecks),
 		replyTimeout: o.UpstreamTimeout + time.Second,
 	}
 	src := o.Source

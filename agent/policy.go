@@ -173,10 +173,10 @@ func (p Policy) weight(u float64) int {
 	floor := min(max(p.Floor, 1), 100)
 	knee := p.Knee / 100
 	switch {
-	case math.IsNaN(u) || u <= knee:
-		return 100
 	case u >= 1:
 		return floor
+	case math.IsNaN(u) || u <= knee:
+		return 100
 	}
 	w := 100 - float64(100-floor)*(u-knee)/(1-knee)
 	return min(max(int(math.Round(w)), floor), 100)
