@@ -181,3 +181,32 @@ backend bk_wcs
 		}
 	}
 }
+
+// TestAgentFlagsDocumented: every flag of `lbpilot agent` is in README's
+// Agent flags table.
+func TestAgentFlagsDocumented(t *testing.T) {
+	code, help, _ := runArgs("agent", "--help")
+	b, err := os.ReadFile("../../README.md")
+	if err != nil || code != 0 {
+		t.Fatal(code, err)
+	}
+	readme := string(b)
+	section := readme[strings.Index(readme, "\n## Agent\n"):strings.Index(readme, "\n## Alerts and dashboards\n")]
+	n := 0
+	for _, f := range strings.Fields(help) {
+		if !strings.HasPrefix(f, "--") {
+			continue
+		}
+		name, _, _ := strings.Cut(strings.Replace(f, "--[no-]", "--", 1), "=")
+		if strings.HasPrefix(name, "--help") || name == "--version" {
+			continue
+		}
+		n++
+		if !strings.Contains(section, "`"+name+"`") {
+			t.Errorf("README's Agent flags table lacks %s", name)
+		}
+	}
+	if n < 15 {
+		t.Fatalf("only %d flags found in --help", n)
+	}
+}
