@@ -350,6 +350,7 @@ func run(c config) (string, error) {
 	fmt.Fprintf(&b, "| upstream requests for %d checks | %d | %d | %.4f× | one per cache period | %s |\n", len(mc.lat), mc.upstream, mu.upstream, float64(mc.upstream)/float64(max(mu.upstream, 1)), cacheVerdict(mc, c))
 	fmt.Fprintf(&b, "| failed or non-up replies | %d | %d | | 0 | %s |\n\n", mc.errors, mu.errors, zeroVerdict(mc.errors+mu.errors))
 
+	fmt.Fprintf(&b, "Without the cache every check reads the upstream, except that checks arriving while a reading is under way share it (single flight), hence fewer upstream requests than checks. ")
 	fmt.Fprintf(&b, "The generator started its checks late by p50 %s, p99 %s (the shared machine's scheduling, outside the latencies above; load average %s at the end).\n\n", ms(pctOf(mc.lag, 50)), ms(pctOf(mc.lag, 99)), loadavg())
 	fmt.Fprintf(&b, "Highest rate (closed loop, 8 clients back to back, cache 1 s): **%.0f checks/s**, p50 %s, p99 %s, %d failed.\n\n", maxRate.rate(), ms(maxRate.pct(50)), ms(maxRate.pct(99)), maxRate.errors)
 
