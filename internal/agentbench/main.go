@@ -39,6 +39,7 @@ type config struct {
 	duration     time.Duration
 	rounds       int
 	scriptChecks int
+	closed       time.Duration // length of each closed-loop run
 }
 
 func main() {
@@ -49,6 +50,7 @@ func main() {
 	flag.DurationVar(&c.duration, "duration", 3*time.Second, "length of one open-loop round")
 	flag.IntVar(&c.rounds, "rounds", 2, "alternating rounds per side")
 	flag.IntVar(&c.scriptChecks, "script-checks", 100, "checks of the xinetd-style script")
+	flag.DurationVar(&c.closed, "closed", 3*time.Second, "length of each closed-loop (highest rate) run")
 	flag.Parse()
 	md, err := run(c)
 	if err != nil {
@@ -332,7 +334,7 @@ func run(c config) (string, error) {
 	}
 	mc, mu := merge(rc), merge(ru)
 	upOK := func(s string) bool { return strings.HasPrefix(s, "up ") }
-	maxRate := closedLoop(cached, 8, 3*time.Second, upOK)
+	maxRate := closedLoop(cached, 8, c.closed, upOK)
 
 	var b strings.Builder
 	fmt.Fprintf(&b, "## Agent: HAProxy agent-check against a lab WCS\n\n")
@@ -385,7 +387,7 @@ func run(c config) (string, error) {
 		}
 	}
 	sa, ss := result{lat: sortD(seqAgent)}, result{lat: sortD(seqScript)}
-	scriptMax := closedLoop(scriptAddr, 2, 3*time.Second, scriptOK)
+	scriptMax := closedLoop(scriptAddr, 2, c.closed, scriptOK)
 	fmt.Fprintf(&b, "Against the WCS docs' way: an xinetd-style service (emulated in Go: accept, run the script, its output to the connection) running a bash script with the docs' per-check work — curl of the JSON page, one jq and bc per field, the load average and CPU count — rewritten for this benchmark.\n\n")
 	fmt.Fprintf(&b, "| measurement | lbpilot agent | xinetd-style script | ratio |\n|---|---|---|---|\n")
 	fmt.Fprintf(&b, "| p50 latency, %d sequential checks (alternating; each script run outlasts the agent's cache, so every agent check here reads the upstream) | %s | %s | %.0f× |\n", c.scriptChecks, ms(sa.pct(50)), ms(ss.pct(50)), ratio(ss.pct(50), sa.pct(50)))
