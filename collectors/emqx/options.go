@@ -92,6 +92,10 @@ func (o *Options) version() Version {
 	return Version(o.APIVersion)
 }
 
+// Credentials reads the configured secret files (for other packages that
+// call the API themselves, such as the agent).
+func (o *Options) Credentials() (upstream.Auth, error) { return o.credentials() }
+
 // credentials reads the configured secret files.
 func (o *Options) credentials() (upstream.Auth, error) {
 	switch {

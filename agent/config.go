@@ -1,0 +1,251 @@
+package agent
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/go-kit/log"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/lbpilot/lbpilot/collectors/emqx"
+	"github.com/lbpilot/lbpilot/collectors/srs"
+	"github.com/lbpilot/lbpilot/collectors/wcs"
+	"github.com/lbpilot/lbpilot/internal/upstream"
+)
+
+// File is the agent's configuration file: one `agent:` section, whose keys
+// are the flags' names without the `agent.` prefix (dashes become
+// underscores).
+type File struct {
+	Agent Config `yaml:"agent"`
+}
+
+// Config is the agent's configuration as written: the file's `agent:`
+// section, with command-line flags laid over it. Complete fills the
+// defaults and checks it; Options compiles it.
+type Config struct {
+	ListenAddress string `yaml:"listen_address"`
+	// HTTPListenAddress serves /health and /metrics; "" turns HTTP off.
+	HTTPListenAddress *string `yaml:"http_listen_address"`
+	// Allow lists the source networks answered (CIDRs or addresses);
+	// empty answers every source.
+	Allow  []string `yaml:"allow"`
+	Source string   `yaml:"source"`
+	Target string   `yaml:"target"`
+	Mode   string   `yaml:"mode"`
+	// Thresholds by name: a positive number or "off".
+	Thresholds map[string]string `yaml:"thresholds"`
+	Weight     WeightConfig      `yaml:"weight"`
+	MaxConn    int               `yaml:"maxconn"`
+	// CacheTTL is how long one upstream reading serves checks (0: no
+	// cache; concurrent checks still share a reading).
+	CacheTTL        *time.Duration `yaml:"cache_ttl"`
+	UpstreamTimeout time.Duration  `yaml:"upstream_timeout"`
+
+	WCS  WCSConfig    `yaml:"wcs"`
+	SRS  SRSConfig    `yaml:"srs"`
+	EMQX emqx.Options `yaml:"emqx"`
+}
+
+// WeightConfig shapes the weight curve (weight mode).
+type WeightConfig struct {
+	// Knee: percent of a threshold up to which the weight stays 100%.
+	Knee *float64 `yaml:"knee"`
+	// Floor: the weight, in percent, at and above a threshold (1..100).
+	Floor *int `yaml:"floor"`
+}
+
+// WCSConfig holds what reading WCS needs besides its URL.
+type WCSConfig struct {
+	// BandwidthUnit is the unit of global_bandwidth_in/out on the page:
+	// Mbps (default), kbps or bps. band-in/band-out limits are in Mbit/s.
+	BandwidthUnit      string `yaml:"bandwidth_unit"`
+	InsecureSkipVerify bool   `yaml:"insecure_skip_verify"`
+}
+
+// SRSConfig holds SRS http_api's basic auth (SRS 5.0.152+, 6.0.40+).
+type SRSConfig struct {
+	Username           string `yaml:"username"`
+	PasswordFile       string `yaml:"password_file"`
+	InsecureSkipVerify bool   `yaml:"insecure_skip_verify"`
+}
+
+// defaultTargets is the local upstream's address per kind: the ports each
+// server listens on out of the box.
+var defaultTargets = map[Kind]string{
+	WCS:  DefaultWCSTarget,
+	SRS:  "http://localhost:1985",
+	EMQX: "http://localhost:18083",
+}
+
+// LoadFile reads a configuration file strictly.
+func LoadFile(path string) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading config: %w", err)
+	}
+	c, err := Parse(b)
+	if err != nil {
+		return nil, fmt.Errorf("config file %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Parse decodes one YAML document; an unknown key is an error naming the
+// key and its line.
+func Parse(b []byte) (*Config, error) {
+	var f File
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	var extra any
+	if err := dec.Decode(&extra); err == nil {
+		return nil, errors.New("more than one YAML document; want exactly one")
+	}
+	return &f.Agent, nil
+}
+
+// Complete fills the defaults and validates everything that can be
+// checked without the network (credential files must exist).
+func (c *Config) Complete() error {
+	if c.ListenAddress == "" {
+		c.ListenAddress = DefaultListenAddress
+	}
+	if c.HTTPListenAddress == nil {
+		a := DefaultHTTPListenAddress
+		c.HTTPListenAddress = &a
+	}
+	if c.Source == "" {
+		c.Source = string(WCS)
+	}
+	k, err := ParseKind(c.Source)
+	if err != nil {
+		return err
+	}
+	c.Source = string(k)
+	if c.Target == "" {
+		c.Target = defaultTargets[k]
+	}
+	if err := upstream.CheckHTTPURL(string(k), c.Target); err != nil {
+		return fmt.Errorf("target: %w", err)
+	}
+	if c.Mode == "" {
+		c.Mode = string(ModeWeight)
+	}
+	m, err := ParseMode(c.Mode)
+	if err != nil {
+		return err
+	}
+	c.Mode = string(m)
+	if _, err := DefaultThresholds(k).Apply(k, c.Thresholds); err != nil {
+		return err
+	}
+	if c.Weight.Knee == nil {
+		v := float64(DefaultKnee)
+		c.Weight.Knee = &v
+	}
+	if c.Weight.Floor == nil {
+		v := DefaultFloor
+		c.Weight.Floor = &v
+	}
+	if c.CacheTTL == nil {
+		v := DefaultCacheTTL
+		c.CacheTTL = &v
+	}
+	if *c.CacheTTL < 0 {
+		return fmt.Errorf("cache_ttl %v must not be negative", *c.CacheTTL)
+	}
+	if c.UpstreamTimeout == 0 {
+		c.UpstreamTimeout = DefaultUpstreamTimeout
+	}
+	if c.UpstreamTimeout < 0 {
+		return fmt.Errorf("upstream_timeout %v must be positive", c.UpstreamTimeout)
+	}
+	if _, err := ParseAllowlist(c.Allow); err != nil {
+		return err
+	}
+	if err := c.policy(k, m).Validate(); err != nil {
+		return err
+	}
+	return c.completeSource(k)
+}
+
+func (c *Config) completeSource(k Kind) error {
+	switch k {
+	case WCS:
+		u := wcs.Options{BandwidthUnit: c.WCS.BandwidthUnit}
+		if err := u.Validate(); err != nil {
+			return err
+		}
+		c.WCS.BandwidthUnit = u.BandwidthUnit
+	case SRS:
+		o := srs.Options{Username: c.SRS.Username, PasswordFile: c.SRS.PasswordFile}
+		if err := o.Validate(); err != nil {
+			return err
+		}
+	case EMQX:
+		if err := c.EMQX.Validate(); err != nil {
+			return err
+		}
+		if c.EMQX.Node == "" {
+			if c.EMQX.APIVersion == string(emqx.V4) || c.EMQX.APIVersion == string(emqx.V2) {
+				return fmt.Errorf("emqx: node: name the local node (e.g. emqx@10.0.0.11); EMQX 4 and emqttd 2 cannot say which node answers")
+			}
+			// The agent speaks for its own node, never the cluster.
+			c.EMQX.Node = emqx.SelfNode
+		}
+	}
+	return nil
+}
+
+func (c *Config) policy(k Kind, m Mode) Policy {
+	t, _ := DefaultThresholds(k).Apply(k, c.Thresholds) // checked by Complete
+	return Policy{Mode: m, Thresholds: t, Knee: *c.Weight.Knee, Floor: *c.Weight.Floor, MaxConn: c.MaxConn}
+}
+
+// Options completes the configuration and compiles it, reading credential
+// files (a rotated secret is picked up on restart).
+func (c *Config) Options(logger log.Logger) (Options, error) {
+	if err := c.Complete(); err != nil {
+		return Options{}, err
+	}
+	k, m := Kind(c.Source), Mode(c.Mode)
+	allow, _ := ParseAllowlist(c.Allow) // checked by Complete
+	o := Options{
+		Kind: k, Target: c.Target, Policy: c.policy(k, m), Allow: allow,
+		CacheTTL: *c.CacheTTL, UpstreamTimeout: c.UpstreamTimeout, Logger: logger,
+	}
+	switch k {
+	case WCS:
+		o.Source = &WCSSource{HTTP: upstream.Client(c.WCS.InsecureSkipVerify), URL: c.Target, Unit: wcs.Unit(c.WCS.BandwidthUnit)}
+	case SRS:
+		api := srs.API{HTTP: upstream.Client(c.SRS.InsecureSkipVerify), BaseURL: c.Target}
+		if c.SRS.PasswordFile != "" {
+			pass, err := upstream.ReadSecretFile("srs password_file", c.SRS.PasswordFile)
+			if err != nil {
+				return Options{}, err
+			}
+			api.Auth = upstream.Auth{Username: c.SRS.Username, Password: pass}
+		} else if c.SRS.Username != "" {
+			api.Auth = upstream.Auth{Username: c.SRS.Username}
+		}
+		o.Source = NewSRSSource(api)
+	case EMQX:
+		auth, err := c.EMQX.Credentials()
+		if err != nil {
+			return Options{}, err
+		}
+		api := &emqx.API{HTTP: upstream.Client(c.EMQX.InsecureSkipVerify), BaseURL: c.Target, Auth: auth, Node: c.EMQX.Node}
+		if c.EMQX.APIVersion != "auto" {
+			api.Version = emqx.Version(c.EMQX.APIVersion)
+		}
+		o.Source = &EMQXSource{API: api}
+	}
+	return o, nil
+}

@@ -1,0 +1,113 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/go-kit/log/level"
+)
+
+// The connection's life after the reply. HAProxy reads one line and then
+// resets the connection; it may also have sent an agent-send string
+// first. The agent answers at once, without waiting for that string, then
+// half-closes and reads whatever the peer sent until it closes (bounded):
+// closing a socket with unread input makes the kernel send an RST, which
+// could overtake the reply on a slow path.
+const (
+	drainTimeout = time.Second
+	maxDrain     = 64 << 10
+)
+
+// rejectLogPeriod spaces the warnings about refused sources.
+const rejectLogPeriod = time.Minute
+
+// Serve answers agent checks on ln until ctx ends, then waits for the
+// checks in progress and returns nil. It returns an error if the listener
+// fails for another reason.
+func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	stop := context.AfterFunc(ctx, func() { _ = ln.Close() })
+	defer stop()
+	var backoff time.Duration
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return err
+			}
+			// Out of file descriptors and the like: wait and retry, as
+			// net/http does, rather than stop answering for good.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			level.Error(a.logger).Log("msg", "Accepting an agent-check connection", "err", err, "retry_in", backoff)
+			select {
+			case <-time.After(backoff):
+			case <-ctx.Done():
+				return nil
+			}
+			continue
+		}
+		backoff = 0
+		// The source check comes before anything is read or computed.
+		if !a.opts.Allow.Allows(c.RemoteAddr()) {
+			a.reject(c, rejectNotAllowed)
+			continue
+		}
+		select {
+		case a.sem <- struct{}{}:
+		default:
+			a.reject(c, rejectOverload)
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-a.sem }()
+			a.handle(ctx, c)
+		}()
+	}
+}
+
+// reject closes a connection without a reply, counts it and warns now
+// and then (never once per connection: a scanner must not flood the log).
+func (a *Agent) reject(c net.Conn, reason string) {
+	_ = c.Close()
+	a.m.rejected.WithLabelValues(reason).Inc()
+	if ok, held := a.rejectLog.allow(time.Now(), rejectLogPeriod); ok {
+		level.Warn(a.logger).Log("msg", "Closed an agent-check connection without a reply", "reason", reason, "source", c.RemoteAddr(), "allow", a.opts.Allow, "similar_since_last_warning", held)
+	}
+}
+
+// handle writes the one line and closes.
+func (a *Agent) handle(ctx context.Context, c net.Conn) {
+	start := time.Now()
+	defer c.Close()
+	_ = c.SetDeadline(start.Add(a.replyTimeout))
+	r, ok := a.cache.get(ctx)
+	if !ok {
+		return // shutting down: no line, HAProxy keeps the last state
+	}
+	if _, err := c.Write(r.line); err != nil {
+		// The peer went away first (HAProxy's timeout passed and it reset
+		// the connection): nothing to do but count it.
+		a.m.writeErrors.Inc()
+		level.Debug(a.logger).Log("msg", "Writing the agent reply", "source", c.RemoteAddr(), "err", err)
+		return
+	}
+	a.m.checkTime.Observe(time.Since(start).Seconds())
+	a.m.replies.WithLabelValues(string(r.d.Kind)).Inc()
+	if hc, ok := c.(interface{ CloseWrite() error }); ok {
+		_ = hc.CloseWrite()
+	}
+	// Reading ends at the peer's close or reset (both normal: HAProxy
+	// resets after the line), at the deadline, or after maxDrain bytes.
+	_ = c.SetReadDeadline(time.Now().Add(drainTimeout))
+	_, _ = io.CopyN(io.Discard, c, maxDrain)
+}
