@@ -143,6 +143,9 @@ func TestBuild(t *testing.T) {
 		"lbpilot_probe_invalid_requests_total":  {"reason"},
 		"lbpilot_config_last_reload_successful": nil,
 		"go_goroutines":                         nil,
+		"lbpilot_agent_utilization_ratio":       {"dimension"},
+		"lbpilot_agent_replies_total":           {"kind"},
+		"lbpilot_agent_check_duration_seconds":  nil,
 		"ALERTS":                                {"alertname", "alertstate"},
 	} {
 		m, ok := c.Family(name)
@@ -162,6 +165,12 @@ func TestBuild(t *testing.T) {
 	}
 	if m, _ := c.Family("lbpilot_probe_invalid_requests_total"); m.Type != "counter" || !m.Values["reason"]["bad_target"] {
 		t.Errorf("lbpilot_probe_invalid_requests_total: %+v", m)
+	}
+	if m, _ := c.Family("lbpilot_agent_utilization_ratio"); !m.Values["dimension"]["subscribers"] || !m.Values["dimension"]["connections"] || !m.Values["dimension"]["streams"] {
+		t.Errorf("agent dimensions: %v", m.Values["dimension"])
+	}
+	if _, _, ok := c.Lookup("lbpilot_agent_check_duration_seconds_bucket"); !ok {
+		t.Error("the agent's histogram buckets are not catalogued")
 	}
 	if _, ok := c.Family("haproxy_server_http_responses"); ok {
 		t.Error("a family that does not exist is catalogued")

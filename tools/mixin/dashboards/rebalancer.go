@@ -11,7 +11,7 @@ func Rebalancer() *g.Dashboard {
 	d := g.New(UIDRebalancer, "lbpilot / Rebalancer and agent",
 		"lbpilot's rebalancer (Alertmanager webhook → HAProxy drain/maint → ready) and agent (HAProxy agent-check): actions, servers held, guard deferrals, alert intake, reconcile loop, agent weights.",
 		"rebalancer", "agent")
-	jobInstanceVars(d, `{__name__=~"lbpilot_rebalancer_last_reconcile_success"}`)
+	jobInstanceVars(d, `{__name__=~"lbpilot_rebalancer_last_reconcile_success|lbpilot_agent_info"}`)
 	rebalancerAnnotations(d)
 
 	ji := jobInst
@@ -121,6 +121,64 @@ func Rebalancer() *g.Dashboard {
 			"ops",
 			g.Q(`sum by (instance) (rate(lbpilot_rebalancer_state_write_failures_total{`+ji+`}[$__rate_interval]))`, "{{instance}}")).
 			OverrideRegex(".*", g.FixedColor(colErr)),
+	)
+
+	d.Row("Agents")
+	d.Add(4, 6,
+		g.Stat("Agents below their thresholds",
+			"Agents whose last decision found the upstream readable and every dimension below its threshold (what /health answers 200 for), and those that did not.",
+			"none",
+			g.Instant(`sum(lbpilot_agent_healthy{`+ji+`})`, "healthy"),
+			g.Instant(`count(lbpilot_agent_healthy{`+ji+`} == 0) or vector(0)`, "at a threshold or blind")).
+			Override("at a threshold or blind", g.FixedColor(colWarn)).Override("healthy", g.FixedColor(colIn)).NoGraph(),
+	)
+	d.Add(10, 6,
+		g.TimeSeries("Agent weights",
+			"The weight each agent gives its server, as a share of the configured weight (up 63% → 63 %); 0 when it answered down. It falls linearly from the knee (half the threshold by default) to the floor at the threshold.",
+			"percentunit",
+			g.Q(`max by (instance) (lbpilot_agent_weight_ratio{`+ji+`})`, "{{instance}}")).
+			MinMax(g.F(0), g.F(1)).LegendTable("min", "lastNotNull"),
+		g.TimeSeries("Most loaded dimension per agent",
+			"The highest value ÷ threshold over each agent's dimensions: the utilisation its weight follows. At 1 the agent gives the floor weight (weight mode) or answers down (updown mode).",
+			"percentunit",
+			g.Q(`max by (instance) (lbpilot_agent_utilization_ratio{`+ji+`})`, "{{instance}}")).
+			ThresholdLines(g.Steps("green", 0.5, "orange", 1, "red")).MinMax(g.F(0), nil),
+	)
+	d.Add(8, 8,
+		g.TimeSeries("Utilisation by dimension",
+			"Value ÷ threshold of every checked dimension (cpu, publishers, subscribers, hls, band-in, band-out, clients, streams, connections), per agent.",
+			"percentunit",
+			g.Q(`max by (instance, dimension) (lbpilot_agent_utilization_ratio{`+ji+`})`, "{{instance}} {{dimension}}")).
+			ThresholdLines(g.Steps("green", 1, "red")).MinMax(g.F(0), nil),
+		g.TimeSeries("Agent replies",
+			"Agent-check replies per second by kind: up (with a weight), down_load (updown mode, a threshold reached), down_upstream (the upstream could not be read).",
+			"ops",
+			g.Q(`sum by (kind) (rate(lbpilot_agent_replies_total{`+ji+`}[$__rate_interval]))`, "{{kind}}")).
+			Override("down_upstream", g.FixedColor(colErr)).Override("down_load", g.FixedColor(colWarn)).Override("up", g.FixedColor(colIn)),
+		g.TimeSeries("Upstream readings and failures",
+			"Readings of the local upstream per second (one per cache period at most) and the share that failed.",
+			"percentunit",
+			g.Q(`sum by (instance) (rate(lbpilot_agent_upstream_errors_total{`+ji+`}[$__rate_interval]))
+/
+(sum by (instance) (rate(lbpilot_agent_upstream_requests_total{`+ji+`}[$__rate_interval])) > 0)`, "failed {{instance}}")).
+			ThresholdLines(g.Steps("green", 0.01, "red")).MinMax(g.F(0), g.F(1)),
+	)
+	d.Add(8, 8,
+		g.TimeSeries("Check duration",
+			"Time from accepting an agent-check connection to the reply: median and 99th percentile. Keep it well under HAProxy's timeout check.",
+			"s",
+			g.Q(`histogram_quantile(0.5, sum by (le) (rate(lbpilot_agent_check_duration_seconds_bucket{`+ji+`}[$__rate_interval])))`, "p50"),
+			g.Q(`histogram_quantile(0.99, sum by (le) (rate(lbpilot_agent_check_duration_seconds_bucket{`+ji+`}[$__rate_interval])))`, "p99")),
+		g.TimeSeries("Refused checks and lost replies",
+			"Per second: connections closed without a reply (not_allowed: outside --agent.allow; overload: too many checks at once) and replies the peer did not wait for.",
+			"ops",
+			g.Q(`sum by (reason) (rate(lbpilot_agent_rejected_connections_total{`+ji+`}[$__rate_interval]))`, "refused {{reason}}"),
+			g.Q(`sum(rate(lbpilot_agent_write_errors_total{`+ji+`}[$__rate_interval]))`, "write errors")),
+		g.TablePanel("Agents",
+			"Every agent with its source (wcs, srs, emqx) and reply mode (weight, updown).",
+			"none",
+			g.Table(`max by (instance, source, mode) (lbpilot_agent_info{`+ji+`})`)).
+			Transform("organize", map[string]any{"excludeByName": map[string]any{"Time": true, "Value": true}}),
 	)
 	return d
 }
