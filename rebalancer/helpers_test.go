@@ -178,7 +178,7 @@ func alert(status, fp, action, backend, server string, startsAt time.Time) templ
 	a := template.Alert{
 		Status:      status,
 		Fingerprint: fp,
-		Labels: template.KV{"alertname": "Test", LabelAction: action, LabelBackend: backend, LabelServer: server},
+		Labels:      template.KV{"alertname": "Test", LabelAction: action, LabelBackend: backend, LabelServer: server},
 		StartsAt:    startsAt,
 	}
 	if status == StatusResolved {

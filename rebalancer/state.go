@@ -133,15 +133,15 @@ type AdminOwn struct {
 // WeightOwn: the rebalancer set the weight to Set (Percent of the initial
 // weight); it was Prev before and goes back to Prev.
 type WeightOwn struct {
-	Percent int       `json:"percent"`
-	Set     int       `json:"set"`
-	Prev    int       `json:"prev"`
+	Percent int `json:"percent"`
+	Set     int `json:"set"`
+	Prev    int `json:"prev"`
 	// Before is, for a pending change of an owned weight, what it was.
 	Before *WeightPoint `json:"before,omitempty"`
-	Phase   string    `json:"phase"`
-	Since   time.Time `json:"since,omitzero"`
-	Alerts  []string  `json:"alerts"`
-	Rules   []string  `json:"rules"`
+	Phase  string       `json:"phase"`
+	Since  time.Time    `json:"since,omitzero"`
+	Alerts []string     `json:"alerts"`
+	Rules  []string     `json:"rules"`
 }
 
 // Release records that an operator changed a server the rebalancer owned:
