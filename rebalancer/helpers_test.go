@@ -215,3 +215,8 @@ func readFixture(t testing.TB, name string) []byte {
 	}
 	return b
 }
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}

@@ -85,6 +85,13 @@ func classify(rules []*Rule, a template.Alert, source string) (Observation, *Rej
 		if o.At.Before(o.StartsAt) {
 			o.At = o.StartsAt // a resolved alert without a usable endsAt still ends its incarnation
 		}
+		// The rule only says whether an alert the store does not know yet is
+		// worth a tombstone (so that a firing delivered after it stays a no-op).
+		if r := matchRule(rules, o.Labels); r != nil {
+			if _, err := r.check(o.Labels); err == nil {
+				o.Rule = r.Name
+			}
+		}
 		return o, nil
 	case StatusFiring:
 		o.At = o.StartsAt

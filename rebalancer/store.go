@@ -233,7 +233,8 @@ type Transition struct {
 
 // Observe merges observations: each record keeps the highest version seen,
 // so repeats and old notifications are no-ops whatever their order. A
-// resolved observation for an alert the store does not hold is ignored.
+// resolved observation for an unknown alert is kept as a tombstone when it
+// matches a rule (Observation.Rule set), else ignored.
 // When at least mass.MinAlerts firing alerts resolve within mass.Window,
 // their restores are held for mass.Grace.
 func (s *Store) Observe(obs []Observation, now time.Time, mass MassResolveConfig) ObserveResult {
@@ -244,14 +245,19 @@ func (s *Store) Observe(obs []Observation, now time.Time, mass MassResolveConfig
 	for _, o := range obs {
 		rec := s.st.Alerts[o.Fingerprint]
 		if rec == nil {
-			if o.Status != StatusFiring {
+			if o.Status != StatusFiring && o.Rule == "" {
 				res.NotTracked++
 				continue
 			}
 			s.seq++
 			rec = &AlertRecord{Fingerprint: o.Fingerprint, seq: s.seq}
 			s.st.Alerts[o.Fingerprint] = rec
-			res.Transitions = append(res.Transitions, Transition{Fingerprint: o.Fingerprint, Rule: o.Rule, To: StatusFiring, Source: o.Source})
+			if o.Status == StatusFiring {
+				res.Transitions = append(res.Transitions, Transition{Fingerprint: o.Fingerprint, Rule: o.Rule, To: StatusFiring, Source: o.Source})
+			}
+			// A resolved alert never seen firing becomes a tombstone: it
+			// changes nothing now, and keeps a late firing of the same
+			// incarnation from acting.
 			rec.apply(o, now)
 			res.Changed++
 			res.Seq = max(res.Seq, rec.seq)
