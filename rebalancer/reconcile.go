@@ -25,9 +25,11 @@ func (r *Rebalancer) Reconcile(ctx context.Context, refresh bool) error {
 	start := time.Now()
 	now := r.now()
 	ok := true
+	var cycleErrs []error
 	if refresh && r.am != nil {
 		if err := r.refresh(ctx, now); err != nil {
 			ok = false
+			cycleErrs = append(cycleErrs, err)
 		}
 	}
 	var alerts []*AlertRecord
@@ -62,6 +64,7 @@ func (r *Rebalancer) Reconcile(ctx context.Context, refresh bool) error {
 	for i, err := range errs {
 		if err != nil {
 			ok = false
+			cycleErrs = append(cycleErrs, err)
 		}
 		if w := wakes[i]; !w.IsZero() && (wake.IsZero() || w.Before(wake)) {
 			wake = w
@@ -69,6 +72,7 @@ func (r *Rebalancer) Reconcile(ctx context.Context, refresh bool) error {
 	}
 	if err := r.store.SyncAll(); err != nil {
 		ok = false
+		cycleErrs = append(cycleErrs, err)
 		r.m.stateWriteFails.Inc()
 		level.Error(r.logger).Log("msg", "Writing the state file failed", "file", r.store.Path(), "err", err)
 	}
@@ -82,7 +86,7 @@ func (r *Rebalancer) Reconcile(ctx context.Context, refresh bool) error {
 		return nil
 	}
 	r.m.reconcileOK.Set(0)
-	return errors.Join(errs...)
+	return errors.Join(cycleErrs...)
 }
 
 // reconcileSocket brings one socket in line. It returns when it wants to
