@@ -403,6 +403,13 @@ func (d *decision) planWeight(in decideInput, ref haproxy.ServerRef, srv *haprox
 	if pct < 0 {
 		return
 	}
+	if srv.UWeight != srv.IWeight {
+		// Someone else (an operator, or an agent before it was disabled)
+		// set this weight: as with drain and maint, not taking it over.
+		d.Notes = append(d.Notes, Note{Ref: ref, Facet: FacetWeight, Kind: NoteNotOurs, From: itoa(srv.UWeight), To: strconv.Itoa(pct) + "%", Alerts: incarnations(who), Rules: ruleNames(who),
+			Detail: "weight " + itoa(srv.UWeight) + " differs from the configured " + itoa(srv.IWeight) + " (set by someone else); not taking it over"})
+		return
+	}
 	target := weightOf(srv.IWeight, pct)
 	if target == srv.UWeight {
 		return

@@ -388,7 +388,7 @@ func (r *Rebalancer) logNotes(socket string, seen map[string]bool, notes []Note)
 			r.m.overrides.Inc()
 			level.Warn(r.logger).Log(append([]any{"msg", "Server changed outside lbpilot; released, it will not be restored"}, kv...)...)
 		case NoteNotOurs:
-			if r.once(socket, seen, n.Kind, n.Ref.String(), strings.Join(n.Alerts, ",")) {
+			if r.once(socket, seen, n.Kind, n.Ref.String(), n.Facet, strings.Join(n.Alerts, ",")) {
 				level.Info(r.logger).Log(append([]any{"msg", "Server already changed by someone else; not taking it over"}, kv...)...)
 			}
 		case NoteRefused:
