@@ -128,12 +128,41 @@ func TestRefreshFromAlertmanager(t *testing.T) {
 		t.Fatal(err)
 	}
 	hs.wantAdmin("be_app", "web1", haproxy.StateReady)
-	// A false resolve: the API lists the same incarnation again, later.
-	am.alerts = []APIAlert{apiAlert("f1", "web1", t0.Add(-time.Minute), hs.clock.Now().Add(time.Minute))}
+	// A false resolve: the API lists the same incarnation again, updated
+	// after the resolve (Prometheus reached Alertmanager again).
+	hs.clock.Advance(time.Minute)
+	am.alerts = []APIAlert{apiAlert("f1", "web1", t0.Add(-time.Minute), hs.clock.Now())}
 	if err := hs.r.Reconcile(context.Background(), true); err != nil {
 		t.Fatal(err)
 	}
 	hs.wantAdmin("be_app", "web1", haproxy.StateDrain)
+}
+
+// TestRefreshLeavesNewAlertsToNotifications: an alert Alertmanager has
+// just received is still in group_wait; the refresh leaves it to the
+// notification (which never comes if it resolves meanwhile).
+func TestRefreshLeavesNewAlertsToNotifications(t *testing.T) {
+	am := &fakeAM{}
+	hs := amHarness(t, am)
+	am.now = hs.clock.Now
+	t0 := hs.clock.Now()
+	am.started = t0.Add(-time.Hour)
+	am.alerts = []APIAlert{apiAlert("f1", "web1", t0.Add(-5*time.Second), t0)}
+	if err := hs.r.Reconcile(context.Background(), true); err != nil {
+		t.Fatal(err)
+	}
+	hs.wantAdmin("be_app", "web1", haproxy.StateReady)
+	hs.clock.Advance(time.Minute) // still listed a minute later: the notification was missed
+	am.alerts = []APIAlert{apiAlert("f1", "web1", t0.Add(-5*time.Second), hs.clock.Now())}
+	if err := hs.r.Reconcile(context.Background(), true); err != nil {
+		t.Fatal(err)
+	}
+	hs.wantAdmin("be_app", "web1", haproxy.StateDrain)
+	// Listed and firing: left alone, so the resolved notification still wins
+	// even if Alertmanager's updatedAt is later than Prometheus's endsAt.
+	hs.mustPost(body(alert(StatusResolved, "f1", "drain", "be_app", "web1", t0.Add(-5*time.Second))))
+	hs.mustReconcile()
+	hs.wantAdmin("be_app", "web1", haproxy.StateReady)
 }
 
 func TestRefreshRightAfterAlertmanagerStart(t *testing.T) {

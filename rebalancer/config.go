@@ -25,6 +25,7 @@ const (
 	DefaultAlertRetention    = 24 * time.Hour
 	DefaultStartupGrace      = 2 * time.Minute
 	DefaultAMTimeout         = 10 * time.Second
+	DefaultNewAlertDelay     = time.Minute
 	DefaultMassMinAlerts     = 3
 	DefaultMassWindow        = time.Minute
 	DefaultMassGrace         = 5 * time.Minute
@@ -93,7 +94,12 @@ type AlertmanagerConfig struct {
 	// until Alertmanager has been up this long (its alerts live in memory and
 	// come back only when Prometheus re-sends them).
 	StartupGrace time.Duration `yaml:"startup_grace"`
-	Timeout      time.Duration `yaml:"timeout"`
+	// NewAlertDelay: an alert the rebalancer has not heard of is taken from
+	// the list only once it has been firing this long. Alertmanager holds a
+	// new group for group_wait before notifying (and drops it silently if it
+	// resolves meanwhile); acting on the list sooner would bypass that.
+	NewAlertDelay time.Duration `yaml:"new_alert_delay"`
+	Timeout       time.Duration `yaml:"timeout"`
 }
 
 // GuardConfig is the capacity floor, globally and per backend.
@@ -296,8 +302,11 @@ func (a *AlertmanagerConfig) complete() error {
 	if a.Timeout == 0 {
 		a.Timeout = DefaultAMTimeout
 	}
-	if a.StartupGrace < 0 || a.Timeout < 0 {
-		return fmt.Errorf("alertmanager: startup_grace and timeout must not be negative")
+	if a.NewAlertDelay == 0 {
+		a.NewAlertDelay = DefaultNewAlertDelay
+	}
+	if a.StartupGrace < 0 || a.Timeout < 0 || a.NewAlertDelay < 0 {
+		return fmt.Errorf("alertmanager: startup_grace, new_alert_delay and timeout must not be negative")
 	}
 	if a.URL == "" {
 		return nil

@@ -416,12 +416,23 @@ func (r *Rebalancer) logNotes(socket string, seen map[string]bool, notes []Note)
 	}
 }
 
-// refresh reads Alertmanager's alerts: listed ones are firing as of their
-// updatedAt (this catches webhooks missed while the rebalancer was down);
-// firing ones missing from the list are resolved as of Alertmanager's
-// clock, but only once Alertmanager has been up for startup_grace (after a
-// restart its list is empty until Prometheus re-sends) and only if nothing
-// newer arrived since the request went out.
+// refresh reads Alertmanager's list of alerts (silenced and inhibited ones
+// included: a silence mutes notifications, it does not end a condition).
+//
+//   - An alert the rebalancer never heard of (or a newer incarnation) is
+//     taken once it has been firing for new_alert_delay: it was missed,
+//     e.g. while the rebalancer was down.
+//   - An alert the rebalancer holds as resolved but that Alertmanager has
+//     updated since (updatedAt after the resolve) fires again: a false
+//     resolve, e.g. Prometheus could not reach Alertmanager for a while.
+//   - An alert the rebalancer holds as firing and that is missing from the
+//     list is resolved as of Alertmanager's clock — but only once
+//     Alertmanager has been up for startup_grace (after a restart its list
+//     is empty until Prometheus re-sends), and only if nothing about it
+//     arrived since the request went out.
+//
+// Alerts the rebalancer holds as firing and that are listed are left as
+// they are: their notifications keep the order.
 func (r *Rebalancer) refresh(ctx context.Context, now time.Time) error {
 	fetchStart := now
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.Alertmanager.Timeout)
@@ -438,6 +449,13 @@ func (r *Rebalancer) refresh(ctx context.Context, now time.Time) error {
 	if date.IsZero() {
 		date = now
 	}
+	date = date.UTC()
+	known := map[string]*AlertRecord{}
+	r.store.View(func(st *State) {
+		for fp, rec := range st.Alerts {
+			known[fp] = &AlertRecord{Status: rec.Status, StartsAt: rec.StartsAt, ReceivedAt: rec.ReceivedAt}
+		}
+	})
 	var obs []Observation
 	listed := map[string]bool{}
 	for _, a := range list {
@@ -448,8 +466,18 @@ func (r *Rebalancer) refresh(ctx context.Context, now time.Time) error {
 		}
 		listed[o.Fingerprint] = true
 		o.At = a.UpdatedAt.UTC()
-		if o.At.IsZero() {
-			o.At = date.UTC()
+		if o.At.IsZero() || o.At.After(date) {
+			o.At = date
+		}
+		rec := known[o.Fingerprint]
+		switch {
+		case rec == nil || o.StartsAt.After(rec.StartsAt):
+			if date.Sub(o.StartsAt) < r.cfg.Alertmanager.NewAlertDelay {
+				continue // Alertmanager's own notification comes first
+			}
+			o.At = o.StartsAt // exactly what its firing notification would have said
+		case rec.Status == StatusFiring:
+			continue
 		}
 		obs = append(obs, o)
 	}
@@ -460,13 +488,11 @@ func (r *Rebalancer) refresh(ctx context.Context, now time.Time) error {
 	case date.Sub(started) < grace:
 		level.Info(r.logger).Log("msg", "Alertmanager started recently; absent alerts are not taken as resolved yet", "started", started, "grace", grace)
 	default:
-		r.store.View(func(st *State) {
-			for fp, rec := range st.Alerts {
-				if rec.Status == StatusFiring && !listed[fp] && rec.ReceivedAt.Before(fetchStart) {
-					obs = append(obs, Observation{Fingerprint: fp, Status: StatusResolved, StartsAt: rec.StartsAt, At: date.UTC(), EndsAt: date.UTC(), Source: SourceAPI})
-				}
+		for fp, rec := range known {
+			if rec.Status == StatusFiring && !listed[fp] && rec.ReceivedAt.Before(fetchStart) {
+				obs = append(obs, Observation{Fingerprint: fp, Status: StatusResolved, StartsAt: rec.StartsAt, At: date, EndsAt: date, Source: SourceAPI})
 			}
-		})
+		}
 	}
 	r.viewMu.Lock()
 	prev := r.amStarted
