@@ -151,7 +151,7 @@ func (s *Store) Sync(seq uint64) error {
 		s.mu.Unlock()
 		return nil
 	}
-	data, err := json.MarshalIndent(s.st, "", " ")
+	data, err := json.Marshal(s.st)
 	cur := s.seq
 	s.mu.Unlock()
 	if err != nil {
