@@ -214,3 +214,29 @@ func TestParseAction(t *testing.T) {
 		t.Errorf("String() = %q", s)
 	}
 }
+
+// TestREADMEConfigExample keeps the README's configuration example valid.
+func TestREADMEConfigExample(t *testing.T) {
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	i := strings.Index(s, "### Configuration file")
+	if i < 0 {
+		t.Fatal("README has no rebalancer configuration section")
+	}
+	s = s[i:]
+	start := strings.Index(s, "```yaml\n")
+	end := strings.Index(s[start+8:], "```")
+	if start < 0 || end < 0 {
+		t.Fatal("no yaml block")
+	}
+	c, err := Parse([]byte(s[start+8 : start+8+end]))
+	if err != nil {
+		t.Fatalf("README example: %v", err)
+	}
+	if len(c.CompiledRules()) != 3 || c.Alertmanager.URL == "" {
+		t.Fatalf("README example parsed to %d rules", len(c.CompiledRules()))
+	}
+}
