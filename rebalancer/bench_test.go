@@ -22,7 +22,7 @@ import (
 
 // The benchmarks run against a real haproxy and measure what an operator
 // sees: from the webhook POST until `show servers state` shows the change.
-// scripts/bench.d/rebalancer.sh turns their metrics into BENCHMARKS.md.
+// scripts/bench.d/30-rebalancer.sh turns their metrics into BENCHMARKS.md.
 
 type benchLab struct {
 	client *haproxy.Client

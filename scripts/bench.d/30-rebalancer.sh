@@ -1,8 +1,8 @@
 #!/bin/sh
-# bench.d/rebalancer.sh OUTDIR LBPILOT — webhook → state visible in a real
+# bench.d/30-rebalancer.sh OUTDIR LBPILOT — webhook → state visible in a real
 # haproxy, for one server and for a 1,000-server alert storm, each against
 # the same change sent straight to the runtime socket in the same run
-# (rebalancer/bench_test.go). Writes OUTDIR/rebalancer.md.
+# (rebalancer/bench_test.go). Writes OUTDIR/30-rebalancer.md.
 set -eu
 out=$1
 cd "$(dirname "$0")/../.."
@@ -20,7 +20,7 @@ s50=$(metric socket-p50-ms BenchmarkRebalancerWebhookToHAProxy); s99=$(metric so
 t50=$(metric storm-p50-ms BenchmarkRebalancerStorm1000); tmax=$(metric storm-max-ms BenchmarkRebalancerStorm1000)
 tr50=$(metric restore-p50-ms BenchmarkRebalancerStorm1000)
 ts50=$(metric socket-p50-ms BenchmarkRebalancerStorm1000); tsmax=$(metric socket-max-ms BenchmarkRebalancerStorm1000)
-cat >"$out/rebalancer.md" <<MD
+cat >"$out/30-rebalancer.md" <<MD
 ## Rebalancer: Alertmanager webhook → HAProxy state
 
 Real haproxy on a unix socket, the rebalancer in-process with its state file
@@ -39,4 +39,4 @@ for one server, 40 storms.
 | same storm, slowest of 40 | ${tmax} ms | ${tsmax} ms | |
 | storm resolved → 1,000 servers READY, p50 | ${tr50} ms | | |
 MD
-cat "$out/rebalancer.md"
+cat "$out/30-rebalancer.md"
