@@ -222,7 +222,12 @@ func TestREADMEConfigExample(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := string(b)
-	i := strings.Index(s, "### Configuration file")
+	i := -1
+	if r := strings.Index(s, "\n## Rebalancer\n"); r >= 0 {
+		if j := strings.Index(s[r:], "### Configuration file"); j >= 0 {
+			i = r + j
+		}
+	}
 	if i < 0 {
 		t.Fatal("README has no rebalancer configuration section")
 	}
