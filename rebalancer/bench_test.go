@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -49,7 +50,7 @@ func startBenchLab(b *testing.B, servers int) *benchLab {
 		b.Fatal(err)
 	}
 	c.HAProxy.Sockets = []string{inst.Socket}
-	c.Rebalancer.StateFile = filepath.Join(b.TempDir(), "state.json")
+	c.Rebalancer.StateFile = filepath.Join(benchStateDir(b), "state.json")
 	if err := c.Complete(); err != nil {
 		b.Fatal(err)
 	}
@@ -196,4 +197,18 @@ func BenchmarkRebalancerStorm1000(b *testing.B) {
 	b.ReportMetric(percentile(restore, .5), "restore-p50-ms")
 	b.ReportMetric(percentile(direct, .5), "socket-p50-ms")
 	b.ReportMetric(percentile(direct, 1), "socket-max-ms")
+}
+
+// benchStateDir is where the benchmark keeps the state file:
+// LBPILOT_BENCH_STATE_DIR (e.g. /dev/shm to leave fsync out), else a temp dir.
+func benchStateDir(b *testing.B) string {
+	if d := os.Getenv("LBPILOT_BENCH_STATE_DIR"); d != "" {
+		dir, err := os.MkdirTemp(d, "lbpbench")
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { os.RemoveAll(dir) })
+		return dir
+	}
+	return b.TempDir()
 }

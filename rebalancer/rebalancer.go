@@ -258,6 +258,11 @@ func orNone(s string) string {
 	return s
 }
 
+// flushDelay is how long the loop waits, after a cycle, before writing
+// what the cycle left unwritten (see reconcile): long enough that a burst
+// of webhooks does not queue behind it, short enough to keep the file fresh.
+const flushDelay = 200 * time.Millisecond
+
 // Run reconciles at once, then every reconcile interval, after every
 // webhook that changed something, and when a hold expires, until ctx ends.
 // The final state is written on the way out.
@@ -267,27 +272,32 @@ func (r *Rebalancer) Run(ctx context.Context) error {
 	defer ticker.Stop()
 	wake := time.NewTimer(time.Hour)
 	defer wake.Stop()
+	flush := time.NewTimer(time.Hour)
+	defer flush.Stop()
 	refresh := true
 	for {
-		_ = r.Reconcile(ctx, refresh)
+		_ = r.reconcile(ctx, refresh, false)
+		flush.Reset(flushDelay)
 		r.viewMu.Lock()
 		next := r.nextWake
 		r.viewMu.Unlock()
 		if !next.IsZero() {
 			wake.Reset(max(time.Until(next), 0) + 10*time.Millisecond)
 		}
-		select {
-		case <-ctx.Done():
-			if err := r.store.SyncAll(); err != nil {
-				level.Error(r.logger).Log("msg", "Writing the state file on shutdown failed", "err", err)
+		for waiting := true; waiting; {
+			select {
+			case <-ctx.Done():
+				_ = r.flush()
+				return nil
+			case <-flush.C:
+				_ = r.flush()
+			case <-ticker.C:
+				refresh, waiting = true, false
+			case <-r.kick:
+				refresh, waiting = false, false
+			case <-wake.C:
+				refresh, waiting = false, false
 			}
-			return nil
-		case <-ticker.C:
-			refresh = true
-		case <-r.kick:
-			refresh = false
-		case <-wake.C:
-			refresh = false
 		}
 	}
 }

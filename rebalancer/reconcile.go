@@ -16,10 +16,20 @@ import (
 )
 
 // Reconcile runs one cycle: optionally refresh alerts from Alertmanager,
-// then bring every socket in line with the alerts in force. It returns an
-// error when a socket could not be reached or a change failed; the next
-// cycle retries.
+// then bring every socket in line with the alerts in force, and write the
+// state file. It returns an error when a socket could not be reached, a
+// change failed or the state could not be written; the next cycle retries.
 func (r *Rebalancer) Reconcile(ctx context.Context, refresh bool) error {
+	return r.reconcile(ctx, refresh, true)
+}
+
+// reconcile is one cycle. Everything that must be on disk before HAProxy
+// changes is written inside it; what is left at the end — confirmations,
+// reload marks, releases, alerts from the API — can always be derived
+// again from HAProxy and Alertmanager after a crash, so the loop may write
+// it a moment later (syncAtEnd false) instead of delaying the next
+// webhook behind one more fsync.
+func (r *Rebalancer) reconcile(ctx context.Context, refresh, syncAtEnd bool) error {
 	r.cycleMu.Lock()
 	defer r.cycleMu.Unlock()
 	start := time.Now()
@@ -70,11 +80,11 @@ func (r *Rebalancer) Reconcile(ctx context.Context, refresh bool) error {
 			wake = w
 		}
 	}
-	if err := r.store.SyncAll(); err != nil {
-		ok = false
-		cycleErrs = append(cycleErrs, err)
-		r.m.stateWriteFails.Inc()
-		level.Error(r.logger).Log("msg", "Writing the state file failed", "file", r.store.Path(), "err", err)
+	if syncAtEnd {
+		if err := r.flush(); err != nil {
+			ok = false
+			cycleErrs = append(cycleErrs, err)
+		}
 	}
 	r.viewMu.Lock()
 	r.lastCycle, r.lastOK, r.nextWake = now, ok, wake
@@ -87,6 +97,16 @@ func (r *Rebalancer) Reconcile(ctx context.Context, refresh bool) error {
 	}
 	r.m.reconcileOK.Set(0)
 	return errors.Join(cycleErrs...)
+}
+
+// flush writes what the state holds beyond the last write.
+func (r *Rebalancer) flush() error {
+	if err := r.store.SyncAll(); err != nil {
+		r.m.stateWriteFails.Inc()
+		level.Error(r.logger).Log("msg", "Writing the state file failed", "file", r.store.Path(), "err", err)
+		return err
+	}
+	return nil
 }
 
 // reconcileSocket brings one socket in line. It returns when it wants to
