@@ -1,8 +1,6 @@
 package rebalancer
 
 import (
-	"time"
-
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -207,5 +205,3 @@ func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(dryRunDesc, prometheus.GaugeValue, dry)
 }
-
-func seconds(d time.Duration) float64 { return d.Seconds() }

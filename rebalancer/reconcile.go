@@ -238,7 +238,7 @@ func (r *Rebalancer) reconcileSocket(ctx context.Context, s Socket, alerts []*Al
 		}
 	})
 	for i, stp := range dec.Steps {
-		r.m.actions.WithLabelValues(stp.Action, outcomeLabel(outcomes[i])).Inc()
+		r.m.actions.WithLabelValues(stp.Action, outcomes[i]).Inc()
 		kv := []any{"msg", "Rebalancer action", "socket", name, "backend", stp.Ref.Backend, "server", stp.Ref.Server, "facet", stp.Facet,
 			"action", stp.Action, "from", stp.From, "to", stp.To, "result", outcomes[i], "alerts", strings.Join(stp.Alerts, ","), "rules", strings.Join(stp.Rules, ","),
 			"command", stp.Cmd.String()}
@@ -259,8 +259,6 @@ func (r *Rebalancer) reconcileSocket(ctx context.Context, s Socket, alerts []*Al
 	}
 	return dec.NextWake, nil
 }
-
-func outcomeLabel(o string) string { return o }
 
 // commit replaces this socket's ownership and releases with the decision's
 // and records the HAProxy process seen, in one state change.
