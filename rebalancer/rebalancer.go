@@ -1,0 +1,334 @@
+package rebalancer
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+	"github.com/prometheus/client_golang/prometheus"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/lbpilot/lbpilot/internal/haproxy"
+)
+
+// Options configure a Rebalancer.
+type Options struct {
+	// Config is a completed configuration (Default, Parse or LoadFile).
+	Config *Config
+	// Sockets overrides the sockets built from Config.HAProxy.Sockets (tests).
+	Sockets []Socket
+	// Alertmanager overrides the API client built from Config.Alertmanager (tests).
+	Alertmanager AlertSource
+	// Registry receives the rebalancer's metrics; nil creates one.
+	Registry *prometheus.Registry
+	// DisableExporterMetrics leaves out go_* and process_* metrics.
+	DisableExporterMetrics bool
+	Logger                 log.Logger
+	// Now is the clock (tests); nil is time.Now.
+	Now func() time.Time
+}
+
+// Rebalancer receives alerts and keeps HAProxy in line with them.
+type Rebalancer struct {
+	cfg     *Config
+	rules   []*Rule
+	store   *Store
+	sockets []Socket
+	am      AlertSource
+	auth    *BearerAuth
+	logger  log.Logger
+	reg     *prometheus.Registry
+	m       *metrics
+	now     func() time.Time
+	dryRun  bool
+
+	cycleMu sync.Mutex // one reconcile cycle at a time
+	kick    chan struct{}
+
+	viewMu    sync.Mutex
+	sockState map[string]*socketStatus
+	reported  map[string]map[string]bool // per socket: log-once keys seen in the last cycle
+	lastCycle time.Time
+	lastOK    bool
+	nextWake  time.Time
+	amStarted time.Time
+}
+
+type socketStatus struct {
+	Up       bool       `json:"up"`
+	Error    string     `json:"error,omitempty"`
+	Pid      int        `json:"pid,omitempty"`
+	SeenAt   time.Time  `json:"seen_at,omitzero"`
+	Deferred []Deferral `json:"deferred"`
+}
+
+// New builds a rebalancer and loads its state file.
+func New(o Options) (*Rebalancer, error) {
+	if o.Config == nil {
+		return nil, fmt.Errorf("rebalancer: no configuration")
+	}
+	if o.Logger == nil {
+		o.Logger = log.NewNopLogger()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	cfg := o.Config
+	r := &Rebalancer{
+		cfg: cfg, rules: cfg.CompiledRules(), logger: o.Logger, now: o.Now, dryRun: cfg.Rebalancer.DryRun,
+		kick: make(chan struct{}, 1), sockState: map[string]*socketStatus{}, reported: map[string]map[string]bool{},
+	}
+	sockets := o.Sockets
+	if sockets == nil {
+		for _, addr := range cfg.HAProxy.Sockets {
+			s, err := NewSocket(addr, haproxy.WithTimeout(cfg.HAProxy.Timeout))
+			if err != nil {
+				return nil, err
+			}
+			sockets = append(sockets, s)
+		}
+	}
+	if len(sockets) == 0 {
+		return nil, fmt.Errorf("no HAProxy socket configured (--haproxy.socket or haproxy.sockets)")
+	}
+	for _, s := range sockets {
+		if r.dryRun {
+			s = newDryRunSocket(s)
+		}
+		r.sockets = append(r.sockets, s)
+		r.sockState[s.Name()] = &socketStatus{}
+	}
+	r.am = o.Alertmanager
+	if r.am == nil && cfg.Alertmanager.URL != "" {
+		am, err := NewAlertmanagerClient(cfg.Alertmanager)
+		if err != nil {
+			return nil, err
+		}
+		r.am = am
+	}
+	if cfg.Rebalancer.BearerTokenFile != "" {
+		a, err := NewBearerAuth(cfg.Rebalancer.BearerTokenFile, o.Logger)
+		if err != nil {
+			return nil, err
+		}
+		r.auth = a
+	}
+	if r.dryRun {
+		// A dry run reads the state file (to plan like the real thing) but
+		// never writes it.
+		st, err := OpenStore(cfg.Rebalancer.StateFile)
+		if err != nil {
+			return nil, err
+		}
+		r.store = NewMemoryStore(st.st)
+	} else {
+		st, err := OpenStore(cfg.Rebalancer.StateFile)
+		if err != nil {
+			return nil, err
+		}
+		r.store = st
+	}
+	r.reg = o.Registry
+	if r.reg == nil {
+		r.reg = prometheus.NewRegistry()
+	}
+	r.m = newMetrics(r.reg, r)
+	r.reg.MustRegister(versioncollector.NewCollector("lbpilot"))
+	if !o.DisableExporterMetrics {
+		r.reg.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	}
+	r.logStartup()
+	return r, nil
+}
+
+func (r *Rebalancer) logStartup() {
+	var names []string
+	for _, s := range r.sockets {
+		names = append(names, s.Name())
+	}
+	var nAlerts, nOwned, nReleased int
+	var orphans []string
+	r.store.View(func(st *State) {
+		nAlerts, nOwned, nReleased = len(st.Alerts), len(st.Owned), len(st.Released)
+		for _, o := range st.Owned {
+			if _, ok := r.sockState[o.Socket]; !ok {
+				orphans = append(orphans, o.Socket+" "+o.ref().String())
+			}
+		}
+	})
+	level.Info(r.logger).Log("msg", "Rebalancer ready", "sockets", strings.Join(names, ","), "state_file", r.store.Path(), "dry_run", r.dryRun,
+		"alerts", nAlerts, "owned", nOwned, "released", nReleased, "alertmanager", r.cfg.Alertmanager.URL != "")
+	for _, rule := range r.rules {
+		level.Info(r.logger).Log("msg", "Rule", "rule", rule.Describe())
+	}
+	for _, o := range orphans {
+		level.Warn(r.logger).Log("msg", "State file owns a server on a socket that is no longer configured; it will not be restored until that socket is configured again", "server", o)
+	}
+}
+
+// Registry is the rebalancer's metrics registry.
+func (r *Rebalancer) Registry() *prometheus.Registry { return r.reg }
+
+// Kick asks the loop for a cycle soon (coalesced).
+func (r *Rebalancer) Kick() {
+	select {
+	case r.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Record implements Intake: classify every alert by its own status,
+// merge, and make the result durable before returning.
+func (r *Rebalancer) Record(_ context.Context, msg *Message) (Summary, error) {
+	now := r.now()
+	sum := Summary{Alerts: len(msg.Alerts)}
+	if msg.TruncatedAlerts > 0 {
+		r.m.truncated.Add(float64(msg.TruncatedAlerts))
+		level.Warn(r.logger).Log("msg", "Alertmanager truncated this notification (max_alerts); the missing alerts are never delivered. Set max_alerts: 0 on the rebalancer receiver", "group_key", msg.GroupKey, "truncated", msg.TruncatedAlerts)
+	}
+	obs := make([]Observation, 0, len(msg.Alerts))
+	for _, a := range msg.Alerts {
+		r.m.alertsReceived.WithLabelValues(statusLabel(a.Status)).Inc()
+		o, rej := classify(r.rules, a, SourceWebhook)
+		if rej != nil {
+			sum.Ignored++
+			r.reject(rej, msg.GroupKey)
+			continue
+		}
+		obs = append(obs, o)
+	}
+	res := r.store.Observe(obs, now, r.cfg.MassResolve)
+	sum.Recorded, sum.Unchanged, sum.Stale = res.Changed, res.Unchanged, res.Stale
+	sum.Ignored += res.NotTracked
+	r.m.alertsIgnored.WithLabelValues(ReasonStale).Add(float64(res.Stale))
+	r.m.alertsIgnored.WithLabelValues(ReasonNotTracked).Add(float64(res.NotTracked))
+	r.logTransitions(res)
+	if err := r.store.Sync(res.Seq); err != nil {
+		r.m.stateWriteFails.Inc()
+		return sum, fmt.Errorf("%w: %v", errPersist, err)
+	}
+	if res.Changed > 0 {
+		r.Kick()
+	}
+	return sum, nil
+}
+
+func statusLabel(s string) string {
+	if s == StatusFiring || s == StatusResolved {
+		return s
+	}
+	return "invalid"
+}
+
+func (r *Rebalancer) reject(rej *Rejection, groupKey string) {
+	r.m.alertsIgnored.WithLabelValues(rej.Reason).Inc()
+	kv := []any{"fingerprint", rej.Fingerprint, "status", rej.Status, "rule", rej.Rule, "reason", rej.Reason, "group_key", groupKey}
+	if rej.Err != nil {
+		kv = append(kv, "err", rej.Err)
+	}
+	switch {
+	case rej.Reason == ReasonNoRule:
+		level.Info(r.logger).Log(append([]any{"msg", "Alert matches no rule; ignored"}, kv...)...)
+	default:
+		level.Warn(r.logger).Log(append([]any{"msg", "Alert rejected"}, kv...)...)
+	}
+}
+
+func (r *Rebalancer) logTransitions(res ObserveResult) {
+	for _, t := range res.Transitions {
+		level.Info(r.logger).Log("msg", "Alert "+t.To, "fingerprint", t.Fingerprint, "rule", t.Rule, "from", orNone(t.From), "to", t.To, "source", t.Source)
+	}
+	if res.MassHeld > 0 {
+		r.m.massResolves.Add(float64(res.MassHeld))
+		level.Warn(r.logger).Log("msg", "Many alerts resolved at once (Prometheus stopped sending?); holding their restores", "resolved", res.MassHeld,
+			"min_alerts", *r.cfg.MassResolve.MinAlerts, "window", r.cfg.MassResolve.Window, "grace", r.cfg.MassResolve.Grace)
+	}
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
+// flushDelay is how long the loop waits, after a cycle, before writing
+// what the cycle left unwritten (see reconcile): long enough that a burst
+// of webhooks does not queue behind it, short enough to keep the file fresh.
+const flushDelay = 200 * time.Millisecond
+
+// Run reconciles at once, then every reconcile interval, after every
+// webhook that changed something, and when a hold expires, until ctx ends.
+// The final state is written on the way out.
+func (r *Rebalancer) Run(ctx context.Context) error {
+	interval := r.cfg.Rebalancer.ReconcileInterval
+	ticker := time.NewTicker(interval)
+	defer ticker.Stop()
+	wake := time.NewTimer(time.Hour)
+	defer wake.Stop()
+	flush := time.NewTimer(time.Hour)
+	defer flush.Stop()
+	refresh := true
+	for {
+		_ = r.reconcile(ctx, refresh, false)
+		flush.Reset(flushDelay)
+		r.viewMu.Lock()
+		next := r.nextWake
+		r.viewMu.Unlock()
+		if !next.IsZero() {
+			wake.Reset(max(time.Until(next), 0) + 10*time.Millisecond)
+		}
+		for waiting := true; waiting; {
+			select {
+			case <-ctx.Done():
+				_ = r.flush()
+				return nil
+			case <-flush.C:
+				_ = r.flush()
+			case <-ticker.C:
+				refresh, waiting = true, false
+			case <-r.kick:
+				refresh, waiting = false, false
+			case <-wake.C:
+				refresh, waiting = false, false
+			}
+		}
+	}
+}
+
+// Mux serves the rebalancer's HTTP API: POST /api/v1/alerts, GET
+// /api/v1/state, the metrics, /-/healthy and /-/ready.
+func (r *Rebalancer) Mux(telemetryPath string) *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.Handle("/api/v1/alerts", WebhookHandler(r, r.auth, r.m, r.logger))
+	mux.Handle("/api/v1/state", StateHandler(r, r.auth))
+	mux.Handle(telemetryPath, promhttp.HandlerFor(r.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
+	ok := http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if req.Method != http.MethodGet && req.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("OK\n"))
+	})
+	mux.Handle("/-/healthy", ok)
+	mux.Handle("/-/ready", ok)
+	return mux
+}
+
+func (r *Rebalancer) deferredCount() int {
+	r.viewMu.Lock()
+	defer r.viewMu.Unlock()
+	n := 0
+	for _, s := range r.sockState {
+		n += len(s.Deferred)
+	}
+	return n
+}
