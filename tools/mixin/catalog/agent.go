@@ -3,6 +3,7 @@ package catalog
 import (
 	"context"
 	"fmt"
+	"testing"
 
 	"github.com/go-kit/log"
 	"github.com/prometheus/client_golang/prometheus"
@@ -18,7 +19,7 @@ func init() {
 // configuration, feeds it one reading with every dimension of its kind
 // (so the per-dimension families have their children) and gathers its
 // registry.
-func (c *Catalog) AddAgent() error {
+func (c *Catalog) AddAgent(testing.TB) error {
 	for _, kind := range []agent.Kind{agent.WCS, agent.SRS, agent.EMQX} {
 		yml := fmt.Sprintf("agent:\n  source: %s\n", kind)
 		if kind == agent.EMQX {

@@ -52,7 +52,18 @@ type Metric struct {
 // Catalog is a set of metric families.
 type Catalog struct {
 	families map[string]*Metric
+	samples  []Sampled
 }
+
+// Sampled is what one source exposed, sample by sample.
+type Sampled struct {
+	Source   string
+	Families []*dto.MetricFamily
+}
+
+// Samples returns every gathered or parsed exposition, by source (the
+// descriptor-only sources have none): tests evaluate queries on them.
+func (c *Catalog) Samples() []Sampled { return c.samples }
 
 // New returns an empty catalog.
 func New() *Catalog { return &Catalog{families: map[string]*Metric{}} }
@@ -243,6 +254,7 @@ func ParseDesc(s string) (name string, labels []string, err error) {
 // AddFamilies records gathered or parsed metric families with their
 // types, label names and label values.
 func (c *Catalog) AddFamilies(mfs []*dto.MetricFamily, source string) {
+	c.samples = append(c.samples, Sampled{Source: source, Families: mfs})
 	for _, mf := range mfs {
 		typ := strings.ToLower(mf.GetType().String())
 		if mf.GetType() == dto.MetricType_GAUGE_HISTOGRAM {

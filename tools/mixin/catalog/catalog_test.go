@@ -120,7 +120,7 @@ func TestRecordingRules(t *testing.T) {
 // TestBuild derives the catalog from the real tree and spot-checks
 // families from every source.
 func TestBuild(t *testing.T) {
-	c, err := Build(repoRoot)
+	c, err := Build(t, repoRoot)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,25 +128,30 @@ func TestBuild(t *testing.T) {
 		t.Errorf("families with conflicting types: %v", conf)
 	}
 	for name, wantLabels := range map[string][]string{
-		"haproxy_server_status":                 {"proxy", "server", "state"},
-		"haproxy_server_admin_state":            {"proxy", "server", "state"},
-		"haproxy_process_uptime_seconds":        nil,
-		"wcs_publishers":                        nil,
-		"wcs_stream_viewers":                    {"stream"},
-		"wcs_stat_value":                        {"key"},
-		"srs_stream_publishing":                 {"vhost", "app", "stream"},
-		"srs_players":                           {"vhost", "type", "protocol"},
-		"emqx_cluster_nodes_stopped":            nil,
-		"emqx_delivery_dropped_total":           {"node"},
-		"lbpilot_up":                            {"module", "target"},
-		"lbpilot_scrape_duration_seconds":       {"module"},
-		"lbpilot_probe_invalid_requests_total":  {"reason"},
-		"lbpilot_config_last_reload_successful": nil,
-		"go_goroutines":                         nil,
-		"lbpilot_agent_utilization_ratio":       {"dimension"},
-		"lbpilot_agent_replies_total":           {"kind"},
-		"lbpilot_agent_check_duration_seconds":  nil,
-		"ALERTS":                                {"alertname", "alertstate"},
+		"haproxy_server_status":                    {"proxy", "server", "state"},
+		"haproxy_server_admin_state":               {"proxy", "server", "state"},
+		"haproxy_process_uptime_seconds":           nil,
+		"wcs_publishers":                           nil,
+		"wcs_stream_viewers":                       {"stream"},
+		"wcs_stat_value":                           {"key"},
+		"srs_stream_publishing":                    {"vhost", "app", "stream"},
+		"srs_players":                              {"vhost", "type", "protocol"},
+		"emqx_cluster_nodes_stopped":               nil,
+		"emqx_delivery_dropped_total":              {"node"},
+		"lbpilot_up":                               {"module", "target"},
+		"lbpilot_scrape_duration_seconds":          {"module"},
+		"lbpilot_probe_invalid_requests_total":     {"reason"},
+		"lbpilot_config_last_reload_successful":    nil,
+		"go_goroutines":                            nil,
+		"lbpilot_agent_utilization_ratio":          {"dimension"},
+		"lbpilot_agent_replies_total":              {"kind"},
+		"lbpilot_agent_check_duration_seconds":     nil,
+		"lbpilot_rebalancer_owned_servers":         {"backend", "state"},
+		"lbpilot_rebalancer_haproxy_up":            {"socket"},
+		"lbpilot_rebalancer_haproxy_reloads_total": {"socket"},
+		"lbpilot_rebalancer_alerts":                {"state"},
+		"lbpilot_rebalancer_deferred_actions":      nil,
+		"ALERTS":                                   {"alertname", "alertstate"},
 	} {
 		m, ok := c.Family(name)
 		if !ok {
@@ -168,6 +173,12 @@ func TestBuild(t *testing.T) {
 	}
 	if m, _ := c.Family("lbpilot_agent_utilization_ratio"); !m.Values["dimension"]["subscribers"] || !m.Values["dimension"]["connections"] || !m.Values["dimension"]["streams"] {
 		t.Errorf("agent dimensions: %v", m.Values["dimension"])
+	}
+	if m, _ := c.Family("lbpilot_rebalancer_owned_servers"); !m.Values["state"]["drain"] {
+		t.Errorf("owned servers: %v", m.Values)
+	}
+	if _, _, ok := c.Lookup("lbpilot_rebalancer_webhook_request_duration_seconds_bucket"); !ok {
+		t.Error("the rebalancer's histogram buckets are not catalogued")
 	}
 	if _, _, ok := c.Lookup("lbpilot_agent_check_duration_seconds_bucket"); !ok {
 		t.Error("the agent's histogram buckets are not catalogued")

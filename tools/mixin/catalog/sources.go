@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"testing"
 
 	"github.com/go-kit/log"
 	"github.com/prometheus/client_golang/prometheus"
@@ -49,8 +50,10 @@ var sampleURLs = map[string]string{
 	"emqx":    "http://127.0.0.1:18083",
 }
 
-// Build derives the catalog from the lbpilot source tree at root.
-func Build(root string) (*Catalog, error) {
+// Build derives the catalog from the lbpilot source tree at root. It runs
+// inside tests: the rebalancer's source starts an in-memory HAProxy that
+// tb cleans up.
+func Build(tb testing.TB, root string) (*Catalog, error) {
 	c := New()
 	if err := c.AddKinds(exporter.Kinds()); err != nil {
 		return nil, err
@@ -62,7 +65,7 @@ func Build(root string) (*Catalog, error) {
 		return nil, err
 	}
 	for _, src := range extraSources {
-		if err := src.add(c); err != nil {
+		if err := src.add(c, tb); err != nil {
 			return nil, fmt.Errorf("%s: %w", src.name, err)
 		}
 	}
@@ -85,7 +88,7 @@ var extraSources []source
 
 type source struct {
 	name string
-	add  func(*Catalog) error
+	add  func(*Catalog, testing.TB) error
 }
 
 // AddKinds builds a collector of every kind with every opt-in family on

@@ -23,7 +23,7 @@ var (
 
 func testCatalog(t *testing.T) *catalog.Catalog {
 	t.Helper()
-	catOnce.Do(func() { cat, catErr = catalog.Build(root) })
+	catOnce.Do(func() { cat, catErr = catalog.Build(t, root) })
 	if catErr != nil {
 		t.Fatal(catErr)
 	}

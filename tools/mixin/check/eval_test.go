@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -14,67 +13,95 @@ import (
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/promql/promqltest"
 	"github.com/prometheus/prometheus/storage"
 )
 
-// goldenLoad turns every collector's golden output into a promqltest load
-// block: two samples a minute apart (counters grow by 60 so rates are 1/s),
-// job and instance as a static target of the exporter would have them, and
-// a target label naming the golden file when the capture has none, so the
-// files never collide.
-func goldenLoad(t *testing.T) string {
+// seriesLoad turns what the catalog saw lbpilot expose into a promqltest
+// load block: the collectors' golden outputs (job and instance as a static
+// target of the exporter would have them, target naming the golden file so
+// the files never collide) and the exporter's, rebalancer's and agent's
+// gathered registries (each its own job and instance). Two samples a
+// minute apart; counters and histograms grow by 60, so rates are 1/s.
+func seriesLoad(t *testing.T) string {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join(root, "collectors", "*", "testdata", "golden", "*.prom"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no golden files: %v", err)
-	}
-	sort.Strings(files)
 	var b strings.Builder
 	b.WriteString("load 1m\n")
 	seen := map[string]bool{}
-	for _, f := range files {
-		fh, err := os.Open(f)
-		if err != nil {
-			t.Fatal(err)
+	emit := func(name string, labels map[string]string, v, step float64) {
+		series := seriesString(name, labels)
+		if seen[series] {
+			return
 		}
-		p := expfmt.NewTextParser(model.LegacyValidation)
-		fams, err := p.TextToMetricFamilies(fh)
-		fh.Close()
-		if err != nil {
-			t.Fatalf("%s: %v", f, err)
+		seen[series] = true
+		fmt.Fprintf(&b, "  %s %s %s\n", series, fmtValue(v), fmtValue(v+step))
+	}
+	golden := 0
+	for i, src := range testCatalog(t).Samples() {
+		isGolden := strings.HasPrefix(src.Source, "collectors/")
+		if isGolden {
+			golden++
 		}
-		base := strings.TrimSuffix(filepath.Base(f), ".prom")
-		kind := filepath.Base(filepath.Dir(filepath.Dir(filepath.Dir(f))))
-		for name, mf := range fams {
+		base := strings.TrimSuffix(filepath.Base(src.Source), ".prom")
+		kind := strings.Split(src.Source, "/")[min(1, len(strings.Split(src.Source, "/"))-1)]
+		for _, mf := range src.Families {
+			name := mf.GetName()
 			for _, m := range mf.GetMetric() {
-				labels := map[string]string{"job": "lbpilot", "instance": "exp:9708"}
+				labels := map[string]string{}
 				for _, lp := range m.GetLabel() {
 					labels[lp.GetName()] = lp.GetValue()
 				}
-				if labels["target"] == "" {
-					labels["target"] = kind + "-" + base
+				if isGolden {
+					labels["job"], labels["instance"] = "lbpilot", "exp:9708"
+					if labels["target"] == "" {
+						labels["target"] = kind + "-" + base
+					} else {
+						labels["target"] += "-" + base
+					}
 				} else {
-					labels["target"] = labels["target"] + "-" + base
+					labels["job"] = "lbpilot-" + strings.Fields(src.Source)[0]
+					labels["instance"] = fmt.Sprintf("src%d:9709", i)
 				}
-				series := seriesString(name, labels)
-				if seen[series] {
-					continue
+				switch mf.GetType() {
+				case dto.MetricType_COUNTER:
+					emit(name, labels, m.GetCounter().GetValue(), 60)
+				case dto.MetricType_GAUGE:
+					emit(name, labels, m.GetGauge().GetValue(), 0)
+				case dto.MetricType_UNTYPED:
+					emit(name, labels, m.GetUntyped().GetValue(), 0)
+				case dto.MetricType_HISTOGRAM:
+					h := m.GetHistogram()
+					for _, bk := range h.GetBucket() {
+						emit(name+"_bucket", with(labels, "le", fmtValue(bk.GetUpperBound())), float64(bk.GetCumulativeCount()), 60)
+					}
+					emit(name+"_bucket", with(labels, "le", "+Inf"), float64(h.GetSampleCount()), 60)
+					emit(name+"_sum", labels, h.GetSampleSum(), 6)
+					emit(name+"_count", labels, float64(h.GetSampleCount()), 60)
+				case dto.MetricType_SUMMARY:
+					sm := m.GetSummary()
+					for _, q := range sm.GetQuantile() {
+						emit(name, with(labels, "quantile", fmtValue(q.GetQuantile())), q.GetValue(), 0)
+					}
+					emit(name+"_sum", labels, sm.GetSampleSum(), 6)
+					emit(name+"_count", labels, float64(sm.GetSampleCount()), 60)
 				}
-				seen[series] = true
-				v := sampleValue(mf, m)
-				step := 0.0
-				if mf.GetType() == dto.MetricType_COUNTER {
-					step = 60
-				}
-				fmt.Fprintf(&b, "  %s %s %s\n", series, fmtValue(v), fmtValue(v+step))
 			}
 		}
 	}
+	if golden < 10 {
+		t.Fatalf("only %d golden outputs in the catalog", golden)
+	}
 	return b.String()
+}
+
+func with(labels map[string]string, k, v string) map[string]string {
+	out := make(map[string]string, len(labels)+1)
+	for a, b := range labels {
+		out[a] = b
+	}
+	out[k] = v
+	return out
 }
 
 func seriesString(name string, labels map[string]string) string {
@@ -88,16 +115,6 @@ func seriesString(name string, labels map[string]string) string {
 		parts = append(parts, k+"="+strconv.Quote(labels[k]))
 	}
 	return name + "{" + strings.Join(parts, ",") + "}"
-}
-
-func sampleValue(mf *dto.MetricFamily, m *dto.Metric) float64 {
-	switch mf.GetType() {
-	case dto.MetricType_COUNTER:
-		return m.GetCounter().GetValue()
-	case dto.MetricType_GAUGE:
-		return m.GetGauge().GetValue()
-	}
-	return m.GetUntyped().GetValue()
 }
 
 func fmtValue(v float64) string {
@@ -159,7 +176,7 @@ type evaluator struct {
 
 func newEvaluator(t *testing.T) *evaluator {
 	t.Helper()
-	st := promqltest.LoadedStorage(t, goldenLoad(t))
+	st := promqltest.LoadedStorage(t, seriesLoad(t))
 	eng := promqltest.NewTestEngine(t, false, 5*time.Minute, 1_000_000)
 	return &evaluator{t: t, eng: eng, st: st, at: time.Unix(60, 0)}
 }
@@ -211,25 +228,25 @@ func TestDashboardQueriesEvaluate(t *testing.T) {
 			}
 		}
 	}
-	// A panel may only be empty when none of its metrics is in the golden
-	// outputs (the rebalancer's, ALERTS, lbpilot_up): every panel over the
-	// collectors' families shows data for lbpilot's real output.
-	golden := goldenFamilies(t)
+	// A panel may only be empty when none of its metrics was loaded (ALERTS,
+	// which Prometheus writes): every other panel shows data for lbpilot's
+	// real output.
+	golden := loadedFamilies(t)
 	for file, panels := range empty {
 		sort.Strings(panels)
 		for _, p := range panels {
 			if names := goldenNamesOfPanel(t, file, p, golden); len(names) > 0 {
-				t.Errorf("%s: panel %s shows nothing on the golden outputs although they hold %s", file, p, strings.Join(names, ", "))
+				t.Errorf("%s: panel %s shows nothing on lbpilot's outputs although they hold %s", file, p, strings.Join(names, ", "))
 			}
 		}
-		t.Logf("%s: empty on the golden outputs (their metrics are not in them): %s", file, strings.Join(panels, "; "))
+		t.Logf("%s: empty on lbpilot's outputs (their metrics are not in them): %s", file, strings.Join(panels, "; "))
 	}
 }
 
-func goldenFamilies(t *testing.T) map[string]bool {
+func loadedFamilies(t *testing.T) map[string]bool {
 	t.Helper()
 	out := map[string]bool{}
-	for _, line := range strings.Split(goldenLoad(t), "\n")[1:] {
+	for _, line := range strings.Split(seriesLoad(t), "\n")[1:] {
 		if name, _, ok := strings.Cut(strings.TrimSpace(line), "{"); ok {
 			out[name] = true
 		}
