@@ -11,7 +11,11 @@ pids=""
 cleanup() { for p in $pids; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$dir"; }
 trap cleanup EXIT INT TERM
 
-base=$((20000 + $$ % 20000))
+# Fixed ports below the kernel's ephemeral range, so the lab's and the
+# clients' automatically chosen ports can never take one of ours; the
+# pieces in checkmetrics.d use base+4 … base+19.
+lo=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+base=$((10000 + ($$ % ((lo - 10000 - 40) / 20)) * 20))
 stats_port=$base; fe_port=$((base + 1)); exp_port=$((base + 2)); dead_port=$((base + 3))
 
 cat >"$dir/haproxy.cfg" <<CFG
