@@ -21,7 +21,7 @@ LDFLAGS   := -s -w \
 DEB_TEST_PKGS  := haproxy prometheus prometheus-alertmanager
 DEB_BENCH_PKGS := prometheus-haproxy-exporter
 
-.PHONY: all build deps bench-deps test unit fmt-check vet checkmetrics fuzz-short fuzz bench clean
+.PHONY: all build deps bench-deps test unit mixin dashboards fmt-check vet checkmetrics fuzz-short fuzz bench clean
 
 all: build
 
@@ -49,7 +49,7 @@ bench-deps: deps
 # The one command CI runs (.ci/run). Real haproxy/prometheus/alertmanager
 # binaries are installed by `deps`; tests that need them fail in CI when
 # they are missing.
-test: deps fmt-check vet unit checkmetrics fuzz-short
+test: deps fmt-check vet unit mixin checkmetrics fuzz-short
 	@echo ">> make test: all checks passed"
 
 fmt-check:
@@ -62,6 +62,23 @@ vet:
 
 unit:
 	$(GO) test -race -count=1 -timeout 30m $(PKGS)
+
+# mixin checks the dashboards and alert rules (tools/mixin, a module of its
+# own so github.com/prometheus/prometheus stays out of lbpilot's go.mod and
+# binary; `go test ./...` at the root does not enter it): every PromQL
+# expression parses, every metric is one lbpilot emits, the dashboard lint
+# rules, the committed JSON and previews are current. The promtool and
+# amtool tests of alerts/ run in `unit`.
+MIXIN := tools/mixin
+mixin:
+	cd $(MIXIN) && $(GO) vet ./...
+	cd $(MIXIN) && $(GO) test -race -count=1 ./...
+
+# dashboards regenerates dashboards/*.json from tools/mixin/dashboards and
+# redraws dashboards/preview/*.png; commit both.
+dashboards:
+	cd $(MIXIN) && $(GO) run ./cmd/dashgen -out ../../dashboards
+	cd $(MIXIN) && $(GO) run ./cmd/dashpreview -dashboards ../../dashboards -out ../../dashboards/preview
 
 # checkmetrics scrapes a running lbpilot exporter (against a real haproxy
 # and the lab) and runs `promtool check metrics` on every response.
