@@ -1,20 +1,16 @@
 package agent
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"io"
-	"os"
 	"time"
 
 	"github.com/go-kit/log"
-	"go.yaml.in/yaml/v3"
 
 	"github.com/lbpilot/lbpilot/collectors/emqx"
 	"github.com/lbpilot/lbpilot/collectors/srs"
 	"github.com/lbpilot/lbpilot/collectors/wcs"
 	"github.com/lbpilot/lbpilot/internal/upstream"
+	"github.com/lbpilot/lbpilot/internal/yamlconf"
 )
 
 // File is the agent's configuration file: one `agent:` section, whose keys
@@ -83,30 +79,14 @@ var defaultTargets = map[Kind]string{
 }
 
 // LoadFile reads a configuration file strictly.
-func LoadFile(path string) (*Config, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("reading config: %w", err)
-	}
-	c, err := Parse(b)
-	if err != nil {
-		return nil, fmt.Errorf("config file %s: %w", path, err)
-	}
-	return c, nil
-}
+func LoadFile(path string) (*Config, error) { return yamlconf.LoadFile(path, Parse) }
 
 // Parse decodes one YAML document; an unknown key is an error naming the
 // key and its line.
 func Parse(b []byte) (*Config, error) {
 	var f File
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) {
+	if err := yamlconf.DecodeStrict(b, &f); err != nil {
 		return nil, err
-	}
-	var extra any
-	if err := dec.Decode(&extra); err == nil {
-		return nil, errors.New("more than one YAML document; want exactly one")
 	}
 	return &f.Agent, nil
 }

@@ -1,22 +1,17 @@
 package exporter
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"io"
-	"os"
 	"regexp"
 	"sort"
 	"strings"
 	"time"
 
-	"go.yaml.in/yaml/v3"
-
 	emqxcoll "github.com/lbpilot/lbpilot/collectors/emqx"
 	haproxycoll "github.com/lbpilot/lbpilot/collectors/haproxy"
 	srscoll "github.com/lbpilot/lbpilot/collectors/srs"
 	wcscoll "github.com/lbpilot/lbpilot/collectors/wcs"
+	"github.com/lbpilot/lbpilot/internal/yamlconf"
 )
 
 // DefaultTimeout bounds one target's scrape when neither the module nor
@@ -63,29 +58,15 @@ var reservedLabels = map[string]bool{"target": true, "module": true, "job": true
 
 // LoadFile reads and validates a config file.
 func LoadFile(path string, kinds map[string]Kind) (*Config, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("reading config: %w", err)
-	}
-	c, err := Parse(b, kinds)
-	if err != nil {
-		return nil, fmt.Errorf("config file %s: %w", path, err)
-	}
-	return c, nil
+	return yamlconf.LoadFile(path, func(b []byte) (*Config, error) { return Parse(b, kinds) })
 }
 
 // Parse decodes YAML strictly (an unknown key is an error naming the key
 // and its line), fills defaults and validates.
 func Parse(b []byte, kinds map[string]Kind) (*Config, error) {
 	c := &Config{}
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+	if err := yamlconf.DecodeStrict(b, c); err != nil {
 		return nil, err
-	}
-	var extra any
-	if err := dec.Decode(&extra); err == nil {
-		return nil, fmt.Errorf("more than one YAML document; want exactly one")
 	}
 	if err := c.complete(kinds); err != nil {
 		return nil, err

@@ -1,21 +1,17 @@
 package rebalancer
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"io"
 	"net/url"
-	"os"
 	"regexp"
 	"sort"
 	"strings"
 	"time"
 
 	promconfig "github.com/prometheus/common/config"
-	"go.yaml.in/yaml/v3"
 
 	"github.com/lbpilot/lbpilot/internal/haproxy"
+	"github.com/lbpilot/lbpilot/internal/yamlconf"
 )
 
 // Defaults of the settings that also exist as flags.
@@ -163,30 +159,14 @@ const (
 var labelNameRE = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
 
 // LoadFile reads and validates a config file.
-func LoadFile(path string) (*Config, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("reading config: %w", err)
-	}
-	c, err := Parse(b)
-	if err != nil {
-		return nil, fmt.Errorf("config file %s: %w", path, err)
-	}
-	return c, nil
-}
+func LoadFile(path string) (*Config, error) { return yamlconf.LoadFile(path, Parse) }
 
 // Parse decodes YAML strictly (unknown keys are errors), fills defaults
 // and validates.
 func Parse(b []byte) (*Config, error) {
 	c := &Config{}
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+	if err := yamlconf.DecodeStrict(b, c); err != nil {
 		return nil, err
-	}
-	var extra any
-	if err := dec.Decode(&extra); err == nil {
-		return nil, fmt.Errorf("more than one YAML document; want exactly one")
 	}
 	if err := c.Complete(); err != nil {
 		return nil, err
