@@ -2,7 +2,6 @@ package agent
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -14,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/lbpilot/lbpilot/internal/testenv"
 
 	"github.com/go-kit/log"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -73,24 +74,7 @@ type testAgent struct {
 	addr   string
 	cancel context.CancelFunc
 	done   chan error
-	logs   *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	logs   *testenv.SyncBuffer
 }
 
 // newTestAgent builds an agent over a fixed source (WCS dimensions, cpu
@@ -98,7 +82,7 @@ func (s *syncBuffer) String() string {
 func newTestAgent(t *testing.T, mut func(*Options)) *testAgent {
 	t.Helper()
 	src := &fixedSource{}
-	logs := &syncBuffer{}
+	logs := &testenv.SyncBuffer{}
 	o := Options{
 		Kind: WCS, Source: src, CPU: CPUFunc(func() (float64, error) { return 10, nil }),
 		Policy:   defaultPolicy(ModeWeight),
@@ -457,7 +441,7 @@ func (l *flakyListener) Addr() net.Addr { return &net.TCPAddr{} }
 func TestAcceptErrors(t *testing.T) {
 	server, client := net.Pipe()
 	ln := &flakyListener{conn: server}
-	logs := &syncBuffer{}
+	logs := &testenv.SyncBuffer{}
 	a, err := New(Options{Kind: WCS, Source: &fixedSource{}, CPU: CPUFunc(func() (float64, error) { return 0, nil }),
 		Policy: defaultPolicy(ModeUpDown), UpstreamTimeout: time.Second, Logger: log.NewLogfmtLogger(logs)})
 	if err != nil {
@@ -529,7 +513,7 @@ func TestNewErrors(t *testing.T) {
 		}
 	}
 	// A host without /proc/loadavg: warned at start, cpu left out.
-	logs := &syncBuffer{}
+	logs := &testenv.SyncBuffer{}
 	o := ok
 	o.CPU = CPUFunc(func() (float64, error) { return 0, errors.New("no /proc") })
 	o.Logger = log.NewLogfmtLogger(logs)

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/lbpilot/lbpilot/internal/testenv"
+
 	"github.com/go-kit/log"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -42,24 +44,6 @@ func TestExampleConfig(t *testing.T) {
 	}
 }
 
-// syncBuffer is a log sink for concurrent scrapes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func startLab(t *testing.T, cfg lab.Config) *lab.Server {
 	t.Helper()
 	s, err := lab.Start(cfg, "")
@@ -70,9 +54,9 @@ func startLab(t *testing.T, cfg lab.Config) *lab.Server {
 	return s
 }
 
-func newExporter(t *testing.T, opts Options) (*Exporter, *syncBuffer) {
+func newExporter(t *testing.T, opts Options) (*Exporter, *testenv.SyncBuffer) {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &testenv.SyncBuffer{}
 	opts.Logger = log.NewLogfmtLogger(logs)
 	e, err := New(opts)
 	if err != nil {

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lbpilot/lbpilot/internal/testenv"
+
 	"github.com/go-kit/log"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -111,9 +113,9 @@ func writeFile(t *testing.T, dir, name, content string) string {
 	return p
 }
 
-func newTestExporter(t *testing.T, cfg string, opts Options) (*Exporter, *syncBuffer) {
+func newTestExporter(t *testing.T, cfg string, opts Options) (*Exporter, *testenv.SyncBuffer) {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &testenv.SyncBuffer{}
 	if cfg != "" {
 		opts.ConfigFile = writeFile(t, t.TempDir(), "lbpilot.yml", cfg)
 	}
@@ -366,7 +368,7 @@ func TestGzipNegotiation(t *testing.T) {
 func TestReload(t *testing.T) {
 	dir := t.TempDir()
 	path := writeFile(t, dir, "lbpilot.yml", "targets:\n  - {name: a, module: fake, url: \"ok://a\"}\n")
-	logs := &syncBuffer{}
+	logs := &testenv.SyncBuffer{}
 	e, err := New(Options{ConfigFile: path, Kinds: fakeKinds(nil, nil), Logger: log.NewLogfmtLogger(logs)})
 	if err != nil {
 		t.Fatal(err)

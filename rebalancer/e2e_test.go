@@ -26,7 +26,7 @@ import (
 func process(t *testing.T, name string, args ...string) {
 	t.Helper()
 	bin := testenv.Binary(t, name)
-	var out syncBuffer
+	var out testenv.SyncBuffer
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = &out, &out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -108,7 +108,7 @@ alertmanager: {url: 'http://127.0.0.1:%d'}
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &testenv.SyncBuffer{}
 	r, err := New(Options{Config: cfg, Logger: log.NewLogfmtLogger(logs), DisableExporterMetrics: true})
 	if err != nil {
 		t.Fatal(err)

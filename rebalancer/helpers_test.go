@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lbpilot/lbpilot/internal/testenv"
+
 	"github.com/go-kit/log"
 	"github.com/prometheus/alertmanager/template"
 
@@ -61,25 +63,8 @@ type harness struct {
 	clock *testClock
 	cfg   *Config
 	dir   string
-	logs  *syncBuffer
+	logs  *testenv.SyncBuffer
 	srv   *httptest.Server
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // newHarness starts a stateful fake HAProxy and a rebalancer with the
@@ -87,7 +72,7 @@ func (s *syncBuffer) String() string {
 func newHarness(t *testing.T, yml string, srvs []haproxytest.Server) *harness {
 	t.Helper()
 	h := haproxytest.NewHAProxy(t, srvs)
-	hs := &harness{t: t, h: h, clock: newClock(), dir: t.TempDir(), logs: &syncBuffer{}}
+	hs := &harness{t: t, h: h, clock: newClock(), dir: t.TempDir(), logs: &testenv.SyncBuffer{}}
 	cfg, err := Parse([]byte(yml))
 	if err != nil {
 		t.Fatalf("config: %v", err)

@@ -33,7 +33,7 @@ type realLab struct {
 	client *haproxy.Client
 	r      *Rebalancer
 	srv    *httptest.Server
-	logs   *syncBuffer
+	logs   *testenv.SyncBuffer
 	cancel context.CancelFunc
 	done   chan struct{}
 	cfg    *Config
@@ -59,7 +59,7 @@ func startRealLab(t *testing.T, backend string, yml string) *realLab {
 	if err := cfg.Complete(); err != nil {
 		t.Fatal(err)
 	}
-	lab := &realLab{t: t, inst: inst, client: c, logs: &syncBuffer{}, cfg: cfg}
+	lab := &realLab{t: t, inst: inst, client: c, logs: &testenv.SyncBuffer{}, cfg: cfg}
 	lab.start()
 	t.Cleanup(lab.stop)
 	return lab
@@ -303,7 +303,7 @@ func TestRealHAProxyKilledMidBatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
-	var logs syncBuffer
+	var logs testenv.SyncBuffer
 	startHelper := func() *exec.Cmd {
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
 		cmd.Env = append(os.Environ(), "LBPILOT_REBALANCER_HELPER="+cfgFile, "LBPILOT_REBALANCER_ADDR="+addr)

@@ -36,3 +36,22 @@ func TestBinaryFindsShell(t *testing.T) {
 		t.Fatal("sh not found")
 	}
 }
+
+func TestSyncBufferConcurrentWriters(t *testing.T) {
+	var b SyncBuffer
+	done := make(chan struct{})
+	for i := 0; i < 4; i++ {
+		go func() {
+			for j := 0; j < 100; j++ {
+				_, _ = b.Write([]byte("x"))
+			}
+			done <- struct{}{}
+		}()
+	}
+	for i := 0; i < 4; i++ {
+		<-done
+	}
+	if n := len(b.String()); n != 400 {
+		t.Fatalf("%d bytes, want 400", n)
+	}
+}
