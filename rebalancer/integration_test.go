@@ -219,20 +219,7 @@ func newStallProxy(t *testing.T, target string) *stallProxy {
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	p := &stallProxy{path: filepath.Join(dir, "proxy.sock"), target: target, armed: true, stalled: make(chan struct{}, 1)}
-	l, err := net.Listen("unix", p.path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go p.serve(c)
-		}
-	}()
+	haproxytest.Serve(t, "unix", p.path, p.serve)
 	return p
 }
 

@@ -239,12 +239,11 @@ func pidOf(info string) int {
 	return 0
 }
 
-// Listener accepts TCP connections (enough for a "check" in tcp mode) and
-// answers HTTP 200 to anything that looks like a request, so httpchk passes
-// too. It returns "127.0.0.1:port".
-func Listener(t testing.TB) string {
+// Serve listens on network/address and runs handle for every connection
+// in its own goroutine until the test ends. It returns the bound address.
+func Serve(t testing.TB, network, address string, handle func(net.Conn)) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := net.Listen(network, address)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -255,38 +254,34 @@ func Listener(t testing.TB) string {
 			if err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				_ = c.SetDeadline(time.Now().Add(2 * time.Second))
-				buf := make([]byte, 4096)
-				n, _ := c.Read(buf)
-				if n > 0 && bytes.Contains(buf[:n], []byte("HTTP/")) {
-					_, _ = c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"))
-				}
-			}()
+			go handle(c)
 		}
 	}()
 	return l.Addr().String()
+}
+
+// Listener accepts TCP connections (enough for a "check" in tcp mode) and
+// answers HTTP 200 to anything that looks like a request, so httpchk passes
+// too. It returns "127.0.0.1:port".
+func Listener(t testing.TB) string {
+	t.Helper()
+	return Serve(t, "tcp", "127.0.0.1:0", func(c net.Conn) {
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+		buf := make([]byte, 4096)
+		n, _ := c.Read(buf)
+		if n > 0 && bytes.Contains(buf[:n], []byte("HTTP/")) {
+			_, _ = c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"))
+		}
+	})
 }
 
 // Agent serves a HAProxy agent-check that answers every connection with
 // reply and a newline, then closes. It returns "127.0.0.1:port".
 func Agent(t testing.TB, reply string) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			_, _ = c.Write([]byte(reply + "\n"))
-			c.Close()
-		}
-	}()
-	return l.Addr().String()
+	return Serve(t, "tcp", "127.0.0.1:0", func(c net.Conn) {
+		_, _ = c.Write([]byte(reply + "\n"))
+		c.Close()
+	})
 }
