@@ -12,6 +12,7 @@ import (
 	"github.com/go-kit/log"
 
 	"github.com/lbpilot/lbpilot/internal/haproxy/haproxytest"
+	"github.com/lbpilot/lbpilot/internal/lab"
 )
 
 // big10k fakes a HAProxy with one backend of 10,000 servers, built from
@@ -80,4 +81,30 @@ func (d *discardResponse) WriteHeader(c int)   { d.code = c }
 func (d *discardResponse) Write(p []byte) (int, error) {
 	d.n += len(p)
 	return io.Discard.Write(p)
+}
+
+// BenchmarkProbeLab is one /probe of each kind against an in-process lab
+// server, the exporter's per-request overhead path.
+func BenchmarkProbeLab(b *testing.B) {
+	for _, kind := range []lab.Kind{lab.WCS, lab.SRS, lab.EMQX} {
+		srv, err := lab.Start(lab.Config{Kind: kind}, "")
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { srv.Close() })
+		e, err := New(Options{Logger: log.NewNopLogger()})
+		if err != nil {
+			b.Fatal(err)
+		}
+		h := e.ProbeHandler()
+		b.Run(string(kind), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				req := httptest.NewRequest(http.MethodGet, "/probe?module="+string(kind)+"&target="+srv.URL, nil)
+				req.Header.Set("Accept-Encoding", "gzip")
+				w := &discardResponse{h: http.Header{}}
+				h.ServeHTTP(w, req)
+			}
+		})
+	}
 }

@@ -220,7 +220,7 @@ func writeExposition(w http.ResponseWriter, r *http.Request, mfs []*dto.MetricFa
 		defer gz.Close()
 		out = gz
 	}
-	bw := bufio.NewWriterSize(out, 128<<10)
+	bw := bufio.NewWriterSize(out, 32<<10)
 	gathered := make(map[string]bool, len(mfs))
 	for _, mf := range mfs {
 		gathered[mf.GetName()] = true
