@@ -136,3 +136,41 @@ func TestAppendHelpers(t *testing.T) {
 		t.Errorf("header %q", buf.String())
 	}
 }
+
+// TestParallelGzipConcurrentResponses runs many compressions at once, big
+// and small, so recycled chunks and deflate writers are shared between
+// them; every output must still decode to its own input.
+func TestParallelGzipConcurrentResponses(t *testing.T) {
+	errs := make(chan error, 16)
+	for i := 0; i < 16; i++ {
+		go func() {
+			in := bytes.Repeat([]byte(fmt.Sprintf("series_%d{i=\"%d\"} %d\n", i, i, i)), 1+i*i*500)
+			var out bytes.Buffer
+			z, _ := NewParallelGzip(&out, 1, 2, 64<<10)
+			for p := in; len(p) > 0; {
+				k := min(len(p), 32<<10)
+				_, _ = z.Write(p[:k])
+				p = p[k:]
+			}
+			if err := z.Close(); err != nil {
+				errs <- err
+				return
+			}
+			zr, err := gzip.NewReader(&out)
+			if err != nil {
+				errs <- err
+				return
+			}
+			got, err := io.ReadAll(zr)
+			if err == nil && !bytes.Equal(got, in) {
+				err = fmt.Errorf("response %d: %d bytes decoded, want %d", i, len(got), len(in))
+			}
+			errs <- err
+		}()
+	}
+	for i := 0; i < 16; i++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
