@@ -121,7 +121,7 @@ func (ps *Procs) Get(name string) *Proc {
 // (wait 0: do not wait).
 func (ps *Procs) Signal(p *Proc, sig syscall.Signal, wait time.Duration) error {
 	pid := p.Pid()
-	if pid == 0 {
+	if ended, _ := p.Exited(); ended || pid == 0 {
 		return fmt.Errorf("%s is not running", p.Name)
 	}
 	p.mu.Lock()
@@ -240,6 +240,9 @@ func StopLeftovers(pidFile, dir string, grace time.Duration) ([]Leftover, error)
 		}
 	}
 	f.Close()
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", pidFile, err)
+	}
 	// Stop them in reverse start order, as StopAll does.
 	for i := len(found) - 1; i >= 0; i-- {
 		stopPid(found[i].Pid, grace)
