@@ -2,7 +2,7 @@
 # lbpilot: one static binary, three roles (exporter, rebalancer, agent),
 # plus lbpilot-lab (the simulated WCS / SRS / EMQX of docker-compose.yml).
 #
-#   docker build -t lbpilot --build-arg REVISION=$(git rev-parse --short HEAD) .
+#   docker build -t lbpilot --build-arg REVISION=$(git rev-parse --short HEAD) --build-arg BRANCH=$(git branch --show-current) .
 #   docker run --rm -p 9708:9708 lbpilot exporter --config.file=/etc/lbpilot/lbpilot.yml
 #
 # The build stage runs `make build`, the same command as a checkout does,
@@ -13,9 +13,10 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-# No .git in the build context (.dockerignore): pass the revision.
+# No .git in the build context (.dockerignore): pass the revision and branch.
 ARG REVISION=unknown
-RUN make build REVISION=${REVISION} BRANCH=docker \
+ARG BRANCH=unknown
+RUN make build REVISION=${REVISION} BRANCH=${BRANCH} \
  && mkdir -p /out/var/lib/lbpilot
 
 # distroless/static: CA certificates, /etc/passwd with nonroot (65532), no
