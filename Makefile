@@ -18,10 +18,13 @@ LDFLAGS   := -s -w \
 	-X github.com/prometheus/common/version.BuildDate=$(shell date -u +%Y%m%d-%H:%M:%S)
 
 # System packages the tests talk to for real; haproxy_exporter only for `make bench`.
-DEB_TEST_PKGS  := haproxy prometheus prometheus-alertmanager
+# docker-compose (Debian's 1.29, no engine) checks docker-compose.yml and
+# systemd's systemd-analyze the unit examples (tools/deploy); the demo needs
+# only the first three.
+DEB_TEST_PKGS  := haproxy prometheus prometheus-alertmanager docker-compose systemd
 DEB_BENCH_PKGS := prometheus-haproxy-exporter
 
-.PHONY: all build deps bench-deps test unit mixin dashboards fmt-check vet checkmetrics fuzz-short fuzz bench clean
+.PHONY: all build deps demo-deps bench-deps test unit mixin deploy dashboards fmt-check vet checkmetrics fuzz-short fuzz bench demo clean
 
 all: build
 
@@ -33,7 +36,14 @@ build:
 # deps installs what the tests need and is a no-op when everything is there.
 # Debian's packages try to start their services; there is no init here, so a
 # policy-rc.d that refuses service starts keeps apt quiet and the exit code 0.
-deps:
+deps: demo-deps
+	@missing=""; \
+	command -v docker-compose  >/dev/null 2>&1 || missing="$$missing docker-compose"; \
+	command -v systemd-analyze >/dev/null 2>&1 || missing="$$missing systemd"; \
+	if [ -n "$$missing" ]; then ./scripts/apt-install.sh $$missing; fi
+
+# demo-deps: what `make demo` runs (and most tests too).
+demo-deps:
 	@missing=""; \
 	command -v haproxy   >/dev/null 2>&1 || missing="$$missing haproxy"; \
 	command -v promtool  >/dev/null 2>&1 || missing="$$missing prometheus"; \
@@ -49,7 +59,7 @@ bench-deps: deps
 # The one command CI runs (.ci/run). Real haproxy/prometheus/alertmanager
 # binaries are installed by `deps`; tests that need them fail in CI when
 # they are missing.
-test: deps fmt-check vet unit mixin checkmetrics fuzz-short
+test: deps fmt-check vet build unit mixin deploy checkmetrics fuzz-short
 	@echo ">> make test: all checks passed"
 
 fmt-check:
@@ -74,6 +84,14 @@ mixin:
 	cd $(MIXIN) && $(GO) vet ./...
 	cd $(MIXIN) && $(GO) test -race -count=1 ./...
 
+# deploy checks docker-compose.yml (compose-go, and Debian's docker-compose
+# config -q), the Dockerfile and examples/systemd (systemd-analyze verify)
+# in tools/deploy, a module of its own so compose-go stays out of go.mod.
+DEPLOY := tools/deploy
+deploy:
+	cd $(DEPLOY) && $(GO) vet ./...
+	cd $(DEPLOY) && $(GO) test -race -count=1 ./...
+
 # dashboards regenerates dashboards/*.json from tools/mixin/dashboards and
 # redraws dashboards/preview/*.png; commit both.
 dashboards:
@@ -92,6 +110,14 @@ fuzz-short:
 
 fuzz:
 	./scripts/fuzz.sh $(or $(FUZZ_LONG),60s)
+
+# ----------------------------------------------------------------- demo ---
+# The whole loop on loopback, narrated (README, "Demo"); Ctrl-C stops it.
+# DEMO_FLAGS=--no-wait stops after the scenario; --port-base=N moves the ports.
+DEMO_FLAGS ?=
+demo: demo-deps build
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/lbpilot-demo ./cmd/lbpilot-demo
+	$(BIN)/lbpilot-demo --dir=.demo --bin=$(BIN) $(DEMO_FLAGS)
 
 # ---------------------------------------------------------------- bench ---
 # Side-by-side measurements written to BENCHMARKS.md (ratios, one run).

@@ -1,0 +1,95 @@
+package demo
+
+import (
+	"os"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+func readmeDemo(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	start := strings.Index(s, "\n## Demo\n")
+	if start < 0 {
+		t.Fatal("README has no Demo section")
+	}
+	s = s[start+1:]
+	return s[:strings.Index(s, "\n## ")]
+}
+
+// The README's port table lists exactly the demo's fixed ports.
+func TestReadmeDemoPorts(t *testing.T) {
+	var documented []int
+	for _, line := range strings.Split(readmeDemo(t), "\n") {
+		cells := strings.Split(line, "|")
+		if len(cells) < 4 || !regexp.MustCompile(`^\s*\d`).MatchString(cells[1]) {
+			continue
+		}
+		for _, part := range strings.Split(cells[1], ",") {
+			lo, hi, isRange := strings.Cut(strings.TrimSpace(part), "–")
+			a, err := strconv.Atoi(lo)
+			if err != nil {
+				t.Fatalf("port cell %q", cells[1])
+			}
+			b := a
+			if isRange {
+				if b, err = strconv.Atoi(hi); err != nil {
+					t.Fatalf("port cell %q", cells[1])
+				}
+			}
+			for p := a; p <= b; p++ {
+				documented = append(documented, p)
+			}
+		}
+	}
+	var want []int
+	for _, np := range DefaultPorts().List() {
+		want = append(want, np.Port)
+	}
+	sort.Ints(documented)
+	sort.Ints(want)
+	if fmtInts(documented) != fmtInts(want) {
+		t.Errorf("README's Demo table has ports %v, the demo uses %v", documented, want)
+	}
+}
+
+func fmtInts(l []int) string {
+	var s []string
+	for _, n := range l {
+		s = append(s, strconv.Itoa(n))
+	}
+	return "[" + strings.Join(s, " ") + "]"
+}
+
+// The README's table of demo timings says what the demo's files set.
+func TestReadmeDemoTimings(t *testing.T) {
+	s := readmeDemo(t)
+	for _, want := range []string{
+		"÷ " + strconv.Itoa(RuleDivisor),
+		"`group_wait: " + demoGroupWait + "`, `group_interval: " + demoGroupInterval + "`",
+		"--port-base=23000` moves all " + strconv.Itoa(PortCount) + " ports",
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("README's Demo section lacks %q", want)
+		}
+	}
+	reb, err := templates.ReadFile("templates/rebalancer.yml.tmpl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, kv := range []string{"reconcile_interval: 1s", "startup_grace: 15s"} {
+		if !strings.Contains(string(reb), kv) {
+			t.Errorf("the README's timings table says %s; the rebalancer template does not", kv)
+		}
+	}
+	if !strings.Contains(s, "| 1 s, 15 s |") {
+		t.Error("README's timings table lost the rebalancer's row")
+	}
+}
