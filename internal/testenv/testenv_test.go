@@ -23,10 +23,11 @@ func TestClosedPortRefuses(t *testing.T) {
 	}
 }
 
-func TestItoa(t *testing.T) {
-	for _, n := range []int{0, 7, 10, 65535, 123456789} {
-		if got := itoa(n); got != strconv.Itoa(n) {
-			t.Errorf("itoa(%d) = %q", n, got)
+func TestFreePortBelowEphemeralRange(t *testing.T) {
+	lo := ephemeralLow()
+	for i := 0; i < 20; i++ {
+		if p := FreePort(t); p < 10000 || p >= lo {
+			t.Fatalf("port %d outside 10000-%d", p, lo)
 		}
 	}
 }
