@@ -16,13 +16,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lbpilot/lbpilot/internal/golden"
+
 	"github.com/lbpilot/lbpilot/internal/testenv"
 
 	"github.com/go-kit/log"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 
 	"github.com/lbpilot/lbpilot/collectors"
 	"github.com/lbpilot/lbpilot/internal/expo"
@@ -143,12 +143,7 @@ func get(t *testing.T, h http.Handler, target string, hdr map[string]string) (*h
 
 func parse(t *testing.T, body string) map[string]*dto.MetricFamily {
 	t.Helper()
-	p := expfmt.NewTextParser(model.LegacyValidation)
-	mfs, err := p.TextToMetricFamilies(strings.NewReader(body))
-	if err != nil {
-		t.Fatalf("response does not parse: %v\n%s", err, body)
-	}
-	return mfs
+	return golden.Parse(t, strings.NewReader(body))
 }
 
 // sample finds one series' value by a label subset.

@@ -262,8 +262,8 @@ func TestGoldenPassesPromtool(t *testing.T) {
 // TestVersionsAgree: the EMQX 4 and 5 fixtures describe the same cluster
 // with the same counts, so the families both generations have must agree.
 func TestVersionsAgree(t *testing.T) {
-	v5 := parseExposition(t, "testdata/golden/v5_cluster.prom")
-	v4 := parseExposition(t, "testdata/golden/v4_cluster.prom")
+	v5 := golden.ParseFile(t, "testdata/golden/v5_cluster.prom")
+	v4 := golden.ParseFile(t, "testdata/golden/v4_cluster.prom")
 	compared := 0
 	for name, mf4 := range v4 {
 		mf5, ok := v5[name]

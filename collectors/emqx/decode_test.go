@@ -9,10 +9,10 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/lbpilot/lbpilot/internal/golden"
+
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 
 	"github.com/lbpilot/lbpilot/collectors"
 )
@@ -187,8 +187,8 @@ func TestBuiltinExporterMapping(t *testing.T) {
 		{"v5/prometheus_stats_mode_all_nodes_unaggregated.txt", "golden/v5_cluster.prom", ""},
 	} {
 		t.Run(tc.builtin, func(t *testing.T) {
-			theirs := parseExposition(t, filepath.Join("testdata", tc.builtin))
-			ours := parseExposition(t, filepath.Join("testdata", tc.ours))
+			theirs := golden.ParseFile(t, filepath.Join("testdata", tc.builtin))
+			ours := golden.ParseFile(t, filepath.Join("testdata", tc.ours))
 			checked := 0
 		families:
 			for name, mf := range theirs {
@@ -245,21 +245,6 @@ func hasNodeLabel(mf *dto.MetricFamily) bool {
 		}
 	}
 	return false
-}
-
-func parseExposition(t *testing.T, path string) map[string]*dto.MetricFamily {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	mfs, err := parser.TextToMetricFamilies(f)
-	if err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	return mfs
 }
 
 // samples keys each sample by its labels, the target label left out.

@@ -4,31 +4,27 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"flag"
 	"fmt"
 	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
 
+	"github.com/lbpilot/lbpilot/internal/golden"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 
 	"github.com/lbpilot/lbpilot/collectors"
 	"github.com/lbpilot/lbpilot/internal/expo"
 	"github.com/lbpilot/lbpilot/internal/haproxy/haproxytest"
-	"github.com/lbpilot/lbpilot/internal/testenv"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 func fixture(t testing.TB, name string) []byte {
 	t.Helper()
@@ -83,33 +79,7 @@ func newCollector(t testing.TB, opts *Options, url string, labels prometheus.Lab
 // goldenCompare checks the collector's output against testdata/golden/<name>.prom.
 func goldenCompare(t *testing.T, c *Collector, name string) {
 	t.Helper()
-	path := filepath.Join("testdata", "golden", name+".prom")
-	if *update {
-		reg := prometheus.NewPedanticRegistry()
-		reg.MustRegister(collectors.Prometheus(c))
-		mfs, err := reg.Gather()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var buf bytes.Buffer
-		for _, mf := range mfs {
-			if _, err := expfmt.MetricFamilyToText(&buf, mf); err != nil {
-				t.Fatal(err)
-			}
-		}
-		_ = os.MkdirAll(filepath.Dir(path), 0o755)
-		if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	defer f.Close()
-	if err := testutil.CollectAndCompare(collectors.Prometheus(c), f); err != nil {
-		t.Fatal(err)
-	}
+	golden.Compare(t, collectors.Prometheus(c), filepath.Join("testdata", "golden", name+".prom"))
 }
 
 func TestGoldenScenarios(t *testing.T) {
@@ -284,17 +254,6 @@ func TestScopeAndFieldSelection(t *testing.T) {
 	}
 }
 
-// parseText parses exposition text into families keyed by name.
-func parseText(t *testing.T, b []byte) map[string]*dto.MetricFamily {
-	t.Helper()
-	p := expfmt.NewTextParser(model.LegacyValidation)
-	mfs, err := p.TextToMetricFamilies(bytes.NewReader(b))
-	if err != nil {
-		t.Fatalf("%v\n%s", err, b)
-	}
-	return mfs
-}
-
 // seriesKey renders a metric's labels in sorted order.
 func seriesKey(m *dto.Metric) string {
 	var l []string
@@ -365,7 +324,7 @@ func TestStreamMatchesConstMetrics(t *testing.T) {
 			}
 			bw.Flush()
 
-			want, got := parseText(t, constText.Bytes()), parseText(t, streamText.Bytes())
+			want, got := golden.Parse(t, bytes.NewReader(constText.Bytes())), golden.Parse(t, bytes.NewReader(streamText.Bytes()))
 			if len(want) != len(got) {
 				t.Fatalf("const path has %d families, stream path %d", len(want), len(got))
 			}
@@ -422,7 +381,7 @@ func TestPromexCompatibility(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	promex := parseText(t, fixture(t, "status_zoo_promex_metrics.txt"))
+	promex := golden.Parse(t, bytes.NewReader(fixture(t, "status_zoo_promex_metrics.txt")))
 	// Values that move between the two captures (times, counters bumped by
 	// the capture itself) are compared by presence only.
 	exact := map[string]bool{
@@ -475,7 +434,7 @@ func TestPromexCompatibility(t *testing.T) {
 // TestProcessFamiliesMatchPromexNames checks the show info mapping against
 // the family names and types promex printed from the same HAProxy build.
 func TestProcessFamiliesMatchPromexNames(t *testing.T) {
-	promex := parseText(t, fixture(t, "promex_metrics.txt"))
+	promex := golden.Parse(t, bytes.NewReader(fixture(t, "promex_metrics.txt")))
 	c := newCollector(t, &Options{Scopes: []string{ScopeProcess}}, fakeSocket(t, scenarios[0]), nil)
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(collectors.Prometheus(c))
@@ -502,21 +461,7 @@ func TestProcessFamiliesMatchPromexNames(t *testing.T) {
 // TestGoldenFilesPassPromtool runs real `promtool check metrics` on every
 // golden file.
 func TestGoldenFilesPassPromtool(t *testing.T) {
-	promtool := testenv.Binary(t, "promtool")
-	files, _ := filepath.Glob("testdata/golden/*.prom")
-	if len(files) == 0 {
-		t.Fatal("no golden files")
-	}
-	for _, f := range files {
-		in, _ := os.Open(f)
-		cmd := exec.Command(promtool, "check", "metrics")
-		cmd.Stdin = in
-		out, err := cmd.CombinedOutput()
-		in.Close()
-		if err != nil || len(bytes.TrimSpace(out)) > 0 {
-			t.Errorf("%s: promtool: %v\n%s", f, err, out)
-		}
-	}
+	golden.Promtool(t, "testdata/golden/*.prom")
 }
 
 func TestLintClean(t *testing.T) {

@@ -17,8 +17,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 
 	"github.com/lbpilot/lbpilot/collectors"
 	"github.com/lbpilot/lbpilot/internal/golden"
@@ -457,8 +455,8 @@ func TestBuiltinExporterMapping(t *testing.T) {
 		parts := strings.Split(filepath.ToSlash(sc.dir), "/")
 		sc.version, sc.state, sc.node = parts[1], parts[2], parts[3]
 		t.Run(sc.dir, func(t *testing.T) {
-			theirs := parseExposition(t, f)
-			ours := parseExposition(t, sc.golden())
+			theirs := golden.ParseFile(t, f)
+			ours := golden.ParseFile(t, sc.golden())
 			for name, mf := range theirs {
 				m, ok := builtin[name]
 				if !ok {
@@ -491,21 +489,6 @@ func TestBuiltinExporterMapping(t *testing.T) {
 			}
 		})
 	}
-}
-
-func parseExposition(t *testing.T, path string) map[string]*dto.MetricFamily {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	mfs, err := p.TextToMetricFamilies(f)
-	if err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	return mfs
 }
 
 func value(m *dto.Metric) float64 {

@@ -7,6 +7,7 @@ package golden
 import (
 	"bytes"
 	"flag"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,7 +16,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
 	"github.com/lbpilot/lbpilot/internal/testenv"
 )
@@ -92,4 +95,27 @@ func Promtool(t *testing.T, glob string) {
 			t.Errorf("promtool check metrics %s: %v\n%s", file, err, out)
 		}
 	}
+}
+
+// Parse reads text exposition into families keyed by name, failing the
+// test when it does not parse.
+func Parse(t testing.TB, r io.Reader) map[string]*dto.MetricFamily {
+	t.Helper()
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	mfs, err := p.TextToMetricFamilies(r)
+	if err != nil {
+		t.Fatalf("exposition does not parse: %v", err)
+	}
+	return mfs
+}
+
+// ParseFile is Parse for a file.
+func ParseFile(t testing.TB, path string) map[string]*dto.MetricFamily {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	return Parse(t, f)
 }
