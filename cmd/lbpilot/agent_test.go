@@ -1,15 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -104,8 +101,7 @@ backend bk_wcs
     server wcs1 %s weight 100 check inter 300ms agent-check agent-addr 127.0.0.1 agent-port %d agent-inter 300ms
 `, haproxytest.Listener(t), agentPort))
 
-	var logs bytes.Buffer
-	cmd := exec.Command(bin, "agent",
+	proc := startProcess(t, bin, "agent",
 		fmt.Sprintf("--agent.listen-address=127.0.0.1:%d", agentPort),
 		fmt.Sprintf("--agent.http-listen-address=127.0.0.1:%d", httpPort),
 		"--agent.target="+l.URL+"/?action=stat",
@@ -113,13 +109,7 @@ backend bk_wcs
 		"--agent.cache-ttl=100ms",
 		"--agent.allow=127.0.0.0/8",
 		"--log.format=json")
-	cmd.Stderr = &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	logs := proc.logs
 	base := fmt.Sprintf("http://127.0.0.1:%d", httpPort)
 	waitHTTP(t, base+"/-/ready")
 
@@ -166,15 +156,7 @@ backend bk_wcs
 		t.Errorf("landing page: %d", code)
 	}
 
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("exit after SIGTERM: %v\n%s", err, logs.String())
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("no exit after SIGTERM")
-	}
+	proc.stop(t)
 	for _, want := range []string{`"msg":"Starting lbpilot agent"`, `"thresholds":"publishers=100 subscribers=100 hls=100 band-in=100 band-out=100"`, `"msg":"Threshold reached"`, `"reason":"subscribers 150/100"`} {
 		if !strings.Contains(logs.String(), want) {
 			t.Errorf("log lacks %s:\n%s", want, logs.String())

@@ -71,6 +71,40 @@ func buildBinary(t *testing.T) string {
 	return bin
 }
 
+// process is a running lbpilot binary; its stderr is collected.
+type process struct {
+	cmd  *exec.Cmd
+	logs *testenv.SyncBuffer
+	done chan error
+}
+
+// startProcess runs bin with args until the test ends.
+func startProcess(t *testing.T, bin string, args ...string) *process {
+	t.Helper()
+	p := &process{cmd: exec.Command(bin, args...), logs: &testenv.SyncBuffer{}, done: make(chan error, 1)}
+	p.cmd.Stderr = p.logs
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.done <- p.cmd.Wait() }()
+	t.Cleanup(func() { _ = p.cmd.Process.Kill() })
+	return p
+}
+
+// stop sends SIGTERM and requires a clean exit within 10 s.
+func (p *process) stop(t *testing.T) {
+	t.Helper()
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-p.done:
+		if err != nil {
+			t.Errorf("exit after SIGTERM: %v\n%s", err, p.logs.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no exit after SIGTERM")
+	}
+}
+
 func waitHTTP(t *testing.T, url string) {
 	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
@@ -112,15 +146,8 @@ func TestExporterProcess(t *testing.T) {
 	writeCfg(fmt.Sprintf("targets:\n  - {name: lb1, module: haproxy, url: %q}\n", inst.Socket))
 	port := testenv.FreePort(t)
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	var logs bytes.Buffer
-	cmd := exec.Command(bin, "exporter", "--web.listen-address=127.0.0.1:"+fmt.Sprint(port), "--config.file="+cfg, "--log.format=json")
-	cmd.Stderr = &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	proc := startProcess(t, bin, "exporter", "--web.listen-address=127.0.0.1:"+fmt.Sprint(port), "--config.file="+cfg, "--log.format=json")
+	cmd, logs := proc.cmd, proc.logs
 	waitHTTP(t, base+"/-/ready")
 
 	if code, body := fetch(t, base+"/"); code != 200 || !strings.Contains(body, "lbpilot exporter") {
@@ -158,15 +185,7 @@ func TestExporterProcess(t *testing.T) {
 		return strings.Contains(b, "lbpilot_config_last_reload_successful 1") && strings.Contains(b, `target="lb2"`)
 	})
 
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("exit after SIGTERM: %v\n%s", err, logs.String())
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("no exit after SIGTERM")
-	}
+	proc.stop(t)
 	if !strings.Contains(logs.String(), `"msg":"Error loading config"`) {
 		t.Errorf("the failed reload was not logged:\n%s", logs.String())
 	}
