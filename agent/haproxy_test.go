@@ -10,8 +10,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/lbpilot/lbpilot/internal/haproxy"
-	"github.com/lbpilot/lbpilot/internal/haproxy/haproxytest"
+	"github.com/lbpilot/lbpilot/internal/haproxyapi/haproxytest"
+	"github.com/lbpilot/lbpilot/internal/haproxyapi"
 	"github.com/lbpilot/lbpilot/internal/lab"
 )
 
@@ -72,7 +72,7 @@ func (r serverRow) String() string {
 
 func showServer(t *testing.T, inst *haproxytest.Instance, server string) serverRow {
 	t.Helper()
-	st, err := haproxy.ParseStat([]byte(inst.Exec(t, "show stat")))
+	st, err := haproxyapi.ParseStat([]byte(inst.Exec(t, "show stat")))
 	if err != nil {
 		t.Fatal(err)
 	}

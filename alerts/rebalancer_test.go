@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/lbpilot/lbpilot/exporter"
-	"github.com/lbpilot/lbpilot/internal/haproxy"
-	"github.com/lbpilot/lbpilot/internal/haproxy/haproxytest"
+	"github.com/lbpilot/lbpilot/internal/haproxyapi/haproxytest"
+	"github.com/lbpilot/lbpilot/internal/haproxyapi"
 	"github.com/lbpilot/lbpilot/rebalancer"
 )
 
@@ -144,7 +144,7 @@ func TestTrafficAlertsDrainTheirServer(t *testing.T) {
 				t.Fatalf("reconcile: %v", err)
 			}
 			srv, ok := h.Server(backend, target.Name)
-			if !ok || haproxy.AdminFlags(srv.Admin)&haproxy.AdminForcedDrain == 0 {
+			if !ok || haproxyapi.AdminFlags(srv.Admin)&haproxyapi.AdminForcedDrain == 0 {
 				t.Errorf("%s (%s) with %v: %s/%s not drained (admin %#x)", ea.name, ea.file, ea.labels, backend, target.Name, srv.Admin)
 			}
 			for _, sib := range siblings {

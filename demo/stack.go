@@ -17,7 +17,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/lbpilot/lbpilot/internal/haproxy"
+	"github.com/lbpilot/lbpilot/internal/haproxyapi"
 )
 
 // Options describe a demo stack.
@@ -39,7 +39,7 @@ type Stack struct {
 	Ports Ports
 	Procs *Procs
 	opts  Options
-	hap   *haproxy.Client
+	hap   *haproxyapi.Client
 	http  *http.Client
 	pass  string // the rebalancer's basic-auth password
 }
@@ -134,7 +134,7 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 	if err != nil {
 		return nil, err
 	}
-	hc, err := haproxy.New("unix:"+files.HAProxySocket, haproxy.WithTimeout(2*time.Second))
+	hc, err := haproxyapi.New("unix:"+files.HAProxySocket, haproxyapi.WithTimeout(2*time.Second))
 	if err != nil {
 		return nil, err
 	}
@@ -372,7 +372,7 @@ type ServerStat struct {
 }
 
 // State is the parsed status ("UP", "DRAIN", …).
-func (st ServerStat) State() string { return haproxy.ParseStatus(st.Status).State }
+func (st ServerStat) State() string { return haproxyapi.ParseStatus(st.Status).State }
 
 func (st ServerStat) String() string {
 	return fmt.Sprintf("%s/%s %s, weight %d", st.Backend, st.Server, st.Status, st.Weight)
@@ -380,7 +380,7 @@ func (st ServerStat) String() string {
 
 // Stat reads one server's `show stat` line from HAProxy's admin socket.
 func (s *Stack) Stat(ctx context.Context, backend, server string) (ServerStat, error) {
-	st, err := s.hap.ShowStat(ctx, haproxy.StatFilter{Proxy: backend, Types: 4})
+	st, err := s.hap.ShowStat(ctx, haproxyapi.StatFilter{Proxy: backend, Types: 4})
 	if err != nil {
 		return ServerStat{}, err
 	}
@@ -397,7 +397,7 @@ func (s *Stack) Stat(ctx context.Context, backend, server string) (ServerStat, e
 
 // Servers reads every server line of `show stat`.
 func (s *Stack) Servers(ctx context.Context) ([]ServerStat, error) {
-	st, err := s.hap.ShowStat(ctx, haproxy.StatFilter{Types: 4})
+	st, err := s.hap.ShowStat(ctx, haproxyapi.StatFilter{Types: 4})
 	if err != nil {
 		return nil, err
 	}

@@ -11,7 +11,7 @@ import (
 
 	"github.com/go-kit/log"
 
-	"github.com/lbpilot/lbpilot/internal/haproxy/haproxytest"
+	"github.com/lbpilot/lbpilot/internal/haproxyapi/haproxytest"
 	"github.com/lbpilot/lbpilot/internal/lab"
 )
 

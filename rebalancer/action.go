@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/lbpilot/lbpilot/internal/haproxy"
+	"github.com/lbpilot/lbpilot/internal/haproxyapi"
 )
 
 // ActionKind is what an alert asks for.
@@ -33,12 +33,12 @@ func (a Action) String() string {
 }
 
 // adminState is the HAProxy admin state of a drain or maint action.
-func (a Action) adminState() haproxy.AdminState {
+func (a Action) adminState() haproxyapi.AdminState {
 	switch a.Kind {
 	case ActionDrain:
-		return haproxy.StateDrain
+		return haproxyapi.StateDrain
 	case ActionMaint:
-		return haproxy.StateMaint
+		return haproxyapi.StateMaint
 	}
 	return ""
 }
@@ -76,11 +76,11 @@ func clip(s string, n int) string {
 }
 
 // strength orders admin actions: maint > drain > nothing.
-func strength(s haproxy.AdminState) int {
+func strength(s haproxyapi.AdminState) int {
 	switch s {
-	case haproxy.StateMaint:
+	case haproxyapi.StateMaint:
 		return 2
-	case haproxy.StateDrain:
+	case haproxyapi.StateDrain:
 		return 1
 	}
 	return 0
@@ -90,14 +90,14 @@ func strength(s haproxy.AdminState) int {
 // only the forced maint and drain flags. Config-disabled, inherited (track)
 // and DNS maintenance are not something `set server state` sets, so they
 // never count as the rebalancer's own state.
-func forcedState(f haproxy.AdminFlags) haproxy.AdminState {
+func forcedState(f haproxyapi.AdminFlags) haproxyapi.AdminState {
 	switch {
-	case f&haproxy.AdminForcedMaint != 0:
-		return haproxy.StateMaint
-	case f&haproxy.AdminForcedDrain != 0:
-		return haproxy.StateDrain
+	case f&haproxyapi.AdminForcedMaint != 0:
+		return haproxyapi.StateMaint
+	case f&haproxyapi.AdminForcedDrain != 0:
+		return haproxyapi.StateDrain
 	}
-	return haproxy.StateReady
+	return haproxyapi.StateReady
 }
 
 // weightOf is HAProxy's own arithmetic for "set weight N%": a percentage of

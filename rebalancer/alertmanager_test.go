@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lbpilot/lbpilot/internal/haproxy"
+	"github.com/lbpilot/lbpilot/internal/haproxyapi"
 )
 
 // fakeAM serves /api/v2/status and /api/v2/alerts.
@@ -117,7 +117,7 @@ func TestRefreshFromAlertmanager(t *testing.T) {
 	if err := hs.r.Reconcile(context.Background(), true); err != nil {
 		t.Fatal(err)
 	}
-	hs.wantAdmin("be_app", "web1", haproxy.StateDrain)
+	hs.wantAdmin("be_app", "web1", haproxyapi.StateDrain)
 	if a := am.auth[len(am.auth)-1]; !strings.HasPrefix(a, "Basic ") {
 		t.Fatalf("no basic auth sent to Alertmanager: %q", a)
 	}
@@ -127,7 +127,7 @@ func TestRefreshFromAlertmanager(t *testing.T) {
 	if err := hs.r.Reconcile(context.Background(), true); err != nil {
 		t.Fatal(err)
 	}
-	hs.wantAdmin("be_app", "web1", haproxy.StateReady)
+	hs.wantAdmin("be_app", "web1", haproxyapi.StateReady)
 	// A false resolve: the API lists the same incarnation again, updated
 	// after the resolve (Prometheus reached Alertmanager again).
 	hs.clock.Advance(time.Minute)
@@ -135,7 +135,7 @@ func TestRefreshFromAlertmanager(t *testing.T) {
 	if err := hs.r.Reconcile(context.Background(), true); err != nil {
 		t.Fatal(err)
 	}
-	hs.wantAdmin("be_app", "web1", haproxy.StateDrain)
+	hs.wantAdmin("be_app", "web1", haproxyapi.StateDrain)
 }
 
 // TestRefreshLeavesNewAlertsToNotifications: an alert Alertmanager has
@@ -151,18 +151,18 @@ func TestRefreshLeavesNewAlertsToNotifications(t *testing.T) {
 	if err := hs.r.Reconcile(context.Background(), true); err != nil {
 		t.Fatal(err)
 	}
-	hs.wantAdmin("be_app", "web1", haproxy.StateReady)
+	hs.wantAdmin("be_app", "web1", haproxyapi.StateReady)
 	hs.clock.Advance(time.Minute) // still listed a minute later: the notification was missed
 	am.alerts = []APIAlert{apiAlert("f1", "web1", t0.Add(-5*time.Second), hs.clock.Now())}
 	if err := hs.r.Reconcile(context.Background(), true); err != nil {
 		t.Fatal(err)
 	}
-	hs.wantAdmin("be_app", "web1", haproxy.StateDrain)
+	hs.wantAdmin("be_app", "web1", haproxyapi.StateDrain)
 	// Listed and firing: left alone, so the resolved notification still wins
 	// even if Alertmanager's updatedAt is later than Prometheus's endsAt.
 	hs.mustPost(body(alert(StatusResolved, "f1", "drain", "be_app", "web1", t0.Add(-5*time.Second))))
 	hs.mustReconcile()
-	hs.wantAdmin("be_app", "web1", haproxy.StateReady)
+	hs.wantAdmin("be_app", "web1", haproxyapi.StateReady)
 }
 
 func TestRefreshRightAfterAlertmanagerStart(t *testing.T) {
@@ -179,7 +179,7 @@ func TestRefreshRightAfterAlertmanagerStart(t *testing.T) {
 	if err := hs.r.Reconcile(context.Background(), true); err != nil {
 		t.Fatal(err)
 	}
-	hs.wantAdmin("be_app", "web1", haproxy.StateDrain)
+	hs.wantAdmin("be_app", "web1", haproxyapi.StateDrain)
 	if !strings.Contains(hs.logs.String(), "Alertmanager started recently") {
 		t.Fatal("not logged")
 	}
@@ -190,7 +190,7 @@ func TestRefreshRightAfterAlertmanagerStart(t *testing.T) {
 	if err := hs.r.Reconcile(context.Background(), true); err != nil {
 		t.Fatal(err)
 	}
-	hs.wantAdmin("be_app", "web1", haproxy.StateDrain)
+	hs.wantAdmin("be_app", "web1", haproxyapi.StateDrain)
 	// API down: nothing inferred, the cycle reports the failure.
 	am.mu.Lock()
 	am.fail = true
@@ -198,7 +198,7 @@ func TestRefreshRightAfterAlertmanagerStart(t *testing.T) {
 	if err := hs.r.Reconcile(context.Background(), true); err == nil {
 		t.Fatal("failed refresh reported success")
 	}
-	hs.wantAdmin("be_app", "web1", haproxy.StateDrain)
+	hs.wantAdmin("be_app", "web1", haproxyapi.StateDrain)
 }
 
 func TestRefreshDoesNotResolveWhatArrivedDuringTheRequest(t *testing.T) {
@@ -214,5 +214,5 @@ func TestRefreshDoesNotResolveWhatArrivedDuringTheRequest(t *testing.T) {
 	if err := hs.r.Reconcile(context.Background(), true); err != nil {
 		t.Fatal(err)
 	}
-	hs.wantAdmin("be_app", "web1", haproxy.StateDrain)
+	hs.wantAdmin("be_app", "web1", haproxyapi.StateDrain)
 }

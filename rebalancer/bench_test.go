@@ -16,8 +16,8 @@ import (
 	"github.com/go-kit/log"
 	"github.com/prometheus/alertmanager/template"
 
-	"github.com/lbpilot/lbpilot/internal/haproxy"
-	"github.com/lbpilot/lbpilot/internal/haproxy/haproxytest"
+	"github.com/lbpilot/lbpilot/internal/haproxyapi/haproxytest"
+	"github.com/lbpilot/lbpilot/internal/haproxyapi"
 	"github.com/lbpilot/lbpilot/internal/testenv"
 )
 
@@ -26,7 +26,7 @@ import (
 // scripts/bench.d/30-rebalancer.sh turns their metrics into BENCHMARKS.md.
 
 type benchLab struct {
-	client *haproxy.Client
+	client *haproxyapi.Client
 	srv    *httptest.Server
 	stop   func()
 }
@@ -41,7 +41,7 @@ func startBenchLab(b *testing.B, servers int) *benchLab {
 		fmt.Fprintf(&cfg, "    server s%04d %s\n", i, up)
 	}
 	inst := haproxytest.Start(b, cfg.String())
-	client, err := haproxy.New(inst.Socket)
+	client, err := haproxyapi.New(inst.Socket)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -79,7 +79,7 @@ func (l *benchLab) post(b *testing.B, alerts []template.Alert) {
 // waitCount polls until n servers of bk are in state st. It pauses
 // between polls (more for big backends) so that polling does not take the
 // CPU from what it measures; the pause bounds the resolution.
-func (l *benchLab) waitCount(b *testing.B, st haproxy.AdminState, n int) {
+func (l *benchLab) waitCount(b *testing.B, st haproxyapi.AdminState, n int) {
 	pause := 100 * time.Microsecond
 	if n > 100 {
 		pause = time.Millisecond
@@ -127,8 +127,8 @@ func BenchmarkRebalancerWebhookToHAProxy(b *testing.B) {
 	lab := startBenchLab(b, 4)
 	defer lab.stop()
 	ref := refOf("bk", "s0001")
-	drain, _ := haproxy.SetServerState(ref, haproxy.StateDrain)
-	ready, _ := haproxy.SetServerState(ref, haproxy.StateReady)
+	drain, _ := haproxyapi.SetServerState(ref, haproxyapi.StateDrain)
+	ready, _ := haproxyapi.SetServerState(ref, haproxyapi.StateReady)
 	var viaRB, viaRBRestore, direct []time.Duration
 	t0 := time.Now().UTC()
 	b.ResetTimer()
@@ -136,23 +136,23 @@ func BenchmarkRebalancerWebhookToHAProxy(b *testing.B) {
 		inc := t0.Add(time.Duration(i) * time.Second)
 		start := time.Now()
 		lab.post(b, []template.Alert{alert(StatusFiring, "c0ffee0000000001", "drain", "bk", "s0001", inc)})
-		lab.waitCount(b, haproxy.StateDrain, 1)
+		lab.waitCount(b, haproxyapi.StateDrain, 1)
 		viaRB = append(viaRB, time.Since(start))
 		start = time.Now()
 		lab.post(b, []template.Alert{alert(StatusResolved, "c0ffee0000000001", "drain", "bk", "s0001", inc)})
-		lab.waitCount(b, haproxy.StateReady, 4)
+		lab.waitCount(b, haproxyapi.StateReady, 4)
 		viaRBRestore = append(viaRBRestore, time.Since(start))
 		// The socket alone: send, then poll the same way.
 		start = time.Now()
-		if _, err := lab.client.Apply(context.Background(), []haproxy.Command{drain}); err != nil {
+		if _, err := lab.client.Apply(context.Background(), []haproxyapi.Command{drain}); err != nil {
 			b.Fatal(err)
 		}
-		lab.waitCount(b, haproxy.StateDrain, 1)
+		lab.waitCount(b, haproxyapi.StateDrain, 1)
 		direct = append(direct, time.Since(start))
-		if _, err := lab.client.Apply(context.Background(), []haproxy.Command{ready}); err != nil {
+		if _, err := lab.client.Apply(context.Background(), []haproxyapi.Command{ready}); err != nil {
 			b.Fatal(err)
 		}
-		lab.waitCount(b, haproxy.StateReady, 4)
+		lab.waitCount(b, haproxyapi.StateReady, 4)
 	}
 	b.StopTimer()
 	b.ReportMetric(percentile(viaRB, .5), "p50-ms")
@@ -170,10 +170,10 @@ func BenchmarkRebalancerStorm1000(b *testing.B) {
 	const n = 1000
 	lab := startBenchLab(b, n)
 	defer lab.stop()
-	var cmdsDrain, cmdsReady []haproxy.Command
+	var cmdsDrain, cmdsReady []haproxyapi.Command
 	for i := 0; i < n; i++ {
-		d, _ := haproxy.SetServerState(refOf("bk", fmt.Sprintf("s%04d", i)), haproxy.StateDrain)
-		r, _ := haproxy.SetServerState(refOf("bk", fmt.Sprintf("s%04d", i)), haproxy.StateReady)
+		d, _ := haproxyapi.SetServerState(refOf("bk", fmt.Sprintf("s%04d", i)), haproxyapi.StateDrain)
+		r, _ := haproxyapi.SetServerState(refOf("bk", fmt.Sprintf("s%04d", i)), haproxyapi.StateReady)
 		cmdsDrain, cmdsReady = append(cmdsDrain, d), append(cmdsReady, r)
 	}
 	var viaRB, restore, direct []time.Duration
@@ -183,22 +183,22 @@ func BenchmarkRebalancerStorm1000(b *testing.B) {
 		inc := t0.Add(time.Duration(i) * time.Minute)
 		start := time.Now()
 		lab.post(b, storm(n, StatusFiring, inc))
-		lab.waitCount(b, haproxy.StateDrain, n)
+		lab.waitCount(b, haproxyapi.StateDrain, n)
 		viaRB = append(viaRB, time.Since(start))
 		start = time.Now()
 		lab.post(b, storm(n, StatusResolved, inc))
-		lab.waitCount(b, haproxy.StateReady, n)
+		lab.waitCount(b, haproxyapi.StateReady, n)
 		restore = append(restore, time.Since(start))
 		start = time.Now()
 		if _, err := lab.client.Apply(context.Background(), cmdsDrain); err != nil {
 			b.Fatal(err)
 		}
-		lab.waitCount(b, haproxy.StateDrain, n)
+		lab.waitCount(b, haproxyapi.StateDrain, n)
 		direct = append(direct, time.Since(start))
 		if _, err := lab.client.Apply(context.Background(), cmdsReady); err != nil {
 			b.Fatal(err)
 		}
-		lab.waitCount(b, haproxy.StateReady, n)
+		lab.waitCount(b, haproxyapi.StateReady, n)
 	}
 	b.StopTimer()
 	b.ReportMetric(percentile(viaRB, .5), "storm-p50-ms")

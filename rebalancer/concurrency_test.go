@@ -13,7 +13,7 @@ import (
 
 	"github.com/prometheus/alertmanager/template"
 
-	"github.com/lbpilot/lbpilot/internal/haproxy"
+	"github.com/lbpilot/lbpilot/internal/haproxyapi"
 )
 
 // TestConcurrentWebhooks: 200 webhooks at once (with the reconcile loop
@@ -99,11 +99,11 @@ func TestConcurrentWebhooks(t *testing.T) {
 		t.Fatalf("concurrent state differs from sequential:\n%v\n%v", got, want)
 	}
 	// HAProxy shows exactly what the final alerts want.
-	want := map[string]haproxy.AdminState{}
+	want := map[string]haproxyapi.AdminState{}
 	ref.View(func(st *State) {
 		for _, a := range st.Alerts {
 			if a.Status == StatusFiring {
-				s := haproxy.AdminState(a.Labels[LabelAction])
+				s := haproxyapi.AdminState(a.Labels[LabelAction])
 				if strength(s) > strength(want[a.Labels[LabelServer]]) {
 					want[a.Labels[LabelServer]] = s
 				}
@@ -113,7 +113,7 @@ func TestConcurrentWebhooks(t *testing.T) {
 	for _, n := range names {
 		w := want[n]
 		if w == "" {
-			w = haproxy.StateReady
+			w = haproxyapi.StateReady
 		}
 		if got := hs.admin("be_app", n); got != w {
 			t.Errorf("%s is %s, want %s", n, got, w)

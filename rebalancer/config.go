@@ -10,7 +10,7 @@ import (
 
 	promconfig "github.com/prometheus/common/config"
 
-	"github.com/lbpilot/lbpilot/internal/haproxy"
+	"github.com/lbpilot/lbpilot/internal/haproxyapi"
 	"github.com/lbpilot/lbpilot/internal/yamlconf"
 )
 
@@ -194,7 +194,7 @@ func (c *Config) Complete() error {
 	}
 	seen := map[string]bool{}
 	for _, s := range c.HAProxy.Sockets {
-		a, err := haproxy.ParseAddress(s)
+		a, err := haproxyapi.ParseAddress(s)
 		if err != nil {
 			return fmt.Errorf("haproxy.sockets: %w", err)
 		}
@@ -320,8 +320,8 @@ func (g *GuardConfig) complete() error {
 		return err
 	}
 	for name, l := range g.Backends {
-		if !haproxy.ValidName(name) {
-			return fmt.Errorf("guard.backends: %w", haproxy.CheckName("backend", name))
+		if !haproxyapi.ValidName(name) {
+			return fmt.Errorf("guard.backends: %w", haproxyapi.CheckName("backend", name))
 		}
 		if l == nil {
 			return fmt.Errorf("guard.backends.%s: empty entry", name)
@@ -462,7 +462,7 @@ func compileRule(rc *RuleConfig) (*Rule, error) {
 	if len(t.Backends) > 0 {
 		r.backends = map[string]bool{}
 		for _, b := range t.Backends {
-			if err := haproxy.CheckName("backend", b); err != nil {
+			if err := haproxyapi.CheckName("backend", b); err != nil {
 				return nil, fmt.Errorf("target.backends: %w", err)
 			}
 			r.backends[b] = true

@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/lbpilot/lbpilot/internal/haproxy"
+	"github.com/lbpilot/lbpilot/internal/haproxyapi"
 )
 
 // Step kinds.
@@ -28,18 +28,18 @@ const (
 // Step is one runtime command with what it is for and what HAProxy must
 // show afterwards.
 type Step struct {
-	Ref    haproxy.ServerRef
+	Ref    haproxyapi.ServerRef
 	Facet  string
 	Kind   string
 	Action string // ActDrain …
 	From   string
 	To     string
-	Cmd    haproxy.Command
+	Cmd    haproxyapi.Command
 	Alerts []string
 	Rules  []string
 
-	admin   haproxy.AdminState // admin facet: the forced state expected
-	weight  int                // weight facet: the uweight expected
+	admin   haproxyapi.AdminState // admin facet: the forced state expected
+	weight  int                   // weight facet: the uweight expected
 	percent int
 	prevW   int // weight facet, StepApply: the weight before
 	reduces bool
@@ -48,13 +48,13 @@ type Step struct {
 
 // Deferral is a step the guard held back.
 type Deferral struct {
-	Ref    haproxy.ServerRef `json:"-"`
-	Server string            `json:"server"`
-	Facet  string            `json:"facet"`
-	Action string            `json:"action"`
-	Reason string            `json:"reason"`
-	Detail string            `json:"detail"`
-	Alerts []string          `json:"alerts"`
+	Ref    haproxyapi.ServerRef `json:"-"`
+	Server string               `json:"server"`
+	Facet  string               `json:"facet"`
+	Action string               `json:"action"`
+	Reason string               `json:"reason"`
+	Detail string               `json:"detail"`
+	Alerts []string             `json:"alerts"`
 }
 
 // Note kinds: things worth a log line that are not actions.
@@ -73,7 +73,7 @@ const (
 
 // Note is an event of the decision for the audit log.
 type Note struct {
-	Ref    haproxy.ServerRef
+	Ref    haproxyapi.ServerRef
 	Facet  string
 	Kind   string
 	From   string
@@ -88,10 +88,10 @@ type decideInput struct {
 	Socket   string
 	Servers  *serverIndex
 	Reloaded bool
-	Desires  map[haproxy.ServerRef]*Desire
-	Owned    map[haproxy.ServerRef]*Ownership // copies: decide edits them
-	Released map[string]*Release              // this socket's, by releaseKey
-	InForce  map[string]bool                  // incarnations of every alert in force
+	Desires  map[haproxyapi.ServerRef]*Desire
+	Owned    map[haproxyapi.ServerRef]*Ownership // copies: decide edits them
+	Released map[string]*Release                 // this socket's, by releaseKey
+	InForce  map[string]bool                     // incarnations of every alert in force
 	Guard    *GuardConfig
 	MinHold  time.Duration
 	Now      time.Time
@@ -104,7 +104,7 @@ type decideInput struct {
 type decision struct {
 	Steps    []Step
 	Deferred []Deferral
-	Owned    map[haproxy.ServerRef]*Ownership
+	Owned    map[haproxyapi.ServerRef]*Ownership
 	Released map[string]*Release
 	Notes    []Note
 	NextWake time.Time
@@ -143,7 +143,7 @@ func decide(in decideInput) *decision {
 	}
 
 	// 2. What should change?
-	refs := map[haproxy.ServerRef]bool{}
+	refs := map[haproxyapi.ServerRef]bool{}
 	for r := range in.Desires {
 		refs[r] = true
 	}
@@ -151,7 +151,7 @@ func decide(in decideInput) *decision {
 		refs[r] = true
 	}
 	var cands []guardCandidate
-	pending := map[haproxy.ServerRef][]int{} // steps that reduce capacity, by server
+	pending := map[haproxyapi.ServerRef][]int{} // steps that reduce capacity, by server
 	for _, ref := range sortRefSet(refs) {
 		srv, ok := in.Servers.byRef[ref]
 		if !ok {
@@ -209,7 +209,7 @@ func decide(in decideInput) *decision {
 	return d
 }
 
-func (d *decision) checkAdmin(in decideInput, o *Ownership, srv *haproxy.ServerState) {
+func (d *decision) checkAdmin(in decideInput, o *Ownership, srv *haproxyapi.ServerState) {
 	a := o.Admin
 	ref := o.ref()
 	cur := forcedState(srv.Admin)
@@ -222,7 +222,7 @@ func (d *decision) checkAdmin(in decideInput, o *Ownership, srv *haproxy.ServerS
 			}
 			d.Notes = append(d.Notes, Note{Ref: ref, Facet: FacetAdmin, Kind: NoteConfirmed, To: string(a.State), Alerts: a.Alerts, Rules: a.Rules})
 		}
-	case a.Phase == PhaseRestoring && cur == haproxy.StateReady:
+	case a.Phase == PhaseRestoring && cur == haproxyapi.StateReady:
 		d.Notes = append(d.Notes, Note{Ref: ref, Facet: FacetAdmin, Kind: NoteRestored, From: string(a.State), To: string(cur), Alerts: a.Alerts, Rules: a.Rules})
 		o.Admin = nil
 	case in.Reloaded:
@@ -230,7 +230,7 @@ func (d *decision) checkAdmin(in decideInput, o *Ownership, srv *haproxy.ServerS
 		o.Admin = nil
 	case a.Phase == PhasePending && cur == a.Prev:
 		d.Notes = append(d.Notes, Note{Ref: ref, Facet: FacetAdmin, Kind: NoteNotApplied, From: string(a.Prev), To: string(a.State), Alerts: a.Alerts, Rules: a.Rules})
-		if a.Prev == haproxy.StateReady {
+		if a.Prev == haproxyapi.StateReady {
 			o.Admin = nil
 		} else {
 			a.State, a.Phase = a.Prev, PhaseApplied
@@ -247,7 +247,7 @@ func (d *decision) checkAdmin(in decideInput, o *Ownership, srv *haproxy.ServerS
 	}
 }
 
-func (d *decision) checkWeight(in decideInput, o *Ownership, srv *haproxy.ServerState) {
+func (d *decision) checkWeight(in decideInput, o *Ownership, srv *haproxyapi.ServerState) {
 	w := o.Weight
 	ref := o.ref()
 	cur := srv.UWeight
@@ -285,7 +285,7 @@ func (d *decision) checkWeight(in decideInput, o *Ownership, srv *haproxy.Server
 	}
 }
 
-func (d *decision) release(in decideInput, ref haproxy.ServerRef, facet string, alerts []string, observed string) {
+func (d *decision) release(in decideInput, ref haproxyapi.ServerRef, facet string, alerts []string, observed string) {
 	k := releaseKey(in.Socket, ref, facet)
 	r := d.Released[k]
 	if r == nil {
@@ -297,7 +297,7 @@ func (d *decision) release(in decideInput, ref haproxy.ServerRef, facet string, 
 }
 
 // filterReleased drops the wants an operator has taken the server away from.
-func (d *decision) filterReleased(socket string, ref haproxy.ServerRef, facet string, ws []Want) []Want {
+func (d *decision) filterReleased(socket string, ref haproxyapi.ServerRef, facet string, ws []Want) []Want {
 	r := d.Released[releaseKey(socket, ref, facet)]
 	if r == nil {
 		return ws
@@ -311,7 +311,7 @@ func (d *decision) filterReleased(socket string, ref haproxy.ServerRef, facet st
 	return out
 }
 
-func (d *decision) planAdmin(in decideInput, ref haproxy.ServerRef, srv *haproxy.ServerState, o *Ownership, ws []Want) {
+func (d *decision) planAdmin(in decideInput, ref haproxyapi.ServerRef, srv *haproxyapi.ServerState, o *Ownership, ws []Want) {
 	want, who := strongestAdmin(ws)
 	if o != nil && o.Admin != nil {
 		a := o.Admin
@@ -319,23 +319,23 @@ func (d *decision) planAdmin(in decideInput, ref haproxy.ServerRef, srv *haproxy
 		case want == "":
 			if until := a.Since.Add(in.MinHold); in.Now.Before(until) {
 				d.wake(until)
-				d.Notes = append(d.Notes, Note{Ref: ref, Facet: FacetAdmin, Kind: NoteHeld, From: string(a.State), To: string(haproxy.StateReady), Alerts: a.Alerts, Rules: a.Rules,
+				d.Notes = append(d.Notes, Note{Ref: ref, Facet: FacetAdmin, Kind: NoteHeld, From: string(a.State), To: string(haproxyapi.StateReady), Alerts: a.Alerts, Rules: a.Rules,
 					Detail: "min_hold until " + until.UTC().Format(time.RFC3339)})
 				return
 			}
-			cmd, err := haproxy.SetServerState(ref, haproxy.StateReady)
+			cmd, err := haproxyapi.SetServerState(ref, haproxyapi.StateReady)
 			if err != nil {
 				return // unreachable: ref came from HAProxy and passed Validate
 			}
-			d.Steps = append(d.Steps, Step{Ref: ref, Facet: FacetAdmin, Kind: StepRestore, Action: ActReady, From: string(a.State), To: string(haproxy.StateReady),
-				Cmd: cmd, Alerts: a.Alerts, Rules: a.Rules, admin: haproxy.StateReady})
+			d.Steps = append(d.Steps, Step{Ref: ref, Facet: FacetAdmin, Kind: StepRestore, Action: ActReady, From: string(a.State), To: string(haproxyapi.StateReady),
+				Cmd: cmd, Alerts: a.Alerts, Rules: a.Rules, admin: haproxyapi.StateReady})
 		case want == a.State:
 			if a.Phase == PhaseRestoring {
 				a.Phase = PhaseApplied // wanted again before the restore was sent
 			}
 			a.Alerts, a.Rules = incarnations(who), ruleNames(who)
 		default:
-			cmd, err := haproxy.SetServerState(ref, want)
+			cmd, err := haproxyapi.SetServerState(ref, want)
 			if err != nil {
 				return
 			}
@@ -347,20 +347,20 @@ func (d *decision) planAdmin(in decideInput, ref haproxy.ServerRef, srv *haproxy
 	if want == "" {
 		return
 	}
-	if cur := srv.Admin.State(); cur != haproxy.StateReady {
+	if cur := srv.Admin.State(); cur != haproxyapi.StateReady {
 		d.Notes = append(d.Notes, Note{Ref: ref, Facet: FacetAdmin, Kind: NoteNotOurs, From: string(cur), To: string(want), Alerts: incarnations(who), Rules: ruleNames(who),
 			Detail: "server is " + string(cur) + " by someone else (operator, config, tracking or agent); not taking it over"})
 		return
 	}
-	cmd, err := haproxy.SetServerState(ref, want)
+	cmd, err := haproxyapi.SetServerState(ref, want)
 	if err != nil {
 		return
 	}
-	d.Steps = append(d.Steps, Step{Ref: ref, Facet: FacetAdmin, Kind: StepApply, Action: string(want), From: string(haproxy.StateReady), To: string(want),
+	d.Steps = append(d.Steps, Step{Ref: ref, Facet: FacetAdmin, Kind: StepApply, Action: string(want), From: string(haproxyapi.StateReady), To: string(want),
 		Cmd: cmd, Alerts: incarnations(who), Rules: ruleNames(who), admin: want, reduces: srv.Usable(), order: earliest(who)})
 }
 
-func (d *decision) planWeight(in decideInput, ref haproxy.ServerRef, srv *haproxy.ServerState, o *Ownership, ws []Want) {
+func (d *decision) planWeight(in decideInput, ref haproxyapi.ServerRef, srv *haproxyapi.ServerState, o *Ownership, ws []Want) {
 	pct, who := lowestWeight(ws)
 	if pct >= 0 && srv.AgentEnabled() {
 		d.Notes = append(d.Notes, Note{Ref: ref, Facet: FacetWeight, Kind: NoteRefused, To: strconv.Itoa(pct) + "%", Alerts: incarnations(who), Rules: ruleNames(who),
@@ -378,7 +378,7 @@ func (d *decision) planWeight(in decideInput, ref haproxy.ServerRef, srv *haprox
 					Detail: "min_hold until " + until.UTC().Format(time.RFC3339)})
 				return
 			}
-			cmd, err := haproxy.SetWeight(ref, haproxy.Weight{Value: w.Prev})
+			cmd, err := haproxyapi.SetWeight(ref, haproxyapi.Weight{Value: w.Prev})
 			if err != nil {
 				return
 			}
@@ -391,7 +391,7 @@ func (d *decision) planWeight(in decideInput, ref haproxy.ServerRef, srv *haprox
 			w.Alerts, w.Rules = incarnations(who), ruleNames(who)
 		default:
 			target := weightOf(srv.IWeight, pct)
-			cmd, err := haproxy.SetWeight(ref, haproxy.Weight{Value: pct, Percent: true})
+			cmd, err := haproxyapi.SetWeight(ref, haproxyapi.Weight{Value: pct, Percent: true})
 			if err != nil {
 				return
 			}
@@ -414,7 +414,7 @@ func (d *decision) planWeight(in decideInput, ref haproxy.ServerRef, srv *haprox
 	if target == srv.UWeight {
 		return
 	}
-	cmd, err := haproxy.SetWeight(ref, haproxy.Weight{Value: pct, Percent: true})
+	cmd, err := haproxyapi.SetWeight(ref, haproxyapi.Weight{Value: pct, Percent: true})
 	if err != nil {
 		return
 	}
@@ -431,7 +431,7 @@ func (d *decision) wake(t time.Time) {
 
 // markSteps records in the ownership what each step is about to do, before
 // it is sent: a new change is "pending", a restore "restoring".
-func markSteps(owned map[haproxy.ServerRef]*Ownership, socket string, steps []Step) {
+func markSteps(owned map[haproxyapi.ServerRef]*Ownership, socket string, steps []Step) {
 	for _, s := range steps {
 		o := owned[s.Ref]
 		if o == nil {
@@ -442,7 +442,7 @@ func markSteps(owned map[haproxy.ServerRef]*Ownership, socket string, steps []St
 		case FacetAdmin:
 			switch s.Kind {
 			case StepApply:
-				o.Admin = &AdminOwn{State: s.admin, Prev: haproxy.StateReady, Phase: PhasePending, Alerts: s.Alerts, Rules: s.Rules}
+				o.Admin = &AdminOwn{State: s.admin, Prev: haproxyapi.StateReady, Phase: PhasePending, Alerts: s.Alerts, Rules: s.Rules}
 			case StepChange:
 				o.Admin.Prev, o.Admin.State, o.Admin.Phase = o.Admin.State, s.admin, PhasePending
 				o.Admin.Alerts, o.Admin.Rules = s.Alerts, s.Rules
@@ -484,8 +484,8 @@ func union(a, b []string) []string {
 	return out
 }
 
-func sortedRefs[V any](m map[haproxy.ServerRef]V) []haproxy.ServerRef {
-	out := make([]haproxy.ServerRef, 0, len(m))
+func sortedRefs[V any](m map[haproxyapi.ServerRef]V) []haproxyapi.ServerRef {
+	out := make([]haproxyapi.ServerRef, 0, len(m))
 	for r := range m {
 		out = append(out, r)
 	}
@@ -493,9 +493,9 @@ func sortedRefs[V any](m map[haproxy.ServerRef]V) []haproxy.ServerRef {
 	return out
 }
 
-func sortRefSet(m map[haproxy.ServerRef]bool) []haproxy.ServerRef { return sortedRefs(m) }
+func sortRefSet(m map[haproxyapi.ServerRef]bool) []haproxyapi.ServerRef { return sortedRefs(m) }
 
-func sortRefs(rs []haproxy.ServerRef) {
+func sortRefs(rs []haproxyapi.ServerRef) {
 	sort.Slice(rs, func(i, j int) bool {
 		if rs[i].Backend != rs[j].Backend {
 			return rs[i].Backend < rs[j].Backend

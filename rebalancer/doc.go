@@ -19,5 +19,5 @@
 //     shows it; an operator's change releases the server.
 //
 // Everything that reaches a socket is a haproxy.Command, which only the
-// validating constructors of internal/haproxy can build.
+// validating constructors of internal/haproxyapi can build.
 package rebalancer

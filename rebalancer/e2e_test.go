@@ -17,8 +17,8 @@ import (
 	"github.com/go-kit/log"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/lbpilot/lbpilot/internal/haproxy"
-	"github.com/lbpilot/lbpilot/internal/haproxy/haproxytest"
+	"github.com/lbpilot/lbpilot/internal/haproxyapi/haproxytest"
+	"github.com/lbpilot/lbpilot/internal/haproxyapi"
 	"github.com/lbpilot/lbpilot/internal/testenv"
 )
 
@@ -85,7 +85,7 @@ func TestEndToEndPrometheusAlertmanager(t *testing.T) {
 	// HAProxy with three healthy servers.
 	up := haproxytest.Listener(t)
 	inst := haproxytest.Start(t, haproxytest.Global+strings.ReplaceAll(labBackend, "UP", up))
-	client, err := haproxy.New(inst.Socket)
+	client, err := haproxyapi.New(inst.Socket)
 	if err != nil {
 		t.Fatal(err)
 	}

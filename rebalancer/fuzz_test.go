@@ -13,25 +13,25 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lbpilot/lbpilot/internal/haproxy"
+	"github.com/lbpilot/lbpilot/internal/haproxyapi"
 )
 
 // staticSocket is an in-memory HAProxy: a fixed server list that the
 // dry-run overlay turns into a stateful one. recordingSocket in front of it
 // keeps every command that reached the Socket interface.
-type staticSocket struct{ ss haproxy.ServersState }
+type staticSocket struct{ ss haproxyapi.ServersState }
 
 func (s *staticSocket) Name() string { return "unix:/fuzz/admin.sock" }
-func (s *staticSocket) ShowInfo(context.Context) (haproxy.Info, error) {
-	return haproxy.Info{"Name": "HAProxy", "Pid": "1", "Uptime_sec": "1"}, nil
+func (s *staticSocket) ShowInfo(context.Context) (haproxyapi.Info, error) {
+	return haproxyapi.Info{"Name": "HAProxy", "Pid": "1", "Uptime_sec": "1"}, nil
 }
-func (s *staticSocket) ShowServersState(context.Context) (*haproxy.ServersState, error) {
+func (s *staticSocket) ShowServersState(context.Context) (*haproxyapi.ServersState, error) {
 	c := s.ss
-	c.Servers = append([]haproxy.ServerState(nil), s.ss.Servers...)
+	c.Servers = append([]haproxyapi.ServerState(nil), s.ss.Servers...)
 	return &c, nil
 }
-func (s *staticSocket) Apply(_ context.Context, cmds []haproxy.Command) (haproxy.Results, error) {
-	return make(haproxy.Results, len(cmds)), nil
+func (s *staticSocket) Apply(_ context.Context, cmds []haproxyapi.Command) (haproxyapi.Results, error) {
+	return make(haproxyapi.Results, len(cmds)), nil
 }
 
 type recordingSocket struct {
@@ -40,7 +40,7 @@ type recordingSocket struct {
 	cmds []string
 }
 
-func (r *recordingSocket) Apply(ctx context.Context, cmds []haproxy.Command) (haproxy.Results, error) {
+func (r *recordingSocket) Apply(ctx context.Context, cmds []haproxyapi.Command) (haproxyapi.Results, error) {
 	r.mu.Lock()
 	for _, c := range cmds {
 		r.cmds = append(r.cmds, c.String())
@@ -59,8 +59,8 @@ func fuzzRebalancer(t testing.TB, yml string) (*Rebalancer, *recordingSocket) {
 	cfg.Rebalancer.StateFile = filepath.Join(t.TempDir(), "unused.json")
 	base := &staticSocket{}
 	for i, n := range []string{"web1", "web2", "web3", "web4"} {
-		base.ss.Servers = append(base.ss.Servers, haproxy.ServerState{Backend: "be_app", Name: n, Addr: "10.0.0." + string(rune('1'+i)),
-			OpState: haproxy.OpRunning, UWeight: 100, IWeight: 100})
+		base.ss.Servers = append(base.ss.Servers, haproxyapi.ServerState{Backend: "be_app", Name: n, Addr: "10.0.0." + string(rune('1'+i)),
+			OpState: haproxyapi.OpRunning, UWeight: 100, IWeight: 100})
 	}
 	rec := &recordingSocket{dryRunSocket: newDryRunSocket(base)}
 	r, err := New(Options{Config: cfg, Sockets: []Socket{rec}, DisableExporterMetrics: true, Now: func() time.Time { return time.Unix(1_800_000_000, 0) }})

@@ -5,7 +5,7 @@ import (
 	"sort"
 	"time"
 
-	"github.com/lbpilot/lbpilot/internal/haproxy"
+	"github.com/lbpilot/lbpilot/internal/haproxyapi"
 )
 
 // Guard reasons (log field and state API).
@@ -21,7 +21,7 @@ type capacity struct {
 	total, usable int
 }
 
-func capacities(ss *haproxy.ServersState) map[string]*capacity {
+func capacities(ss *haproxyapi.ServersState) map[string]*capacity {
 	caps := map[string]*capacity{}
 	for _, s := range ss.Servers {
 		c := caps[s.Backend]
@@ -39,7 +39,7 @@ func capacities(ss *haproxy.ServersState) map[string]*capacity {
 
 // guardCandidate is a server that would stop being usable.
 type guardCandidate struct {
-	ref   haproxy.ServerRef
+	ref   haproxyapi.ServerRef
 	order time.Time // earliest alert first: the first to ask is the first served
 }
 
@@ -54,14 +54,14 @@ type guardVerdict struct {
 // backend stays at or above min_ready usable servers and at or below
 // max_unavailable unusable ones. Restores planned in the same cycle are not
 // counted as capacity: they count once HAProxy shows the server usable.
-func runGuard(g *GuardConfig, caps map[string]*capacity, cands []guardCandidate) map[haproxy.ServerRef]guardVerdict {
+func runGuard(g *GuardConfig, caps map[string]*capacity, cands []guardCandidate) map[haproxyapi.ServerRef]guardVerdict {
 	sort.Slice(cands, func(i, j int) bool {
 		if !cands[i].order.Equal(cands[j].order) {
 			return cands[i].order.Before(cands[j].order)
 		}
 		return cands[i].ref.String() < cands[j].ref.String()
 	})
-	out := make(map[haproxy.ServerRef]guardVerdict, len(cands))
+	out := make(map[haproxyapi.ServerRef]guardVerdict, len(cands))
 	left := map[string]int{}
 	for _, c := range cands {
 		capc := caps[c.ref.Backend]

@@ -19,8 +19,8 @@ import (
 	"github.com/go-kit/log"
 	"github.com/prometheus/alertmanager/template"
 
-	"github.com/lbpilot/lbpilot/internal/haproxy"
-	"github.com/lbpilot/lbpilot/internal/haproxy/haproxytest"
+	"github.com/lbpilot/lbpilot/internal/haproxyapi/haproxytest"
+	"github.com/lbpilot/lbpilot/internal/haproxyapi"
 )
 
 // testClock is a settable clock.
@@ -125,13 +125,13 @@ func (hs *harness) mustPost(body []byte) {
 }
 
 // admin returns the admin state HAProxy shows (ready/drain/maint).
-func (hs *harness) admin(b, s string) haproxy.AdminState {
+func (hs *harness) admin(b, s string) haproxyapi.AdminState {
 	hs.t.Helper()
 	srv, ok := hs.h.Server(b, s)
 	if !ok {
 		hs.t.Fatalf("no server %s/%s", b, s)
 	}
-	return haproxy.AdminFlags(srv.Admin).State()
+	return haproxyapi.AdminFlags(srv.Admin).State()
 }
 
 func (hs *harness) weight(b, s string) int {
@@ -140,7 +140,7 @@ func (hs *harness) weight(b, s string) int {
 	return srv.UWeight
 }
 
-func (hs *harness) wantAdmin(b, s string, want haproxy.AdminState) {
+func (hs *harness) wantAdmin(b, s string, want haproxyapi.AdminState) {
 	hs.t.Helper()
 	if got := hs.admin(b, s); got != want {
 		hs.t.Fatalf("%s/%s is %s, want %s\nlogs:\n%s", b, s, got, want, hs.logs.String())

@@ -10,7 +10,7 @@ import (
 	"github.com/prometheus/alertmanager/template"
 	"github.com/prometheus/common/model"
 
-	"github.com/lbpilot/lbpilot/internal/haproxy"
+	"github.com/lbpilot/lbpilot/internal/haproxyapi"
 )
 
 // Alert statuses, as Alertmanager writes them.
@@ -134,7 +134,7 @@ func (r *Rule) check(labels map[string]string) (string, error) {
 		if !okb || !oks {
 			return ReasonMissingLabel, fmt.Errorf("labels %s and %s are required by rule %s", r.target.BackendLabel, r.target.ServerLabel, r.Name)
 		}
-		ref := haproxy.ServerRef{Backend: b, Server: s}
+		ref := haproxyapi.ServerRef{Backend: b, Server: s}
 		if err := ref.Validate(); err != nil {
 			return ReasonInvalidName, err
 		}

@@ -21,8 +21,8 @@ import (
 	"github.com/go-kit/log"
 	"github.com/prometheus/alertmanager/template"
 
-	"github.com/lbpilot/lbpilot/internal/haproxy"
-	"github.com/lbpilot/lbpilot/internal/haproxy/haproxytest"
+	"github.com/lbpilot/lbpilot/internal/haproxyapi/haproxytest"
+	"github.com/lbpilot/lbpilot/internal/haproxyapi"
 	"github.com/lbpilot/lbpilot/internal/testenv"
 )
 
@@ -30,7 +30,7 @@ import (
 type realLab struct {
 	t      *testing.T
 	inst   *haproxytest.Instance
-	client *haproxy.Client
+	client *haproxyapi.Client
 	r      *Rebalancer
 	srv    *httptest.Server
 	logs   *testenv.SyncBuffer
@@ -45,7 +45,7 @@ func startRealLab(t *testing.T, backend string, yml string) *realLab {
 	t.Helper()
 	up := haproxytest.Listener(t)
 	inst := haproxytest.Start(t, haproxytest.Global+strings.ReplaceAll(backend, "UP", up))
-	c, err := haproxy.New(inst.Socket)
+	c, err := haproxyapi.New(inst.Socket)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,9 +99,9 @@ func (l *realLab) post(b []byte) {
 }
 
 // statStatus returns the `show stat` status column of a server.
-func statStatus(t testing.TB, c *haproxy.Client, backend, server string) string {
+func statStatus(t testing.TB, c *haproxyapi.Client, backend, server string) string {
 	t.Helper()
-	st, err := c.ShowStat(context.Background(), haproxy.StatFilter{Proxy: backend, Types: 4})
+	st, err := c.ShowStat(context.Background(), haproxyapi.StatFilter{Proxy: backend, Types: 4})
 	if err != nil {
 		return "unreachable: " + err.Error()
 	}
@@ -277,7 +277,7 @@ func TestRealHAProxyKilledMidBatch(t *testing.T) {
 	}
 	up := haproxytest.Listener(t)
 	inst := haproxytest.Start(t, haproxytest.Global+strings.ReplaceAll(b.String(), "UP", up))
-	client, err := haproxy.New(inst.Socket)
+	client, err := haproxyapi.New(inst.Socket)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -320,7 +320,7 @@ func TestRealHAProxyKilledMidBatch(t *testing.T) {
 			t.Fatalf("webhook %d", resp.StatusCode)
 		}
 	}
-	count := func(want haproxy.AdminState) int {
+	count := func(want haproxyapi.AdminState) int {
 		ss, err := client.ShowServersState(context.Background(), "bk")
 		if err != nil {
 			t.Fatal(err)
@@ -352,17 +352,17 @@ func TestRealHAProxyKilledMidBatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, _ = cmd.Process.Wait()
-	if n := count(haproxy.StateDrain); n != 100 {
+	if n := count(haproxyapi.StateDrain); n != 100 {
 		t.Fatalf("%d servers drained at the kill, want exactly the first batch (100)", n)
 	}
 	proxy.disarm()
 
 	startHelper()
 	deadline := time.Now().Add(10 * time.Second)
-	for count(haproxy.StateDrain) != 150 && time.Now().Before(deadline) {
+	for count(haproxyapi.StateDrain) != 150 && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
-	if n := count(haproxy.StateDrain); n != 150 {
+	if n := count(haproxyapi.StateDrain); n != 150 {
 		t.Fatalf("%d of 150 drained after the restart\n%s", n, logs.String())
 	}
 	// Every drained server is owned and confirmed: none mistaken for an operator's.
@@ -396,10 +396,10 @@ func TestRealHAProxyKilledMidBatch(t *testing.T) {
 	}
 	post(resolved)
 	deadline = time.Now().Add(10 * time.Second)
-	for count(haproxy.StateReady) != 150 && time.Now().Before(deadline) {
+	for count(haproxyapi.StateReady) != 150 && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
-	if n := count(haproxy.StateReady); n != 150 {
+	if n := count(haproxyapi.StateReady); n != 150 {
 		t.Fatalf("%d of 150 ready after the alerts ended\n%s", n, logs.String())
 	}
 	waitOwned(0)

@@ -8,8 +8,8 @@ import (
 
 	"github.com/prometheus/alertmanager/template"
 
-	"github.com/lbpilot/lbpilot/internal/haproxy"
-	"github.com/lbpilot/lbpilot/internal/haproxy/haproxytest"
+	"github.com/lbpilot/lbpilot/internal/haproxyapi/haproxytest"
+	"github.com/lbpilot/lbpilot/internal/haproxyapi"
 )
 
 func three() []haproxytest.Server {
@@ -38,11 +38,11 @@ func TestOperatorMaintIsNotUndone(t *testing.T) {
 	t0 := hs.clock.Now()
 	hs.mustPost(body(alert(StatusFiring, "f1", "drain", "be_app", "web1", t0)))
 	hs.mustReconcile()
-	hs.wantAdmin("be_app", "web1", haproxy.StateDrain)
+	hs.wantAdmin("be_app", "web1", haproxyapi.StateDrain)
 
 	hs.h.Operator("set server be_app/web1 state maint")
 	hs.mustReconcile()
-	hs.wantAdmin("be_app", "web1", haproxy.StateMaint)
+	hs.wantAdmin("be_app", "web1", haproxyapi.StateMaint)
 	if len(hs.owned()) != 0 {
 		t.Fatalf("still owned after the operator's change: %v", hs.owned())
 	}
@@ -51,7 +51,7 @@ func TestOperatorMaintIsNotUndone(t *testing.T) {
 	}
 	hs.mustPost(body(alert(StatusResolved, "f1", "drain", "be_app", "web1", t0)))
 	hs.mustReconcile()
-	hs.wantAdmin("be_app", "web1", haproxy.StateMaint)
+	hs.wantAdmin("be_app", "web1", haproxyapi.StateMaint)
 	for _, c := range hs.setCommands() {
 		if strings.Contains(c, "web1 state ready") {
 			t.Fatalf("sent %q to a server the operator put in maint", c)
@@ -67,7 +67,7 @@ func TestOperatorReadyIsNotRedrainedForTheSameAlert(t *testing.T) {
 	hs.h.Operator("set server be_app/web1 state ready")
 	hs.mustReconcile()
 	hs.mustReconcile()
-	hs.wantAdmin("be_app", "web1", haproxy.StateReady)
+	hs.wantAdmin("be_app", "web1", haproxyapi.StateReady)
 	// The alert ends and a new incarnation fires later: that one may act.
 	hs.clock.Advance(time.Minute)
 	hs.mustPost(body(alert(StatusResolved, "f1", "drain", "be_app", "web1", t0)))
@@ -80,7 +80,7 @@ func TestOperatorReadyIsNotRedrainedForTheSameAlert(t *testing.T) {
 	t1 := hs.clock.Now()
 	hs.mustPost(body(alert(StatusFiring, "f1", "drain", "be_app", "web1", t1)))
 	hs.mustReconcile()
-	hs.wantAdmin("be_app", "web1", haproxy.StateDrain)
+	hs.wantAdmin("be_app", "web1", haproxyapi.StateDrain)
 }
 
 func TestOperatorDrainBeforeAlertIsNotTakenOver(t *testing.T) {
@@ -89,10 +89,10 @@ func TestOperatorDrainBeforeAlertIsNotTakenOver(t *testing.T) {
 	t0 := hs.clock.Now()
 	hs.mustPost(body(alert(StatusFiring, "f2", "maint", "be_app", "web2", t0)))
 	hs.mustReconcile()
-	hs.wantAdmin("be_app", "web2", haproxy.StateDrain) // not escalated: not ours
+	hs.wantAdmin("be_app", "web2", haproxyapi.StateDrain) // not escalated: not ours
 	hs.mustPost(body(alert(StatusResolved, "f2", "maint", "be_app", "web2", t0)))
 	hs.mustReconcile()
-	hs.wantAdmin("be_app", "web2", haproxy.StateDrain) // not restored: not ours
+	hs.wantAdmin("be_app", "web2", haproxyapi.StateDrain) // not restored: not ours
 	if c := hs.setCommands(); len(c) != 0 {
 		t.Fatalf("commands sent: %v", c)
 	}
@@ -104,9 +104,9 @@ func TestReloadReapplies(t *testing.T) {
 	hs.mustPost(body(alert(StatusFiring, "f1", "maint", "be_app", "web1", t0)))
 	hs.mustReconcile()
 	hs.h.Reload()
-	hs.wantAdmin("be_app", "web1", haproxy.StateReady)
+	hs.wantAdmin("be_app", "web1", haproxyapi.StateReady)
 	hs.mustReconcile()
-	hs.wantAdmin("be_app", "web1", haproxy.StateMaint)
+	hs.wantAdmin("be_app", "web1", haproxyapi.StateMaint)
 	if !strings.Contains(hs.logs.String(), "HAProxy reloaded") {
 		t.Fatal("reload not logged")
 	}
@@ -114,7 +114,7 @@ func TestReloadReapplies(t *testing.T) {
 	hs.h.Reload()
 	hs.start()
 	hs.mustReconcile()
-	hs.wantAdmin("be_app", "web1", haproxy.StateMaint)
+	hs.wantAdmin("be_app", "web1", haproxyapi.StateMaint)
 }
 
 func TestEscalationAndStepDown(t *testing.T) {
@@ -124,13 +124,13 @@ func TestEscalationAndStepDown(t *testing.T) {
 	hs.mustReconcile()
 	hs.mustPost(body(alert(StatusFiring, "m", "maint", "be_app", "web1", t0.Add(time.Second))))
 	hs.mustReconcile()
-	hs.wantAdmin("be_app", "web1", haproxy.StateMaint)
+	hs.wantAdmin("be_app", "web1", haproxyapi.StateMaint)
 	hs.mustPost(body(alert(StatusResolved, "m", "maint", "be_app", "web1", t0.Add(time.Second))))
 	hs.mustReconcile()
-	hs.wantAdmin("be_app", "web1", haproxy.StateDrain)
+	hs.wantAdmin("be_app", "web1", haproxyapi.StateDrain)
 	hs.mustPost(body(alert(StatusResolved, "d", "drain", "be_app", "web1", t0)))
 	hs.mustReconcile()
-	hs.wantAdmin("be_app", "web1", haproxy.StateReady)
+	hs.wantAdmin("be_app", "web1", haproxyapi.StateReady)
 	want := []string{"set server be_app/web1 state drain", "set server be_app/web1 state maint", "set server be_app/web1 state drain", "set server be_app/web1 state ready"}
 	if got := hs.setCommands(); strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Fatalf("commands %v, want %v", got, want)
@@ -142,8 +142,8 @@ func TestGuardDefersAndRetries(t *testing.T) {
 	t0 := hs.clock.Now()
 	hs.mustPost(body(alert(StatusFiring, "f1", "drain", "be_app", "web1", t0), alert(StatusFiring, "f2", "drain", "be_app", "web2", t0.Add(time.Second))))
 	hs.mustReconcile()
-	hs.wantAdmin("be_app", "web1", haproxy.StateDrain) // first to fire, first served
-	hs.wantAdmin("be_app", "web2", haproxy.StateReady) // would leave no usable server
+	hs.wantAdmin("be_app", "web1", haproxyapi.StateDrain) // first to fire, first served
+	hs.wantAdmin("be_app", "web2", haproxyapi.StateReady) // would leave no usable server
 	v := hs.r.StateView()
 	if d := v.Sockets[hs.h.Socket.Addr].Deferred; len(d) != 1 || d[0].Server != "be_app/web2" || d[0].Reason != GuardMinReady {
 		t.Fatalf("deferred %+v", d)
@@ -154,9 +154,9 @@ func TestGuardDefersAndRetries(t *testing.T) {
 	}
 	hs.mustPost(body(alert(StatusResolved, "f1", "drain", "be_app", "web1", t0)))
 	hs.mustReconcile() // web1 restored; web2 still deferred: restores count once HAProxy shows them
-	hs.wantAdmin("be_app", "web1", haproxy.StateReady)
+	hs.wantAdmin("be_app", "web1", haproxyapi.StateReady)
 	hs.mustReconcile()
-	hs.wantAdmin("be_app", "web2", haproxy.StateDrain)
+	hs.wantAdmin("be_app", "web2", haproxyapi.StateDrain)
 }
 
 func TestDownServerCountsAsUnusable(t *testing.T) {
@@ -166,8 +166,8 @@ func TestDownServerCountsAsUnusable(t *testing.T) {
 	t0 := hs.clock.Now()
 	hs.mustPost(body(alert(StatusFiring, "f1", "drain", "be_app", "web1", t0), alert(StatusFiring, "f3", "maint", "be_app", "web3", t0)))
 	hs.mustReconcile()
-	hs.wantAdmin("be_app", "web1", haproxy.StateReady) // the last usable server
-	hs.wantAdmin("be_app", "web3", haproxy.StateMaint) // already unusable: no capacity lost
+	hs.wantAdmin("be_app", "web1", haproxyapi.StateReady) // the last usable server
+	hs.wantAdmin("be_app", "web3", haproxyapi.StateMaint) // already unusable: no capacity lost
 }
 
 func TestMinHold(t *testing.T) {
@@ -178,7 +178,7 @@ func TestMinHold(t *testing.T) {
 	hs.clock.Advance(time.Minute)
 	hs.mustPost(body(alert(StatusResolved, "f1", "drain", "be_app", "web1", t0)))
 	hs.mustReconcile()
-	hs.wantAdmin("be_app", "web1", haproxy.StateDrain)
+	hs.wantAdmin("be_app", "web1", haproxyapi.StateDrain)
 	hs.r.viewMu.Lock()
 	wake := hs.r.nextWake
 	hs.r.viewMu.Unlock()
@@ -187,7 +187,7 @@ func TestMinHold(t *testing.T) {
 	}
 	hs.clock.Advance(4 * time.Minute)
 	hs.mustReconcile()
-	hs.wantAdmin("be_app", "web1", haproxy.StateReady)
+	hs.wantAdmin("be_app", "web1", haproxyapi.StateReady)
 }
 
 func TestMassResolveHoldsRestores(t *testing.T) {
@@ -204,16 +204,16 @@ func TestMassResolveHoldsRestores(t *testing.T) {
 	hs.mustPost(body(resolved...)) // Prometheus stopped: everything resolves at once
 	hs.mustReconcile()
 	for _, s := range []string{"web1", "web2", "web3"} {
-		hs.wantAdmin("be_app", s, haproxy.StateDrain)
+		hs.wantAdmin("be_app", s, haproxyapi.StateDrain)
 	}
 	// Prometheus restarts: web2's alert fires again (new startsAt).
 	hs.clock.Advance(2 * time.Minute)
 	hs.mustPost(body(alert(StatusFiring, "fweb2", "drain", "be_app", "web2", hs.clock.Now())))
 	hs.clock.Advance(4 * time.Minute)
 	hs.mustReconcile()
-	hs.wantAdmin("be_app", "web1", haproxy.StateReady)
-	hs.wantAdmin("be_app", "web2", haproxy.StateDrain)
-	hs.wantAdmin("be_app", "web3", haproxy.StateReady)
+	hs.wantAdmin("be_app", "web1", haproxyapi.StateReady)
+	hs.wantAdmin("be_app", "web2", haproxyapi.StateDrain)
+	hs.wantAdmin("be_app", "web3", haproxyapi.StateReady)
 	if !strings.Contains(hs.logs.String(), "Many alerts resolved at once") {
 		t.Fatal("mass resolve not logged")
 	}
@@ -255,13 +255,13 @@ rules:
 	if hs.weight("be_app", "web1") != 20 {
 		t.Fatalf("web1 weight %d, want 20", hs.weight("be_app", "web1"))
 	}
-	hs.wantAdmin("be_app", "web1", haproxy.StateDrain)
+	hs.wantAdmin("be_app", "web1", haproxyapi.StateDrain)
 	hs.mustPost(body(w(StatusResolved, "s1", "Slow", srvs[0].Addr), w(StatusResolved, "s1b", "Slower", srvs[0].Addr)))
 	hs.mustReconcile()
 	if hs.weight("be_app", "web1") != 100 {
 		t.Fatalf("web1 weight %d after the alerts ended, want 100", hs.weight("be_app", "web1"))
 	}
-	hs.wantAdmin("be_app", "web1", haproxy.StateDrain)
+	hs.wantAdmin("be_app", "web1", haproxyapi.StateDrain)
 	// An operator's weight change is left alone.
 	hs.mustPost(body(w(StatusFiring, "s2", "Slow", srvs[1].Addr)))
 	hs.mustReconcile()
@@ -287,7 +287,7 @@ func TestHAProxyDownThenBack(t *testing.T) {
 	}
 	hs.h.SetDown(false)
 	hs.mustReconcile()
-	hs.wantAdmin("be_app", "web1", haproxy.StateDrain)
+	hs.wantAdmin("be_app", "web1", haproxyapi.StateDrain)
 }
 
 func TestAllSocketsGetTheAction(t *testing.T) {
@@ -312,7 +312,7 @@ func TestAllSocketsGetTheAction(t *testing.T) {
 	}
 	for i, h := range []*haproxytest.HAProxy{h1, h2} {
 		s, _ := h.Server("be_app", "web2")
-		if haproxy.AdminFlags(s.Admin).State() != haproxy.StateMaint {
+		if haproxyapi.AdminFlags(s.Admin).State() != haproxyapi.StateMaint {
 			t.Errorf("socket %d: web2 not in maint", i)
 		}
 	}
@@ -360,7 +360,7 @@ func TestCrashRecoveryPendingAndRestoring(t *testing.T) {
 	hs.r.store.Update(func(st *State) {
 		for _, s := range []string{"web1", "web2"} {
 			st.Owned[ownKey(sock, refOf("be_app", s))] = &Ownership{Socket: sock, Backend: "be_app", Server: s,
-				Admin: &AdminOwn{State: haproxy.StateDrain, Prev: haproxy.StateReady, Phase: PhasePending, Alerts: []string{inc}}}
+				Admin: &AdminOwn{State: haproxyapi.StateDrain, Prev: haproxyapi.StateReady, Phase: PhasePending, Alerts: []string{inc}}}
 		}
 	})
 	if err := hs.r.store.SyncAll(); err != nil {
@@ -369,8 +369,8 @@ func TestCrashRecoveryPendingAndRestoring(t *testing.T) {
 	hs.h.Operator("set server be_app/web2 state drain")
 	hs.start()
 	hs.mustReconcile()
-	hs.wantAdmin("be_app", "web1", haproxy.StateDrain)
-	hs.wantAdmin("be_app", "web2", haproxy.StateDrain)
+	hs.wantAdmin("be_app", "web1", haproxyapi.StateDrain)
+	hs.wantAdmin("be_app", "web2", haproxyapi.StateDrain)
 	for k, o := range hs.owned() {
 		if o.Admin == nil || o.Admin.Phase != PhaseApplied {
 			t.Fatalf("%s: %+v", k, o.Admin)
@@ -387,8 +387,8 @@ func TestCrashRecoveryPendingAndRestoring(t *testing.T) {
 	hs.h.Operator("set server be_app/web2 state ready")
 	hs.start()
 	hs.mustReconcile()
-	hs.wantAdmin("be_app", "web1", haproxy.StateReady)
-	hs.wantAdmin("be_app", "web2", haproxy.StateReady)
+	hs.wantAdmin("be_app", "web1", haproxyapi.StateReady)
+	hs.wantAdmin("be_app", "web2", haproxyapi.StateReady)
 	if len(hs.owned()) != 0 {
 		t.Fatalf("owned after restores: %v", hs.owned())
 	}
@@ -414,7 +414,7 @@ func TestServerRemovedFromConfigIsForgotten(t *testing.T) {
 	sock := hs.h.Socket.Addr
 	hs.r.store.Update(func(st *State) {
 		st.Owned[ownKey(sock, refOf("be_app", "gone"))] = &Ownership{Socket: sock, Backend: "be_app", Server: "gone",
-			Admin: &AdminOwn{State: haproxy.StateDrain, Prev: haproxy.StateReady, Phase: PhaseApplied, Since: t0}}
+			Admin: &AdminOwn{State: haproxyapi.StateDrain, Prev: haproxyapi.StateReady, Phase: PhaseApplied, Since: t0}}
 	})
 	hs.mustReconcile()
 	if len(hs.owned()) != 0 {

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/lbpilot/lbpilot/internal/haproxy"
+	"github.com/lbpilot/lbpilot/internal/haproxyapi"
 )
 
 // Want is one alert's wish for one server.
@@ -19,7 +19,7 @@ type Want struct {
 
 // Desire collects every wish for one server of one socket.
 type Desire struct {
-	Ref    haproxy.ServerRef
+	Ref    haproxyapi.ServerRef
 	Admin  []Want // drain and maint
 	Weight []Want // weight N%
 }
@@ -35,13 +35,13 @@ type Unresolved struct {
 
 // serverIndex finds servers by name and by address.
 type serverIndex struct {
-	byRef  map[haproxy.ServerRef]*haproxy.ServerState
-	byHost map[string][]*haproxy.ServerState
-	all    *haproxy.ServersState
+	byRef  map[haproxyapi.ServerRef]*haproxyapi.ServerState
+	byHost map[string][]*haproxyapi.ServerState
+	all    *haproxyapi.ServersState
 }
 
-func indexServers(ss *haproxy.ServersState) *serverIndex {
-	ix := &serverIndex{byRef: map[haproxy.ServerRef]*haproxy.ServerState{}, byHost: map[string][]*haproxy.ServerState{}, all: ss}
+func indexServers(ss *haproxyapi.ServersState) *serverIndex {
+	ix := &serverIndex{byRef: map[haproxyapi.ServerRef]*haproxyapi.ServerState{}, byHost: map[string][]*haproxyapi.ServerState{}, all: ss}
 	for i := range ss.Servers {
 		s := &ss.Servers[i]
 		ix.byRef[s.Ref()] = s
@@ -59,8 +59,8 @@ func indexServers(ss *haproxy.ServersState) *serverIndex {
 // servers. It is a pure function of its inputs: the current rules (an
 // alert is re-matched every time, so a changed rule applies to alerts
 // already held), the alerts, and the socket's `show servers state`.
-func Plan(rules []*Rule, alerts []*AlertRecord, ix *serverIndex) (map[haproxy.ServerRef]*Desire, []Unresolved) {
-	desires := map[haproxy.ServerRef]*Desire{}
+func Plan(rules []*Rule, alerts []*AlertRecord, ix *serverIndex) (map[haproxyapi.ServerRef]*Desire, []Unresolved) {
+	desires := map[haproxyapi.ServerRef]*Desire{}
 	var unresolved []Unresolved
 	for _, a := range alerts {
 		inc := a.incarnation()
@@ -77,10 +77,10 @@ func Plan(rules []*Rule, alerts []*AlertRecord, ix *serverIndex) (map[haproxy.Se
 			un(rule.Name, ReasonInvalidAction, err.Error())
 			continue
 		}
-		var targets []*haproxy.ServerState
+		var targets []*haproxyapi.ServerState
 		switch rule.target.By {
 		case TargetByLabels:
-			ref := haproxy.ServerRef{Backend: a.Labels[rule.target.BackendLabel], Server: a.Labels[rule.target.ServerLabel]}
+			ref := haproxyapi.ServerRef{Backend: a.Labels[rule.target.BackendLabel], Server: a.Labels[rule.target.ServerLabel]}
 			if err := ref.Validate(); err != nil {
 				un(rule.Name, ReasonInvalidName, err.Error())
 				continue
@@ -142,8 +142,8 @@ func sortWants(ws []Want) {
 }
 
 // strongestAdmin returns maint over drain, and the wants asking for it.
-func strongestAdmin(ws []Want) (haproxy.AdminState, []Want) {
-	var best haproxy.AdminState
+func strongestAdmin(ws []Want) (haproxyapi.AdminState, []Want) {
+	var best haproxyapi.AdminState
 	var who []Want
 	for _, w := range ws {
 		st := w.Action.adminState()

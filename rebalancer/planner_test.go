@@ -7,7 +7,7 @@ import (
 
 	"github.com/prometheus/alertmanager/template"
 
-	"github.com/lbpilot/lbpilot/internal/haproxy"
+	"github.com/lbpilot/lbpilot/internal/haproxyapi"
 )
 
 // rulesOf parses a rules config.
@@ -112,7 +112,7 @@ rules:
     match: {alertname: Down, team: x}
     action: weight 10%
 `)
-	ss := &haproxy.ServersState{Servers: []haproxy.ServerState{
+	ss := &haproxyapi.ServersState{Servers: []haproxyapi.ServerState{
 		{Backend: "be_a", Name: "s1", Addr: "10.0.0.1", OpState: 2, UWeight: 100, IWeight: 100},
 		{Backend: "be_b", Name: "s1", Addr: "10.0.0.1", OpState: 2, UWeight: 100, IWeight: 100},
 		{Backend: "be_c", Name: "s1", Addr: "10.0.0.1", OpState: 2, UWeight: 100, IWeight: 100},
@@ -139,7 +139,7 @@ rules:
 	// maint (a4 via maint-by-labels) beats everything; a3 matched the
 	// maint rule first although "first-wins" is more specific: order decides.
 	st, who := strongestAdmin(a1.Admin)
-	if st != haproxy.StateMaint || len(who) != 2 || who[0].Fingerprint != "a3" || who[1].Fingerprint != "a4" {
+	if st != haproxyapi.StateMaint || len(who) != 2 || who[0].Fingerprint != "a3" || who[1].Fingerprint != "a4" {
 		t.Errorf("be_a/s1 admin = %s by %+v, want maint by a3, a4", st, who)
 	}
 	pct, whoW := lowestWeight(a1.Weight)
@@ -173,7 +173,7 @@ func TestPlanRevalidatesStoredLabels(t *testing.T) {
 	// A state file edited by hand (or written by an older version) must not
 	// smuggle a bad name past the planner.
 	rules := Default().CompiledRules()
-	ss := &haproxy.ServersState{Servers: []haproxy.ServerState{{Backend: "be", Name: "s", OpState: 2, UWeight: 1}}}
+	ss := &haproxyapi.ServersState{Servers: []haproxyapi.ServerState{{Backend: "be", Name: "s", OpState: 2, UWeight: 1}}}
 	a := record("x", map[string]string{LabelAction: "drain", LabelBackend: "be", LabelServer: "s\nshutdown sessions"}, time.Now())
 	desires, un := Plan(rules, []*AlertRecord{a}, indexServers(ss))
 	if len(desires) != 0 || len(un) != 1 || un[0].Reason != ReasonInvalidName {
@@ -182,13 +182,13 @@ func TestPlanRevalidatesStoredLabels(t *testing.T) {
 }
 
 func TestGuard(t *testing.T) {
-	mk := func(usable, down int) *haproxy.ServersState {
-		ss := &haproxy.ServersState{}
+	mk := func(usable, down int) *haproxyapi.ServersState {
+		ss := &haproxyapi.ServersState{}
 		for i := 0; i < usable; i++ {
-			ss.Servers = append(ss.Servers, haproxy.ServerState{Backend: "be", Name: "u" + string(rune('a'+i)), OpState: 2, UWeight: 1})
+			ss.Servers = append(ss.Servers, haproxyapi.ServerState{Backend: "be", Name: "u" + string(rune('a'+i)), OpState: 2, UWeight: 1})
 		}
 		for i := 0; i < down; i++ {
-			ss.Servers = append(ss.Servers, haproxy.ServerState{Backend: "be", Name: "d" + string(rune('a'+i)), OpState: 0, UWeight: 1})
+			ss.Servers = append(ss.Servers, haproxyapi.ServerState{Backend: "be", Name: "d" + string(rune('a'+i)), OpState: 0, UWeight: 1})
 		}
 		return ss
 	}

@@ -14,7 +14,7 @@ import (
 	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/lbpilot/lbpilot/internal/haproxy"
+	"github.com/lbpilot/lbpilot/internal/haproxyapi"
 )
 
 // Options configure a Rebalancer.
@@ -87,7 +87,7 @@ func New(o Options) (*Rebalancer, error) {
 	sockets := o.Sockets
 	if sockets == nil {
 		for _, addr := range cfg.HAProxy.Sockets {
-			s, err := NewSocket(addr, haproxy.WithTimeout(cfg.HAProxy.Timeout))
+			s, err := NewSocket(addr, haproxyapi.WithTimeout(cfg.HAProxy.Timeout))
 			if err != nil {
 				return nil, err
 			}

@@ -12,7 +12,7 @@ import (
 	"github.com/go-kit/log/level"
 	"github.com/prometheus/alertmanager/template"
 
-	"github.com/lbpilot/lbpilot/internal/haproxy"
+	"github.com/lbpilot/lbpilot/internal/haproxyapi"
 )
 
 // Reconcile runs one cycle: optionally refresh alerts from Alertmanager,
@@ -115,7 +115,7 @@ func (r *Rebalancer) reconcileSocket(ctx context.Context, s Socket, alerts []*Al
 	name := s.Name()
 	logger := r.logger
 	info, err := s.ShowInfo(ctx)
-	var ss *haproxy.ServersState
+	var ss *haproxyapi.ServersState
 	if err == nil {
 		ss, err = s.ShowServersState(ctx)
 	}
@@ -125,7 +125,7 @@ func (r *Rebalancer) reconcileSocket(ctx context.Context, s Socket, alerts []*Al
 	}
 	pid, uptime, markOK := processMark(info)
 	var reloaded bool
-	owned := map[haproxy.ServerRef]*Ownership{}
+	owned := map[haproxyapi.ServerRef]*Ownership{}
 	released := map[string]*Release{}
 	r.store.View(func(st *State) {
 		if m := st.Sockets[name]; m != nil && markOK {
@@ -188,7 +188,7 @@ func (r *Rebalancer) reconcileSocket(ctx context.Context, s Socket, alerts []*Al
 		level.Error(logger).Log("msg", "State file not writable; not changing HAProxy", "socket", name, "file", r.store.Path(), "err", err)
 		return dec.NextWake, err
 	}
-	cmds := make([]haproxy.Command, len(dec.Steps))
+	cmds := make([]haproxyapi.Command, len(dec.Steps))
 	for i, st := range dec.Steps {
 		cmds[i] = st.Cmd
 	}
@@ -305,7 +305,7 @@ func verify(s Step, ix *serverIndex) bool {
 // error or a mismatch leaves it pending/restoring: the next cycle compares
 // it with HAProxy again.
 func finish(o *Ownership, s Step, outcome string, err error, verified bool, now time.Time) {
-	var ce *haproxy.CommandError
+	var ce *haproxyapi.CommandError
 	refused := errors.As(err, &ce)
 	switch s.Facet {
 	case FacetAdmin:

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lbpilot/lbpilot/internal/haproxy"
+	"github.com/lbpilot/lbpilot/internal/haproxyapi"
 )
 
 func TestFiringDrainsResolvedRestores(t *testing.T) {
@@ -15,8 +15,8 @@ func TestFiringDrainsResolvedRestores(t *testing.T) {
 	if err := hs.reconcile(); err != nil {
 		t.Fatal(err)
 	}
-	hs.wantAdmin("be_app", "web1", haproxy.StateDrain)
-	hs.wantAdmin("be_app", "web2", haproxy.StateReady)
+	hs.wantAdmin("be_app", "web1", haproxyapi.StateDrain)
+	hs.wantAdmin("be_app", "web2", haproxyapi.StateReady)
 
 	// A replay changes nothing and sends nothing.
 	before := len(hs.setCommands())
@@ -33,7 +33,7 @@ func TestFiringDrainsResolvedRestores(t *testing.T) {
 	if err := hs.reconcile(); err != nil {
 		t.Fatal(err)
 	}
-	hs.wantAdmin("be_app", "web1", haproxy.StateReady)
+	hs.wantAdmin("be_app", "web1", haproxyapi.StateReady)
 	got := strings.Join(hs.setCommands(), "\n")
 	want := "set server be_app/web1 state drain\nset server be_app/web1 state ready"
 	if got != want {

@@ -6,26 +6,26 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/lbpilot/lbpilot/internal/haproxy"
+	"github.com/lbpilot/lbpilot/internal/haproxyapi"
 )
 
 // Socket is one HAProxy runtime socket as the rebalancer uses it. Commands
 // are haproxy.Command values, which only the validating constructors of
-// internal/haproxy can build: nothing else can reach a socket.
+// internal/haproxyapi can build: nothing else can reach a socket.
 type Socket interface {
 	// Name identifies the socket in logs, metrics and the state file.
 	Name() string
-	ShowInfo(ctx context.Context) (haproxy.Info, error)
-	ShowServersState(ctx context.Context) (*haproxy.ServersState, error)
-	Apply(ctx context.Context, cmds []haproxy.Command) (haproxy.Results, error)
+	ShowInfo(ctx context.Context) (haproxyapi.Info, error)
+	ShowServersState(ctx context.Context) (*haproxyapi.ServersState, error)
+	Apply(ctx context.Context, cmds []haproxyapi.Command) (haproxyapi.Results, error)
 }
 
 // clientSocket adapts *haproxy.Client.
-type clientSocket struct{ c *haproxy.Client }
+type clientSocket struct{ c *haproxyapi.Client }
 
 // NewSocket returns a Socket for an address (unix:/path, tcp://host:port).
-func NewSocket(address string, opts ...haproxy.Option) (Socket, error) {
-	c, err := haproxy.New(address, opts...)
+func NewSocket(address string, opts ...haproxyapi.Option) (Socket, error) {
+	c, err := haproxyapi.New(address, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -33,13 +33,13 @@ func NewSocket(address string, opts ...haproxy.Option) (Socket, error) {
 }
 
 func (s clientSocket) Name() string { return s.c.Address().String() }
-func (s clientSocket) ShowInfo(ctx context.Context) (haproxy.Info, error) {
+func (s clientSocket) ShowInfo(ctx context.Context) (haproxyapi.Info, error) {
 	return s.c.ShowInfo(ctx)
 }
-func (s clientSocket) ShowServersState(ctx context.Context) (*haproxy.ServersState, error) {
+func (s clientSocket) ShowServersState(ctx context.Context) (*haproxyapi.ServersState, error) {
 	return s.c.ShowServersState(ctx, "")
 }
-func (s clientSocket) Apply(ctx context.Context, cmds []haproxy.Command) (haproxy.Results, error) {
+func (s clientSocket) Apply(ctx context.Context, cmds []haproxyapi.Command) (haproxyapi.Results, error) {
 	return s.c.Apply(ctx, cmds)
 }
 
@@ -50,28 +50,28 @@ func (s clientSocket) Apply(ctx context.Context, cmds []haproxy.Command) (haprox
 type dryRunSocket struct {
 	Socket
 	mu     sync.Mutex
-	admin  map[haproxy.ServerRef]haproxy.AdminState
-	weight map[haproxy.ServerRef]haproxy.Weight
+	admin  map[haproxyapi.ServerRef]haproxyapi.AdminState
+	weight map[haproxyapi.ServerRef]haproxyapi.Weight
 }
 
 func newDryRunSocket(s Socket) *dryRunSocket {
-	return &dryRunSocket{Socket: s, admin: map[haproxy.ServerRef]haproxy.AdminState{}, weight: map[haproxy.ServerRef]haproxy.Weight{}}
+	return &dryRunSocket{Socket: s, admin: map[haproxyapi.ServerRef]haproxyapi.AdminState{}, weight: map[haproxyapi.ServerRef]haproxyapi.Weight{}}
 }
 
-func (d *dryRunSocket) Apply(_ context.Context, cmds []haproxy.Command) (haproxy.Results, error) {
+func (d *dryRunSocket) Apply(_ context.Context, cmds []haproxyapi.Command) (haproxyapi.Results, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	res := make(haproxy.Results, len(cmds))
+	res := make(haproxyapi.Results, len(cmds))
 	for i, c := range cmds {
 		res[i].Command = c
 		f := strings.Fields(c.String())
 		switch {
 		case len(f) == 5 && f[0] == "set" && f[1] == "server" && f[3] == "state":
 			b, s, _ := strings.Cut(f[2], "/")
-			d.admin[refOf(b, s)] = haproxy.AdminState(f[4])
+			d.admin[refOf(b, s)] = haproxyapi.AdminState(f[4])
 		case len(f) == 4 && f[0] == "set" && f[1] == "weight":
 			b, s, _ := strings.Cut(f[2], "/")
-			w, err := haproxy.ParseWeight(f[3])
+			w, err := haproxyapi.ParseWeight(f[3])
 			if err == nil {
 				d.weight[refOf(b, s)] = w
 			}
@@ -80,7 +80,7 @@ func (d *dryRunSocket) Apply(_ context.Context, cmds []haproxy.Command) (haproxy
 	return res, nil
 }
 
-func (d *dryRunSocket) ShowServersState(ctx context.Context) (*haproxy.ServersState, error) {
+func (d *dryRunSocket) ShowServersState(ctx context.Context) (*haproxyapi.ServersState, error) {
 	ss, err := d.Socket.ShowServersState(ctx)
 	if err != nil {
 		return nil, err
@@ -90,12 +90,12 @@ func (d *dryRunSocket) ShowServersState(ctx context.Context) (*haproxy.ServersSt
 	for i := range ss.Servers {
 		s := &ss.Servers[i]
 		if st, ok := d.admin[s.Ref()]; ok {
-			s.Admin &^= haproxy.AdminForcedMaint | haproxy.AdminForcedDrain
+			s.Admin &^= haproxyapi.AdminForcedMaint | haproxyapi.AdminForcedDrain
 			switch st {
-			case haproxy.StateDrain:
-				s.Admin |= haproxy.AdminForcedDrain
-			case haproxy.StateMaint:
-				s.Admin |= haproxy.AdminForcedMaint
+			case haproxyapi.StateDrain:
+				s.Admin |= haproxyapi.AdminForcedDrain
+			case haproxyapi.StateMaint:
+				s.Admin |= haproxyapi.AdminForcedMaint
 			}
 		}
 		if w, ok := d.weight[s.Ref()]; ok {
@@ -109,7 +109,7 @@ func (d *dryRunSocket) ShowServersState(ctx context.Context) (*haproxy.ServersSt
 }
 
 // processMark reads pid and uptime from `show info`.
-func processMark(info haproxy.Info) (pid int, uptime int64, ok bool) {
+func processMark(info haproxyapi.Info) (pid int, uptime int64, ok bool) {
 	p, err1 := strconv.Atoi(info["Pid"])
 	u, err2 := strconv.ParseInt(info["Uptime_sec"], 10, 64)
 	return p, u, err1 == nil && err2 == nil

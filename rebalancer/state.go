@@ -4,7 +4,7 @@ import (
 	"sort"
 	"time"
 
-	"github.com/lbpilot/lbpilot/internal/haproxy"
+	"github.com/lbpilot/lbpilot/internal/haproxyapi"
 )
 
 // State is everything the rebalancer must not forget: the alerts it knows
@@ -120,9 +120,9 @@ const (
 // AdminOwn: the rebalancer set the server to State (drain or maint); before
 // that it was Prev (ready for a fresh change, drain when escalated to maint).
 type AdminOwn struct {
-	State haproxy.AdminState `json:"state"`
-	Prev  haproxy.AdminState `json:"prev"`
-	Phase string             `json:"phase"`
+	State haproxyapi.AdminState `json:"state"`
+	Prev  haproxyapi.AdminState `json:"prev"`
+	Phase string                `json:"phase"`
 	// Since is when the change was first confirmed (min_hold counts from it).
 	Since time.Time `json:"since,omitzero"`
 	// Alerts are the incarnations that asked for it; Rules their rules.
@@ -169,16 +169,16 @@ type SocketMark struct {
 	SeenAt time.Time `json:"seen_at"`
 }
 
-func ownKey(socket string, ref haproxy.ServerRef) string {
+func ownKey(socket string, ref haproxyapi.ServerRef) string {
 	return socket + " " + ref.String()
 }
 
-func releaseKey(socket string, ref haproxy.ServerRef, facet string) string {
+func releaseKey(socket string, ref haproxyapi.ServerRef, facet string) string {
 	return socket + " " + ref.String() + " " + facet
 }
 
-func (o *Ownership) ref() haproxy.ServerRef {
-	return haproxy.ServerRef{Backend: o.Backend, Server: o.Server}
+func (o *Ownership) ref() haproxyapi.ServerRef {
+	return haproxyapi.ServerRef{Backend: o.Backend, Server: o.Server}
 }
 
 func (o *Ownership) empty() bool { return o.Admin == nil && o.Weight == nil }
@@ -226,8 +226,8 @@ func sortedKeys[V any](m map[string]V) []string {
 	return ks
 }
 
-func refOf(backend, server string) haproxy.ServerRef {
-	return haproxy.ServerRef{Backend: backend, Server: server}
+func refOf(backend, server string) haproxyapi.ServerRef {
+	return haproxyapi.ServerRef{Backend: backend, Server: server}
 }
 
 // WeightPoint is a weight the rebalancer had set.

@@ -19,7 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/lbpilot/lbpilot/internal/haproxy"
+	"github.com/lbpilot/lbpilot/internal/haproxyapi"
 )
 
 // fakeIntake records what the handler passes on (pushgateway style).
@@ -198,7 +198,7 @@ rules:
 `
 	type step struct {
 		file string
-		want map[string]haproxy.AdminState
+		want map[string]haproxyapi.AdminState
 	}
 	run := func(t *testing.T, steps []step) {
 		hs := newHarness(t, labRules, servers(map[string][]string{"be_app": {"web1", "web2", "web3"}}))
@@ -225,25 +225,25 @@ rules:
 			}
 		}
 	}
-	R, D := haproxy.StateReady, haproxy.StateDrain
+	R, D := haproxyapi.StateReady, haproxyapi.StateDrain
 	t.Run("0.25", func(t *testing.T) {
 		run(t, []step{
-			{"am-0.25/webhook-firing-1-alert.json", map[string]haproxy.AdminState{"web1": D, "web2": R}},
-			{"am-0.25/webhook-firing-2-alerts.json", map[string]haproxy.AdminState{"web1": D, "web2": D}},
+			{"am-0.25/webhook-firing-1-alert.json", map[string]haproxyapi.AdminState{"web1": D, "web2": R}},
+			{"am-0.25/webhook-firing-2-alerts.json", map[string]haproxyapi.AdminState{"web1": D, "web2": D}},
 			// top-level status firing, but web1's own status is resolved
-			{"am-0.25/webhook-firing-mixed-1-resolved-1-firing.json", map[string]haproxy.AdminState{"web1": R, "web2": D}},
-			{"am-0.25/webhook-resolved-1-alert.json", map[string]haproxy.AdminState{"web1": R, "web2": R}},
-			{"am-0.25/webhook-firing-1-new-plus-2-stale-resolved.json", map[string]haproxy.AdminState{"web1": R, "web2": R, "web3": D}},
-			{"am-0.25/webhook-firing-3-alerts.json", map[string]haproxy.AdminState{"web1": D, "web2": D, "web3": D}},
-			{"am-0.25/webhook-resolved-3-by-endsAt-timeout-prometheus-down.json", map[string]haproxy.AdminState{"web1": R, "web2": R, "web3": R}},
+			{"am-0.25/webhook-firing-mixed-1-resolved-1-firing.json", map[string]haproxyapi.AdminState{"web1": R, "web2": D}},
+			{"am-0.25/webhook-resolved-1-alert.json", map[string]haproxyapi.AdminState{"web1": R, "web2": R}},
+			{"am-0.25/webhook-firing-1-new-plus-2-stale-resolved.json", map[string]haproxyapi.AdminState{"web1": R, "web2": R, "web3": D}},
+			{"am-0.25/webhook-firing-3-alerts.json", map[string]haproxyapi.AdminState{"web1": D, "web2": D, "web3": D}},
+			{"am-0.25/webhook-resolved-3-by-endsAt-timeout-prometheus-down.json", map[string]haproxyapi.AdminState{"web1": R, "web2": R, "web3": R}},
 		})
 	})
 	t.Run("0.34", func(t *testing.T) {
 		run(t, []step{
-			{"am-0.34/webhook-firing-1-alert.json", map[string]haproxy.AdminState{"web1": R, "web2": D}},
-			{"am-0.34/webhook-firing-2-alerts.raw.json", map[string]haproxy.AdminState{"web1": D, "web2": D}},
-			{"am-0.34/webhook-firing-2-plus-1-resolved.json", map[string]haproxy.AdminState{"web1": D, "web2": D, "web3": R}},
-			{"am-0.34/webhook-resolved-2-alerts.json", map[string]haproxy.AdminState{"web1": R, "web2": R}},
+			{"am-0.34/webhook-firing-1-alert.json", map[string]haproxyapi.AdminState{"web1": R, "web2": D}},
+			{"am-0.34/webhook-firing-2-alerts.raw.json", map[string]haproxyapi.AdminState{"web1": D, "web2": D}},
+			{"am-0.34/webhook-firing-2-plus-1-resolved.json", map[string]haproxyapi.AdminState{"web1": D, "web2": D, "web3": R}},
+			{"am-0.34/webhook-resolved-2-alerts.json", map[string]haproxyapi.AdminState{"web1": R, "web2": R}},
 		})
 	})
 	t.Run("truncated", func(t *testing.T) {
@@ -363,7 +363,7 @@ func TestWebhook503WhenStateCannotBePersisted(t *testing.T) {
 	if err := hs.reconcile(); err == nil {
 		t.Fatal("reconcile succeeded without a writable state file")
 	}
-	hs.wantAdmin("be_app", "web1", haproxy.StateReady)
+	hs.wantAdmin("be_app", "web1", haproxyapi.StateReady)
 	if got := testutil.ToFloat64(hs.r.m.stateWriteFails); got < 2 {
 		t.Fatalf("state_write_failures_total %g", got)
 	}
@@ -377,7 +377,7 @@ func TestWebhook503WhenStateCannotBePersisted(t *testing.T) {
 		t.Fatal(err)
 	}
 	hs.mustReconcile()
-	hs.wantAdmin("be_app", "web1", haproxy.StateDrain)
+	hs.wantAdmin("be_app", "web1", haproxyapi.StateDrain)
 }
 
 func TestWebhookReplayAnswersTheSame(t *testing.T) {

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lbpilot/lbpilot/internal/haproxy"
-	"github.com/lbpilot/lbpilot/internal/haproxy/haproxytest"
+	"github.com/lbpilot/lbpilot/internal/haproxyapi/haproxytest"
+	"github.com/lbpilot/lbpilot/internal/haproxyapi"
 	"github.com/lbpilot/lbpilot/internal/lab"
 	"github.com/lbpilot/lbpilot/internal/testenv"
 )
@@ -117,7 +117,7 @@ backend bk_wcs
 		t.Errorf("agent check: %q", got)
 	}
 	weight := func() string {
-		st, err := haproxy.ParseStat([]byte(inst.Exec(t, "show stat")))
+		st, err := haproxyapi.ParseStat([]byte(inst.Exec(t, "show stat")))
 		if err != nil {
 			t.Fatal(err)
 		}

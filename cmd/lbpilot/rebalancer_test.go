@@ -14,7 +14,7 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/lbpilot/lbpilot/internal/haproxy/haproxytest"
+	"github.com/lbpilot/lbpilot/internal/haproxyapi/haproxytest"
 	"github.com/lbpilot/lbpilot/internal/testenv"
 )
 

@@ -16,7 +16,7 @@ import (
 
 	"github.com/lbpilot/lbpilot/collectors"
 	"github.com/lbpilot/lbpilot/internal/expo"
-	"github.com/lbpilot/lbpilot/internal/haproxy"
+	"github.com/lbpilot/lbpilot/internal/haproxyapi"
 )
 
 // compiled is a selected family with its descriptor built once.
@@ -31,8 +31,8 @@ type compiled struct {
 type Collector struct {
 	opts   Options
 	target collectors.Target
-	client *haproxy.Client // socket targets
-	http   *http.Client    // stats page targets
+	client *haproxyapi.Client // socket targets
+	http   *http.Client       // stats page targets
 	csvURL string
 	user   string
 	pass   string
@@ -82,7 +82,7 @@ func New(opts Options, t collectors.Target, _ collectors.Logger) (*Collector, er
 			c.pass = strings.TrimRight(string(b), "\r\n")
 		}
 	} else {
-		cl, err := haproxy.New(t.URL)
+		cl, err := haproxyapi.New(t.URL)
 		if err != nil {
 			return nil, err
 		}
@@ -182,10 +182,10 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 
 // snapshot is what one scrape fetched.
 type snapshot struct {
-	info  haproxy.Info
-	stat  *haproxy.Stat
-	admin map[haproxy.ServerRef]haproxy.AdminFlags // nil when not fetched
-	agg   map[string]*[5]int                       // backend → servers per state (serverStates order)
+	info  haproxyapi.Info
+	stat  *haproxyapi.Stat
+	admin map[haproxyapi.ServerRef]haproxyapi.AdminFlags // nil when not fetched
+	agg   map[string]*[5]int                             // backend → servers per state (serverStates order)
 }
 
 // fetch runs the needed commands concurrently. A failed part leaves its
@@ -238,7 +238,7 @@ func (c *Collector) fetch(ctx context.Context) (*snapshot, error) {
 				fail(err)
 				return
 			}
-			s.admin = make(map[haproxy.ServerRef]haproxy.AdminFlags, len(ss.Servers))
+			s.admin = make(map[haproxyapi.ServerRef]haproxyapi.AdminFlags, len(ss.Servers))
 			for _, sv := range ss.Servers {
 				s.admin[sv.Ref()] = sv.Admin
 			}
@@ -260,9 +260,9 @@ func (c *Collector) hasAdminFamily() bool {
 	return false
 }
 
-func (c *Collector) fetchStat(ctx context.Context) (*haproxy.Stat, error) {
+func (c *Collector) fetchStat(ctx context.Context) (*haproxyapi.Stat, error) {
 	if c.client != nil {
-		st, err := c.client.ShowStatColumns(ctx, haproxy.StatFilter{}, haproxy.StatOptions{
+		st, err := c.client.ShowStatColumns(ctx, haproxyapi.StatFilter{}, haproxyapi.StatOptions{
 			Columns: c.columns, SizeHint: int(c.lastSize.Load()), RowsHint: int(c.lastRows.Load()),
 		})
 		if err == nil {
@@ -284,22 +284,22 @@ func (c *Collector) fetchStat(ctx context.Context) (*haproxy.Stat, error) {
 		return nil, fmt.Errorf("GET %s: %w", collectors.RedactURL(c.csvURL), err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, haproxy.DefaultMaxResponse))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, haproxyapi.DefaultMaxResponse))
 	if err != nil {
 		return nil, fmt.Errorf("GET %s: %w", collectors.RedactURL(c.csvURL), err)
 	}
 	if resp.StatusCode != http.StatusOK {
 		return nil, &collectors.HTTPError{URL: c.csvURL, Status: resp.StatusCode, Body: collectors.Excerpt(body, 120)}
 	}
-	return haproxy.ParseStatColumns(body, c.columns)
+	return haproxyapi.ParseStatColumns(body, c.columns)
 }
 
 // aggregate counts each backend's servers per state.
-func aggregate(st *haproxy.Stat) map[string]*[5]int {
+func aggregate(st *haproxyapi.Stat) map[string]*[5]int {
 	agg := map[string]*[5]int{}
 	px, stc := st.Col("pxname"), st.Col("status")
 	for r := 0; r < st.Rows(); r++ {
-		if st.Type(r) != haproxy.TypeServer {
+		if st.Type(r) != haproxyapi.TypeServer {
 			continue
 		}
 		name := st.String(r, px)
@@ -308,7 +308,7 @@ func aggregate(st *haproxy.Stat) map[string]*[5]int {
 			a = &[5]int{}
 			agg[name] = a
 		}
-		if i := stateIndex(haproxy.ParseStatus(string(st.Bytes(r, stc))).State); i >= 0 {
+		if i := stateIndex(haproxyapi.ParseStatus(string(st.Bytes(r, stc))).State); i >= 0 {
 			a[i]++
 		}
 	}
@@ -329,9 +329,9 @@ func (c *Collector) Update(ctx context.Context, ch chan<- prometheus.Metric) err
 	s, err := c.fetch(ctx)
 	c.sendInfo(s, ch)
 	if s.stat != nil {
-		c.sendRows(s, haproxy.TypeFrontend, c.frontend, ch)
-		c.sendRows(s, haproxy.TypeBackend, c.backend, ch)
-		c.sendRows(s, haproxy.TypeServer, c.server, ch)
+		c.sendRows(s, haproxyapi.TypeFrontend, c.frontend, ch)
+		c.sendRows(s, haproxyapi.TypeBackend, c.backend, ch)
+		c.sendRows(s, haproxyapi.TypeServer, c.server, ch)
 	}
 	return err
 }
@@ -343,8 +343,8 @@ func (c *Collector) UpdateStream(ctx context.Context, ch chan<- prometheus.Metri
 	if s.stat == nil {
 		return nil, err
 	}
-	c.sendRows(s, haproxy.TypeFrontend, c.frontend, ch)
-	c.sendRows(s, haproxy.TypeBackend, c.backend, ch)
+	c.sendRows(s, haproxyapi.TypeFrontend, c.frontend, ch)
+	c.sendRows(s, haproxyapi.TypeBackend, c.backend, ch)
 	if len(c.server) == 0 {
 		return nil, err
 	}
@@ -366,7 +366,7 @@ func (c *Collector) sendInfo(s *snapshot, ch chan<- prometheus.Metric) {
 }
 
 // sendRows sends the families of one row type as const metrics.
-func (c *Collector) sendRows(s *snapshot, typ haproxy.RowType, fams []*compiled, ch chan<- prometheus.Metric) {
+func (c *Collector) sendRows(s *snapshot, typ haproxyapi.RowType, fams []*compiled, ch chan<- prometheus.Metric) {
 	if len(fams) == 0 {
 		return
 	}
@@ -378,7 +378,7 @@ func (c *Collector) sendRows(s *snapshot, typ haproxy.RowType, fams []*compiled,
 			continue
 		}
 		vars := []string{st.String(r, px)}
-		if typ == haproxy.TypeServer {
+		if typ == haproxyapi.TypeServer {
 			vars = append(vars, st.String(r, sv))
 		}
 		for i, f := range fams {
@@ -400,7 +400,7 @@ type columns struct {
 	mode int // "mode" column for http_* families (HTTP-only in promex), else -1
 }
 
-func resolveColumns(st *haproxy.Stat, fams []*compiled) []columns {
+func resolveColumns(st *haproxyapi.Stat, fams []*compiled) []columns {
 	out := make([]columns, len(fams))
 	for i, f := range fams {
 		out[i].main, out[i].mode = -1, -1
@@ -449,7 +449,7 @@ func rowSamples(s *snapshot, r int, f *compiled, col columns, vars []string, emi
 		if col.main < 0 {
 			return
 		}
-		cur := haproxy.ParseStatus(string(st.Bytes(r, col.main))).State
+		cur := haproxyapi.ParseStatus(string(st.Bytes(r, col.main))).State
 		for _, state := range f.states {
 			emit(state, b2f(state == cur))
 		}
@@ -485,7 +485,7 @@ func rowSamples(s *snapshot, r int, f *compiled, col columns, vars []string, emi
 		if s.admin == nil {
 			return
 		}
-		flags, ok := s.admin[haproxy.ServerRef{Backend: vars[0], Server: vars[1]}]
+		flags, ok := s.admin[haproxyapi.ServerRef{Backend: vars[0], Server: vars[1]}]
 		if !ok {
 			return
 		}

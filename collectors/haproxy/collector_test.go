@@ -23,7 +23,7 @@ import (
 
 	"github.com/lbpilot/lbpilot/collectors"
 	"github.com/lbpilot/lbpilot/internal/expo"
-	"github.com/lbpilot/lbpilot/internal/haproxy/haproxytest"
+	"github.com/lbpilot/lbpilot/internal/haproxyapi/haproxytest"
 )
 
 func fixture(t testing.TB, name string) []byte {

@@ -13,8 +13,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/lbpilot/lbpilot/collectors"
-	"github.com/lbpilot/lbpilot/internal/haproxy"
-	"github.com/lbpilot/lbpilot/internal/haproxy/haproxytest"
+	"github.com/lbpilot/lbpilot/internal/haproxyapi/haproxytest"
+	"github.com/lbpilot/lbpilot/internal/haproxyapi"
 	"github.com/lbpilot/lbpilot/internal/testenv"
 )
 
@@ -38,11 +38,11 @@ backend bk
     server agent1 %[1]s check weight 100 agent-check agent-port %[3]s agent-inter 100ms
     server nocheck %[1]s
 `, up, down, agentPort))
-	cl, _ := haproxy.New(inst.Socket)
+	cl, _ := haproxyapi.New(inst.Socket)
 	ctx := context.Background()
-	var cmds []haproxy.Command
-	for srv, st := range map[string]haproxy.AdminState{"drained": haproxy.StateDrain, "maint": haproxy.StateMaint, "downdrained": haproxy.StateDrain, "agent1": haproxy.StateDrain} {
-		c, err := haproxy.SetServerState(haproxy.ServerRef{Backend: "bk", Server: srv}, st)
+	var cmds []haproxyapi.Command
+	for srv, st := range map[string]haproxyapi.AdminState{"drained": haproxyapi.StateDrain, "maint": haproxyapi.StateMaint, "downdrained": haproxyapi.StateDrain, "agent1": haproxyapi.StateDrain} {
+		c, err := haproxyapi.SetServerState(haproxyapi.ServerRef{Backend: "bk", Server: srv}, st)
 		if err != nil {
 			t.Fatal(err)
 		}

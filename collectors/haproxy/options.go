@@ -11,7 +11,7 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/lbpilot/lbpilot/internal/haproxy"
+	"github.com/lbpilot/lbpilot/internal/haproxyapi"
 )
 
 // Options configure the HAProxy collector (the `haproxy:` block of a module).
@@ -135,7 +135,7 @@ func CheckURL(u string) error {
 		}
 		return nil
 	}
-	_, err := haproxy.ParseAddress(u)
+	_, err := haproxyapi.ParseAddress(u)
 	return err
 }
 

@@ -8,7 +8,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/lbpilot/lbpilot/internal/expo"
-	"github.com/lbpilot/lbpilot/internal/haproxy"
+	"github.com/lbpilot/lbpilot/internal/haproxyapi"
 )
 
 // Extra label slots: families with no extra label, with "state", with "code".
@@ -67,7 +67,7 @@ func newServerStream(c *Collector, s *snapshot) *serverStream {
 
 	px, sv := st.Col("pxname"), st.Col("svname")
 	for r := 0; r < st.Rows(); r++ {
-		if st.Type(r) != haproxy.TypeServer {
+		if st.Type(r) != haproxyapi.TypeServer {
 			continue
 		}
 		p, n := st.String(r, px), st.String(r, sv)

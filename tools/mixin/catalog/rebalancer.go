@@ -13,7 +13,7 @@ import (
 
 	"github.com/go-kit/log"
 
-	"github.com/lbpilot/lbpilot/internal/haproxy/haproxytest"
+	"github.com/lbpilot/lbpilot/internal/haproxyapi/haproxytest"
 	"github.com/lbpilot/lbpilot/rebalancer"
 )
 
@@ -22,7 +22,7 @@ func init() {
 }
 
 // AddRebalancer runs a rebalancer against lbpilot's in-memory HAProxy
-// (internal/haproxy/haproxytest) through the life of an alert: a webhook
+// (internal/haproxyapi/haproxytest) through the life of an alert: a webhook
 // with a firing drain alert, a reconcile that drains the server, an HAProxy
 // reload that drops the drain and a reconcile that re-applies it. Its
 // registry is gathered at the end, when every family it exports has

@@ -1,4 +1,4 @@
-package haproxy
+package haproxyapi
 
 import (
 	"context"
@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lbpilot/lbpilot/internal/haproxy/haproxytest"
+	"github.com/lbpilot/lbpilot/internal/haproxyapi/haproxytest"
 )
 
 func ref(b, s string) ServerRef { return ServerRef{Backend: b, Server: s} }

@@ -1,4 +1,4 @@
-// Package haproxy is lbpilot's client for HAProxy's runtime (stats) socket.
+// Package haproxyapi is lbpilot's client for HAProxy's runtime (stats) socket.
 //
 // It speaks the non-interactive CLI over a unix or TCP socket using only the
 // standard library: one command line per connection, several commands joined
@@ -15,4 +15,4 @@
 // The parsers (ParseStat, ParseServersState, ParseInfo, ParseStatus) are pure
 // functions over the raw bytes, shared by the HAProxy collector, the
 // rebalancer and the tests.
-package haproxy
+package haproxyapi
