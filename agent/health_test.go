@@ -12,8 +12,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/lbpilot/lbpilot/collectors"
 	"github.com/lbpilot/lbpilot/internal/lab"
+	"github.com/lbpilot/lbpilot/internal/upstream"
 )
 
 func getHealth(t *testing.T, h http.Handler, method string) (int, healthBody, string) {
@@ -49,7 +49,7 @@ func TestHealth(t *testing.T) {
 		t.Errorf("over a threshold: %d %+v", code, b)
 	}
 
-	ta.src.set(Sample{}, &collectors.HTTPError{URL: "http://secret-host:8081/?action=stat", Status: 502})
+	ta.src.set(Sample{}, &upstream.HTTPError{URL: "http://secret-host:8081/?action=stat", Status: 502})
 	code, b, raw := getHealth(t, h, http.MethodGet)
 	if code != 503 || b.Status != "unavailable" || b.Reason != "upstream HTTP 502" || len(b.Dimensions) != 0 {
 		t.Errorf("upstream down: %d %+v", code, b)

@@ -15,10 +15,10 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/lbpilot/lbpilot/collectors"
 	"github.com/lbpilot/lbpilot/collectors/emqx"
 	"github.com/lbpilot/lbpilot/collectors/srs"
 	"github.com/lbpilot/lbpilot/collectors/wcs"
+	"github.com/lbpilot/lbpilot/internal/upstream"
 )
 
 // replyRE is every line the agent may send: up with a weight (1..100%)
@@ -256,7 +256,7 @@ func TestWeightModeDownOnlyForUpstream(t *testing.T) {
 	if d := p.Decide(s, nil); d.Kind != KindUp || d.Weight != 1 || d.Healthy {
 		t.Errorf("huge load: %+v", d)
 	}
-	d := p.Decide(s, &collectors.HTTPError{URL: "http://x", Status: 500})
+	d := p.Decide(s, &upstream.HTTPError{URL: "http://x", Status: 500})
 	if d.Kind != KindDownUpstream || d.Reply != "down #upstream HTTP 500" || d.Weight != 0 || d.Healthy {
 		t.Errorf("upstream error: %+v", d)
 	}
@@ -290,7 +290,7 @@ func TestUpstreamReason(t *testing.T) {
 	}{
 		{fmt.Errorf("GET x: %w", context.DeadlineExceeded), "upstream timeout"},
 		{&net.OpError{Op: "read", Err: timeoutErr{}}, "upstream timeout"},
-		{&collectors.HTTPError{URL: "http://x", Status: 503}, "upstream HTTP 503"},
+		{&upstream.HTTPError{URL: "http://x", Status: 503}, "upstream HTTP 503"},
 		{fmt.Errorf("wrapped: %w", &emqx.APIError{Status: 401, Code: "BAD_API_KEY_OR_SECRET"}), "upstream HTTP 401"},
 		{&srs.APIError{URL: "http://x", Code: 1061}, "upstream SRS error 1061"},
 		{fmt.Errorf("EMQX node a: %w", errNodeNotRunning), "upstream node not running"},
@@ -345,7 +345,7 @@ func TestEveryReplyInGrammar(t *testing.T) {
 		}
 		samples = append(samples, s)
 	}
-	errs := []error{nil, context.DeadlineExceeded, &collectors.HTTPError{Status: 404}, errors.New("bad\nline"), &srs.APIError{Code: 2048}}
+	errs := []error{nil, context.DeadlineExceeded, &upstream.HTTPError{Status: 404}, errors.New("bad\nline"), &srs.APIError{Code: 2048}}
 	n := 0
 	for _, k := range []Kind{WCS, SRS, EMQX} {
 		for _, m := range []Mode{ModeWeight, ModeUpDown} {

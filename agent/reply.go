@@ -8,9 +8,9 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/lbpilot/lbpilot/collectors"
 	"github.com/lbpilot/lbpilot/collectors/emqx"
 	"github.com/lbpilot/lbpilot/collectors/srs"
+	"github.com/lbpilot/lbpilot/internal/upstream"
 )
 
 // The agent's whole vocabulary is `up`, `N%`, `maxconn:N` and
@@ -73,7 +73,7 @@ func sanitizeDescription(s string) string {
 // the reply and /health (the full error goes to the log).
 func upstreamReason(err error) string {
 	var (
-		httpErr *collectors.HTTPError
+		httpErr *upstream.HTTPError
 		emqxErr *emqx.APIError
 		srsErr  *srs.APIError
 		opErr   *net.OpError

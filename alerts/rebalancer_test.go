@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/lbpilot/lbpilot/exporter"
-	"github.com/lbpilot/lbpilot/internal/haproxyapi/haproxytest"
 	"github.com/lbpilot/lbpilot/internal/haproxyapi"
+	"github.com/lbpilot/lbpilot/internal/haproxyapi/haproxytest"
 	"github.com/lbpilot/lbpilot/rebalancer"
 )
 

@@ -12,11 +12,6 @@ package collectors
 import (
 	"context"
 	"errors"
-	"fmt"
-	"net/url"
-	"sort"
-	"strings"
-	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -76,85 +71,4 @@ func (a adapter) Collect(ch chan<- prometheus.Metric) {
 	if err := a.c.Update(context.Background(), ch); err != nil {
 		ch <- prometheus.NewInvalidMetric(prometheus.NewDesc("lbpilot_collector_error", "Update failed.", nil, nil), err)
 	}
-}
-
-// RedactURL returns u with any password replaced by "xxxxx", for logs and
-// error messages.
-func RedactURL(u string) string {
-	p, err := url.Parse(u)
-	if err != nil || p.User == nil {
-		return u
-	}
-	return p.Redacted()
-}
-
-// HTTPError is an upstream HTTP answer that is not a success. Body is a
-// short, single-line excerpt for the log.
-type HTTPError struct {
-	URL    string
-	Status int
-	Body   string
-}
-
-func (e *HTTPError) Error() string {
-	msg := fmt.Sprintf("GET %s: HTTP %d", RedactURL(e.URL), e.Status)
-	if e.Body != "" {
-		msg += ": " + e.Body
-	}
-	return msg
-}
-
-// Excerpt shortens an upstream body for an error message: one line, at most
-// n bytes, control characters removed, valid UTF-8.
-func Excerpt(b []byte, n int) string { return Shorten(string(b), n) }
-
-// Shorten is Excerpt for a string.
-func Shorten(s string, n int) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if len(s) > n {
-		s = s[:n] + "…"
-	}
-	return ValidUTF8(strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return -1
-		}
-		return r
-	}, s))
-}
-
-// ValidUTF8 makes s usable as a label value (Prometheus requires UTF-8).
-func ValidUTF8(s string) string {
-	if utf8.ValidString(s) {
-		return s
-	}
-	return strings.ToValidUTF8(s, "\uFFFD")
-}
-
-// JSONType names the JSON type of a value decoded into any, for error
-// messages about payloads of the wrong shape.
-func JSONType(v any) string {
-	switch v.(type) {
-	case nil:
-		return "null"
-	case map[string]any:
-		return "object"
-	case []any:
-		return "array"
-	case string:
-		return "string"
-	case bool:
-		return "boolean"
-	}
-	return "number"
-}
-
-// SortedKeys returns a decoded JSON object's keys in order, so errors and
-// outputs are deterministic.
-func SortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

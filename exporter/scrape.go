@@ -22,6 +22,7 @@ import (
 
 	"github.com/lbpilot/lbpilot/collectors"
 	"github.com/lbpilot/lbpilot/internal/expo"
+	"github.com/lbpilot/lbpilot/internal/upstream"
 )
 
 // job is one target to scrape within a request.
@@ -100,7 +101,7 @@ func (e *Exporter) scrapeOne(ctx context.Context, j *job) *result {
 	if r.err != nil && ctx.Err() != nil && !errors.Is(r.err, context.DeadlineExceeded) && !errors.Is(r.err, context.Canceled) {
 		r.err = fmt.Errorf("%w: %v", ctx.Err(), r.err)
 	}
-	logger := log.With(e.logger, "module", j.module, "url", collectors.RedactURL(j.url), "duration_seconds", r.duration.Seconds())
+	logger := log.With(e.logger, "module", j.module, "url", upstream.RedactURL(j.url), "duration_seconds", r.duration.Seconds())
 	if j.name != "" {
 		logger = log.With(logger, "target", j.name)
 	}

@@ -16,8 +16,8 @@ import (
 	"github.com/go-kit/log"
 	"github.com/prometheus/alertmanager/template"
 
-	"github.com/lbpilot/lbpilot/internal/haproxyapi/haproxytest"
 	"github.com/lbpilot/lbpilot/internal/haproxyapi"
+	"github.com/lbpilot/lbpilot/internal/haproxyapi/haproxytest"
 	"github.com/lbpilot/lbpilot/internal/testenv"
 )
 

@@ -17,8 +17,8 @@ import (
 	"github.com/go-kit/log"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/lbpilot/lbpilot/internal/haproxyapi/haproxytest"
 	"github.com/lbpilot/lbpilot/internal/haproxyapi"
+	"github.com/lbpilot/lbpilot/internal/haproxyapi/haproxytest"
 	"github.com/lbpilot/lbpilot/internal/testenv"
 )
 

@@ -8,8 +8,8 @@ import (
 
 	"github.com/prometheus/alertmanager/template"
 
-	"github.com/lbpilot/lbpilot/internal/haproxyapi/haproxytest"
 	"github.com/lbpilot/lbpilot/internal/haproxyapi"
+	"github.com/lbpilot/lbpilot/internal/haproxyapi/haproxytest"
 )
 
 func three() []haproxytest.Server {

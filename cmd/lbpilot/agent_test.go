@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lbpilot/lbpilot/internal/haproxyapi/haproxytest"
 	"github.com/lbpilot/lbpilot/internal/haproxyapi"
+	"github.com/lbpilot/lbpilot/internal/haproxyapi/haproxytest"
 	"github.com/lbpilot/lbpilot/internal/lab"
 	"github.com/lbpilot/lbpilot/internal/testenv"
 )

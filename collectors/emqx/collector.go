@@ -70,7 +70,7 @@ func New(opts Options, t collectors.Target, logger collectors.Logger) (*Collecto
 		Auth:    auth,
 		Node:    opts.Node,
 		OnDetect: func(v Version) {
-			level.Info(log.Logger(logger)).Log("msg", "Detected EMQX API generation", "url", collectors.RedactURL(t.URL), "api", v)
+			level.Info(log.Logger(logger)).Log("msg", "Detected EMQX API generation", "url", upstream.RedactURL(t.URL), "api", v)
 		},
 	}
 	c.descs = descsFor(t.Labels, opts.Node == "")

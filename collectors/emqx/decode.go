@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/lbpilot/lbpilot/collectors"
+	"github.com/lbpilot/lbpilot/internal/upstream"
 )
 
 // Version is an EMQX management API generation.
@@ -143,7 +143,7 @@ var statusRE = regexp.MustCompile(`(?m)^Node (\S+) is (started|stopped)\s*$\n^(e
 // EMQX 5).
 func ParseStatus(body []byte) (*Status, error) {
 	if m := statusRE.FindSubmatch(body); m != nil {
-		return &Status{Node: collectors.ValidUTF8(string(m[1])), Started: string(m[2]) == "started", AppRunning: string(m[4]) == "running"}, nil
+		return &Status{Node: upstream.ValidUTF8(string(m[1])), Started: string(m[2]) == "started", AppRunning: string(m[4]) == "running"}, nil
 	}
 	var j struct {
 		NodeName     string `json:"node_name"`
@@ -151,14 +151,14 @@ func ParseStatus(body []byte) (*Status, error) {
 		AppStatus    string `json:"app_status"`
 	}
 	if json.Unmarshal(body, &j) == nil && j.NodeName != "" {
-		return &Status{Node: collectors.ValidUTF8(j.NodeName), Started: j.BrokerStatus == "started", AppRunning: j.AppStatus == "running"}, nil
+		return &Status{Node: upstream.ValidUTF8(j.NodeName), Started: j.BrokerStatus == "started", AppRunning: j.AppStatus == "running"}, nil
 	}
-	return nil, fmt.Errorf("not an EMQX status answer: %s", collectors.Shorten(string(body), 100))
+	return nil, fmt.Errorf("not an EMQX status answer: %s", upstream.Shorten(string(body), 100))
 }
 
 func str(v any) string {
 	s, _ := v.(string)
-	return collectors.ValidUTF8(s)
+	return upstream.ValidUTF8(s)
 }
 
 // nodeFrom reads one node object of any generation.
@@ -181,7 +181,7 @@ func nodeFrom(m map[string]any) (Node, error) {
 		}
 		f, ok := dec(v)
 		if !ok {
-			return fmt.Errorf("node %s: %s=%s is not a number", n.Name, key, collectors.Shorten(fmt.Sprint(v), 100))
+			return fmt.Errorf("node %s: %s=%s is not a number", n.Name, key, upstream.Shorten(fmt.Sprint(v), 100))
 		}
 		*dst = f
 		return nil
@@ -218,10 +218,10 @@ func decodeJSONNumbers(body []byte, exact bool) (any, error) {
 	}
 	var v any
 	if err := dec.Decode(&v); err != nil {
-		return nil, fmt.Errorf("invalid JSON: %v: %s", err, collectors.Shorten(string(body), 100))
+		return nil, fmt.Errorf("invalid JSON: %v: %s", err, upstream.Shorten(string(body), 100))
 	}
 	if dec.More() {
-		return nil, fmt.Errorf("invalid JSON: trailing data: %s", collectors.Shorten(string(body), 100))
+		return nil, fmt.Errorf("invalid JSON: trailing data: %s", upstream.Shorten(string(body), 100))
 	}
 	return v, nil
 }
@@ -240,12 +240,12 @@ func unwrap(v Version, doc any) (any, error) {
 	}
 	m, ok := doc.(map[string]any)
 	if !ok {
-		return nil, fmt.Errorf("answer is a JSON %s, want an object with %q", collectors.JSONType(doc), key)
+		return nil, fmt.Errorf("answer is a JSON %s, want an object with %q", upstream.JSONType(doc), key)
 	}
 	if c, ok := m["code"]; ok {
 		code, isNum := decodeNumber(c)
 		if !isNum || code != 0 {
-			return nil, fmt.Errorf("EMQX API error code %s: %s", collectors.Shorten(fmt.Sprint(c), 100), message(m))
+			return nil, fmt.Errorf("EMQX API error code %s: %s", upstream.Shorten(fmt.Sprint(c), 100), message(m))
 		}
 	}
 	payload, ok := m[key]
@@ -261,7 +261,7 @@ func unwrap(v Version, doc any) (any, error) {
 func message(m map[string]any) string {
 	for _, k := range []string{"message", "reason"} {
 		if s, ok := m[k].(string); ok && s != "" {
-			return collectors.Shorten(s, 100)
+			return upstream.Shorten(s, 100)
 		}
 	}
 	return ""
@@ -285,14 +285,14 @@ func DecodeNodes(v Version, body []byte) ([]Node, error) {
 	case map[string]any:
 		list = []any{p}
 	default:
-		return nil, fmt.Errorf("nodes: a JSON %s, want a list of nodes", collectors.JSONType(payload))
+		return nil, fmt.Errorf("nodes: a JSON %s, want a list of nodes", upstream.JSONType(payload))
 	}
 	out := make([]Node, 0, len(list))
 	seen := map[string]bool{}
 	for i, e := range list {
 		m, ok := e.(map[string]any)
 		if !ok {
-			return nil, fmt.Errorf("nodes[%d]: a JSON %s, want an object", i, collectors.JSONType(e))
+			return nil, fmt.Errorf("nodes[%d]: a JSON %s, want an object", i, upstream.JSONType(e))
 		}
 		n, err := nodeFrom(m)
 		if err != nil {
@@ -336,7 +336,7 @@ func DecodePerNode(v Version, body []byte, single string) (map[string]Values, er
 		for i, e := range p {
 			m, ok := e.(map[string]any)
 			if !ok {
-				return nil, fmt.Errorf("[%d]: a JSON %s, want an object", i, collectors.JSONType(e))
+				return nil, fmt.Errorf("[%d]: a JSON %s, want an object", i, upstream.JSONType(e))
 			}
 			if name, ok := m["node"].(string); ok {
 				// v5 flat, or v4 with a nested "stats"/"metrics" object.
@@ -348,30 +348,30 @@ func DecodePerNode(v Version, body []byte, single string) (map[string]Values, er
 				}
 				vals, err := valuesFrom(src, "node")
 				if err != nil {
-					return nil, fmt.Errorf("node %s: %v", collectors.ValidUTF8(name), err)
+					return nil, fmt.Errorf("node %s: %v", upstream.ValidUTF8(name), err)
 				}
-				if err := put(out, collectors.ValidUTF8(name), vals); err != nil {
+				if err := put(out, upstream.ValidUTF8(name), vals); err != nil {
 					return nil, err
 				}
 				continue
 			}
 			// v2: one object keyed by node name.
-			for _, name := range collectors.SortedKeys(m) {
+			for _, name := range upstream.SortedKeys(m) {
 				inner, ok := m[name].(map[string]any)
 				if !ok {
-					return nil, fmt.Errorf("[%d].%s: a JSON %s, want an object", i, collectors.ValidUTF8(name), collectors.JSONType(m[name]))
+					return nil, fmt.Errorf("[%d].%s: a JSON %s, want an object", i, upstream.ValidUTF8(name), upstream.JSONType(m[name]))
 				}
 				vals, err := valuesFrom(inner, "")
 				if err != nil {
-					return nil, fmt.Errorf("node %s: %v", collectors.ValidUTF8(name), err)
+					return nil, fmt.Errorf("node %s: %v", upstream.ValidUTF8(name), err)
 				}
-				if err := put(out, collectors.ValidUTF8(name), vals); err != nil {
+				if err := put(out, upstream.ValidUTF8(name), vals); err != nil {
 					return nil, err
 				}
 			}
 		}
 	default:
-		return nil, fmt.Errorf("a JSON %s, want an object or a list", collectors.JSONType(payload))
+		return nil, fmt.Errorf("a JSON %s, want an object or a list", upstream.JSONType(payload))
 	}
 	return out, nil
 }
@@ -429,23 +429,23 @@ func errorBody(body []byte) (code, msg string) {
 	var m map[string]any
 	if json.Unmarshal(body, &m) == nil {
 		if c, ok := m["code"]; ok {
-			code = collectors.Shorten(fmt.Sprint(c), 100)
+			code = upstream.Shorten(fmt.Sprint(c), 100)
 		}
 		msg = message(m)
 		if code != "" || msg != "" {
 			return code, msg
 		}
 	}
-	return "", collectors.Shorten(string(body), 100)
+	return "", upstream.Shorten(string(body), 100)
 }
 
 func keysOf(m map[string]any) []string {
-	k := collectors.SortedKeys(m)
+	k := upstream.SortedKeys(m)
 	if len(k) == 0 {
 		return []string{"nothing"}
 	}
 	for i := range k {
-		k[i] = collectors.Shorten(k[i], 100)
+		k[i] = upstream.Shorten(k[i], 100)
 	}
 	return k
 }

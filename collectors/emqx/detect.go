@@ -10,7 +10,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/lbpilot/lbpilot/collectors"
 	"github.com/lbpilot/lbpilot/internal/upstream"
 )
 
@@ -94,7 +93,7 @@ func probeVersion(ctx context.Context, hc *http.Client, baseURL string, auth ups
 		}
 		tried = append(tried, fmt.Sprintf("%s: HTTP %d", p.path, resp.Status))
 	}
-	return "", errors.New("cannot tell the EMQX API generation at " + collectors.RedactURL(baseURL) + " (" + strings.Join(tried, "; ") +
+	return "", errors.New("cannot tell the EMQX API generation at " + upstream.RedactURL(baseURL) + " (" + strings.Join(tried, "; ") +
 		"): is this the dashboard/management listener (EMQX 5: 18083, EMQX 4: 8081, emqttd 2: 8080)? Set api_version to skip detection")
 }
 

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/lbpilot/lbpilot/collectors"
 	"github.com/lbpilot/lbpilot/internal/upstream"
 )
 
@@ -166,7 +165,7 @@ func (a *API) Fetch(ctx context.Context) (*Stats, error) {
 			body, err := a.get(ctx, u)
 			if err == nil {
 				if err = f(u, body); err != nil {
-					err = fmt.Errorf("GET %s: %w", collectors.RedactURL(u), err)
+					err = fmt.Errorf("GET %s: %w", upstream.RedactURL(u), err)
 				}
 			}
 			if err != nil {
@@ -190,7 +189,7 @@ func (a *API) Fetch(ctx context.Context) (*Stats, error) {
 	}
 	if node != "" {
 		if _, ok := st.Metrics[node]; !ok {
-			return nil, fmt.Errorf("GET %s: node %s not found (the answer lists %s)", collectors.RedactURL(a.url(ep.metrics)), node, listNodes(st.Metrics))
+			return nil, fmt.Errorf("GET %s: node %s not found (the answer lists %s)", upstream.RedactURL(a.url(ep.metrics)), node, listNodes(st.Metrics))
 		}
 	}
 	mergeManagement(st.Nodes, mgmt)
@@ -240,12 +239,12 @@ func (a *API) self(ctx context.Context) (string, error) {
 	}
 	doc, err := decodeJSON(body)
 	if err != nil {
-		return "", fmt.Errorf("GET %s: %w", collectors.RedactURL(u), err)
+		return "", fmt.Errorf("GET %s: %w", upstream.RedactURL(u), err)
 	}
 	m, _ := doc.(map[string]any)
 	self := str(m["self"])
 	if self == "" {
-		return "", fmt.Errorf("GET %s: no \"self\" in the answer", collectors.RedactURL(u))
+		return "", fmt.Errorf("GET %s: no \"self\" in the answer", upstream.RedactURL(u))
 	}
 	return self, nil
 }
@@ -271,7 +270,7 @@ func (a *API) get(ctx context.Context, u string) ([]byte, error) {
 		if msg == "" && code == "" && resp.Status == http.StatusUnauthorized {
 			msg = "credentials refused or missing"
 		}
-		return nil, &APIError{URL: collectors.RedactURL(u), Status: resp.Status, Code: code, Message: msg}
+		return nil, &APIError{URL: upstream.RedactURL(u), Status: resp.Status, Code: code, Message: msg}
 	}
 	return resp.Body, nil
 }

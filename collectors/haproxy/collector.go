@@ -17,6 +17,7 @@ import (
 	"github.com/lbpilot/lbpilot/collectors"
 	"github.com/lbpilot/lbpilot/internal/expo"
 	"github.com/lbpilot/lbpilot/internal/haproxyapi"
+	"github.com/lbpilot/lbpilot/internal/upstream"
 )
 
 // compiled is a selected family with its descriptor built once.
@@ -281,15 +282,15 @@ func (c *Collector) fetchStat(ctx context.Context) (*haproxyapi.Stat, error) {
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("GET %s: %w", collectors.RedactURL(c.csvURL), err)
+		return nil, fmt.Errorf("GET %s: %w", upstream.RedactURL(c.csvURL), err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, haproxyapi.DefaultMaxResponse))
 	if err != nil {
-		return nil, fmt.Errorf("GET %s: %w", collectors.RedactURL(c.csvURL), err)
+		return nil, fmt.Errorf("GET %s: %w", upstream.RedactURL(c.csvURL), err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, &collectors.HTTPError{URL: c.csvURL, Status: resp.StatusCode, Body: collectors.Excerpt(body, 120)}
+		return nil, &upstream.HTTPError{URL: c.csvURL, Status: resp.StatusCode, Body: upstream.Excerpt(body, 120)}
 	}
 	return haproxyapi.ParseStatColumns(body, c.columns)
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/lbpilot/lbpilot/collectors"
 	"github.com/lbpilot/lbpilot/internal/golden"
+	"github.com/lbpilot/lbpilot/internal/upstream"
 )
 
 // manyStreamsFallback: the many_streams capture has no versions or
@@ -665,7 +666,7 @@ func TestTransportError(t *testing.T) {
 	srv.Close()
 	c := newCollector(t, Options{}, srv.URL, nil)
 	err := c.Update(context.Background(), make(chan prometheus.Metric, 100))
-	var he *collectors.HTTPError
+	var he *upstream.HTTPError
 	if err == nil || errors.As(err, &he) || !strings.Contains(err.Error(), "connection refused") {
 		t.Fatalf("got %v", err)
 	}

@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"sync"
 
-	"github.com/lbpilot/lbpilot/collectors"
 	"github.com/lbpilot/lbpilot/internal/upstream"
 )
 
@@ -114,7 +113,7 @@ func (c *API) Fetch(ctx context.Context) (*Stats, error) {
 		if err != nil {
 			return err
 		}
-		env, s, err := decodeSummaries(collectors.RedactURL(u), body)
+		env, s, err := decodeSummaries(upstream.RedactURL(u), body)
 		if err != nil {
 			return err
 		}
@@ -127,7 +126,7 @@ func (c *API) Fetch(ctx context.Context) (*Stats, error) {
 		if err != nil {
 			return err
 		}
-		_, v, err := decodeVersions(collectors.RedactURL(u), body)
+		_, v, err := decodeVersions(upstream.RedactURL(u), body)
 		if err != nil {
 			return err
 		}
@@ -142,7 +141,7 @@ func (c *API) Fetch(ctx context.Context) (*Stats, error) {
 			if err != nil {
 				return err
 			}
-			_, p, err := decodeProcStats(collectors.RedactURL(u), body)
+			_, p, err := decodeProcStats(upstream.RedactURL(u), body)
 			if err != nil {
 				return err
 			}
@@ -213,14 +212,14 @@ func (c *API) get(ctx context.Context, u string) ([]byte, http.Header, error) {
 		return nil, nil, err
 	}
 	if resp.Status != http.StatusOK {
-		body := collectors.Excerpt(resp.Body, 120)
+		body := upstream.Excerpt(resp.Body, 120)
 		if resp.Status == http.StatusUnauthorized {
 			body = "http_api.auth is on: set username and password_file"
 			if c.Auth.Username != "" {
 				body = "credentials refused"
 			}
 		}
-		return nil, nil, &collectors.HTTPError{URL: u, Status: resp.Status, Body: body}
+		return nil, nil, &upstream.HTTPError{URL: u, Status: resp.Status, Body: body}
 	}
 	return resp.Body, resp.Header, nil
 }
@@ -309,7 +308,7 @@ func paginate(ctx context.Context, c *API, path string, page func(u string, body
 	defer func() { cancelNext() }()
 	for n, start := 0, 0; ; n++ {
 		if n == maxPages {
-			return fmt.Errorf("GET %s: still full pages after %d pages of %d; raise page_size", collectors.RedactURL(base), maxPages, size)
+			return fmt.Errorf("GET %s: still full pages after %d pages of %d; raise page_size", upstream.RedactURL(base), maxPages, size)
 		}
 		u := pageURL(start)
 		var body []byte
@@ -336,7 +335,7 @@ func paginate(ctx context.Context, c *API, path string, page func(u string, body
 			}(pageURL(start+size), next)
 		}
 		p.n, p.repeated = 0, false
-		items, err := page(collectors.RedactURL(u), body, p)
+		items, err := page(upstream.RedactURL(u), body, p)
 		if err != nil {
 			return err
 		}

@@ -220,7 +220,7 @@ func (c *Collector) send(st *Stats, ch chan<- prometheus.Metric) {
 			if _, ok := nativeResource(k); ok || mappedKeys[k] {
 				continue
 			}
-			if lv := collectors.ValidUTF8(k); !seen[lv] {
+			if lv := upstream.ValidUTF8(k); !seen[lv] {
 				seen[lv] = true
 				ch <- prometheus.MustNewConstMetric(c.unknown, prometheus.GaugeValue, st.Values[k], lv)
 			}
@@ -254,7 +254,7 @@ func nativeResource(key string) (string, bool) {
 	if sep != '.' && sep != '_' {
 		return "", false
 	}
-	return collectors.ValidUTF8(key[len(nativePrefix)+1:]), true
+	return upstream.ValidUTF8(key[len(nativePrefix)+1:]), true
 }
 
 func sortedValueKeys(m map[string]float64) []string {

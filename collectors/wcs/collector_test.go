@@ -17,6 +17,7 @@ import (
 	"github.com/lbpilot/lbpilot/collectors"
 	"github.com/lbpilot/lbpilot/internal/golden"
 	"github.com/lbpilot/lbpilot/internal/testenv"
+	"github.com/lbpilot/lbpilot/internal/upstream"
 )
 
 // serveFile answers every request with one fixture and records the
@@ -310,7 +311,7 @@ func TestFetch(t *testing.T) {
 		t.Errorf("publishers %v, want 18", p)
 	}
 	srv404, _ := serveFile(t, http.StatusNotFound, "stat_html_error_page.txt")
-	var he *collectors.HTTPError
+	var he *upstream.HTTPError
 	if _, err := Fetch(context.Background(), nil, srv404.URL); !errors.As(err, &he) || he.Status != 404 {
 		t.Errorf("got %v, want an HTTPError 404", err)
 	}

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/url"
 
-	"github.com/lbpilot/lbpilot/collectors"
 	"github.com/lbpilot/lbpilot/internal/upstream"
 )
 
@@ -49,11 +48,11 @@ func fetch(ctx context.Context, hc *http.Client, statURL string) (*Stats, error)
 		return nil, err
 	}
 	if resp.Status != http.StatusOK {
-		return nil, &collectors.HTTPError{URL: statURL, Status: resp.Status, Body: collectors.Excerpt(resp.Body, 120)}
+		return nil, &upstream.HTTPError{URL: statURL, Status: resp.Status, Body: upstream.Excerpt(resp.Body, 120)}
 	}
 	st, err := Parse(resp.Body)
 	if err != nil {
-		return nil, fmt.Errorf("GET %s: %w", collectors.RedactURL(statURL), err)
+		return nil, fmt.Errorf("GET %s: %w", upstream.RedactURL(statURL), err)
 	}
 	return st, nil
 }

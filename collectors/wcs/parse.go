@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/lbpilot/lbpilot/collectors"
+	"github.com/lbpilot/lbpilot/internal/upstream"
 )
 
 // ParseError is a statistics page that could not be read. It names the
@@ -95,12 +95,12 @@ func ParseText(body []byte) (*Stats, error) {
 			if i == len(lines)-1 {
 				hint = " (body truncated?)"
 			}
-			p.add("%s: no '=' in %q%s", where, collectors.Shorten(line, 60), hint)
+			p.add("%s: no '=' in %q%s", where, upstream.Shorten(line, 60), hint)
 			continue
 		}
 		key, val = strings.TrimSpace(key), strings.TrimSpace(val)
 		if key == "" {
-			p.add("%s: empty key in %q", where, collectors.Shorten(line, 60))
+			p.add("%s: empty key in %q", where, upstream.Shorten(line, 60))
 			continue
 		}
 		pairs++
@@ -110,7 +110,7 @@ func ParseText(body []byte) (*Stats, error) {
 		return nil, err
 	}
 	if pairs == 0 {
-		return nil, &ParseError{Format: "text", Problems: []string{"no key=value lines: " + collectors.Excerpt(body, 80)}}
+		return nil, &ParseError{Format: "text", Problems: []string{"no key=value lines: " + upstream.Excerpt(body, 80)}}
 	}
 	if err := s.checkKnown("text", body); err != nil {
 		return nil, err
@@ -142,14 +142,14 @@ func ParseJSON(body []byte) (*Stats, error) {
 	}
 	obj, ok := top.(map[string]any)
 	if !ok {
-		return nil, &ParseError{Format: "JSON", Problems: []string{fmt.Sprintf("top level is %s, want an object keyed by group (connections_stats, streams_stats, ...)", collectors.JSONType(top))}}
+		return nil, &ParseError{Format: "JSON", Problems: []string{fmt.Sprintf("top level is %s, want an object keyed by group (connections_stats, streams_stats, ...)", upstream.JSONType(top))}}
 	}
 	s := newStats()
 	var p problems
-	for _, group := range collectors.SortedKeys(obj) {
+	for _, group := range upstream.SortedKeys(obj) {
 		switch g := obj[group].(type) {
 		case map[string]any:
-			for _, key := range collectors.SortedKeys(g) {
+			for _, key := range upstream.SortedKeys(g) {
 				s.setJSON(group, key, g[key], &p)
 			}
 		default:
@@ -190,7 +190,7 @@ func (s *Stats) setJSON(group, key string, v any, p *problems) {
 		s.setText(key, strconv.FormatBool(x))
 	default:
 		if known {
-			p.add("%s: is a JSON %s, want a %s", where, collectors.JSONType(v), map[bool]string{true: "string", false: "number"}[kind == list])
+			p.add("%s: is a JSON %s, want a %s", where, upstream.JSONType(v), map[bool]string{true: "string", false: "number"}[kind == list])
 		}
 		// Unknown nested structures are not statistics lbpilot reads.
 	}
@@ -200,14 +200,14 @@ func (s *Stats) setJSON(group, key string, v any, p *problems) {
 func parseTranscoding(where string, v any, p *problems) []StreamCount {
 	m, ok := v.(map[string]any)
 	if !ok {
-		p.add("%s: is a JSON %s, want an object keyed by stream", where, collectors.JSONType(v))
+		p.add("%s: is a JSON %s, want an object keyed by stream", where, upstream.JSONType(v))
 		return nil
 	}
 	var out []StreamCount
-	for _, name := range collectors.SortedKeys(m) {
+	for _, name := range upstream.SortedKeys(m) {
 		info, ok := m[name].(map[string]any)
 		if !ok {
-			p.add("%s.%s: is a JSON %s, want an object", where, name, collectors.JSONType(m[name]))
+			p.add("%s.%s: is a JSON %s, want an object", where, name, upstream.JSONType(m[name]))
 			continue
 		}
 		d, ok := info["distributors"]
@@ -223,10 +223,10 @@ func parseTranscoding(where string, v any, p *problems) []StreamCount {
 		}
 		n, err := parseNumber(raw)
 		if err != nil || n < 0 {
-			p.add("%s.%s.distributors: %q is not a non-negative number", where, name, collectors.Shorten(raw, 60))
+			p.add("%s.%s.distributors: %q is not a non-negative number", where, name, upstream.Shorten(raw, 60))
 			continue
 		}
-		out = append(out, StreamCount{Stream: collectors.ValidUTF8(name), Count: n})
+		out = append(out, StreamCount{Stream: upstream.ValidUTF8(name), Count: n})
 	}
 	return out
 }
@@ -263,7 +263,7 @@ func (s *Stats) set(key, raw, where string, p *problems) {
 	}
 	v, err := parseNumber(raw)
 	if err != nil {
-		p.add("%s: %s=%q is not a number", where, key, collectors.Shorten(raw, 60))
+		p.add("%s: %s=%q is not a number", where, key, upstream.Shorten(raw, 60))
 		return
 	}
 	if v < 0 {
@@ -304,7 +304,7 @@ func (s *Stats) checkKnown(format string, body []byte) error {
 			return nil
 		}
 	}
-	return &ParseError{Format: format, Problems: []string{"none of the WCS statistics keys (connections, streams_*, core_*, ...) found: " + collectors.Excerpt(body, 80)}}
+	return &ParseError{Format: format, Problems: []string{"none of the WCS statistics keys (connections, streams_*, core_*, ...) found: " + upstream.Excerpt(body, 80)}}
 }
 
 func checkNotEmptyOrHTML(body []byte) error {
@@ -313,7 +313,7 @@ func checkNotEmptyOrHTML(body []byte) error {
 		return &ParseError{Format: "text", Problems: []string{"empty body"}}
 	}
 	if t[0] == '<' {
-		return &ParseError{Format: "text", Problems: []string{"body is HTML, not statistics (wrong port, or a proxy's error page?): " + collectors.Excerpt(t, 80)}}
+		return &ParseError{Format: "text", Problems: []string{"body is HTML, not statistics (wrong port, or a proxy's error page?): " + upstream.Excerpt(t, 80)}}
 	}
 	return nil
 }
@@ -331,13 +331,13 @@ func parseList(raw string) ([]StreamCount, error) {
 		}
 		i := strings.LastIndexByte(e, '/')
 		if i <= 0 {
-			return nil, fmt.Errorf("entry %q is not name/count", collectors.Shorten(e, 60))
+			return nil, fmt.Errorf("entry %q is not name/count", upstream.Shorten(e, 60))
 		}
 		n, err := strconv.ParseUint(e[i+1:], 10, 53)
 		if err != nil {
-			return nil, fmt.Errorf("entry %q: count is not a non-negative integer", collectors.Shorten(e, 60))
+			return nil, fmt.Errorf("entry %q: count is not a non-negative integer", upstream.Shorten(e, 60))
 		}
-		name := collectors.ValidUTF8(e[:i])
+		name := upstream.ValidUTF8(e[:i])
 		if seen[name] {
 			continue
 		}

@@ -16,8 +16,6 @@ import (
 	"os"
 	"strings"
 	"time"
-
-	"github.com/lbpilot/lbpilot/collectors"
 )
 
 // DefaultMaxBody bounds a response body. SRS's client list with 10,000
@@ -77,7 +75,7 @@ func Get(ctx context.Context, hc *http.Client, u string, auth Auth, maxBody int6
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return nil, fmt.Errorf("GET %s: %w", collectors.RedactURL(u), err)
+		return nil, fmt.Errorf("GET %s: %w", RedactURL(u), err)
 	}
 	req.Header.Set("Accept", "application/json, text/plain;q=0.9, */*;q=0.1")
 	if auth.Username != "" || auth.Password != "" {
@@ -85,15 +83,15 @@ func Get(ctx context.Context, hc *http.Client, u string, auth Auth, maxBody int6
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("GET %s: %w", collectors.RedactURL(u), unwrapURLError(err))
+		return nil, fmt.Errorf("GET %s: %w", RedactURL(u), unwrapURLError(err))
 	}
 	defer resp.Body.Close()
 	body, err := readBody(resp, maxBody)
 	if err != nil {
-		return nil, fmt.Errorf("GET %s: reading body: %w", collectors.RedactURL(u), err)
+		return nil, fmt.Errorf("GET %s: reading body: %w", RedactURL(u), err)
 	}
 	if int64(len(body)) > maxBody {
-		return nil, fmt.Errorf("GET %s: body larger than %d bytes", collectors.RedactURL(u), maxBody)
+		return nil, fmt.Errorf("GET %s: body larger than %d bytes", RedactURL(u), maxBody)
 	}
 	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: body}, nil
 }
@@ -139,10 +137,10 @@ func CheckHTTPURL(kind, u string) error {
 		return fmt.Errorf("%s URL %q: %w", kind, u, err)
 	}
 	if p.Scheme != "http" && p.Scheme != "https" {
-		return fmt.Errorf("%s URL %q: scheme must be http or https", kind, collectors.RedactURL(u))
+		return fmt.Errorf("%s URL %q: scheme must be http or https", kind, RedactURL(u))
 	}
 	if p.Host == "" {
-		return fmt.Errorf("%s URL %q: no host", kind, collectors.RedactURL(u))
+		return fmt.Errorf("%s URL %q: no host", kind, RedactURL(u))
 	}
 	return nil
 }
