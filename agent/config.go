@@ -8,8 +8,8 @@ import (
 
 	"github.com/lbpilot/lbpilot/collectors/emqx"
 	"github.com/lbpilot/lbpilot/collectors/srs"
-	"github.com/lbpilot/lbpilot/collectors/wcs"
 	"github.com/lbpilot/lbpilot/internal/upstream"
+	"github.com/lbpilot/lbpilot/internal/wcsapi"
 	"github.com/lbpilot/lbpilot/internal/yamlconf"
 )
 
@@ -159,11 +159,11 @@ func (c *Config) Complete() error {
 func (c *Config) completeSource(k Kind) error {
 	switch k {
 	case WCS:
-		u := wcs.Options{BandwidthUnit: c.WCS.BandwidthUnit}
-		if err := u.Validate(); err != nil {
-			return err
+		u, ok := wcsapi.ParseUnit(c.WCS.BandwidthUnit)
+		if !ok {
+			return fmt.Errorf("wcs: bandwidth_unit %q: want Mbps, kbps or bps", c.WCS.BandwidthUnit)
 		}
-		c.WCS.BandwidthUnit = u.BandwidthUnit
+		c.WCS.BandwidthUnit = string(u)
 	case SRS:
 		o := srs.Options{Username: c.SRS.Username, PasswordFile: c.SRS.PasswordFile}
 		if err := o.Validate(); err != nil {
@@ -203,7 +203,7 @@ func (c *Config) Options(logger log.Logger) (Options, error) {
 	}
 	switch k {
 	case WCS:
-		o.Source = &WCSSource{HTTP: upstream.Client(c.WCS.InsecureSkipVerify), URL: c.Target, Unit: wcs.Unit(c.WCS.BandwidthUnit)}
+		o.Source = &WCSSource{HTTP: upstream.Client(c.WCS.InsecureSkipVerify), URL: c.Target, Unit: wcsapi.Unit(c.WCS.BandwidthUnit)}
 	case SRS:
 		api := srs.API{HTTP: upstream.Client(c.SRS.InsecureSkipVerify), BaseURL: c.Target}
 		if c.SRS.PasswordFile != "" {

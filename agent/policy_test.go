@@ -17,8 +17,8 @@ import (
 
 	"github.com/lbpilot/lbpilot/collectors/emqx"
 	"github.com/lbpilot/lbpilot/collectors/srs"
-	"github.com/lbpilot/lbpilot/collectors/wcs"
 	"github.com/lbpilot/lbpilot/internal/upstream"
+	"github.com/lbpilot/lbpilot/internal/wcsapi"
 )
 
 // replyRE is every line the agent may send: up with a weight (1..100%)
@@ -41,13 +41,13 @@ func checkReply(t testing.TB, reply string) {
 	}
 }
 
-func loadWCS(t testing.TB, name string) *wcs.Stats {
+func loadWCS(t testing.TB, name string) *wcsapi.Stats {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("testdata", name))
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := wcs.Parse(b)
+	st, err := wcsapi.Parse(b)
 	if err != nil {
 		t.Fatalf("%s: %v", name, err)
 	}
@@ -131,11 +131,11 @@ func TestWCSSums(t *testing.T) {
 }
 
 func TestWCSBandwidthUnitsAndAbsentKeys(t *testing.T) {
-	st, err := wcs.Parse([]byte("streams_webrtc_in=3\nglobal_bandwidth_out=2500\n"))
+	st, err := wcsapi.Parse([]byte("streams_webrtc_in=3\nglobal_bandwidth_out=2500\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := wcsSample(st, wcs.Kbps)
+	s := wcsSample(st, wcsapi.Kbps)
 	if v, ok := s.Get(BandOut); !ok || math.Abs(v-2.5) > 1e-9 {
 		t.Errorf("2500 kbps = %v Mbit/s, want 2.5", v)
 	}

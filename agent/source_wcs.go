@@ -4,7 +4,7 @@ import (
 	"context"
 	"net/http"
 
-	"github.com/lbpilot/lbpilot/collectors/wcs"
+	"github.com/lbpilot/lbpilot/internal/wcsapi"
 )
 
 // DefaultWCSTarget is the statistics page the WCS docs' script reads.
@@ -17,12 +17,12 @@ type WCSSource struct {
 	URL  string       // a base URL or the stat page itself
 	// Unit is the unit of global_bandwidth_in/out on the page (default
 	// Mbit/s, which the band-in/band-out limits are in).
-	Unit wcs.Unit
+	Unit wcsapi.Unit
 }
 
 // Sample implements Source.
 func (w *WCSSource) Sample(ctx context.Context) (Sample, error) {
-	st, err := wcs.Fetch(ctx, w.HTTP, w.URL)
+	st, err := wcsapi.Fetch(ctx, w.HTTP, w.URL)
 	if err != nil {
 		return Sample{}, err
 	}
@@ -30,7 +30,7 @@ func (w *WCSSource) Sample(ctx context.Context) (Sample, error) {
 }
 
 // wcsSample maps a stats page onto the dimensions.
-func wcsSample(st *wcs.Stats, unit wcs.Unit) Sample {
+func wcsSample(st *wcsapi.Stats, unit wcsapi.Unit) Sample {
 	var s Sample
 	if v, ok := st.Publishers(); ok {
 		s.Set(Publishers, v)
@@ -42,10 +42,10 @@ func wcsSample(st *wcs.Stats, unit wcs.Unit) Sample {
 		s.Set(HLS, v)
 	}
 	if unit == "" {
-		unit = wcs.Mbps
+		unit = wcsapi.Mbps
 	}
 	// Convert the page's unit to Mbit/s through bytes per second.
-	perMbit := wcs.Mbps.BytesPerSecond()
+	perMbit := wcsapi.Mbps.BytesPerSecond()
 	if in, out, ok := st.BandwidthBytes(unit); ok {
 		if _, okIn := st.Value("global_bandwidth_in"); okIn {
 			s.Set(BandIn, in/perMbit)

@@ -10,27 +10,8 @@ import (
 
 	"github.com/lbpilot/lbpilot/collectors"
 	"github.com/lbpilot/lbpilot/internal/lab"
+	"github.com/lbpilot/lbpilot/internal/wcsapi"
 )
-
-func BenchmarkParseText(b *testing.B) {
-	body := mustRead(b, "stat_loaded.txt")
-	b.SetBytes(int64(len(body)))
-	for b.Loop() {
-		if _, err := ParseText(body); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
-func BenchmarkParseJSON(b *testing.B) {
-	body := mustRead(b, "stat_loaded.json")
-	b.SetBytes(int64(len(body)))
-	for b.Loop() {
-		if _, err := ParseJSON(body); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
 
 func benchLab(b *testing.B) *lab.Server {
 	s, err := lab.Start(lab.Config{Kind: lab.WCS, Load: lab.Load{Publishers: 50, Subscribers: 900, HLS: 40, BandwidthOutMbps: 300, CPU: 0.5}}, "")
@@ -45,7 +26,7 @@ func benchLab(b *testing.B) *lab.Server {
 // body read and dropped.
 func BenchmarkRawFetch(b *testing.B) {
 	s := benchLab(b)
-	u := StatURL(s.URL, FormatJSON)
+	u := wcsapi.StatURL(s.URL, wcsapi.FormatJSON)
 	for b.Loop() {
 		resp, err := http.Get(u)
 		if err != nil {

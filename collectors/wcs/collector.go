@@ -10,6 +10,7 @@ import (
 
 	"github.com/lbpilot/lbpilot/collectors"
 	"github.com/lbpilot/lbpilot/internal/upstream"
+	"github.com/lbpilot/lbpilot/internal/wcsapi"
 )
 
 // series is one labelled series of a family: its label values and the WCS
@@ -133,7 +134,7 @@ func New(opts Options, t collectors.Target, _ collectors.Logger) (*Collector, er
 	if err := CheckURL(t.URL); err != nil {
 		return nil, err
 	}
-	c := &Collector{opts: opts, statURL: StatURL(t.URL, opts.Format), http: upstream.Client(opts.InsecureSkipVerify)}
+	c := &Collector{opts: opts, statURL: wcsapi.StatURL(t.URL, opts.Format), http: upstream.Client(opts.InsecureSkipVerify)}
 	cl := t.Labels
 	bw := bandwidthFamily
 	bw.scale = opts.unit.BytesPerSecond()
@@ -169,7 +170,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 // Update fetches the statistics page once and sends its metrics; a page
 // that cannot be read sends nothing.
 func (c *Collector) Update(ctx context.Context, ch chan<- prometheus.Metric) error {
-	st, err := fetch(ctx, c.http, c.statURL)
+	st, err := wcsapi.FetchURL(ctx, c.http, c.statURL)
 	if err != nil {
 		return err
 	}
@@ -177,7 +178,7 @@ func (c *Collector) Update(ctx context.Context, ch chan<- prometheus.Metric) err
 	return nil
 }
 
-func (c *Collector) send(st *Stats, ch chan<- prometheus.Metric) {
+func (c *Collector) send(st *wcsapi.Stats, ch chan<- prometheus.Metric) {
 	for _, f := range c.families {
 		scale := f.scale
 		if scale == 0 {
@@ -230,8 +231,8 @@ func (c *Collector) send(st *Stats, ch chan<- prometheus.Metric) {
 
 // sendStreams sends at most max_streams entries, the largest counts first
 // (ties by name, so the choice is stable), and returns how many it left out.
-func (c *Collector) sendStreams(d *prometheus.Desc, list []StreamCount, ch chan<- prometheus.Metric) int {
-	sorted := append([]StreamCount(nil), list...)
+func (c *Collector) sendStreams(d *prometheus.Desc, list []wcsapi.StreamCount, ch chan<- prometheus.Metric) int {
+	sorted := append([]wcsapi.StreamCount(nil), list...)
 	sort.SliceStable(sorted, func(i, j int) bool {
 		if sorted[i].Count != sorted[j].Count {
 			return sorted[i].Count > sorted[j].Count
@@ -247,14 +248,14 @@ func (c *Collector) sendStreams(d *prometheus.Desc, list []StreamCount, ch chan<
 
 // nativeResource returns the resource name of a native_resources.<name> key.
 func nativeResource(key string) (string, bool) {
-	if !strings.HasPrefix(key, nativePrefix) || len(key) <= len(nativePrefix)+1 {
+	if !strings.HasPrefix(key, wcsapi.NativePrefix) || len(key) <= len(wcsapi.NativePrefix)+1 {
 		return "", false
 	}
-	sep := key[len(nativePrefix)]
+	sep := key[len(wcsapi.NativePrefix)]
 	if sep != '.' && sep != '_' {
 		return "", false
 	}
-	return upstream.ValidUTF8(key[len(nativePrefix)+1:]), true
+	return upstream.ValidUTF8(key[len(wcsapi.NativePrefix)+1:]), true
 }
 
 func sortedValueKeys(m map[string]float64) []string {

@@ -17,7 +17,7 @@ import (
 	"github.com/lbpilot/lbpilot/collectors"
 	"github.com/lbpilot/lbpilot/internal/golden"
 	"github.com/lbpilot/lbpilot/internal/testenv"
-	"github.com/lbpilot/lbpilot/internal/upstream"
+	"github.com/lbpilot/lbpilot/internal/wcsapi"
 )
 
 // serveFile answers every request with one fixture and records the
@@ -74,13 +74,13 @@ func TestGolden(t *testing.T) {
 		t.Run(tc.file+"/"+tc.golden, func(t *testing.T) {
 			opts := tc.opts
 			if strings.HasSuffix(tc.file, ".txt") {
-				opts.Format = FormatText
+				opts.Format = wcsapi.FormatText
 			}
 			srv, seen := serveFile(t, http.StatusOK, tc.file)
 			c := newCollector(t, opts, srv.URL)
 			golden.Compare(t, collectors.Prometheus(c), filepath.Join("testdata", "golden", tc.golden+".prom"))
 			want := "/?action=stat&format=json"
-			if opts.Format == FormatText {
+			if opts.Format == wcsapi.FormatText {
 				want = "/?action=stat"
 			}
 			if len(*seen) == 0 || (*seen)[0] != want {
@@ -157,7 +157,7 @@ func TestMalformedLinesEachFail(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.line, func(t *testing.T) {
-			_, err := ParseText([]byte("connections=1\n" + tc.line + "\n"))
+			_, err := wcsapi.ParseText([]byte("connections=1\n" + tc.line + "\n"))
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("got %v, want an error containing %q", err, tc.want)
 			}
@@ -269,7 +269,7 @@ func TestOptionsValidate(t *testing.T) {
 		}
 	}
 	d := DefaultOptions()
-	if d.Format != FormatJSON || d.MaxStreams != DefaultMaxStreams || d.BandwidthUnit != "Mbps" {
+	if d.Format != wcsapi.FormatJSON || d.MaxStreams != DefaultMaxStreams || d.BandwidthUnit != "Mbps" {
 		t.Errorf("defaults: %+v", d)
 	}
 }
@@ -279,40 +279,5 @@ func TestNewRejectsBadURL(t *testing.T) {
 		if _, err := New(Options{}, collectors.Target{URL: u}, nil); err == nil {
 			t.Errorf("New accepted %q", u)
 		}
-	}
-}
-
-func TestStatURL(t *testing.T) {
-	cases := []struct{ base, format, want string }{
-		{"http://h:8081", FormatJSON, "http://h:8081/?action=stat&format=json"},
-		{"http://h:8081/", FormatText, "http://h:8081/?action=stat"},
-		{"https://h:8444/wcs/", FormatJSON, "https://h:8444/wcs/?action=stat&format=json"},
-		{"http://h:8081/?action=stat&params=connections_hls", FormatJSON, "http://h:8081/?action=stat&params=connections_hls"},
-		{"http://h:8081/?preventCache=1", FormatText, "http://h:8081/?action=stat&preventCache=1"},
-	}
-	for _, tc := range cases {
-		if got := StatURL(tc.base, tc.format); got != tc.want {
-			t.Errorf("StatURL(%q, %q) = %q, want %q", tc.base, tc.format, got, tc.want)
-		}
-	}
-}
-
-// TestFetch is the agent's entry point: JSON requested, typed numbers back.
-func TestFetch(t *testing.T) {
-	srv, seen := serveFile(t, http.StatusOK, "stat_loaded.json")
-	st, err := Fetch(context.Background(), nil, srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if (*seen)[0] != "/?action=stat&format=json" {
-		t.Errorf("requested %v", *seen)
-	}
-	if p, _ := st.Publishers(); p != 18 {
-		t.Errorf("publishers %v, want 18", p)
-	}
-	srv404, _ := serveFile(t, http.StatusNotFound, "stat_html_error_page.txt")
-	var he *upstream.HTTPError
-	if _, err := Fetch(context.Background(), nil, srv404.URL); !errors.As(err, &he) || he.Status != 404 {
-		t.Errorf("got %v, want an HTTPError 404", err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/lbpilot/lbpilot/internal/lab"
+	"github.com/lbpilot/lbpilot/internal/wcsapi"
 )
 
 // TestLabFollowsLoad reads the lab's WCS in both forms while its load
@@ -24,15 +25,15 @@ func TestLabFollowsLoad(t *testing.T) {
 		if err := s.SetLoad(l); err != nil {
 			t.Fatal(err)
 		}
-		for _, format := range []string{FormatJSON, FormatText} {
-			st, err := fetch(context.Background(), nil, StatURL(s.URL, format))
+		for _, format := range []string{wcsapi.FormatJSON, wcsapi.FormatText} {
+			st, err := wcsapi.FetchURL(context.Background(), nil, wcsapi.StatURL(s.URL, format))
 			if err != nil {
 				t.Fatal(err)
 			}
 			p, _ := st.Publishers()
 			sub, _ := st.Subscribers()
 			hls, _ := st.HLSStreams()
-			in, out, _ := st.BandwidthBytes(Mbps)
+			in, out, _ := st.BandwidthBytes(wcsapi.Mbps)
 			cpu, _ := st.CPURatio()
 			if int(p) != l.Publishers || int(sub) != l.Subscribers || int(hls) != l.HLS ||
 				math.Abs(in-l.BandwidthInMbps*125000) > 1e-6 || math.Abs(out-l.BandwidthOutMbps*125000) > 1e-6 || math.Abs(cpu-l.CPU) > 1e-9 {

@@ -1,7 +1,5 @@
-// Package wcs collects Flashphoner Web Call Server statistics from its
-// `/?action=stat` page (text or JSON form) as wcs_* metrics, and exports
-// the parser (Parse, Fetch, Stats) for other packages, such as lbpilot's
-// agent, that need the numbers without Prometheus.
+// Package wcs turns Flashphoner Web Call Server statistics (read by
+// internal/wcsapi from its `/?action=stat` page) into wcs_* metrics.
 package wcs
 
 import (
@@ -9,12 +7,7 @@ import (
 	"strings"
 
 	"github.com/lbpilot/lbpilot/internal/upstream"
-)
-
-// Request formats of the statistics page.
-const (
-	FormatJSON = "json"
-	FormatText = "text"
+	"github.com/lbpilot/lbpilot/internal/wcsapi"
 )
 
 // DefaultMaxStreams caps the per-stream series of one target.
@@ -43,7 +36,7 @@ type Options struct {
 	// InsecureSkipVerify disables TLS verification (https on port 8444).
 	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
 
-	unit Unit
+	unit wcsapi.Unit
 }
 
 // DefaultOptions returns the options of the built-in wcs module.
@@ -58,23 +51,18 @@ func DefaultOptions() *Options {
 // Validate fills defaults and checks the options.
 func (o *Options) Validate() error {
 	switch strings.ToLower(o.Format) {
-	case "", FormatJSON:
-		o.Format = FormatJSON
-	case FormatText:
-		o.Format = FormatText
+	case "", wcsapi.FormatJSON:
+		o.Format = wcsapi.FormatJSON
+	case wcsapi.FormatText:
+		o.Format = wcsapi.FormatText
 	default:
 		return fmt.Errorf("wcs: format %q: want json or text", o.Format)
 	}
-	switch strings.ToLower(o.BandwidthUnit) {
-	case "", "mbps":
-		o.unit = Mbps
-	case "kbps":
-		o.unit = Kbps
-	case "bps":
-		o.unit = Bps
-	default:
+	u, ok := wcsapi.ParseUnit(o.BandwidthUnit)
+	if !ok {
 		return fmt.Errorf("wcs: bandwidth_unit %q: want Mbps, kbps or bps", o.BandwidthUnit)
 	}
+	o.unit = u
 	o.BandwidthUnit = string(o.unit)
 	if o.MaxStreams < 0 {
 		return fmt.Errorf("wcs: max_streams must not be negative")

@@ -1,4 +1,4 @@
-package wcs
+package wcsapi
 
 import (
 	"math"
@@ -8,10 +8,6 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
-
-	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/lbpilot/lbpilot/collectors"
 )
 
 func mustRead(t testing.TB, name string) []byte {
@@ -285,30 +281,6 @@ func checkStats(t *testing.T, st *Stats) {
 	if p, ok := st.Publishers(); ok && p < 0 {
 		t.Fatalf("publishers %v", p)
 	}
-	// Every accepted page must also make a valid exposition (no invalid
-	// label values, no duplicate series), with every option on.
-	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(sendOnly{fuzzCollector(t), st})
-	if _, err := reg.Gather(); err != nil {
-		t.Fatalf("exposition of an accepted page is invalid: %v", err)
-	}
-}
-
-// sendOnly exposes one parsed page through the collector's send path.
-type sendOnly struct {
-	c  *Collector
-	st *Stats
-}
-
-func (s sendOnly) Describe(ch chan<- *prometheus.Desc) { s.c.Describe(ch) }
-func (s sendOnly) Collect(ch chan<- prometheus.Metric) { s.c.send(s.st, ch) }
-
-func fuzzCollector(t *testing.T) *Collector {
-	c, err := New(Options{StreamMetrics: true, UnknownKeys: true, MaxStreams: 5}, collectors.Target{URL: "http://wcs:8081"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
 }
 
 func FuzzParseText(f *testing.F) {

@@ -1,4 +1,4 @@
-package wcs
+package wcsapi
 
 import (
 	"bytes"

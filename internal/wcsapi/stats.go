@@ -1,4 +1,4 @@
-package wcs
+package wcsapi
 
 import "strings"
 
@@ -104,6 +104,20 @@ const (
 	Bps  Unit = "bps"  // bits per second
 )
 
+// ParseUnit reads a unit name, case-insensitively; "" is Mbps, WCS's
+// default. ok is false for anything else.
+func ParseUnit(s string) (u Unit, ok bool) {
+	switch strings.ToLower(s) {
+	case "", "mbps":
+		return Mbps, true
+	case "kbps":
+		return Kbps, true
+	case "bps":
+		return Bps, true
+	}
+	return "", false
+}
+
 // BytesPerSecond is the factor from one unit to bytes per second.
 func (u Unit) BytesPerSecond() float64 {
 	switch Unit(strings.ToLower(string(u))) {
@@ -145,15 +159,15 @@ var knownKeys = map[string]valueKind{
 	"streams_viewers": list, "streams_synchronization": list,
 }
 
-// nativePrefix marks the native resource counters (several keys).
-const nativePrefix = "native_resources"
+// NativePrefix marks the native resource counters (several keys).
+const NativePrefix = "native_resources"
 
 // kindOf returns how a key is checked and whether it is known.
 func kindOf(key string) (valueKind, bool) {
 	if k, ok := knownKeys[key]; ok {
 		return k, true
 	}
-	if strings.HasPrefix(key, nativePrefix+".") || strings.HasPrefix(key, nativePrefix+"_") {
+	if strings.HasPrefix(key, NativePrefix+".") || strings.HasPrefix(key, NativePrefix+"_") {
 		return count, true
 	}
 	return 0, false

@@ -1,4 +1,4 @@
-package wcs
+package wcsapi
 
 import (
 	"context"
@@ -7,6 +7,12 @@ import (
 	"net/url"
 
 	"github.com/lbpilot/lbpilot/internal/upstream"
+)
+
+// Request formats of the statistics page.
+const (
+	FormatJSON = "json"
+	FormatText = "text"
 )
 
 // StatURL returns the statistics page of a WCS base URL
@@ -39,10 +45,12 @@ func StatURL(base, format string) string {
 // Fetch reads the statistics page of the WCS at baseURL in JSON form.
 // hc may be nil (a shared pooled client).
 func Fetch(ctx context.Context, hc *http.Client, baseURL string) (*Stats, error) {
-	return fetch(ctx, hc, StatURL(baseURL, FormatJSON))
+	return FetchURL(ctx, hc, StatURL(baseURL, FormatJSON))
 }
 
-func fetch(ctx context.Context, hc *http.Client, statURL string) (*Stats, error) {
+// FetchURL reads the statistics page at statURL, a URL StatURL built (in
+// either format). hc may be nil.
+func FetchURL(ctx context.Context, hc *http.Client, statURL string) (*Stats, error) {
 	resp, err := upstream.Get(ctx, hc, statURL, upstream.Auth{}, 0)
 	if err != nil {
 		return nil, err
