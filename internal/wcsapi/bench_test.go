@@ -21,4 +21,3 @@ func BenchmarkParseJSON(b *testing.B) {
 		}
 	}
 }
-
