@@ -7,7 +7,7 @@ import (
 	"github.com/go-kit/log"
 
 	"github.com/lbpilot/lbpilot/collectors/emqx"
-	"github.com/lbpilot/lbpilot/collectors/srs"
+	"github.com/lbpilot/lbpilot/internal/srsapi"
 	"github.com/lbpilot/lbpilot/internal/upstream"
 	"github.com/lbpilot/lbpilot/internal/wcsapi"
 	"github.com/lbpilot/lbpilot/internal/yamlconf"
@@ -165,8 +165,7 @@ func (c *Config) completeSource(k Kind) error {
 		}
 		c.WCS.BandwidthUnit = string(u)
 	case SRS:
-		o := srs.Options{Username: c.SRS.Username, PasswordFile: c.SRS.PasswordFile}
-		if err := o.Validate(); err != nil {
+		if err := upstream.CheckBasicAuth("srs", c.SRS.Username, c.SRS.PasswordFile); err != nil {
 			return err
 		}
 	case EMQX:
@@ -205,7 +204,7 @@ func (c *Config) Options(logger log.Logger) (Options, error) {
 	case WCS:
 		o.Source = &WCSSource{HTTP: upstream.Client(c.WCS.InsecureSkipVerify), URL: c.Target, Unit: wcsapi.Unit(c.WCS.BandwidthUnit)}
 	case SRS:
-		api := srs.API{HTTP: upstream.Client(c.SRS.InsecureSkipVerify), BaseURL: c.Target}
+		api := srsapi.API{HTTP: upstream.Client(c.SRS.InsecureSkipVerify), BaseURL: c.Target}
 		if c.SRS.PasswordFile != "" {
 			pass, err := upstream.ReadSecretFile("srs password_file", c.SRS.PasswordFile)
 			if err != nil {

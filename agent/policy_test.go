@@ -16,7 +16,7 @@ import (
 	"testing"
 
 	"github.com/lbpilot/lbpilot/collectors/emqx"
-	"github.com/lbpilot/lbpilot/collectors/srs"
+	"github.com/lbpilot/lbpilot/internal/srsapi"
 	"github.com/lbpilot/lbpilot/internal/upstream"
 	"github.com/lbpilot/lbpilot/internal/wcsapi"
 )
@@ -292,7 +292,7 @@ func TestUpstreamReason(t *testing.T) {
 		{&net.OpError{Op: "read", Err: timeoutErr{}}, "upstream timeout"},
 		{&upstream.HTTPError{URL: "http://x", Status: 503}, "upstream HTTP 503"},
 		{fmt.Errorf("wrapped: %w", &emqx.APIError{Status: 401, Code: "BAD_API_KEY_OR_SECRET"}), "upstream HTTP 401"},
-		{&srs.APIError{URL: "http://x", Code: 1061}, "upstream SRS error 1061"},
+		{&srsapi.APIError{URL: "http://x", Code: 1061}, "upstream SRS error 1061"},
 		{fmt.Errorf("EMQX node a: %w", errNodeNotRunning), "upstream node not running"},
 		{fmt.Errorf("GET x: %w", &net.OpError{Op: "dial", Err: syscall.ECONNREFUSED}), "upstream unreachable"},
 		{&net.DNSError{Err: "no such host", Name: "wcs.invalid"}, "upstream unreachable"},
@@ -345,7 +345,7 @@ func TestEveryReplyInGrammar(t *testing.T) {
 		}
 		samples = append(samples, s)
 	}
-	errs := []error{nil, context.DeadlineExceeded, &upstream.HTTPError{Status: 404}, errors.New("bad\nline"), &srs.APIError{Code: 2048}}
+	errs := []error{nil, context.DeadlineExceeded, &upstream.HTTPError{Status: 404}, errors.New("bad\nline"), &srsapi.APIError{Code: 2048}}
 	n := 0
 	for _, k := range []Kind{WCS, SRS, EMQX} {
 		for _, m := range []Mode{ModeWeight, ModeUpDown} {

@@ -9,7 +9,7 @@ import (
 	"strings"
 
 	"github.com/lbpilot/lbpilot/collectors/emqx"
-	"github.com/lbpilot/lbpilot/collectors/srs"
+	"github.com/lbpilot/lbpilot/internal/srsapi"
 	"github.com/lbpilot/lbpilot/internal/upstream"
 )
 
@@ -75,7 +75,7 @@ func upstreamReason(err error) string {
 	var (
 		httpErr *upstream.HTTPError
 		emqxErr *emqx.APIError
-		srsErr  *srs.APIError
+		srsErr  *srsapi.APIError
 		opErr   *net.OpError
 		dnsErr  *net.DNSError
 		netErr  net.Error

@@ -5,7 +5,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/lbpilot/lbpilot/collectors/srs"
+	"github.com/lbpilot/lbpilot/internal/srsapi"
 )
 
 // maxRateGap bounds the time between two SRS readings whose byte counters
@@ -19,7 +19,7 @@ const maxRateGap = time.Minute
 // publisher, and band-in/band-out are rates from the srs_recv_bytes and
 // srs_send_bytes counters between two readings.
 type SRSSource struct {
-	API *srs.API
+	API *srsapi.API
 	Now func() time.Time // nil: time.Now
 
 	mu   sync.Mutex
@@ -34,7 +34,7 @@ type srsCounters struct {
 
 // NewSRSSource reads the SRS http_api at api.BaseURL with the fields the
 // agent needs only.
-func NewSRSSource(api srs.API) *SRSSource {
+func NewSRSSource(api srsapi.API) *SRSSource {
 	api.SkipClients, api.SkipProcStats, api.SkipStreams, api.KeepClients = true, true, false, false
 	return &SRSSource{API: &api}
 }

@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/lbpilot/lbpilot/collectors/emqx"
-	"github.com/lbpilot/lbpilot/collectors/srs"
 	"github.com/lbpilot/lbpilot/internal/lab"
+	"github.com/lbpilot/lbpilot/internal/srsapi"
 	"github.com/lbpilot/lbpilot/internal/testenv"
 	"github.com/lbpilot/lbpilot/internal/upstream"
 )
@@ -94,7 +94,7 @@ func TestSourceFailuresLab(t *testing.T) {
 func TestSRSSourceLab(t *testing.T) {
 	clk := &fakeClock{t: time.Unix(1795288528, 0)}
 	l := startLab(t, lab.Config{Kind: lab.SRS, Now: clk.now, Load: lab.Load{Publishers: 3, Subscribers: 30, BandwidthInMbps: 8, BandwidthOutMbps: 80}})
-	src := NewSRSSource(srs.API{BaseURL: l.URL})
+	src := NewSRSSource(srsapi.API{BaseURL: l.URL})
 	s, err := sampleOf(t, src)
 	if err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/lbpilot/lbpilot/collectors"
 	"github.com/lbpilot/lbpilot/internal/lab"
+	"github.com/lbpilot/lbpilot/internal/srsapi"
 )
 
 // bigNode is the benchmark's SRS: 1,000 publishing streams and 10,000
@@ -61,7 +62,7 @@ func rawFetch(b *testing.B, base string, pageSize, clients, streams int) {
 func BenchmarkRawFetch10k(b *testing.B) {
 	s := bigNode(b)
 	for b.Loop() {
-		rawFetch(b, s.URL, DefaultPageSize, 10000, 1000)
+		rawFetch(b, s.URL, srsapi.DefaultPageSize, 10000, 1000)
 	}
 }
 
@@ -97,7 +98,7 @@ func BenchmarkDecodeClients10k(b *testing.B) {
 	resp.Body.Close()
 	b.SetBytes(int64(len(body)))
 	for b.Loop() {
-		if _, _, err := DecodeClients(body); err != nil {
+		if _, _, err := srsapi.DecodeClients(body); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -9,13 +9,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/lbpilot/lbpilot/collectors"
+	"github.com/lbpilot/lbpilot/internal/srsapi"
 	"github.com/lbpilot/lbpilot/internal/upstream"
 )
 
 // Collector scrapes one SRS.
 type Collector struct {
 	opts Options
-	api  *API
+	api  *srsapi.API
 
 	// Names and meanings of SRS's built-in exporter (5.0.67+).
 	buildInfo, sendBytes, recvBytes, streams, clients *prometheus.Desc
@@ -41,7 +42,7 @@ func New(opts Options, t collectors.Target, _ collectors.Logger) (*Collector, er
 	if err := CheckURL(t.URL); err != nil {
 		return nil, err
 	}
-	c := &Collector{opts: opts, api: &API{
+	c := &Collector{opts: opts, api: &srsapi.API{
 		HTTP:        upstream.Client(opts.InsecureSkipVerify),
 		BaseURL:     t.URL,
 		PageSize:    opts.PageSize,
@@ -133,11 +134,11 @@ func counter(ch chan<- prometheus.Metric, d *prometheus.Desc, v float64, lv ...s
 	}
 }
 
-func (c *Collector) send(st *Stats, ch chan<- prometheus.Metric) {
+func (c *Collector) send(st *srsapi.Stats, ch chan<- prometheus.Metric) {
 	sum, sys := &st.Summaries, &st.Summaries.System
 	version := st.Versions.Version
 	if version == "" {
-		version = validUTF8(sum.Self.Version)
+		version = upstream.ValidUTF8(sum.Self.Version)
 	}
 	gauge(ch, c.buildInfo, 1, version, strconv.Itoa(st.Versions.Major), st.Code, string(st.Envelope.Server), st.Envelope.Service, string(st.Envelope.PID))
 	counter(ch, c.sendBytes, sys.SRSSendBytes)
@@ -148,8 +149,8 @@ func (c *Collector) send(st *Stats, ch chan<- prometheus.Metric) {
 	gauge(ch, c.memoryPeak, sum.Self.MemKByte*1024)
 	gauge(ch, c.uptime, sum.Self.Uptime)
 	if st.Proc != nil {
-		counter(ch, c.cpuSeconds, (st.Proc.UTime+st.Proc.STime)/userHZ)
-		gauge(ch, c.memory, st.Proc.RSS*pageBytes)
+		counter(ch, c.cpuSeconds, (st.Proc.UTime+st.Proc.STime)/srsapi.UserHZ)
+		gauge(ch, c.memory, st.Proc.RSS*srsapi.PageBytes)
 	}
 	gauge(ch, c.hostCPU, sys.CPUPercent)
 	gauge(ch, c.hostLoad1, sys.Load1m)
@@ -182,12 +183,12 @@ func (c *Collector) send(st *Stats, ch chan<- prometheus.Metric) {
 // sendClientTypes counts clients per vhost and type. Every type the SRS
 // version knows gets a series on every vhost, zero when none is
 // connected, so dashboards do not see series come and go.
-func (c *Collector) sendClientTypes(st *Stats, names map[ID]string, ch chan<- prometheus.Metric) {
+func (c *Collector) sendClientTypes(st *srsapi.Stats, names map[srsapi.ID]string, ch chan<- prometheus.Metric) {
 	type key struct{ vhost, typ string }
 	counts := map[key]float64{}
 	pub := map[key]bool{}
 	for _, v := range st.Vhosts {
-		for _, t := range typesForMajor(st.Versions.Major) {
+		for _, t := range srsapi.ClientTypesForMajor(st.Versions.Major) {
 			k := key{v.Name, t}
 			counts[k] += 0
 			pub[k] = strings.HasSuffix(t, "-publish")
@@ -196,11 +197,11 @@ func (c *Collector) sendClientTypes(st *Stats, names map[ID]string, ch chan<- pr
 	for ck, n := range st.ClientCounts {
 		vh, ok := names[ck.Vhost]
 		if !ok {
-			vh = UnknownVhost
+			vh = srsapi.UnknownVhost
 		}
 		k := key{vh, ck.Type}
 		counts[k] += float64(n)
-		if _, known := clientTypes[ck.Type]; !known && (ck.Publish || counts[k] == float64(n)) {
+		if !srsapi.KnownClientType(ck.Type) && (ck.Publish || counts[k] == float64(n)) {
 			// An unknown type's direction follows its publish flag; if
 			// clients of one unknown type disagree, publish wins.
 			pub[k] = ck.Publish
@@ -217,7 +218,7 @@ func (c *Collector) sendClientTypes(st *Stats, names map[ID]string, ch chan<- pr
 		return keys[i].typ < keys[j].typ
 	})
 	for _, k := range keys {
-		dir, proto := ClientProtocol(k.typ, pub[k])
+		dir, proto := srsapi.ClientProtocol(k.typ, pub[k])
 		d := c.players
 		if dir == "publish" {
 			d = c.publishers
@@ -228,14 +229,14 @@ func (c *Collector) sendClientTypes(st *Stats, names map[ID]string, ch chan<- pr
 
 // sendStreams sends the per-stream series of at most max_streams streams,
 // those with most clients first (ties by labels, so the choice is stable).
-func (c *Collector) sendStreams(st *Stats, names map[ID]string, ch chan<- prometheus.Metric) {
+func (c *Collector) sendStreams(st *srsapi.Stats, names map[srsapi.ID]string, ch chan<- prometheus.Metric) {
 	type entry struct {
-		s     *Stream
+		s     *srsapi.Stream
 		label [3]string
 	}
 	list := make([]entry, 0, len(st.Streams))
 	for i := range st.Streams {
-		v, a, s := StreamKey(&st.Streams[i], names)
+		v, a, s := srsapi.StreamKey(&st.Streams[i], names)
 		list = append(list, entry{&st.Streams[i], [3]string{v, a, s}})
 	}
 	sort.SliceStable(list, func(i, j int) bool {

@@ -3,15 +3,12 @@ package srs
 import (
 	"context"
 	"errors"
-	"fmt"
 	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -20,6 +17,8 @@ import (
 
 	"github.com/lbpilot/lbpilot/collectors"
 	"github.com/lbpilot/lbpilot/internal/golden"
+	"github.com/lbpilot/lbpilot/internal/srsapi"
+	"github.com/lbpilot/lbpilot/internal/srsapi/srstest"
 	"github.com/lbpilot/lbpilot/internal/upstream"
 )
 
@@ -91,10 +90,10 @@ func newCollector(t *testing.T, opts Options, url string, labels prometheus.Labe
 func TestGolden(t *testing.T) {
 	for _, sc := range scenarios(t) {
 		t.Run(sc.dir, func(t *testing.T) {
-			r, srv := newReplay(t, sc.dir, sc.fallback())
+			r, srv := srstest.NewReplay(t, sc.dir, sc.fallback())
 			c := newCollector(t, Options{StreamMetrics: true}, srv.URL, sc.labels())
 			golden.Compare(t, collectors.Prometheus(c), sc.golden())
-			for _, req := range r.seen() {
+			for _, req := range r.Seen() {
 				path, _, _ := strings.Cut(req, "?")
 				switch path {
 				case "/api/v1/vhosts", "/api/v1/streams", "/api/v1/clients":
@@ -107,7 +106,7 @@ func TestGolden(t *testing.T) {
 
 // TestGoldenDefaultOptions: no per-stream series unless asked.
 func TestGoldenDefaultOptions(t *testing.T) {
-	_, srv := newReplay(t, "testdata/v6.0.157/load/master", "")
+	_, srv := srstest.NewReplay(t, "testdata/v6.0.157/load/master", "")
 	c := newCollector(t, Options{}, srv.URL, prometheus.Labels{"target": "master", "role": "origin"})
 	golden.Compare(t, collectors.Prometheus(c), "testdata/golden/default_options_v6.0.157_load_master.prom")
 }
@@ -117,172 +116,18 @@ func TestGoldenDefaultOptions(t *testing.T) {
 // the SRS 3.0.170 capture. The stream's integer vhost id matches no vhost
 // there, so it is labelled __unknown__, never with the id.
 func TestGoldenIntegerIDs(t *testing.T) {
-	r, srv := newReplay(t, "testdata/v3.0.170/load/master", "")
+	r, srv := srstest.NewReplay(t, "testdata/v3.0.170/load/master", "")
 	body, err := os.ReadFile("testdata/community/srs3_pre3.0.157_int_ids_streams.json")
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.override["/api/v1/streams/"] = capture{status: 200, body: body}
+	r.Override["/api/v1/streams/"] = srstest.Capture{Status: 200, Body: body}
 	c := newCollector(t, Options{StreamMetrics: true}, srv.URL, prometheus.Labels{"target": "srs3"})
 	golden.Compare(t, collectors.Prometheus(c), "testdata/golden/community_srs3_int_ids.prom")
 }
 
 func TestGoldenPassesPromtool(t *testing.T) {
 	golden.Promtool(t, filepath.Join("testdata", "golden", "*.prom"))
-}
-
-// TestPagingCapturedPages drives the paging with the pages SRS really sent
-// for 13 streams and 17 clients: count=10 gives 10 then 3 (and 10 then 7);
-// the short page ends it.
-func TestPagingCapturedPages(t *testing.T) {
-	r, srv := newReplay(t, "testdata/v6.0.157/many_streams/master", manyStreamsFallback)
-	st, err := (&API{BaseURL: srv.URL, PageSize: 10, KeepClients: true}).Fetch(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	counted := 0
-	for _, n := range st.ClientCounts {
-		counted += n
-	}
-	if len(st.Streams) != 13 || len(st.Clients) != 17 || counted != 17 {
-		t.Fatalf("got %d streams, %d clients (%d counted); want 13 and 17", len(st.Streams), len(st.Clients), counted)
-	}
-	var lists []string
-	for _, req := range r.seen() {
-		if strings.Contains(req, "start=") {
-			lists = append(lists, req)
-		}
-	}
-	sort.Strings(lists)
-	want := []string{
-		"/api/v1/clients/?start=0&count=10", "/api/v1/clients/?start=10&count=10",
-		"/api/v1/streams/?start=0&count=10", "/api/v1/streams/?start=10&count=10",
-		"/api/v1/vhosts/?start=0&count=10",
-	}
-	if strings.Join(lists, " ") != strings.Join(want, " ") {
-		t.Errorf("requests %v, want %v", lists, want)
-	}
-	seen := map[ID]bool{}
-	for _, s := range st.Streams {
-		if seen[s.ID] {
-			t.Errorf("stream %s twice", s.ID)
-		}
-		seen[s.ID] = true
-	}
-}
-
-// listServer answers a list endpoint from a function of (start, count).
-func listServer(t *testing.T, list string, page func(start, count int) []string) (*httptest.Server, func() []string) {
-	t.Helper()
-	var (
-		mu   sync.Mutex
-		reqs []string
-	)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/api/v1/"+list+"/" {
-			http.NotFound(w, r)
-			return
-		}
-		mu.Lock()
-		reqs = append(reqs, r.URL.RawQuery)
-		mu.Unlock()
-		var start, count int
-		fmt.Sscanf(r.URL.Query().Get("start"), "%d", &start)
-		fmt.Sscanf(r.URL.Query().Get("count"), "%d", &count)
-		ids := page(start, max(count, 10))
-		items := make([]string, len(ids))
-		for i, id := range ids {
-			items[i] = fmt.Sprintf(`{"id":%q,"vhost":"v","type":"rtmp-play"}`, id)
-		}
-		fmt.Fprintf(w, `{"code":0,%q:[%s]}`, list, strings.Join(items, ","))
-	}))
-	t.Cleanup(srv.Close)
-	return srv, func() []string {
-		mu.Lock()
-		defer mu.Unlock()
-		return append([]string(nil), reqs...)
-	}
-}
-
-func ids(prefix string, from, to int) []string {
-	var out []string
-	for i := from; i < to; i++ {
-		out = append(out, fmt.Sprintf("%s%03d", prefix, i))
-	}
-	return out
-}
-
-func TestPagingEdgeCases(t *testing.T) {
-	all25 := ids("c", 0, 25)
-	cases := []struct {
-		name  string
-		page  func(start, count int) []string
-		want  int
-		calls int
-	}{
-		{"exact multiple of the page: one empty page ends it", func(s, c int) []string { return all25[min(s, 25):min(s+c, 25)][:0:0] }, 0, 1},
-		{"three pages, the last short", func(s, c int) []string { return all25[min(s, 25):min(s+c, 25)] }, 25, 3},
-		{"server ignores start and count (SRS 3 streams), 25 items", func(s, c int) []string { return all25 }, 25, 1},
-		// The second page is full too, so the third is fetched ahead before
-		// the repeat shows; that request may or may not arrive (-1 below).
-		{"server ignores start, list exactly one page", func(s, c int) []string { return all25[:10] }, 10, -2},
-		{"an object created between pages shifts one item back", func(s, c int) []string {
-			shifted := append([]string{"b000"}, all25...) // b000 sorts first, arrives after page 1
-			if s == 0 {
-				return all25[:c]
-			}
-			return shifted[min(s, 26):min(s+c, 26)]
-		}, 25, 3},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			srv, reqs := listServer(t, "clients", tc.page)
-			api := &API{BaseURL: srv.URL, PageSize: 10}
-			got, err := fetchAll(context.Background(), api, "/api/v1/clients/", decodeClients, func(c *Client) ID { return c.ID })
-			if err != nil {
-				t.Fatal(err)
-			}
-			calls := len(reqs())
-			if tc.calls < 0 && (calls == -tc.calls || calls == -tc.calls+1) {
-				calls = tc.calls // a fetched-ahead page that was not needed
-			}
-			if len(got) != tc.want || calls != tc.calls {
-				t.Errorf("got %d items in %d requests (%v), want %d in %d", len(got), len(reqs()), reqs(), tc.want, tc.calls)
-			}
-			seen := map[ID]bool{}
-			for _, c := range got {
-				if seen[c.ID] {
-					t.Errorf("duplicate %s", c.ID)
-				}
-				seen[c.ID] = true
-			}
-			// The counting path (what scrapes use) pages the same way.
-			counts := map[ClientKey]int{}
-			in := interner{}
-			err = paginate(context.Background(), api, "/api/v1/clients/", func(_ string, body []byte, p *pageState) (int, error) {
-				n, ok := countClientsFast(body, p, counts, in)
-				if !ok {
-					t.Fatal("fast path refused a plain page")
-				}
-				return n, nil
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if n := counts[ClientKey{"v", "rtmp-play", false}]; n != tc.want {
-				t.Errorf("counted %d, want %d", n, tc.want)
-			}
-		})
-	}
-}
-
-func TestPagingGivesUp(t *testing.T) {
-	n := 0
-	srv, _ := listServer(t, "clients", func(s, c int) []string { n++; return ids(fmt.Sprintf("p%d-", n), 0, c) })
-	_, err := fetchAll(context.Background(), &API{BaseURL: srv.URL, PageSize: 10}, "/api/v1/clients/", decodeClients, func(c *Client) ID { return c.ID })
-	if err == nil || !strings.Contains(err.Error(), "still full pages after 1000 pages of 10") {
-		t.Fatalf("got %v", err)
-	}
 }
 
 // TestErrorCaptures replays SRS's captured error answers on the endpoint
@@ -311,12 +156,12 @@ func TestErrorCaptures(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.capture, func(t *testing.T) {
-			r, srv := newReplay(t, "testdata/v6.0.157/load/master", "")
-			cp := readCapture(t, filepath.Join("testdata/v6.0.157/misc", tc.capture))
-			if cp.status == http.StatusFound {
-				cp.header.Del("Location") // a redirect loop would hide the status
+			r, srv := srstest.NewReplay(t, "testdata/v6.0.157/load/master", "")
+			cp := srstest.ReadCapture(t, filepath.Join("testdata/v6.0.157/misc", tc.capture))
+			if cp.Status == http.StatusFound {
+				cp.Header.Del("Location") // a redirect loop would hide the status
 			}
-			r.override[tc.path] = cp
+			r.Override[tc.path] = cp
 			opts := Options{}
 			if tc.auth {
 				opts.Username, opts.PasswordFile = "admin", writeSecret(t, "not-the-password\n")
@@ -354,18 +199,18 @@ func writeSecret(t *testing.T, s string) string {
 // TestBasicAuth: with http_api auth on, the configured user and password
 // file are sent (captured auth_ok answer) and nothing else is accepted.
 func TestBasicAuth(t *testing.T) {
-	ok := readCapture(t, "testdata/v6.0.157/misc/auth_ok.http.txt")
-	denied := readCapture(t, "testdata/v6.0.157/misc/auth_missing.http.txt")
-	rp := &replay{dir: "testdata/v6.0.157/idle/master", override: map[string]capture{}}
+	ok := srstest.ReadCapture(t, "testdata/v6.0.157/misc/auth_ok.http.txt")
+	denied := srstest.ReadCapture(t, "testdata/v6.0.157/misc/auth_missing.http.txt")
+	rp := &srstest.Replay{Dir: "testdata/v6.0.157/idle/master", Override: map[string]srstest.Capture{}}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if u, p, has := r.BasicAuth(); !has || u != "admin" || p != "secret" {
-			w.Header()["Www-Authenticate"] = denied.header["Www-Authenticate"]
-			w.WriteHeader(denied.status)
+			w.Header()["Www-Authenticate"] = denied.Header["Www-Authenticate"]
+			w.WriteHeader(denied.Status)
 			return
 		}
 		if r.URL.Path == "/api/v1/versions" {
-			w.Header().Set("Server", ok.header.Get("Server"))
-			_, _ = w.Write(ok.body)
+			w.Header().Set("Server", ok.Header.Get("Server"))
+			_, _ = w.Write(ok.Body)
 			return
 		}
 		rp.ServeHTTP(w, r)
@@ -387,7 +232,7 @@ srs_build_info{code="Hang",major="6",pid="27068",server="vid-4o345r5",service="0
 
 // TestStreamCap keeps the streams with most clients, counts the rest.
 func TestStreamCap(t *testing.T) {
-	_, srv := newReplay(t, "testdata/v6.0.157/many_streams/master", manyStreamsFallback)
+	_, srv := srstest.NewReplay(t, "testdata/v6.0.157/many_streams/master", manyStreamsFallback)
 	c := newCollector(t, Options{StreamMetrics: true, MaxStreams: 5}, srv.URL, nil)
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(collectors.Prometheus(c))
@@ -511,109 +356,6 @@ func hasLabel(m *dto.Metric, name string) bool {
 	return false
 }
 
-func TestNodeHelpers(t *testing.T) {
-	cases := []struct {
-		dir                     string
-		publishers, players     int
-		active, clients, stream int
-	}{
-		{"testdata/v6.0.157/load/master", 1, 4, 1, 5, 1},
-		{"testdata/v6.0.157/load/slave", 1, 0, 1, 1, 1}, // the master's forward
-		{"testdata/v6.0.157/load/edge", 0, 2, 1, 2, 1},  // the ingest is no client on an edge
-		{"testdata/v6.0.157/after_unpublish/master", 0, 1, 0, 1, 1},
-		{"testdata/v3.0.170/load/master", 1, 3, 1, 4, 1},
-	}
-	for _, tc := range cases {
-		t.Run(tc.dir, func(t *testing.T) {
-			_, srv := newReplay(t, tc.dir, "")
-			st, err := Fetch(context.Background(), nil, srv.URL)
-			if err != nil {
-				t.Fatal(err)
-			}
-			players, ok := st.Players()
-			if st.Publishers() != tc.publishers || !ok || players != tc.players || st.ActiveStreams() != tc.active ||
-				st.ClientCount() != float64(tc.clients) || len(st.Streams) != tc.stream {
-				t.Errorf("publishers %d players %d active %d clients %v streams %d; want %d %d %d %d %d",
-					st.Publishers(), players, st.ActiveStreams(), st.ClientCount(), len(st.Streams),
-					tc.publishers, tc.players, tc.active, tc.clients, tc.stream)
-			}
-		})
-	}
-	// Without the client list, publishers fall back to active streams.
-	_, srv := newReplay(t, "testdata/v6.0.157/load/edge", "")
-	st, err := (&API{BaseURL: srv.URL, SkipClients: true}).Fetch(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, ok := st.Players(); ok || st.Publishers() != 1 || st.ClientCounts != nil || st.Clients != nil {
-		t.Errorf("without clients: publishers %d, clients %v", st.Publishers(), st.ClientCounts)
-	}
-	if m, ok := st.MemoryBytes(); !ok || m != 4096*float64(st.Proc.RSS) {
-		t.Errorf("memory %v %v", m, ok)
-	}
-}
-
-func TestStreamKey(t *testing.T) {
-	vh := map[ID]string{"v1": "__defaultVhost__"}
-	cases := []struct {
-		st                 Stream
-		vhost, app, stream string
-	}{
-		{Stream{Vhost: "v1", App: "live", Name: "test", URL: "/live/test"}, "__defaultVhost__", "live", "test"},
-		{Stream{Vhost: "v1", App: "live", Name: "test.flv", URL: "/live/test"}, "__defaultVhost__", "live", "test"},
-		{Stream{Vhost: "v1", App: "live", Name: "test.flv"}, "__defaultVhost__", "live", "test"}, // SRS 4: no url
-		{Stream{Vhost: "v1", App: "live", Name: "cam.m3u8"}, "__defaultVhost__", "live", "cam"},
-		{Stream{Vhost: "v9", App: "live", Name: "x"}, UnknownVhost, "live", "x"},
-		{Stream{Vhost: "v1", App: "live", Name: ".flv"}, "__defaultVhost__", "live", ".flv"},
-	}
-	for _, tc := range cases {
-		v, a, s := StreamKey(&tc.st, vh)
-		if v != tc.vhost || a != tc.app || s != tc.stream {
-			t.Errorf("%+v: got %s/%s/%s, want %s/%s/%s", tc.st, v, a, s, tc.vhost, tc.app, tc.stream)
-		}
-	}
-}
-
-func TestClientProtocol(t *testing.T) {
-	cases := []struct {
-		typ       string
-		publish   bool
-		dir, prot string
-	}{
-		{"fmle-publish", true, "publish", "rtmp"},
-		{"flash-publish", true, "publish", "rtmp"},
-		{"haivision-publish", true, "publish", "rtmp"},
-		{"rtc-publish", true, "publish", "rtc"},
-		{"srt-publish", true, "publish", "srt"},
-		{"Play", false, "play", "rtmp"},
-		{"rtmp-play", false, "play", "rtmp"},
-		{"flv-play", false, "play", "flv"},
-		{"hls-play", false, "play", "hls"},
-		{"rtc-play", false, "play", "rtc"},
-		{"srt-play", false, "play", "srt"},
-		{"Unknown", false, "play", "unknown"},
-		{"whip-publish", true, "publish", "unknown"},
-	}
-	for _, tc := range cases {
-		d, p := ClientProtocol(tc.typ, tc.publish)
-		if d != tc.dir || p != tc.prot {
-			t.Errorf("%s: %s/%s, want %s/%s", tc.typ, d, p, tc.dir, tc.prot)
-		}
-	}
-}
-
-func TestCodeName(t *testing.T) {
-	cp := readCapture(t, "testdata/v6.0.157/misc/versions.http.txt")
-	if got := codeName(cp.header.Get("Server")); got != "Hang" {
-		t.Errorf("codeName(%q) = %q", cp.header.Get("Server"), got)
-	}
-	for _, s := range []string{"", "nginx/1.2", "SRS/3.0.170"} {
-		if got := codeName(s); got != "" {
-			t.Errorf("codeName(%q) = %q", s, got)
-		}
-	}
-}
-
 func TestOptionsValidate(t *testing.T) {
 	cases := []struct {
 		opts Options
@@ -633,7 +375,7 @@ func TestOptionsValidate(t *testing.T) {
 		}
 	}
 	d := DefaultOptions()
-	if d.PageSize != DefaultPageSize || !*d.Clients || d.MaxStreams != DefaultMaxStreams {
+	if d.PageSize != srsapi.DefaultPageSize || !*d.Clients || d.MaxStreams != DefaultMaxStreams {
 		t.Errorf("defaults %+v", d)
 	}
 	if _, err := New(Options{}, collectors.Target{URL: "tcp://h:1985"}, nil); err == nil {
@@ -644,7 +386,7 @@ func TestOptionsValidate(t *testing.T) {
 // TestClientsOff: without the client list the per-type families are
 // absent and srs_clients still comes from the summaries.
 func TestClientsOff(t *testing.T) {
-	r, srv := newReplay(t, "testdata/v6.0.157/load/master", "")
+	r, srv := srstest.NewReplay(t, "testdata/v6.0.157/load/master", "")
 	off := false
 	c := newCollector(t, Options{Clients: &off}, srv.URL, nil)
 	if n := testutil.CollectAndCount(collectors.Prometheus(c), "srs_players", "srs_publishers"); n != 0 {
@@ -654,7 +396,7 @@ func TestClientsOff(t *testing.T) {
 	if err := testutil.CollectAndCompare(collectors.Prometheus(c), strings.NewReader(want), "srs_clients"); err != nil {
 		t.Error(err)
 	}
-	for _, req := range r.seen() {
+	for _, req := range r.Seen() {
 		if strings.HasPrefix(req, "/api/v1/clients") {
 			t.Errorf("client list requested: %s", req)
 		}

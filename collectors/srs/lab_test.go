@@ -8,6 +8,7 @@ import (
 
 	"github.com/lbpilot/lbpilot/collectors"
 	"github.com/lbpilot/lbpilot/internal/lab"
+	"github.com/lbpilot/lbpilot/internal/srsapi"
 )
 
 // TestLabVersionsAndRoles reads lab SRS nodes of every version and role:
@@ -20,7 +21,7 @@ func TestLabVersionsAndRoles(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			st, err := (&API{BaseURL: s.URL, PageSize: 100}).Fetch(context.Background())
+			st, err := (&srsapi.API{BaseURL: s.URL, PageSize: 100}).Fetch(context.Background())
 			s.Close()
 			if err != nil {
 				t.Fatalf("%s %s: %v", v, role, err)

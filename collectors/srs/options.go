@@ -7,8 +7,8 @@ package srs
 
 import (
 	"fmt"
-	"os"
 
+	"github.com/lbpilot/lbpilot/internal/srsapi"
 	"github.com/lbpilot/lbpilot/internal/upstream"
 )
 
@@ -54,10 +54,10 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("srs: page_size must not be negative")
 	}
 	if o.PageSize == 0 {
-		o.PageSize = DefaultPageSize
+		o.PageSize = srsapi.DefaultPageSize
 	}
-	if o.PageSize < minPageSize {
-		return fmt.Errorf("srs: page_size %d is below SRS's minimum of %d (SRS would answer %d items and paging would stop early)", o.PageSize, minPageSize, minPageSize)
+	if o.PageSize < srsapi.MinPageSize {
+		return fmt.Errorf("srs: page_size %d is below SRS's minimum of %d (SRS would answer %d items and paging would stop early)", o.PageSize, srsapi.MinPageSize, srsapi.MinPageSize)
 	}
 	if o.Clients == nil {
 		t := true
@@ -69,15 +69,7 @@ func (o *Options) Validate() error {
 	if o.MaxStreams == 0 {
 		o.MaxStreams = DefaultMaxStreams
 	}
-	if o.PasswordFile != "" && o.Username == "" {
-		return fmt.Errorf("srs: password_file needs username")
-	}
-	if o.PasswordFile != "" {
-		if _, err := os.Stat(o.PasswordFile); err != nil {
-			return fmt.Errorf("srs: password_file: %w", err)
-		}
-	}
-	return nil
+	return upstream.CheckBasicAuth("srs", o.Username, o.PasswordFile)
 }
 
 // CheckURL accepts http(s)://host:port (the http_api listen address,

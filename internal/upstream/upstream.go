@@ -173,3 +173,18 @@ func ReadSecretFile(what, path string) (string, error) {
 	}
 	return s, nil
 }
+
+// CheckBasicAuth checks a username / password_file pair of kind's config:
+// a password file needs a username, and must exist.
+func CheckBasicAuth(kind, username, passwordFile string) error {
+	if passwordFile == "" {
+		return nil
+	}
+	if username == "" {
+		return fmt.Errorf("%s: password_file needs username", kind)
+	}
+	if _, err := os.Stat(passwordFile); err != nil {
+		return fmt.Errorf("%s: password_file: %w", kind, err)
+	}
+	return nil
+}

@@ -84,3 +84,26 @@ func TestReadSecretFile(t *testing.T) {
 		t.Error("missing file accepted")
 	}
 }
+
+func TestCheckBasicAuth(t *testing.T) {
+	dir := t.TempDir()
+	pw := filepath.Join(dir, "pw")
+	if err := os.WriteFile(pw, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		user, file, want string
+	}{
+		{"", "", ""},
+		{"admin", "", ""},
+		{"admin", pw, ""},
+		{"", pw, "srs: password_file needs username"},
+		{"admin", filepath.Join(dir, "missing"), "srs: password_file: stat "},
+	}
+	for _, tc := range cases {
+		err := CheckBasicAuth("srs", tc.user, tc.file)
+		if (tc.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("CheckBasicAuth(%q, %q) = %v, want %q", tc.user, tc.file, err, tc.want)
+		}
+	}
+}
