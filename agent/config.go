@@ -6,7 +6,7 @@ import (
 
 	"github.com/go-kit/log"
 
-	"github.com/lbpilot/lbpilot/collectors/emqx"
+	"github.com/lbpilot/lbpilot/internal/emqxapi"
 	"github.com/lbpilot/lbpilot/internal/srsapi"
 	"github.com/lbpilot/lbpilot/internal/upstream"
 	"github.com/lbpilot/lbpilot/internal/wcsapi"
@@ -42,9 +42,9 @@ type Config struct {
 	CacheTTL        *time.Duration `yaml:"cache_ttl"`
 	UpstreamTimeout time.Duration  `yaml:"upstream_timeout"`
 
-	WCS  WCSConfig    `yaml:"wcs"`
-	SRS  SRSConfig    `yaml:"srs"`
-	EMQX emqx.Options `yaml:"emqx"`
+	WCS  WCSConfig       `yaml:"wcs"`
+	SRS  SRSConfig       `yaml:"srs"`
+	EMQX emqxapi.Options `yaml:"emqx"`
 }
 
 // WeightConfig shapes the weight curve (weight mode).
@@ -173,11 +173,11 @@ func (c *Config) completeSource(k Kind) error {
 			return err
 		}
 		if c.EMQX.Node == "" {
-			if c.EMQX.APIVersion == string(emqx.V4) || c.EMQX.APIVersion == string(emqx.V2) {
+			if c.EMQX.APIVersion == string(emqxapi.V4) || c.EMQX.APIVersion == string(emqxapi.V2) {
 				return fmt.Errorf("emqx: node: name the local node (e.g. emqx@10.0.0.11); EMQX 4 and emqttd 2 cannot say which node answers")
 			}
 			// The agent speaks for its own node, never the cluster.
-			c.EMQX.Node = emqx.SelfNode
+			c.EMQX.Node = emqxapi.SelfNode
 		}
 	}
 	return nil
@@ -220,9 +220,9 @@ func (c *Config) Options(logger log.Logger) (Options, error) {
 		if err != nil {
 			return Options{}, err
 		}
-		api := &emqx.API{HTTP: upstream.Client(c.EMQX.InsecureSkipVerify), BaseURL: c.Target, Auth: auth, Node: c.EMQX.Node}
+		api := &emqxapi.API{HTTP: upstream.Client(c.EMQX.InsecureSkipVerify), BaseURL: c.Target, Auth: auth, Node: c.EMQX.Node}
 		if c.EMQX.APIVersion != "auto" {
-			api.Version = emqx.Version(c.EMQX.APIVersion)
+			api.Version = emqxapi.Version(c.EMQX.APIVersion)
 		}
 		o.Source = &EMQXSource{API: api}
 	}

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lbpilot/lbpilot/collectors/emqx"
+	"github.com/lbpilot/lbpilot/internal/emqxapi"
 )
 
 func TestConfigDefaults(t *testing.T) {
@@ -81,23 +81,23 @@ func TestConfigEMQX(t *testing.T) {
 	if err := os.WriteFile(key, []byte("k1:sec:administrator\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	c := &Config{Source: "emqx", EMQX: emqx.Options{APIKeyFile: key}}
+	c := &Config{Source: "emqx", EMQX: emqxapi.Options{APIKeyFile: key}}
 	o, err := c.Options(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	src := o.Source.(*EMQXSource)
-	if src.API.Node != emqx.SelfNode || src.API.Auth.Username != "k1" || src.API.Auth.Password != "sec" || src.API.Version != "" || src.API.BaseURL != "http://localhost:18083" {
+	if src.API.Node != emqxapi.SelfNode || src.API.Auth.Username != "k1" || src.API.Auth.Password != "sec" || src.API.Version != "" || src.API.BaseURL != "http://localhost:18083" {
 		t.Errorf("emqx source: %+v", src.API)
 	}
-	c = &Config{Source: "emqx", EMQX: emqx.Options{APIVersion: "4", Node: "emqx@10.0.0.11"}}
-	if o, err = c.Options(nil); err != nil || o.Source.(*EMQXSource).API.Version != emqx.V4 {
+	c = &Config{Source: "emqx", EMQX: emqxapi.Options{APIVersion: "4", Node: "emqx@10.0.0.11"}}
+	if o, err = c.Options(nil); err != nil || o.Source.(*EMQXSource).API.Version != emqxapi.V4 {
 		t.Errorf("v4 with a node: %v", err)
 	}
 	// A credential file that vanished between Complete and Options.
 	gone := filepath.Join(dir, "gone")
 	_ = os.WriteFile(gone, []byte("\n"), 0o600)
-	c = &Config{Source: "emqx", EMQX: emqx.Options{APIKeyFile: gone}}
+	c = &Config{Source: "emqx", EMQX: emqxapi.Options{APIKeyFile: gone}}
 	if _, err := c.Options(nil); err == nil || !strings.Contains(err.Error(), "is empty") {
 		t.Errorf("empty key file: %v", err)
 	}

@@ -15,7 +15,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/lbpilot/lbpilot/collectors/emqx"
+	"github.com/lbpilot/lbpilot/internal/emqxapi"
 	"github.com/lbpilot/lbpilot/internal/srsapi"
 	"github.com/lbpilot/lbpilot/internal/upstream"
 	"github.com/lbpilot/lbpilot/internal/wcsapi"
@@ -291,7 +291,7 @@ func TestUpstreamReason(t *testing.T) {
 		{fmt.Errorf("GET x: %w", context.DeadlineExceeded), "upstream timeout"},
 		{&net.OpError{Op: "read", Err: timeoutErr{}}, "upstream timeout"},
 		{&upstream.HTTPError{URL: "http://x", Status: 503}, "upstream HTTP 503"},
-		{fmt.Errorf("wrapped: %w", &emqx.APIError{Status: 401, Code: "BAD_API_KEY_OR_SECRET"}), "upstream HTTP 401"},
+		{fmt.Errorf("wrapped: %w", &emqxapi.APIError{Status: 401, Code: "BAD_API_KEY_OR_SECRET"}), "upstream HTTP 401"},
 		{&srsapi.APIError{URL: "http://x", Code: 1061}, "upstream SRS error 1061"},
 		{fmt.Errorf("EMQX node a: %w", errNodeNotRunning), "upstream node not running"},
 		{fmt.Errorf("GET x: %w", &net.OpError{Op: "dial", Err: syscall.ECONNREFUSED}), "upstream unreachable"},

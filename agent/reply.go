@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/lbpilot/lbpilot/collectors/emqx"
+	"github.com/lbpilot/lbpilot/internal/emqxapi"
 	"github.com/lbpilot/lbpilot/internal/srsapi"
 	"github.com/lbpilot/lbpilot/internal/upstream"
 )
@@ -74,7 +74,7 @@ func sanitizeDescription(s string) string {
 func upstreamReason(err error) string {
 	var (
 		httpErr *upstream.HTTPError
-		emqxErr *emqx.APIError
+		emqxErr *emqxapi.APIError
 		srsErr  *srsapi.APIError
 		opErr   *net.OpError
 		dnsErr  *net.DNSError

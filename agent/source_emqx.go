@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/lbpilot/lbpilot/collectors/emqx"
+	"github.com/lbpilot/lbpilot/internal/emqxapi"
 )
 
 // errNodeNotRunning is an EMQX answer in which the local node is stopped.
@@ -17,7 +17,7 @@ var errNodeNotRunning = errors.New("node not running")
 // node's live connections (live_connections.count, EMQX 4.4+ and 5), else
 // connections.count.
 type EMQXSource struct {
-	API *emqx.API
+	API *emqxapi.API
 }
 
 // Sample implements Source.
@@ -40,7 +40,7 @@ func (e *EMQXSource) Sample(ctx context.Context) (Sample, error) {
 	return s, nil
 }
 
-func hasStat(st *emqx.Stats, key string) bool {
+func hasStat(st *emqxapi.Stats, key string) bool {
 	for _, v := range st.Stats {
 		if _, ok := v[key]; ok {
 			return true

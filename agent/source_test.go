@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lbpilot/lbpilot/collectors/emqx"
+	"github.com/lbpilot/lbpilot/internal/emqxapi"
 	"github.com/lbpilot/lbpilot/internal/lab"
 	"github.com/lbpilot/lbpilot/internal/srsapi"
 	"github.com/lbpilot/lbpilot/internal/testenv"
@@ -164,18 +164,18 @@ func TestSRSRates(t *testing.T) {
 func TestEMQXSourceLab(t *testing.T) {
 	l := startLab(t, lab.Config{Kind: lab.EMQX, Name: "mq", EMQXNodes: 2, APIKey: "k", APISecret: "s", Load: lab.Load{Connections: 501}})
 	auth := upstream.Auth{Username: "k", Password: "s"}
-	s, err := sampleOf(t, &EMQXSource{API: &emqx.API{BaseURL: l.URL, Auth: auth, Node: emqx.SelfNode}})
+	s, err := sampleOf(t, &EMQXSource{API: &emqxapi.API{BaseURL: l.URL, Auth: auth, Node: emqxapi.SelfNode}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	wantDims(t, s, map[Dimension]float64{Connections: 251}) // node 1's share of 501
-	s, err = sampleOf(t, &EMQXSource{API: &emqx.API{BaseURL: l.URL, Auth: auth, Node: "emqx@mq-n2.lab"}})
+	s, err = sampleOf(t, &EMQXSource{API: &emqxapi.API{BaseURL: l.URL, Auth: auth, Node: "emqx@mq-n2.lab"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	wantDims(t, s, map[Dimension]float64{Connections: 250})
 
-	_, err = sampleOf(t, &EMQXSource{API: &emqx.API{BaseURL: l.URL, Auth: upstream.Auth{Username: "k", Password: "wrong"}, Node: emqx.SelfNode}})
+	_, err = sampleOf(t, &EMQXSource{API: &emqxapi.API{BaseURL: l.URL, Auth: upstream.Auth{Username: "k", Password: "wrong"}, Node: emqxapi.SelfNode}})
 	if got := upstreamReason(err); got != "upstream HTTP 401" {
 		t.Errorf("bad secret: %q (%v)", got, err)
 	}
@@ -184,7 +184,7 @@ func TestEMQXSourceLab(t *testing.T) {
 func TestEMQXSourceStoppedNode(t *testing.T) {
 	for _, v := range []string{"v5", "v4"} {
 		l := startLab(t, lab.Config{Kind: lab.EMQX, Name: "mq", EMQXVersion: v, EMQXNodes: 2, Load: lab.Load{Connections: 10, StoppedNodes: 1}})
-		_, err := sampleOf(t, &EMQXSource{API: &emqx.API{BaseURL: l.URL, Node: "emqx@mq-n2.lab"}})
+		_, err := sampleOf(t, &EMQXSource{API: &emqxapi.API{BaseURL: l.URL, Node: "emqx@mq-n2.lab"}})
 		if err == nil {
 			t.Fatalf("%s: a stopped node is not an error", v)
 		}
@@ -208,7 +208,7 @@ func TestEMQXSourceNodeNotRunning(t *testing.T) {
 		_, _ = w.Write([]byte(`[{"node":"n1","messages.received":0}]`))
 	})
 	srv := startHTTP(t, mux)
-	_, err := sampleOf(t, &EMQXSource{API: &emqx.API{BaseURL: srv, Version: emqx.V5, Node: "n1"}})
+	_, err := sampleOf(t, &EMQXSource{API: &emqxapi.API{BaseURL: srv, Version: emqxapi.V5, Node: "n1"}})
 	if got := upstreamReason(err); got != "upstream node not running" {
 		t.Errorf("reason %q (%v)", got, err)
 	}

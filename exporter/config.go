@@ -7,10 +7,10 @@ import (
 	"strings"
 	"time"
 
-	emqxcoll "github.com/lbpilot/lbpilot/collectors/emqx"
-	haproxycoll "github.com/lbpilot/lbpilot/collectors/haproxy"
-	srscoll "github.com/lbpilot/lbpilot/collectors/srs"
-	wcscoll "github.com/lbpilot/lbpilot/collectors/wcs"
+	"github.com/lbpilot/lbpilot/collectors/haproxy"
+	"github.com/lbpilot/lbpilot/collectors/srs"
+	"github.com/lbpilot/lbpilot/collectors/wcs"
+	"github.com/lbpilot/lbpilot/internal/emqxapi"
 	"github.com/lbpilot/lbpilot/internal/yamlconf"
 )
 
@@ -36,10 +36,10 @@ type Module struct {
 	// Timeout bounds one scrape of one target of this module.
 	Timeout time.Duration `yaml:"timeout"`
 
-	HAProxy *haproxycoll.Options `yaml:"haproxy,omitempty"`
-	WCS     *wcscoll.Options     `yaml:"wcs,omitempty"`
-	SRS     *srscoll.Options     `yaml:"srs,omitempty"`
-	EMQX    *emqxcoll.Options    `yaml:"emqx,omitempty"`
+	HAProxy *haproxy.Options `yaml:"haproxy,omitempty"`
+	WCS     *wcs.Options     `yaml:"wcs,omitempty"`
+	SRS     *srs.Options     `yaml:"srs,omitempty"`
+	EMQX    *emqxapi.Options `yaml:"emqx,omitempty"`
 }
 
 // TargetConfig is one static target.

@@ -4,10 +4,11 @@ import (
 	"github.com/go-kit/log"
 
 	"github.com/lbpilot/lbpilot/collectors"
-	emqxcoll "github.com/lbpilot/lbpilot/collectors/emqx"
-	haproxycoll "github.com/lbpilot/lbpilot/collectors/haproxy"
-	srscoll "github.com/lbpilot/lbpilot/collectors/srs"
-	wcscoll "github.com/lbpilot/lbpilot/collectors/wcs"
+	"github.com/lbpilot/lbpilot/collectors/emqx"
+	"github.com/lbpilot/lbpilot/collectors/haproxy"
+	"github.com/lbpilot/lbpilot/collectors/srs"
+	"github.com/lbpilot/lbpilot/collectors/wcs"
+	"github.com/lbpilot/lbpilot/internal/emqxapi"
 )
 
 // Kind wires one upstream kind into the config and the scrape path.
@@ -38,52 +39,52 @@ func KindsWith(ko KindOptions) map[string]Kind {
 		"haproxy": {
 			Prepare: func(m *Module) error {
 				if m.HAProxy == nil {
-					m.HAProxy = haproxycoll.DefaultOptions()
+					m.HAProxy = haproxy.DefaultOptions()
 				}
 				return m.HAProxy.Validate()
 			},
-			CheckURL: haproxycoll.CheckURL,
+			CheckURL: haproxy.CheckURL,
 			New: func(m *Module, t collectors.Target, l log.Logger) (collectors.Collector, error) {
-				return haproxycoll.New(*m.HAProxy, t, l)
+				return haproxy.New(*m.HAProxy, t, l)
 			},
 		},
 		"wcs": {
 			Prepare: func(m *Module) error {
 				if m.WCS == nil {
-					m.WCS = wcscoll.DefaultOptions()
+					m.WCS = wcs.DefaultOptions()
 				}
 				return m.WCS.Validate()
 			},
-			CheckURL: wcscoll.CheckURL,
+			CheckURL: wcs.CheckURL,
 			New: func(m *Module, t collectors.Target, l log.Logger) (collectors.Collector, error) {
-				return wcscoll.New(*m.WCS, t, l)
+				return wcs.New(*m.WCS, t, l)
 			},
 		},
 		"srs": {
 			Prepare: func(m *Module) error {
 				if m.SRS == nil {
-					m.SRS = srscoll.DefaultOptions()
+					m.SRS = srs.DefaultOptions()
 				}
 				return m.SRS.Validate()
 			},
-			CheckURL: srscoll.CheckURL,
+			CheckURL: srs.CheckURL,
 			New: func(m *Module, t collectors.Target, l log.Logger) (collectors.Collector, error) {
-				return srscoll.New(*m.SRS, t, l)
+				return srs.New(*m.SRS, t, l)
 			},
 		},
 		"emqx": {
 			Prepare: func(m *Module) error {
 				if m.EMQX == nil {
-					m.EMQX = emqxcoll.DefaultOptions()
+					m.EMQX = emqxapi.DefaultOptions()
 				}
 				if !m.EMQX.HasCredentials() && ko.EMQXAPIKeyFile != "" {
 					m.EMQX.APIKeyFile = ko.EMQXAPIKeyFile
 				}
 				return m.EMQX.Validate()
 			},
-			CheckURL: emqxcoll.CheckURL,
+			CheckURL: emqxapi.CheckURL,
 			New: func(m *Module, t collectors.Target, l log.Logger) (collectors.Collector, error) {
-				return emqxcoll.New(*m.EMQX, t, l)
+				return emqx.New(*m.EMQX, t, l)
 			},
 		},
 	}

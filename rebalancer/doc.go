@@ -18,6 +18,6 @@
 //   - the rebalancer restores only what it set, and only while HAProxy still
 //     shows it; an operator's change releases the server.
 //
-// Everything that reaches a socket is a haproxy.Command, which only the
+// Everything that reaches a socket is a haproxyapi.Command, which only the
 // validating constructors of internal/haproxyapi can build.
 package rebalancer

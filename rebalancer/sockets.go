@@ -10,7 +10,7 @@ import (
 )
 
 // Socket is one HAProxy runtime socket as the rebalancer uses it. Commands
-// are haproxy.Command values, which only the validating constructors of
+// are haproxyapi.Command values, which only the validating constructors of
 // internal/haproxyapi can build: nothing else can reach a socket.
 type Socket interface {
 	// Name identifies the socket in logs, metrics and the state file.

@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/lbpilot/lbpilot/collectors"
+	"github.com/lbpilot/lbpilot/internal/emqxapi"
 	"github.com/lbpilot/lbpilot/internal/lab"
 )
 
@@ -18,7 +19,7 @@ func benchLab(b *testing.B) *lab.Server {
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { _ = s.Close(); ForgetDetected(s.URL) })
+	b.Cleanup(func() { _ = s.Close(); emqxapi.ForgetDetected(s.URL) })
 	return s
 }
 
@@ -46,7 +47,7 @@ func BenchmarkRawFetch(b *testing.B) {
 // BenchmarkScrape is one collector scrape of a three-node cluster.
 func BenchmarkScrape(b *testing.B) {
 	s := benchLab(b)
-	c, err := New(Options{APIVersion: "v5"}, collectors.Target{URL: s.URL}, nil)
+	c, err := New(emqxapi.Options{APIVersion: "v5"}, collectors.Target{URL: s.URL}, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -67,7 +68,7 @@ func BenchmarkScrape(b *testing.B) {
 // descriptor of the catalog).
 func BenchmarkNew(b *testing.B) {
 	for b.Loop() {
-		if _, err := New(Options{APIVersion: "v5"}, collectors.Target{URL: "http://emqx:18083"}, nil); err != nil {
+		if _, err := New(emqxapi.Options{APIVersion: "v5"}, collectors.Target{URL: "http://emqx:18083"}, nil); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/lbpilot/lbpilot/collectors"
+	"github.com/lbpilot/lbpilot/internal/emqxapi"
 	"github.com/lbpilot/lbpilot/internal/upstream"
 )
 
@@ -26,8 +27,8 @@ type counterDesc struct {
 
 // Collector scrapes one EMQX cluster (or one node of it).
 type Collector struct {
-	opts   Options
-	api    *API
+	opts   emqxapi.Options
+	api    *emqxapi.API
 	logger collectors.Logger
 	*descs
 }
@@ -48,14 +49,14 @@ var _ collectors.Collector = (*Collector)(nil)
 // New builds a collector for one EMQX target. Credentials are read from
 // their files here, so a rotated secret is picked up on the next reload
 // (static targets) or the next request (/probe).
-func New(opts Options, t collectors.Target, logger collectors.Logger) (*Collector, error) {
+func New(opts emqxapi.Options, t collectors.Target, logger collectors.Logger) (*Collector, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	if err := CheckURL(t.URL); err != nil {
+	if err := emqxapi.CheckURL(t.URL); err != nil {
 		return nil, err
 	}
-	auth, err := opts.credentials()
+	auth, err := opts.Credentials()
 	if err != nil {
 		return nil, err
 	}
@@ -63,13 +64,13 @@ func New(opts Options, t collectors.Target, logger collectors.Logger) (*Collecto
 		logger = log.NewNopLogger()
 	}
 	c := &Collector{opts: opts, logger: logger}
-	c.api = &API{
+	c.api = &emqxapi.API{
 		HTTP:    upstream.Client(opts.InsecureSkipVerify),
 		BaseURL: t.URL,
-		Version: opts.version(),
+		Version: opts.Generation(),
 		Auth:    auth,
 		Node:    opts.Node,
-		OnDetect: func(v Version) {
+		OnDetect: func(v emqxapi.Version) {
 			level.Info(log.Logger(logger)).Log("msg", "Detected EMQX API generation", "url", upstream.RedactURL(t.URL), "api", v)
 		},
 	}
@@ -179,7 +180,7 @@ func sendIf(ch chan<- prometheus.Metric, d *prometheus.Desc, t prometheus.ValueT
 	}
 }
 
-func (c *Collector) send(st *Stats, ch chan<- prometheus.Metric) {
+func (c *Collector) send(st *emqxapi.Stats, ch chan<- prometheus.Metric) {
 	for i := range st.Nodes {
 		n := &st.Nodes[i]
 		ch <- prometheus.MustNewConstMetric(c.nodeRunning, prometheus.GaugeValue, b2f(n.Running), n.Name)
@@ -235,7 +236,7 @@ func (c *Collector) send(st *Stats, ch chan<- prometheus.Metric) {
 	}
 }
 
-func sortedNodes(m map[string]Values) []string {
+func sortedNodes(m map[string]emqxapi.Values) []string {
 	out := make([]string, 0, len(m))
 	for n := range m {
 		out = append(out, n)

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/lbpilot/lbpilot/collectors"
+	"github.com/lbpilot/lbpilot/internal/emqxapi"
 	"github.com/lbpilot/lbpilot/internal/golden"
 	"github.com/lbpilot/lbpilot/internal/upstream"
 )
@@ -118,7 +119,7 @@ var v2Denied = route{status: 401, file: "v2/error_401_empty_body.txt", realm: "e
 
 type scenario struct {
 	name   string
-	opts   Options
+	opts   emqxapi.Options
 	denied route
 	routes map[string]route
 }
@@ -126,63 +127,63 @@ type scenario struct {
 func scenarios() []scenario {
 	v5status := route{file: "v5/status_running.txt"}
 	return []scenario{
-		{"v5_cluster", Options{}, v5Denied, map[string]route{
+		{"v5_cluster", emqxapi.Options{}, v5Denied, map[string]route{
 			"/api/v5/status":  v5status,
 			"/api/v5/nodes":   {file: "v5/nodes.json"},
 			"/api/v5/stats":   {file: "v5/stats_aggregate_false.json"},
 			"/api/v5/metrics": {file: "v5/metrics_aggregate_false.json"},
 		}},
-		{"v5_one_stopped", Options{APIVersion: "v5"}, v5Denied, map[string]route{
+		{"v5_one_stopped", emqxapi.Options{APIVersion: "v5"}, v5Denied, map[string]route{
 			"/api/v5/nodes":   {file: "v5/nodes_one_stopped.json"},
 			"/api/v5/stats":   {file: "v5/stats_aggregate_false.json", nodes: []string{node1}},
 			"/api/v5/metrics": {file: "v5/metrics_aggregate_false.json", nodes: []string{node1}},
 		}},
-		{"v5_0_legacy", Options{}, v5Denied, map[string]route{
+		{"v5_0_legacy", emqxapi.Options{}, v5Denied, map[string]route{
 			"/api/v5/status":  {status: 503, file: "v5/status_not_running_503.txt"}, // still tells it is EMQX 5
 			"/api/v5/nodes":   {file: "v5/nodes_5_0_legacy.json"},
 			"/api/v5/stats":   {file: "v5/stats_aggregate_false.json", nodes: []string{node1}},
 			"/api/v5/metrics": {file: "v5/metrics_aggregate_false.json", nodes: []string{node1}},
 		}},
-		{"v5_node", Options{APIVersion: "v5", Node: node1}, v5Denied, map[string]route{
+		{"v5_node", emqxapi.Options{APIVersion: "v5", Node: node1}, v5Denied, map[string]route{
 			"/api/v5/nodes/" + node1:                {file: "v5/node_emqx1.json"},
 			"/api/v5/nodes/" + node1 + "/stats":     {file: "v5/node_stats_emqx1.json"},
 			"/api/v5/metrics?node=emqx%4010.0.0.11": {file: "v5/metrics_aggregate_false.json", nodes: []string{node1}},
 		}},
-		{"v5_node", Options{Node: SelfNode}, v5Denied, map[string]route{ // the same node, found through /cluster
+		{"v5_node", emqxapi.Options{Node: emqxapi.SelfNode}, v5Denied, map[string]route{ // the same node, found through /cluster
 			"/api/v5/status":                        v5status,
 			"/api/v5/cluster":                       {file: "v5/cluster.json"},
 			"/api/v5/nodes/" + node1:                {file: "v5/node_emqx1.json"},
 			"/api/v5/nodes/" + node1 + "/stats":     {file: "v5/node_stats_emqx1.json"},
 			"/api/v5/metrics?node=emqx%4010.0.0.11": {file: "v5/metrics_aggregate_false.json", nodes: []string{node1}},
 		}},
-		{"v4_cluster", Options{}, v4Denied, map[string]route{
+		{"v4_cluster", emqxapi.Options{}, v4Denied, map[string]route{
 			"/api/v4/nodes":   {file: "v4/nodes_2node.json"},
 			"/api/v4/stats":   {file: "v4/stats_2node.json"},
 			"/api/v4/metrics": {file: "v4/metrics_2node_derived.json"},
 		}},
-		{"v4_docs", Options{APIVersion: "v4"}, v4Denied, map[string]route{
+		{"v4_docs", emqxapi.Options{APIVersion: "v4"}, v4Denied, map[string]route{
 			"/api/v4/nodes":   {file: "v4/nodes_docs.json"},
 			"/api/v4/stats":   {file: "v4/stats_docs.json"},
 			"/api/v4/metrics": {file: "v4/metrics_docs.json"},
 		}},
-		{"v4_node", Options{APIVersion: "v4", Node: "emqx@127.0.0.1"}, v4Denied, map[string]route{
+		{"v4_node", emqxapi.Options{APIVersion: "v4", Node: "emqx@127.0.0.1"}, v4Denied, map[string]route{
 			"/api/v4/nodes/emqx@127.0.0.1":         {file: "v4/node_docs.json"},
 			"/api/v4/nodes/emqx@127.0.0.1/stats":   {file: "v4/node_stats_docs.json"},
 			"/api/v4/nodes/emqx@127.0.0.1/metrics": {file: "v4/node_metrics_docs.json"},
 		}},
-		{"v2_cluster_one_stopped", Options{}, v2Denied, map[string]route{
+		{"v2_cluster_one_stopped", emqxapi.Options{}, v2Denied, map[string]route{
 			"/api/v2/monitoring/nodes":   {file: "v2/monitoring_nodes_2node_one_stopped_derived.json"},
 			"/api/v2/management/nodes":   {file: "v2/management_nodes_docs.json"}, // another node: nothing to merge
 			"/api/v2/monitoring/stats":   {file: "v2/monitoring_stats_2node_derived.json"},
 			"/api/v2/monitoring/metrics": {file: "v2/monitoring_metrics_2node_derived.json"},
 		}},
-		{"v2_node", Options{APIVersion: "v2", Node: "emq@127.0.0.1"}, v2Denied, map[string]route{
+		{"v2_node", emqxapi.Options{APIVersion: "v2", Node: "emq@127.0.0.1"}, v2Denied, map[string]route{
 			"/api/v2/monitoring/nodes/emq@127.0.0.1":   {file: "v2/monitoring_node_docs.json"},
 			"/api/v2/management/nodes/emq@127.0.0.1":   {file: "v2/management_nodes_docs.json"},
 			"/api/v2/monitoring/stats/emq@127.0.0.1":   {file: "v2/monitoring_stats_node_docs.json"},
 			"/api/v2/monitoring/metrics/emq@127.0.0.1": {file: "v2/monitoring_metrics_node_docs.json"},
 		}},
-		{"v2_docs_list", Options{APIVersion: "v2"}, v2Denied, map[string]route{
+		{"v2_docs_list", emqxapi.Options{APIVersion: "v2"}, v2Denied, map[string]route{
 			"/api/v2/monitoring/nodes":   {file: "v2/monitoring_nodes_docs.json"},
 			"/api/v2/management/nodes":   {file: "v2/management_nodes_docs.json"},
 			"/api/v2/monitoring/stats":   {file: "v2/monitoring_stats_docs.json"},
@@ -220,11 +221,11 @@ func start(t *testing.T, sc scenario) (*fake, *httptest.Server) {
 	f := &fake{t: t, routes: sc.routes, user: apiKey, pass: apiSecret, denied: sc.denied}
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
-	t.Cleanup(func() { ForgetDetected(srv.URL) })
+	t.Cleanup(func() { emqxapi.ForgetDetected(srv.URL) })
 	return f, srv
 }
 
-func newCollector(t *testing.T, opts Options, url string) *Collector {
+func newCollector(t *testing.T, opts emqxapi.Options, url string) *Collector {
 	t.Helper()
 	if opts.APIKeyFile == "" && opts.Username == "" {
 		opts.APIKeyFile = keyFile(t, apiKey+":"+apiSecret+":viewer\n")
@@ -304,51 +305,51 @@ func TestErrors(t *testing.T) {
 	}
 	cases := []struct {
 		name   string
-		opts   Options
+		opts   emqxapi.Options
 		routes map[string]route
 		denied route
 		creds  string // key file content; "" uses the right ones
 		want   string
 	}{
-		{"v5 wrong secret", Options{APIVersion: "v5"}, v5ok, v5Denied, "lbpilot:wrong", "HTTP 401 BAD_API_KEY_OR_SECRET: Check api_key/api_secret"},
-		{"v5 no Authorization header", Options{APIVersion: "v5"}, with(v5ok, "/api/v5/stats", route{status: 401, file: "v5/error_401_no_authorization_header.json"}), v5Denied, "", "HTTP 401 AUTHORIZATION_HEADER_ERROR: Support authorization: basic/bearer"},
-		{"v5 token expired", Options{APIVersion: "v5"}, with(v5ok, "/api/v5/metrics", route{status: 401, file: "v5/error_401_token_expired.json"}), v5Denied, "", "HTTP 401 TOKEN_TIME_OUT: Token expired, get new token by POST /login"},
-		{"v5 viewer role refused", Options{APIVersion: "v5"}, with(v5ok, "/api/v5/nodes", route{status: 403, file: "v5/error_403_unauthorized_role.json"}), v5Denied, "", "HTTP 403 UNAUTHORIZED_ROLE: This API Key don't have permission"},
-		{"v5 internal error", Options{APIVersion: "v5"}, with(v5ok, "/api/v5/stats", route{status: 500, file: "v5/error_500_internal_error.json"}), v5Denied, "", "HTTP 500 INTERNAL_ERROR: error, not_found"},
-		{"v5 docs' reason field", Options{APIVersion: "v5"}, with(v5ok, "/api/v5/stats", route{status: 400, body: `{"code":"BAD_REQUEST","reason":"nope"}`}), v5Denied, "", "HTTP 400 BAD_REQUEST: nope"},
-		{"v5 unknown node", Options{APIVersion: "v5", Node: "emqx@10.0.0.99"}, map[string]route{
+		{"v5 wrong secret", emqxapi.Options{APIVersion: "v5"}, v5ok, v5Denied, "lbpilot:wrong", "HTTP 401 BAD_API_KEY_OR_SECRET: Check api_key/api_secret"},
+		{"v5 no Authorization header", emqxapi.Options{APIVersion: "v5"}, with(v5ok, "/api/v5/stats", route{status: 401, file: "v5/error_401_no_authorization_header.json"}), v5Denied, "", "HTTP 401 AUTHORIZATION_HEADER_ERROR: Support authorization: basic/bearer"},
+		{"v5 token expired", emqxapi.Options{APIVersion: "v5"}, with(v5ok, "/api/v5/metrics", route{status: 401, file: "v5/error_401_token_expired.json"}), v5Denied, "", "HTTP 401 TOKEN_TIME_OUT: Token expired, get new token by POST /login"},
+		{"v5 viewer role refused", emqxapi.Options{APIVersion: "v5"}, with(v5ok, "/api/v5/nodes", route{status: 403, file: "v5/error_403_unauthorized_role.json"}), v5Denied, "", "HTTP 403 UNAUTHORIZED_ROLE: This API Key don't have permission"},
+		{"v5 internal error", emqxapi.Options{APIVersion: "v5"}, with(v5ok, "/api/v5/stats", route{status: 500, file: "v5/error_500_internal_error.json"}), v5Denied, "", "HTTP 500 INTERNAL_ERROR: error, not_found"},
+		{"v5 docs' reason field", emqxapi.Options{APIVersion: "v5"}, with(v5ok, "/api/v5/stats", route{status: 400, body: `{"code":"BAD_REQUEST","reason":"nope"}`}), v5Denied, "", "HTTP 400 BAD_REQUEST: nope"},
+		{"v5 unknown node", emqxapi.Options{APIVersion: "v5", Node: "emqx@10.0.0.99"}, map[string]route{
 			"/api/v5/nodes/emqx@10.0.0.99":       {status: 404, file: "v5/error_404_node_not_found.json"},
 			"/api/v5/nodes/emqx@10.0.0.99/stats": {status: 404, file: "v5/error_404_node_not_found.json"},
 			"/api/v5/metrics":                    {file: "v5/metrics_unknown_node_empty.json"},
 		}, v5Denied, "", "HTTP 404 NOT_FOUND: Node not found: emqx@10.0.0.99"},
-		{"v5 node vanished from metrics", Options{APIVersion: "v5", Node: node1}, map[string]route{
+		{"v5 node vanished from metrics", emqxapi.Options{APIVersion: "v5", Node: node1}, map[string]route{
 			"/api/v5/nodes/" + node1:            {file: "v5/node_emqx1.json"},
 			"/api/v5/nodes/" + node1 + "/stats": {file: "v5/node_stats_emqx1.json"},
 			"/api/v5/metrics":                   {file: "v5/metrics_unknown_node_empty.json"},
 		}, v5Denied, "", "node emqx@10.0.0.11 not found (the answer lists no node)"},
-		{"v5 nodes is not a list", Options{APIVersion: "v5"}, with(v5ok, "/api/v5/nodes", route{body: `"x"`}), v5Denied, "", "nodes: a JSON string, want a list of nodes"},
-		{"v5 HTML", Options{APIVersion: "v5"}, with(v5ok, "/api/v5/stats", route{body: "<html>proxy</html>"}), v5Denied, "", "/api/v5/stats: invalid JSON"},
-		{"v5 bad load", Options{APIVersion: "v5"}, with(v5ok, "/api/v5/nodes", route{body: `[{"node":"n","load1":"high"}]`}), v5Denied, "", "node n: load1=high is not a number"},
-		{"v4 wrong AppID secret", Options{APIVersion: "v4"}, nil, v4Denied, "admin:public", "HTTP 401: UNAUTHORIZED"},
-		{"v4 unknown node (404 text)", Options{APIVersion: "v4", Node: "emqx@nowhere"}, nil, v4Denied, "", "HTTP 404: Not found."},
-		{"v4 node down (200, message only)", Options{APIVersion: "v4", Node: "emqx@127.0.0.1"}, map[string]route{
+		{"v5 nodes is not a list", emqxapi.Options{APIVersion: "v5"}, with(v5ok, "/api/v5/nodes", route{body: `"x"`}), v5Denied, "", "nodes: a JSON string, want a list of nodes"},
+		{"v5 HTML", emqxapi.Options{APIVersion: "v5"}, with(v5ok, "/api/v5/stats", route{body: "<html>proxy</html>"}), v5Denied, "", "/api/v5/stats: invalid JSON"},
+		{"v5 bad load", emqxapi.Options{APIVersion: "v5"}, with(v5ok, "/api/v5/nodes", route{body: `[{"node":"n","load1":"high"}]`}), v5Denied, "", "node n: load1=high is not a number"},
+		{"v4 wrong AppID secret", emqxapi.Options{APIVersion: "v4"}, nil, v4Denied, "admin:public", "HTTP 401: UNAUTHORIZED"},
+		{"v4 unknown node (404 text)", emqxapi.Options{APIVersion: "v4", Node: "emqx@nowhere"}, nil, v4Denied, "", "HTTP 404: Not found."},
+		{"v4 node down (200, message only)", emqxapi.Options{APIVersion: "v4", Node: "emqx@127.0.0.1"}, map[string]route{
 			"/api/v4/nodes/emqx@127.0.0.1":         {file: "v4/node_docs.json"},
 			"/api/v4/nodes/emqx@127.0.0.1/stats":   {file: "v4/node_stats_rpc_error.json"},
 			"/api/v4/nodes/emqx@127.0.0.1/metrics": {file: "v4/node_metrics_docs.json"},
 		}, v4Denied, "", `/api/v4/nodes/emqx@127.0.0.1/stats: EMQX API error: nodedown (no "data" in the answer)`},
-		{"v4 error code in a 200", Options{APIVersion: "v4"}, map[string]route{
+		{"v4 error code in a 200", emqxapi.Options{APIVersion: "v4"}, map[string]route{
 			"/api/v4/nodes":   {file: "v4/nodes_2node.json"},
 			"/api/v4/stats":   {body: `{"code":101,"message":"badrpc"}`},
 			"/api/v4/metrics": {file: "v4/metrics_2node_derived.json"},
 		}, v4Denied, "", "/api/v4/stats: EMQX API error code 101: badrpc"},
-		{"v2 wrong dashboard user", Options{APIVersion: "v2"}, nil, v2Denied, "admin:public", "HTTP 401: credentials refused or missing"},
-		{"v2 error code in a 200", Options{APIVersion: "v2"}, map[string]route{
+		{"v2 wrong dashboard user", emqxapi.Options{APIVersion: "v2"}, nil, v2Denied, "admin:public", "HTTP 401: credentials refused or missing"},
+		{"v2 error code in a 200", emqxapi.Options{APIVersion: "v2"}, map[string]route{
 			"/api/v2/monitoring/nodes":   {body: `{"code":104,"message":"bad request"}`},
 			"/api/v2/management/nodes":   {file: "v2/management_nodes_docs.json"},
 			"/api/v2/monitoring/stats":   {file: "v2/monitoring_stats_docs.json"},
 			"/api/v2/monitoring/metrics": {file: "v2/monitoring_stats_docs.json"},
 		}, v2Denied, "", "EMQX API error code 104: bad request"},
-		{"nothing answers like EMQX", Options{}, map[string]route{}, v5Denied, "", "cannot tell the EMQX API generation"},
+		{"nothing answers like EMQX", emqxapi.Options{}, map[string]route{}, v5Denied, "", "cannot tell the EMQX API generation"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -386,14 +387,14 @@ func TestDetection(t *testing.T) {
 		routes map[string]route
 		denied route
 		creds  string
-		want   Version
+		want   emqxapi.Version
 	}{
-		{"v5 status", map[string]route{"/api/v5/status": {file: "v5/status_running.txt"}}, v5Denied, "", V5},
-		{"v5 status json form", map[string]route{"/api/v5/status": {file: "v5/status_running_format_json.json"}}, v5Denied, "", V5},
-		{"v4 nodes", map[string]route{"/api/v4/nodes": {file: "v4/nodes_docs.json"}}, v4Denied, "", V4},
-		{"v4 refusing the credentials", nil, v4Denied, "x:y", V4},
-		{"v2 nodes", map[string]route{"/api/v2/monitoring/nodes": {file: "v2/monitoring_nodes_docs.json"}}, v2Denied, "", V2},
-		{"v2 refusing the credentials", nil, v2Denied, "x:y", V2},
+		{"v5 status", map[string]route{"/api/v5/status": {file: "v5/status_running.txt"}}, v5Denied, "", emqxapi.V5},
+		{"v5 status json form", map[string]route{"/api/v5/status": {file: "v5/status_running_format_json.json"}}, v5Denied, "", emqxapi.V5},
+		{"v4 nodes", map[string]route{"/api/v4/nodes": {file: "v4/nodes_docs.json"}}, v4Denied, "", emqxapi.V4},
+		{"v4 refusing the credentials", nil, v4Denied, "x:y", emqxapi.V4},
+		{"v2 nodes", map[string]route{"/api/v2/monitoring/nodes": {file: "v2/monitoring_nodes_docs.json"}}, v2Denied, "", emqxapi.V2},
+		{"v2 refusing the credentials", nil, v2Denied, "x:y", emqxapi.V2},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -402,11 +403,11 @@ func TestDetection(t *testing.T) {
 			if tc.creds != "" {
 				auth.u, auth.p, _ = strings.Cut(tc.creds, ":")
 			}
-			var logged []Version
-			api := &API{BaseURL: srv.URL, OnDetect: func(v Version) { logged = append(logged, v) }}
+			var logged []emqxapi.Version
+			api := &emqxapi.API{BaseURL: srv.URL, OnDetect: func(v emqxapi.Version) { logged = append(logged, v) }}
 			api.Auth.Username, api.Auth.Password = auth.u, auth.p
 			for i := 0; i < 2; i++ {
-				v, _, err := detect(context.Background(), nil, srv.URL, api.Auth)
+				v, err := emqxapi.Detect(context.Background(), nil, srv.URL, api.Auth)
 				if err != nil || v != tc.want {
 					t.Fatalf("detected %q, %v; want %s", v, err, tc.want)
 				}
@@ -428,7 +429,7 @@ func TestDetection(t *testing.T) {
 func TestDetectionLogsOnce(t *testing.T) {
 	_, srv := start(t, scenarios()[0])
 	var buf strings.Builder
-	c, err := New(Options{APIKeyFile: keyFile(t, apiKey+":"+apiSecret)}, collectors.Target{URL: srv.URL}, log.NewLogfmtLogger(&buf))
+	c, err := New(emqxapi.Options{APIKeyFile: keyFile(t, apiKey+":"+apiSecret)}, collectors.Target{URL: srv.URL}, log.NewLogfmtLogger(&buf))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -445,17 +446,19 @@ func TestDetectionLogsOnce(t *testing.T) {
 func TestCredentials(t *testing.T) {
 	cases := []struct {
 		name      string
-		opts      func(t *testing.T) Options
+		opts      func(t *testing.T) emqxapi.Options
 		user, pwd string
 		err       string
 	}{
-		{"bootstrap file with role", func(t *testing.T) Options { return Options{APIKeyFile: keyFile(t, "k:s:viewer\nother:line\n")} }, "k", "s", ""},
-		{"key:secret with CRLF", func(t *testing.T) Options { return Options{APIKeyFile: keyFile(t, "k:s\r\n")} }, "k", "s", ""},
-		{"username + password file", func(t *testing.T) Options {
-			return Options{Username: "admin", PasswordFile: keyFile(t, "p:with:colons\n")}
+		{"bootstrap file with role", func(t *testing.T) emqxapi.Options {
+			return emqxapi.Options{APIKeyFile: keyFile(t, "k:s:viewer\nother:line\n")}
+		}, "k", "s", ""},
+		{"key:secret with CRLF", func(t *testing.T) emqxapi.Options { return emqxapi.Options{APIKeyFile: keyFile(t, "k:s\r\n")} }, "k", "s", ""},
+		{"username + password file", func(t *testing.T) emqxapi.Options {
+			return emqxapi.Options{Username: "admin", PasswordFile: keyFile(t, "p:with:colons\n")}
 		}, "admin", "p:with:colons", ""},
-		{"no secret", func(t *testing.T) Options { return Options{APIKeyFile: keyFile(t, "justakey\n")} }, "", "", "must be key:secret"},
-		{"empty file", func(t *testing.T) Options { return Options{APIKeyFile: keyFile(t, "\n")} }, "", "", "is empty"},
+		{"no secret", func(t *testing.T) emqxapi.Options { return emqxapi.Options{APIKeyFile: keyFile(t, "justakey\n")} }, "", "", "must be key:secret"},
+		{"empty file", func(t *testing.T) emqxapi.Options { return emqxapi.Options{APIKeyFile: keyFile(t, "\n")} }, "", "", "is empty"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -463,7 +466,7 @@ func TestCredentials(t *testing.T) {
 			if err := o.Validate(); err != nil {
 				t.Fatal(err)
 			}
-			a, err := o.credentials()
+			a, err := o.Credentials()
 			if tc.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.err) {
 					t.Fatalf("got %v, want %q", err, tc.err)
@@ -484,16 +487,16 @@ func TestOptionsValidate(t *testing.T) {
 	f := filepath.Join(t.TempDir(), "k")
 	_ = os.WriteFile(f, []byte("k:s"), 0o600)
 	cases := []struct {
-		opts Options
+		opts emqxapi.Options
 		err  string
 	}{
-		{Options{}, ""},
-		{Options{APIVersion: "5"}, ""},
-		{Options{APIVersion: "v3"}, `api_version "v3"`},
-		{Options{APIKeyFile: f, Username: "u"}, "not both"},
-		{Options{PasswordFile: f}, "password_file needs username"},
-		{Options{APIKeyFile: "/nonexistent"}, "api_key_file"},
-		{Options{APIVersion: "v4", Node: SelfNode}, "needs the EMQX 5 API"},
+		{emqxapi.Options{}, ""},
+		{emqxapi.Options{APIVersion: "5"}, ""},
+		{emqxapi.Options{APIVersion: "v3"}, `api_version "v3"`},
+		{emqxapi.Options{APIKeyFile: f, Username: "u"}, "not both"},
+		{emqxapi.Options{PasswordFile: f}, "password_file needs username"},
+		{emqxapi.Options{APIKeyFile: "/nonexistent"}, "api_key_file"},
+		{emqxapi.Options{APIVersion: "v4", Node: emqxapi.SelfNode}, "needs the EMQX 5 API"},
 	}
 	for _, tc := range cases {
 		err := tc.opts.Validate()
@@ -501,7 +504,7 @@ func TestOptionsValidate(t *testing.T) {
 			t.Errorf("%+v: got %v, want %q", tc.opts, err, tc.err)
 		}
 	}
-	if d := DefaultOptions(); d.APIVersion != "auto" || d.HasCredentials() {
+	if d := emqxapi.DefaultOptions(); d.APIVersion != "auto" || d.HasCredentials() {
 		t.Errorf("defaults %+v", d)
 	}
 }
@@ -509,7 +512,7 @@ func TestOptionsValidate(t *testing.T) {
 // TestStatsHelpers: the numbers the agent reads.
 func TestStatsHelpers(t *testing.T) {
 	_, srv := start(t, scenarios()[1]) // one node stopped
-	st, err := (&API{BaseURL: srv.URL, Version: V5, Auth: authOK()}).Fetch(context.Background())
+	st, err := (&emqxapi.API{BaseURL: srv.URL, Version: emqxapi.V5, Auth: authOK()}).Fetch(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -536,15 +539,15 @@ func TestCounterCatalogCoversFixtures(t *testing.T) {
 		known[c.key] = true
 	}
 	for _, f := range []struct {
-		v    Version
+		v    emqxapi.Version
 		file string
 	}{
-		{V5, "v5/metrics_aggregate_false.json"}, {V5, "v5/metrics_aggregate_true.json"},
-		{V4, "v4/metrics_docs.json"}, {V4, "v4/node_metrics_docs.json"},
-		{V2, "v2/monitoring_metrics_2node_derived.json"}, {V2, "v2/monitoring_metrics_node_docs.json"},
+		{emqxapi.V5, "v5/metrics_aggregate_false.json"}, {emqxapi.V5, "v5/metrics_aggregate_true.json"},
+		{emqxapi.V4, "v4/metrics_docs.json"}, {emqxapi.V4, "v4/node_metrics_docs.json"},
+		{emqxapi.V2, "v2/monitoring_metrics_2node_derived.json"}, {emqxapi.V2, "v2/monitoring_metrics_node_docs.json"},
 	} {
 		b, _ := os.ReadFile(filepath.Join("testdata", f.file))
-		m, err := DecodePerNode(f.v, b, "single")
+		m, err := emqxapi.DecodePerNode(f.v, b, "single")
 		if err != nil {
 			t.Fatalf("%s: %v", f.file, err)
 		}
@@ -561,13 +564,13 @@ func TestCounterCatalogCoversFixtures(t *testing.T) {
 		stats[g.key+".count"], stats[g.key+".max"] = true, true
 	}
 	for _, f := range []struct {
-		v    Version
+		v    emqxapi.Version
 		file string
 	}{
-		{V5, "v5/stats_aggregate_false.json"}, {V4, "v4/stats_docs.json"}, {V2, "v2/monitoring_stats_2node_derived.json"},
+		{emqxapi.V5, "v5/stats_aggregate_false.json"}, {emqxapi.V4, "v4/stats_docs.json"}, {emqxapi.V2, "v2/monitoring_stats_2node_derived.json"},
 	} {
 		b, _ := os.ReadFile(filepath.Join("testdata", f.file))
-		m, err := DecodePerNode(f.v, b, "single")
+		m, err := emqxapi.DecodePerNode(f.v, b, "single")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -591,8 +594,8 @@ func TestAggregateMatchesPerNodeSums(t *testing.T) {
 		{"v5/stats_aggregate_false.json", "v5/stats_aggregate_true.json"},
 		{"v5/metrics_aggregate_false.json", "v5/metrics_aggregate_true.json"},
 	} {
-		per := decodeFile(t, V5, pair[0])
-		agg := decodeFile(t, V5, pair[1])["cluster"]
+		per := decodeFile(t, emqxapi.V5, pair[0])
+		agg := decodeFile(t, emqxapi.V5, pair[1])["cluster"]
 		global := map[string]bool{}
 		for _, g := range gaugeDefs {
 			if g.global {
@@ -616,13 +619,13 @@ func TestAggregateMatchesPerNodeSums(t *testing.T) {
 	}
 }
 
-func decodeFile(t *testing.T, v Version, name string) map[string]Values {
+func decodeFile(t *testing.T, v emqxapi.Version, name string) map[string]emqxapi.Values {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("testdata", name))
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := DecodePerNode(v, b, "cluster")
+	m, err := emqxapi.DecodePerNode(v, b, "cluster")
 	if err != nil {
 		t.Fatalf("%s: %v", name, err)
 	}
@@ -631,7 +634,7 @@ func decodeFile(t *testing.T, v Version, name string) map[string]Values {
 
 func TestCollectorLint(t *testing.T) {
 	_, srv := start(t, scenarios()[0])
-	c := newCollector(t, Options{}, srv.URL)
+	c := newCollector(t, emqxapi.Options{}, srv.URL)
 	problems, err := testutil.CollectAndLint(collectors.Prometheus(c))
 	if err != nil {
 		t.Fatal(err)
@@ -645,7 +648,7 @@ func TestCollectorLint(t *testing.T) {
 // one descriptor set per mode; labelled ones get their own.
 func TestProbeDescsShared(t *testing.T) {
 	mk := func(node string, labels prometheus.Labels) *Collector {
-		c, err := New(Options{APIVersion: "v5", Node: node}, collectors.Target{URL: "http://e:18083", Labels: labels}, nil)
+		c, err := New(emqxapi.Options{APIVersion: "v5", Node: node}, collectors.Target{URL: "http://e:18083", Labels: labels}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

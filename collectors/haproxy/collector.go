@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/lbpilot/lbpilot/collectors"
 	"github.com/lbpilot/lbpilot/internal/expo"
@@ -196,60 +197,48 @@ func (c *Collector) fetch(ctx context.Context) (*snapshot, error) {
 	needStat := len(c.frontend)+len(c.backend)+len(c.server) > 0
 	needInfo := len(c.info) > 0 || c.buildInfo != nil
 	needState := c.client != nil && *c.opts.ServersState && c.hasAdminFamily()
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var firstErr error
-	fail := func(err error) {
-		mu.Lock()
-		defer mu.Unlock()
-		if firstErr == nil {
-			firstErr = err
-		}
-	}
+	// No cancellation on the first failure here, unlike the HTTP
+	// upstreams: each part feeds its own families, and a failed `show
+	// servers state` must not cost the scrape its `show stat` metrics.
+	var g errgroup.Group
 	if needStat {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		g.Go(func() error {
 			st, err := c.fetchStat(ctx)
 			if err != nil {
-				fail(err)
-				return
+				return err
 			}
 			s.stat = st
-		}()
+			return nil
+		})
 	}
 	if needInfo {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		g.Go(func() error {
 			info, err := c.client.ShowInfo(ctx)
 			if err != nil {
-				fail(err)
-				return
+				return err
 			}
 			s.info = info
-		}()
+			return nil
+		})
 	}
 	if needState {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		g.Go(func() error {
 			ss, err := c.client.ShowServersState(ctx, "")
 			if err != nil {
-				fail(err)
-				return
+				return err
 			}
 			s.admin = make(map[haproxyapi.ServerRef]haproxyapi.AdminFlags, len(ss.Servers))
 			for _, sv := range ss.Servers {
 				s.admin[sv.Ref()] = sv.Admin
 			}
-		}()
+			return nil
+		})
 	}
-	wg.Wait()
+	err := g.Wait()
 	if s.stat != nil {
 		s.agg = aggregate(s.stat)
 	}
-	return s, firstErr
+	return s, err
 }
 
 func (c *Collector) hasAdminFamily() bool {

@@ -1,8 +1,6 @@
-// Package srs collects SRS (Simple Realtime Server) 3–7 statistics from its
-// http_api (/api/v1/summaries, versions, self_proc_stats, vhosts/,
-// streams/, clients/) as srs_* metrics, keeping the names of SRS's
-// built-in exporter where they conform, and exports the decoders and
-// Fetch for other packages (the agent).
+// Package srs turns SRS (Simple Realtime Server) 3–7 statistics, read by
+// internal/srsapi from its http_api, into srs_* metrics, keeping the names
+// of SRS's built-in exporter where they conform.
 package srs
 
 import (

@@ -1,4 +1,4 @@
-package emqx
+package emqxapi
 
 import (
 	"bytes"
@@ -396,7 +396,7 @@ func valuesFrom(m map[string]any, skip string) (Values, error) {
 			continue
 		}
 		if f, ok := decodeNumber(x); ok {
-			vals[normalizeKey(k)] = f
+			vals[NormalizeKey(k)] = f
 		}
 	}
 	return vals, nil

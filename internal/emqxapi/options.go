@@ -1,8 +1,4 @@
-// Package emqx collects EMQX 5 (/api/v5), EMQX 4 (/api/v4) and emqttd 2
-// (/api/v2) statistics from the management REST API as emqx_* metrics
-// with conforming names (counters end in _total), per node, and exports
-// the decoders and Fetch for other packages (the agent).
-package emqx
+package emqxapi
 
 import (
 	"fmt"
@@ -12,7 +8,8 @@ import (
 	"github.com/lbpilot/lbpilot/internal/upstream"
 )
 
-// Options configure the EMQX collector (the `emqx:` block of a module).
+// Options say how to reach one EMQX management API: the `emqx:` block of
+// an exporter module and of the agent's config.
 type Options struct {
 	// APIVersion is v5, v4 or v2; auto (the default) detects it once per
 	// target and logs the result.
@@ -84,20 +81,16 @@ func (o *Options) HasCredentials() bool {
 	return o.APIKeyFile != "" || o.Username != "" || o.PasswordFile != ""
 }
 
-// version returns the configured generation, "" for auto.
-func (o *Options) version() Version {
+// Generation returns the configured generation, "" for auto.
+func (o *Options) Generation() Version {
 	if o.APIVersion == "auto" {
 		return ""
 	}
 	return Version(o.APIVersion)
 }
 
-// Credentials reads the configured secret files (for other packages that
-// call the API themselves, such as the agent).
-func (o *Options) Credentials() (upstream.Auth, error) { return o.credentials() }
-
-// credentials reads the configured secret files.
-func (o *Options) credentials() (upstream.Auth, error) {
+// Credentials reads the configured secret files.
+func (o *Options) Credentials() (upstream.Auth, error) {
 	switch {
 	case o.APIKeyFile != "":
 		line, err := upstream.ReadSecretFile("emqx api_key_file", o.APIKeyFile)

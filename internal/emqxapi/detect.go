@@ -1,4 +1,4 @@
-package emqx
+package emqxapi
 
 import (
 	"bytes"

@@ -1,4 +1,4 @@
-package emqx
+package emqxapi
 
 import (
 	"context"
@@ -7,9 +7,9 @@ import (
 	"net/url"
 	"sort"
 	"strings"
-	"sync"
 
 	"github.com/lbpilot/lbpilot/internal/upstream"
+	"golang.org/x/sync/errgroup"
 )
 
 // SelfNode asks for the node that answers the API (EMQX 5's /cluster).
@@ -123,7 +123,8 @@ func (a *API) endpoints(v Version, node string) endpoints {
 	return endpoints{nodes: "/api/v5/nodes/" + n, stats: "/api/v5/nodes/" + n + "/stats", metrics: "/api/v5/metrics?node=" + url.QueryEscape(node)}
 }
 
-// Fetch reads nodes, stats and metrics concurrently.
+// Fetch reads nodes, stats and metrics concurrently; the first failure
+// fails the reading and cancels the other requests.
 func (a *API) Fetch(ctx context.Context) (*Stats, error) {
 	v := a.Version
 	if v == "" {
@@ -151,31 +152,21 @@ func (a *API) Fetch(ctx context.Context) (*Stats, error) {
 	}
 	ep := a.endpoints(v, node)
 	st := &Stats{API: v}
-	var (
-		wg       sync.WaitGroup
-		mu       sync.Mutex
-		firstErr error
-		mgmt     []Node
-	)
+	var mgmt []Node
+	// The first failure cancels the requests still in flight.
+	g, ctx := errgroup.WithContext(ctx)
 	run := func(path string, f func(u string, body []byte) error) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		g.Go(func() error {
 			u := a.url(path)
 			body, err := a.get(ctx, u)
-			if err == nil {
-				if err = f(u, body); err != nil {
-					err = fmt.Errorf("GET %s: %w", upstream.RedactURL(u), err)
-				}
-			}
 			if err != nil {
-				mu.Lock()
-				if firstErr == nil {
-					firstErr = err
-				}
-				mu.Unlock()
+				return err
 			}
-		}()
+			if err := f(u, body); err != nil {
+				return fmt.Errorf("GET %s: %w", upstream.RedactURL(u), err)
+			}
+			return nil
+		})
 	}
 	run(ep.nodes, func(_ string, b []byte) (err error) { st.Nodes, err = DecodeNodes(v, b); return err })
 	if ep.mgmtNodes != "" {
@@ -183,9 +174,8 @@ func (a *API) Fetch(ctx context.Context) (*Stats, error) {
 	}
 	run(ep.stats, func(_ string, b []byte) (err error) { st.Stats, err = DecodePerNode(v, b, node); return err })
 	run(ep.metrics, func(_ string, b []byte) (err error) { st.Metrics, err = DecodePerNode(v, b, node); return err })
-	wg.Wait()
-	if firstErr != nil {
-		return nil, firstErr
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
 	if node != "" {
 		if _, ok := st.Metrics[node]; !ok {
