@@ -2,10 +2,11 @@ package exporter
 
 import (
 	"fmt"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/prometheus/common/model"
 
 	"github.com/lbpilot/lbpilot/collectors/haproxy"
 	"github.com/lbpilot/lbpilot/collectors/srs"
@@ -49,9 +50,6 @@ type TargetConfig struct {
 	URL    string            `yaml:"url"`
 	Labels map[string]string `yaml:"labels"`
 }
-
-// labelNameRE is Prometheus's label name syntax.
-var labelNameRE = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
 
 // Labels every target gets from the exporter; extra labels may not reuse them.
 var reservedLabels = map[string]bool{"target": true, "module": true, "job": true, "instance": true}
@@ -156,7 +154,9 @@ func (c *Config) complete(kinds map[string]Kind) error {
 			}
 		}
 		for ln := range t.Labels {
-			if !labelNameRE.MatchString(ln) || strings.HasPrefix(ln, "__") {
+			// Prometheus's label name syntax (legacy, strict: no UTF-8
+			// names); names starting with __ are reserved for internal use.
+			if !model.LegacyValidation.IsValidLabelName(ln) || strings.HasPrefix(ln, "__") {
 				return fmt.Errorf("target %q: invalid label name %q", t.Name, ln)
 			}
 			if reservedLabels[ln] {

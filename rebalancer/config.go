@@ -5,10 +5,16 @@ import (
 	"net/url"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+	"github.com/prometheus/alertmanager/matcher/compat"
+	"github.com/prometheus/alertmanager/pkg/labels"
 	promconfig "github.com/prometheus/common/config"
+	"github.com/prometheus/common/model"
 
 	"github.com/lbpilot/lbpilot/internal/haproxyapi"
 	"github.com/lbpilot/lbpilot/internal/yamlconf"
@@ -53,7 +59,8 @@ type Config struct {
 	// decides an alert's action and targets.
 	Rules []*RuleConfig `yaml:"rules"`
 
-	rules []*Rule
+	rules        []*Rule
+	deprecations []Deprecation
 }
 
 // HAProxyConfig lists the runtime sockets every action is applied to.
@@ -127,7 +134,14 @@ type MassResolveConfig struct {
 // RuleConfig maps alerts to an action and to HAProxy servers.
 type RuleConfig struct {
 	Name string `yaml:"name"`
-	// Match: label equality; MatchRE: anchored regular expressions. All must hold.
+	// Matchers are Alertmanager matchers ('alertname=~"WCS.*"',
+	// 'severity="page"'), parsed the way Alertmanager parses the matchers
+	// of its routes. All must hold.
+	Matchers []string `yaml:"matchers"`
+	// Match (label equality) and MatchRE (anchored regular expressions) are
+	// deprecated aliases: each entry becomes the matcher name="value" or
+	// name=~"value", ANDed with Matchers. Loading a rule that uses them
+	// logs a warning with the equivalent matchers.
 	Match   map[string]string `yaml:"match"`
 	MatchRE map[string]string `yaml:"match_re"`
 	// Action: drain, maint or "weight N%". Or ActionLabel: take it from a label.
@@ -155,8 +169,6 @@ const (
 	TargetByLabels  = "labels"
 	TargetByAddress = "address"
 )
-
-var labelNameRE = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
 
 // LoadFile reads and validates a config file.
 func LoadFile(path string) (*Config, error) { return yamlconf.LoadFile(path, Parse) }
@@ -231,7 +243,11 @@ func (c *Config) Complete() error {
 	if err := c.MassResolve.complete(); err != nil {
 		return err
 	}
-	c.rules = c.rules[:0]
+	// Compile into fresh slices and keep them only when every rule is
+	// valid: a failed Complete leaves the previous rules in place, and a
+	// Rebalancer still holding them is not touched.
+	var rules []*Rule
+	var deprecations []Deprecation
 	names := map[string]bool{}
 	for i, rc := range c.Rules {
 		if rc == nil {
@@ -240,36 +256,74 @@ func (c *Config) Complete() error {
 		r, err := compileRule(rc)
 		if err != nil {
 			if rc.Name != "" {
-				return fmt.Errorf("rule %q: %w", rc.Name, err)
+				return fmt.Errorf("rules[%d] %q: %w", i, rc.Name, err)
 			}
 			return fmt.Errorf("rules[%d]: %w", i, err)
 		}
 		if names[r.Name] || r.Name == DefaultRuleName {
-			return fmt.Errorf("rule %q: duplicate name (%q is reserved for the built-in rule)", r.Name, DefaultRuleName)
+			return fmt.Errorf("rules[%d] %q: duplicate name (%q is reserved for the built-in rule)", i, r.Name, DefaultRuleName)
 		}
 		names[r.Name] = true
-		c.rules = append(c.rules, r)
+		rules = append(rules, r)
+		if len(rc.Match)+len(rc.MatchRE) > 0 {
+			deprecations = append(deprecations, Deprecation{Rule: r.Name, Keys: aliasKeys(rc), Replacement: r.matchersYAML()})
+		}
 	}
 	if !c.DisableDefaultRule {
 		r, err := compileRule(defaultRuleConfig())
 		if err != nil {
 			return err
 		}
-		c.rules = append(c.rules, r)
+		rules = append(rules, r)
 	}
-	if len(c.rules) == 0 {
+	if len(rules) == 0 {
 		return fmt.Errorf("no rules: disable_default_rule is set and rules is empty")
 	}
+	c.rules, c.deprecations = rules, deprecations
 	return nil
 }
 
 // CompiledRules returns the rules in matching order.
 func (c *Config) CompiledRules() []*Rule { return c.rules }
 
+// Deprecation is a rule that uses the deprecated match / match_re keys.
+type Deprecation struct {
+	Rule string // the rule's name
+	Keys string // "match", "match_re" or "match and match_re"
+	// Replacement is the rule's equivalent matchers key, in YAML, to be
+	// written instead of its matchers, match and match_re keys.
+	Replacement string
+}
+
+// Deprecations lists the rules of the last successful Complete that use
+// deprecated keys, in rule order.
+func (c *Config) Deprecations() []Deprecation { return c.deprecations }
+
+// LogDeprecations logs one warning per rule that uses match or match_re,
+// naming the rule and the matchers to write instead. Call it once per
+// loaded configuration.
+func (c *Config) LogDeprecations(logger log.Logger) {
+	for _, d := range c.deprecations {
+		level.Warn(logger).Log("msg", "Rule uses deprecated "+d.Keys+" (still working, same meaning); write matchers instead",
+			"rule", d.Rule, "replacement", d.Replacement)
+	}
+}
+
+func aliasKeys(rc *RuleConfig) string {
+	switch {
+	case len(rc.Match) > 0 && len(rc.MatchRE) > 0:
+		return "match and match_re"
+	case len(rc.Match) > 0:
+		return "match"
+	default:
+		return "match_re"
+	}
+}
+
 func defaultRuleConfig() *RuleConfig {
 	return &RuleConfig{
 		Name:        DefaultRuleName,
-		MatchRE:     map[string]string{LabelAction: "drain|maint"},
+		Matchers:    []string{LabelAction + `=~"drain|maint"`},
 		ActionLabel: LabelAction,
 		Target:      TargetConfig{By: TargetByLabels},
 	}
@@ -378,9 +432,10 @@ func (m *MassResolveConfig) complete() error {
 
 // Rule is a compiled RuleConfig.
 type Rule struct {
-	Name        string
-	match       map[string]string
-	matchRE     map[string]*regexp.Regexp
+	Name string
+	// matchers: those of the matchers key in order, then those converted
+	// from match and match_re (sorted by label name).
+	matchers    labels.Matchers
 	action      Action
 	actionLabel string
 	target      TargetConfig
@@ -391,25 +446,19 @@ func compileRule(rc *RuleConfig) (*Rule, error) {
 	if rc.Name == "" {
 		return nil, fmt.Errorf("name is required")
 	}
-	r := &Rule{Name: rc.Name, match: map[string]string{}, matchRE: map[string]*regexp.Regexp{}}
-	for k, v := range rc.Match {
-		if !labelNameRE.MatchString(k) {
-			return nil, fmt.Errorf("match: invalid label name %q", k)
-		}
-		r.match[k] = v
+	r := &Rule{Name: rc.Name}
+	ms, err := parseMatchers(rc.Matchers)
+	if err != nil {
+		return nil, err
 	}
-	for k, v := range rc.MatchRE {
-		if !labelNameRE.MatchString(k) {
-			return nil, fmt.Errorf("match_re: invalid label name %q", k)
-		}
-		re, err := regexp.Compile("^(?:" + v + ")$")
-		if err != nil {
-			return nil, fmt.Errorf("match_re %s: %w", k, err)
-		}
-		r.matchRE[k] = re
+	r.matchers = ms
+	aliases, err := aliasMatchers(rc.Match, rc.MatchRE)
+	if err != nil {
+		return nil, err
 	}
-	if len(r.match)+len(r.matchRE) == 0 {
-		return nil, fmt.Errorf("match or match_re is required (a rule matching every alert is almost certainly a mistake)")
+	r.matchers = append(r.matchers, aliases...)
+	if len(r.matchers) == 0 {
+		return nil, fmt.Errorf("one of matchers, match or match_re is required (a rule matching every alert is almost certainly a mistake)")
 	}
 	switch {
 	case rc.Action != "" && rc.ActionLabel != "":
@@ -421,8 +470,8 @@ func compileRule(rc *RuleConfig) (*Rule, error) {
 		}
 		r.action = a
 	case rc.ActionLabel != "":
-		if !labelNameRE.MatchString(rc.ActionLabel) {
-			return nil, fmt.Errorf("action_label: invalid label name %q", rc.ActionLabel)
+		if err := checkLabelName(rc.ActionLabel); err != nil {
+			return nil, fmt.Errorf("action_label: %w", err)
 		}
 		r.actionLabel = rc.ActionLabel
 	default:
@@ -441,10 +490,11 @@ func compileRule(rc *RuleConfig) (*Rule, error) {
 		if t.ServerLabel == "" {
 			t.ServerLabel = LabelServer
 		}
-		for _, l := range []string{t.BackendLabel, t.ServerLabel} {
-			if !labelNameRE.MatchString(l) {
-				return nil, fmt.Errorf("target: invalid label name %q", l)
-			}
+		if err := checkLabelName(t.BackendLabel); err != nil {
+			return nil, fmt.Errorf("target.backend_label: %w", err)
+		}
+		if err := checkLabelName(t.ServerLabel); err != nil {
+			return nil, fmt.Errorf("target.server_label: %w", err)
 		}
 	case TargetByAddress:
 		if t.BackendLabel != "" || t.ServerLabel != "" {
@@ -453,8 +503,8 @@ func compileRule(rc *RuleConfig) (*Rule, error) {
 		if t.AddressLabel == "" {
 			t.AddressLabel = LabelAddress
 		}
-		if !labelNameRE.MatchString(t.AddressLabel) {
-			return nil, fmt.Errorf("target: invalid label name %q", t.AddressLabel)
+		if err := checkLabelName(t.AddressLabel); err != nil {
+			return nil, fmt.Errorf("target.address_label: %w", err)
 		}
 	default:
 		return nil, fmt.Errorf("target.by %q: want labels or address", t.By)
@@ -472,19 +522,96 @@ func compileRule(rc *RuleConfig) (*Rule, error) {
 	return r, nil
 }
 
+// parseMatchers parses the matchers key the way Alertmanager parses the
+// matchers of its routes (one or more matchers per entry, ANDed), and
+// holds label names to Prometheus's label name syntax.
+func parseMatchers(lines []string) (labels.Matchers, error) {
+	var out labels.Matchers
+	for i, line := range lines {
+		if strings.TrimSpace(line) == "" {
+			return nil, fmt.Errorf("matchers[%d] is empty", i)
+		}
+		ms, err := compat.Matchers(line, "config")
+		if err != nil {
+			return nil, fmt.Errorf("matchers[%d] %s: %w", i, quoteMatcher(line), err)
+		}
+		if len(ms) == 0 {
+			return nil, fmt.Errorf("matchers[%d] %s: no matcher in it", i, quoteMatcher(line))
+		}
+		for _, m := range ms {
+			if err := checkLabelName(m.Name); err != nil {
+				return nil, fmt.Errorf("matchers[%d] %s: %w", i, quoteMatcher(line), err)
+			}
+		}
+		out = append(out, ms...)
+	}
+	return out, nil
+}
+
+// quoteMatcher quotes a matcher for an error message the way it is
+// usually written in YAML ('name="value"'), or Go-quoted when it holds a
+// single quote or a control character.
+func quoteMatcher(s string) string {
+	if strings.ContainsFunc(s, func(r rune) bool { return r == '\'' || r < ' ' || r == 0x7f }) {
+		return strconv.Quote(s)
+	}
+	return "'" + s + "'"
+}
+
+// aliasMatchers converts the deprecated match and match_re keys into the
+// equivalent matchers: name="value" and name=~"value" (anchored, as
+// Alertmanager anchors every regular expression matcher).
+func aliasMatchers(match, matchRE map[string]string) (labels.Matchers, error) {
+	var out labels.Matchers
+	for _, alias := range []struct {
+		key    string
+		values map[string]string
+		typ    labels.MatchType
+	}{{"match", match, labels.MatchEqual}, {"match_re", matchRE, labels.MatchRegexp}} {
+		for _, k := range sortedKeys(alias.values) {
+			if err := checkLabelName(k); err != nil {
+				return nil, fmt.Errorf("%s: %w", alias.key, err)
+			}
+			m, err := labels.NewMatcher(alias.typ, k, alias.values[k])
+			if err != nil { // only a regular expression can fail
+				return nil, fmt.Errorf("%s %s: %w", alias.key, k, err)
+			}
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
+
+// checkLabelName applies Prometheus's (legacy, strict) label name syntax.
+func checkLabelName(name string) error {
+	if !model.LegacyValidation.IsValidLabelName(name) {
+		return fmt.Errorf("invalid label name %q", name)
+	}
+	return nil
+}
+
 // Matches reports whether every matcher of the rule holds for labels.
-func (r *Rule) Matches(labels map[string]string) bool {
-	for k, v := range r.match {
-		if labels[k] != v {
-			return false
-		}
+func (r *Rule) Matches(lbls map[string]string) bool { return r.matchSet(labelSet(lbls)) }
+
+// matchSet is Matches for labels already converted (once per alert).
+func (r *Rule) matchSet(ls model.LabelSet) bool { return r.matchers.Matches(ls) }
+
+func labelSet(lbls map[string]string) model.LabelSet {
+	ls := make(model.LabelSet, len(lbls))
+	for k, v := range lbls {
+		ls[model.LabelName(k)] = model.LabelValue(v)
 	}
-	for k, re := range r.matchRE {
-		if !re.MatchString(labels[k]) {
-			return false
-		}
+	return ls
+}
+
+// matchersYAML renders the rule's matchers as a matchers key in YAML flow
+// style, e.g. matchers: ['alertname=~"WCS.*"', 'severity="page"'].
+func (r *Rule) matchersYAML() string {
+	q := make([]string, len(r.matchers))
+	for i, m := range r.matchers {
+		q[i] = "'" + strings.ReplaceAll(m.String(), "'", "''") + "'"
 	}
-	return true
+	return "matchers: [" + strings.Join(q, ", ") + "]"
 }
 
 // ActionFor returns the rule's action for an alert.
@@ -504,12 +631,9 @@ func (r *Rule) allowsBackend(b string) bool { return r.backends == nil || r.back
 
 // Describe is a one-line summary for logs.
 func (r *Rule) Describe() string {
-	var m []string
-	for k, v := range r.match {
-		m = append(m, fmt.Sprintf("%s=%q", k, v))
-	}
-	for k, re := range r.matchRE {
-		m = append(m, fmt.Sprintf("%s=~%q", k, strings.TrimSuffix(strings.TrimPrefix(re.String(), "^(?:"), ")$")))
+	m := make([]string, len(r.matchers))
+	for i, mt := range r.matchers {
+		m[i] = mt.String()
 	}
 	sort.Strings(m)
 	act := r.action.String()

@@ -111,8 +111,9 @@ func classify(rules []*Rule, a template.Alert, source string) (Observation, *Rej
 
 // matchRule returns the first rule matching labels, or nil.
 func matchRule(rules []*Rule, labels map[string]string) *Rule {
+	ls := labelSet(labels)
 	for _, r := range rules {
-		if r.Matches(labels) {
+		if r.matchSet(ls) {
 			return r
 		}
 	}

@@ -120,6 +120,7 @@ func (r *rebalancerRole) run(ctx context.Context, stdout, stderr io.Writer) int 
 		level.Error(logger).Log("msg", "Invalid configuration", "err", err)
 		return 2
 	}
+	cfg.LogDeprecations(logger)
 	if r.configCheck {
 		fmt.Fprintf(stdout, "rebalancer configuration OK: %d socket(s), %d rule(s)\n", len(cfg.HAProxy.Sockets), len(cfg.CompiledRules()))
 		return 0

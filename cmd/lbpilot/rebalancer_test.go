@@ -90,6 +90,48 @@ func TestRebalancerConfigCheck(t *testing.T) {
 	}
 }
 
+// TestRebalancerDeprecatedMatchKeys: a rule written with match / match_re
+// loads, and the load logs exactly one warning for it (although the
+// configuration is completed twice: file, then flags) naming the rule and
+// the matchers to write instead. A bad matcher fails the check.
+func TestRebalancerDeprecatedMatchKeys(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "rb.yml")
+	if err := os.WriteFile(file, []byte(`
+rules:
+  - name: srs-down
+    match_re: {alertname: "SRS.*Down"}
+    action: maint
+  - name: wcs
+    matchers: ['alertname=~"WCS.*"', 'severity="page"']
+    action: drain
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	if code := run([]string{"rebalancer", "--config.check", "--config.file=" + file, "--haproxy.socket=unix:/run/haproxy/admin.sock"}, &out, &errb); code != 0 {
+		t.Fatalf("code %d: %s", code, errb.String())
+	}
+	if !strings.Contains(out.String(), "configuration OK: 1 socket(s), 3 rule(s)") {
+		t.Fatalf("output %q", out.String())
+	}
+	logs := strings.TrimSpace(errb.String())
+	if n := strings.Count(logs, "deprecated"); n != 1 || strings.Count(logs, "\n") != 0 ||
+		!strings.Contains(logs, "level=warn") || !strings.Contains(logs, "rule=srs-down") ||
+		!strings.Contains(logs, `replacement="matchers: ['alertname=~\"SRS.*Down\"']"`) {
+		t.Fatalf("want one deprecation line for srs-down:\n%s", logs)
+	}
+	if err := os.WriteFile(file, []byte("rules: [{name: bad, matchers: ['alertname=~\"(\"'], action: drain}]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	errb.Reset()
+	if code := run([]string{"rebalancer", "--config.check", "--config.file=" + file, "--haproxy.socket=unix:/a"}, &out, &errb); code != 1 ||
+		!strings.Contains(errb.String(), `rules[0] "bad": matchers[0] 'alertname=~"("'`) {
+		t.Fatalf("code %d: %s", code, errb.String())
+	}
+}
+
 // TestRebalancerServesWithBasicAuth runs the command with a web config
 // holding basic auth (what the example Alertmanager config sends), against
 // a fake HAProxy, and stops it.
