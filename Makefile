@@ -121,6 +121,9 @@ demo: demo-deps build
 
 # ---------------------------------------------------------------- bench ---
 # Side-by-side measurements written to BENCHMARKS.md (ratios, one run).
+# scripts/bench.sh runs each piece of scripts/bench.d/; the pieces run the
+# benchmark programs of tools/bench/ (haproxy, collectors, agent; in the
+# root module, since they use internal/lab) and the packages' Go benchmarks.
 bench: bench-deps build
 	./scripts/bench.sh
 

@@ -1,8 +1,6 @@
-// Package alerts holds lbpilot's Prometheus rules (*.rules.yml), their
-// promtool unit tests (tests/*.test.yml), the Alertmanager configuration
-// (alertmanager.yml) and the runbook. This file checks them with the real
-// promtool and amtool; tools/mixin/check parses every expression and checks
-// every metric name against what lbpilot emits.
+// The rules, their promtool unit tests and the Alertmanager configuration,
+// checked with the real promtool and amtool.
+
 package alerts
 
 import (

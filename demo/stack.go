@@ -17,6 +17,10 @@ import (
 	"syscall"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
 	"github.com/lbpilot/lbpilot/internal/haproxyapi"
 )
 
@@ -551,55 +555,57 @@ func (s *Stack) RebalancerMetric(ctx context.Context, name string, match ...stri
 	return sumSamples(string(b), name, match...)
 }
 
-// sumSamples adds the samples of one metric in the text exposition
-// format whose labels contain every name="value" pair of match.
+// sumSamples adds the samples of one counter, gauge or untyped metric in
+// the text exposition format whose labels contain every name="value" pair
+// of match.
 func sumSamples(text, name string, match ...string) (float64, error) {
 	if len(match)%2 != 0 {
 		return 0, errors.New("match wants name, value pairs")
 	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(strings.NewReader(text))
+	if err != nil {
+		return 0, err
+	}
 	var sum float64
 	found := false
-	for _, line := range strings.Split(text, "\n") {
-		if !strings.HasPrefix(line, name) {
+	for _, m := range families[name].GetMetric() {
+		if !hasLabels(m, match) {
 			continue
 		}
-		rest := line[len(name):]
-		labels := ""
 		switch {
-		case strings.HasPrefix(rest, "{"):
-			end := strings.Index(rest, "}")
-			if end < 0 {
-				continue
-			}
-			labels, rest = rest[1:end], rest[end+1:]
-		case strings.HasPrefix(rest, " "):
+		case m.Counter != nil:
+			sum += m.Counter.GetValue()
+		case m.Gauge != nil:
+			sum += m.Gauge.GetValue()
+		case m.Untyped != nil:
+			sum += m.Untyped.GetValue()
 		default:
-			continue // a longer name
+			return 0, fmt.Errorf("%s is a %s, not a counter or gauge", name, families[name].GetType())
 		}
-		ok := true
-		for i := 0; i < len(match); i += 2 {
-			if !strings.Contains(","+labels+",", ","+match[i]+"="+strconv.Quote(match[i+1])+",") {
-				ok = false
-			}
-		}
-		if !ok {
-			continue
-		}
-		fields := strings.Fields(rest)
-		if len(fields) == 0 {
-			continue
-		}
-		v, err := strconv.ParseFloat(fields[0], 64)
-		if err != nil {
-			return 0, fmt.Errorf("%s: %w", line, err)
-		}
-		sum += v
 		found = true
 	}
 	if !found {
 		return 0, fmt.Errorf("no %s sample with %v", name, match)
 	}
 	return sum, nil
+}
+
+// hasLabels reports whether m has every name, value pair of match.
+func hasLabels(m *dto.Metric, match []string) bool {
+	for i := 0; i < len(match); i += 2 {
+		ok := false
+		for _, l := range m.GetLabel() {
+			if l.GetName() == match[i] && l.GetValue() == match[i+1] {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // Query runs an instant PromQL query and returns the number of series in

@@ -1,8 +1,9 @@
-// Package upstream is the HTTP plumbing the WCS, SRS and EMQX collectors
-// share: pooled clients, one GET with a body limit, and URL checks. It
-// knows nothing about any upstream's payload; each collector package
-// interprets status codes and bodies itself (SRS answers errors with HTTP
-// 200, EMQX with JSON bodies on 401), so Get returns them all.
+// Package upstream is the HTTP plumbing shared by everything that reads
+// the WCS, SRS and EMQX APIs (the collectors and the agent): pooled
+// clients, one GET with a body limit, and URL checks. It knows nothing
+// about any upstream's payload; each caller interprets status codes and
+// bodies itself (SRS answers errors with HTTP 200, EMQX with JSON bodies
+// on 401), so Get returns them all.
 package upstream
 
 import (

@@ -4,7 +4,7 @@
 set -eu
 out=$1; bin=$2
 frag="$out/10-haproxy.md"
-go run ./tools/benchhaproxy -servers 10000 -scrapes 11 -lbpilot "$bin" -out "$frag"
+go run ./tools/bench/haproxy -servers 10000 -scrapes 11 -lbpilot "$bin" -out "$frag"
 res=$(go test -run '^$' -bench 'Exposition10kServers' -benchtime 5x ./collectors/haproxy/ | awk '/const_metrics/{c=$3} /stream/{s=$3} END{printf "%.0f %.0f", c, s}')
 c=${res% *}; s=${res#* }
 {

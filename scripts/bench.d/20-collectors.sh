@@ -2,14 +2,14 @@
 # 20-collectors.sh OUTDIR LBPILOT — the WCS, SRS and EMQX collectors
 # against the lab: end to end through the lbpilot binary (500 targets in
 # one /metrics scrape, /probe overhead per kind, a 10,000-client SRS node;
-# internal/benchtool), then the packages' Go benchmarks (a collector scrape
+# tools/bench/collectors), then the packages' Go benchmarks (a collector scrape
 # against the same requests made raw, in one process). Writes
 # OUTDIR/20-collectors.md.
 set -eu
 outdir=$1
 bin=$2
 frag="$outdir/20-collectors.md"
-go run ./internal/benchtool -lbpilot "$bin" -out "$frag"
+go run ./tools/bench/collectors -lbpilot "$bin" -out "$frag"
 
 tmp=$(mktemp)
 trap 'rm -f "$tmp"' EXIT

@@ -3,13 +3,13 @@
 # (open loop) against a lab WCS with and without the cache, p50/p99 reply
 # latency, the upstream requests each made, the highest rate, and the WCS
 # docs' xinetd-style bash + curl + jq + bc script for comparison
-# (internal/agentbench); then the agent's Go benchmarks. Writes
+# (tools/bench/agent); then the agent's Go benchmarks. Writes
 # OUTDIR/30-agent.md.
 set -eu
 outdir=$1
 bin=$2
 frag="$outdir/30-agent.md"
-go run ./internal/agentbench -lbpilot "$bin" -out "$frag"
+go run ./tools/bench/agent -lbpilot "$bin" -out "$frag"
 
 tmp=$(mktemp)
 trap 'rm -f "$tmp"' EXIT

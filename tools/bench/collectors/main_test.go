@@ -36,7 +36,7 @@ func TestSRSGroupsPageLikeTheCollector(t *testing.T) {
 func TestQuickRun(t *testing.T) {
 	goBin := testenv.Binary(t, "go")
 	bin := filepath.Join(t.TempDir(), "lbpilot")
-	if out, err := exec.Command(goBin, "build", "-o", bin, "../../cmd/lbpilot").CombinedOutput(); err != nil {
+	if out, err := exec.Command(goBin, "build", "-o", bin, "../../../cmd/lbpilot").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	md, err := run(config{lbpilot: bin, targets: 9, rounds: 1, probeRounds: 3, bigStreams: 20, bigClients: 200})

@@ -59,7 +59,7 @@ func TestScriptToolsMissing(t *testing.T) {
 func TestQuickRun(t *testing.T) {
 	goBin := testenv.Binary(t, "go")
 	bin := filepath.Join(t.TempDir(), "lbpilot")
-	if out, err := exec.Command(goBin, "build", "-o", bin, "../../cmd/lbpilot").CombinedOutput(); err != nil {
+	if out, err := exec.Command(goBin, "build", "-o", bin, "../../../cmd/lbpilot").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	md, err := run(config{lbpilot: bin, rate: 200, duration: 500 * time.Millisecond, rounds: 1, scriptChecks: 2, closed: 300 * time.Millisecond})

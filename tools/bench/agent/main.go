@@ -1,5 +1,5 @@
-// Command agentbench measures `lbpilot agent` for `make bench`
-// (scripts/bench.d/30-agent.sh):
+// Command agent (tools/bench/agent) measures `lbpilot agent` for
+// `make bench` (scripts/bench.d/30-agent.sh):
 //
 //   - agent checks at a fixed rate (open loop: each check starts on its
 //     schedule whether or not the previous ones finished, and its latency
@@ -54,7 +54,7 @@ func main() {
 	flag.Parse()
 	md, err := run(c)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "agentbench:", err)
+		fmt.Fprintln(os.Stderr, "bench/agent:", err)
 		os.Exit(1)
 	}
 	if c.out == "" {
@@ -62,7 +62,7 @@ func main() {
 		return
 	}
 	if err := os.WriteFile(c.out, []byte(md), 0o644); err != nil {
-		fmt.Fprintln(os.Stderr, "agentbench:", err)
+		fmt.Fprintln(os.Stderr, "bench/agent:", err)
 		os.Exit(1)
 	}
 }
@@ -338,7 +338,7 @@ func run(c config) (string, error) {
 
 	var b strings.Builder
 	fmt.Fprintf(&b, "## Agent: HAProxy agent-check against a lab WCS\n\n")
-	fmt.Fprintf(&b, "`scripts/bench.d/30-agent.sh` → `internal/agentbench`. The real `lbpilot agent` binary reads a lab WCS (`internal/lab`, in the benchmark's process, counting the statistics requests it answers). A check is what HAProxy does: connect, read the line, reset. ")
+	fmt.Fprintf(&b, "`scripts/bench.d/30-agent.sh` → `tools/bench/agent`. The real `lbpilot agent` binary reads a lab WCS (`internal/lab`, in the benchmark's process, counting the statistics requests it answers). A check is what HAProxy does: connect, read the line, reset. ")
 	fmt.Fprintf(&b, "Open loop: a check starts every %v whether or not earlier ones finished, and its latency runs from its connect to its line, as HAProxy sees it. %d alternating rounds of %v per side; the load generator shares the machine's %s with the agent.\n\n", time.Second/time.Duration(c.rate), c.rounds, c.duration, cores())
 	target2ms := "met"
 	if mc.pct(99) >= 2*time.Millisecond {
@@ -356,7 +356,7 @@ func run(c config) (string, error) {
 	fmt.Fprintf(&b, "The generator started its checks late by p50 %s, p99 %s (the shared machine's scheduling, outside the latencies above; load average %s at the end).\n\n", ms(pctOf(mc.lag, 50)), ms(pctOf(mc.lag, 99)), loadavg())
 	fmt.Fprintf(&b, "Highest rate (closed loop, 8 clients back to back, cache 1 s): **%.0f checks/s**, p50 %s, p99 %s, %d failed.\n\n", maxRate.rate(), ms(maxRate.pct(50)), ms(maxRate.pct(99)), maxRate.errors)
 
-	dir, err := os.MkdirTemp("", "agentbench")
+	dir, err := os.MkdirTemp("", "lbpbench-agent")
 	if err != nil {
 		return "", err
 	}

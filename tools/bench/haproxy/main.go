@@ -1,8 +1,9 @@
-// Command benchhaproxy measures, in one run and alternating, how long a
-// Prometheus-style scrape of one HAProxy with many servers takes through
-// lbpilot, HAProxy's built-in exporter (promex) and Debian's
-// prometheus-haproxy-exporter, and each exporter's peak RSS. It writes a
-// markdown fragment of ratios for BENCHMARKS.md (see scripts/bench.d).
+// Command haproxy (tools/bench/haproxy) measures, in one run and
+// alternating, how long a Prometheus-style scrape of one HAProxy with many
+// servers takes through lbpilot, HAProxy's built-in exporter (promex) and
+// Debian's prometheus-haproxy-exporter, and each exporter's peak RSS. It
+// writes a markdown fragment of ratios for BENCHMARKS.md
+// (scripts/bench.d/10-haproxy.sh).
 package main
 
 import (
@@ -44,7 +45,7 @@ func main() {
 	out := flag.String("out", "", "markdown fragment to write (default stdout)")
 	flag.Parse()
 	if err := run(*servers, *scrapes, *lbpilot, *out); err != nil {
-		fmt.Fprintln(os.Stderr, "benchhaproxy:", err)
+		fmt.Fprintln(os.Stderr, "bench/haproxy:", err)
 		os.Exit(1)
 	}
 }

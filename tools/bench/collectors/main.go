@@ -1,5 +1,6 @@
-// Command benchtool measures lbpilot's WCS, SRS and EMQX collectors end to
-// end against the lab, for `make bench` (scripts/bench.d/20-collectors.sh):
+// Command collectors (tools/bench/collectors) measures lbpilot's WCS, SRS
+// and EMQX collectors end to end against the lab, for `make bench`
+// (scripts/bench.d/20-collectors.sh):
 //
 //   - one /metrics scrape of 500 lab targets of mixed kinds, against the
 //     same upstream requests made directly (same concurrency bound);
@@ -54,7 +55,7 @@ func main() {
 	flag.Parse()
 	md, err := run(c)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "benchtool:", err)
+		fmt.Fprintln(os.Stderr, "bench/collectors:", err)
 		os.Exit(1)
 	}
 	if c.out == "" {
@@ -62,7 +63,7 @@ func main() {
 		return
 	}
 	if err := os.WriteFile(c.out, []byte(md), 0o644); err != nil {
-		fmt.Fprintln(os.Stderr, "benchtool:", err)
+		fmt.Fprintln(os.Stderr, "bench/collectors:", err)
 		os.Exit(1)
 	}
 }
@@ -345,7 +346,7 @@ func run(c config) (string, error) {
 	}
 	var md strings.Builder
 	md.WriteString("## Collectors: WCS, SRS and EMQX against the lab\n\n")
-	md.WriteString("`scripts/bench.d/20-collectors.sh` → `internal/benchtool`. The upstreams are `internal/lab` servers in the benchmark's process; the exporter is the real `lbpilot` binary. The baseline makes the very requests the collectors make (same pages, same concurrency) and only reads the bodies, so each ratio is lbpilot's whole cost (decoding, metrics, exposition, HTTP) over the upstream's own. Medians of alternating rounds.\n\n")
+	md.WriteString("`scripts/bench.d/20-collectors.sh` → `tools/bench/collectors`. The upstreams are `internal/lab` servers in the benchmark's process; the exporter is the real `lbpilot` binary. The baseline makes the very requests the collectors make (same pages, same concurrency) and only reads the bodies, so each ratio is lbpilot's whole cost (decoding, metrics, exposition, HTTP) over the upstream's own. Medians of alternating rounds.\n\n")
 	md.WriteString("| measurement | lbpilot | baseline: the same upstream requests | ratio | target | |\n|---|---|---|---|---|---|\n")
 
 	ts, err := startTargets(c.targets)
