@@ -1,6 +1,8 @@
-// Package dashboards defines lbpilot's Grafana dashboards. cmd/dashgen
-// writes them to ../../dashboards/*.json; a test keeps the committed files
-// equal to a fresh generation.
+// Package dashboards defines lbpilot's Grafana dashboards with the
+// builders of Grafana's foundation SDK (github.com/grafana/grafana-foundation-sdk/go).
+// cmd/dashgen writes them to ../../dashboards/*.json; a test keeps the
+// committed files equal to a fresh generation. board.go and panels.go hold
+// the few defaults every lbpilot dashboard and panel kind shares.
 //
 // Label conventions every dashboard follows (README "Alerts and
 // dashboards"): job and instance are Prometheus's; target names the
@@ -14,7 +16,7 @@ import (
 	"fmt"
 	"strings"
 
-	g "github.com/lbpilot/lbpilot/tools/mixin/grafana"
+	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
 )
 
 // UIDs of the dashboards (stable across instances; links use them).
@@ -27,16 +29,24 @@ const (
 	UIDRebalancer = "lbpilot-rebalancer"
 )
 
-// All returns every dashboard, keyed by file name.
-func All() map[string]*g.Dashboard {
-	return map[string]*g.Dashboard{
-		"overview.json":   Overview(),
-		"haproxy.json":    HAProxy(),
-		"wcs.json":        WCS(),
-		"srs.json":        SRS(),
-		"emqx.json":       EMQX(),
-		"rebalancer.json": Rebalancer(),
+// All builds every dashboard, keyed by file name.
+func All() (map[string]dashboard.Dashboard, error) {
+	out := map[string]dashboard.Dashboard{}
+	for name, build := range map[string]func() (dashboard.Dashboard, error){
+		"overview.json":   Overview,
+		"haproxy.json":    HAProxy,
+		"wcs.json":        WCS,
+		"srs.json":        SRS,
+		"emqx.json":       EMQX,
+		"rebalancer.json": Rebalancer,
+	} {
+		d, err := build()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		out[name] = d
 	}
+	return out, nil
 }
 
 // Selectors of the job, instance and target variables.
@@ -50,9 +60,9 @@ func s(parts ...string) string { return strings.Join(parts, ",") }
 
 // jobInstanceVars adds job and instance variables over the given metric
 // (a family every scrape of the dashboard's subject carries).
-func jobInstanceVars(d *g.Dashboard, metric string) {
-	d.QueryVar("job", "Job", "Prometheus jobs scraping lbpilot for this dashboard.", metric, "job", ".+")
-	d.QueryVar("instance", "Instance", "Scrape instances: the exporter on /metrics jobs, the upstream address on /probe jobs.", withMatchers(metric, `job=~"$job"`), "instance", ".+")
+func jobInstanceVars(d *board, metric string) {
+	d.queryVar("job", "Job", "Prometheus jobs scraping lbpilot for this dashboard.", metric, "job", ".+")
+	d.queryVar("instance", "Instance", "Scrape instances: the exporter on /metrics jobs, the upstream address on /probe jobs.", withMatchers(metric, `job=~"$job"`), "instance", ".+")
 }
 
 // withMatchers adds matchers to a metric name or a selector.
@@ -65,8 +75,8 @@ func withMatchers(base, matchers string) string {
 
 // targetVar adds the target variable. Its All value also matches series
 // without a target label (a /probe job that does not copy it).
-func targetVar(d *g.Dashboard, label, metric string) {
-	d.QueryVar("target", label, "The upstreams (the target label: a static target's name, or the address a /probe job copies into it).",
+func targetVar(d *board, label, metric string) {
+	d.queryVar("target", label, "The upstreams (the target label: a static target's name, or the address a /probe job copies into it).",
 		withMatchers(metric, jobInst), "target", ".*")
 }
 
@@ -75,14 +85,14 @@ func targetVar(d *g.Dashboard, label, metric string) {
 // HAProxy servers entering drain or maint and going back to ready (the
 // admin state only lbpilot exports). Fixed 2m windows at a 60 s step:
 // annotation queries do not get Grafana's $__rate_interval reliably.
-func rebalancerAnnotations(d *g.Dashboard) {
-	d.Annotate("Rebalancer actions", "orange",
+func rebalancerAnnotations(d *board) {
+	d.annotate("Rebalancer actions", "orange",
 		`sum by (action, result) (increase(lbpilot_rebalancer_actions_total{result=~"success|dry_run"}[2m])) > 0`,
 		"rebalancer: {{action}}", "{{result}}", "action,result")
-	d.Annotate("Servers drained or in maintenance", "red",
+	d.annotate("Servers drained or in maintenance", "red",
 		`(haproxy_server_admin_state{state=~"drain|maint"} == 1) unless (haproxy_server_admin_state{state=~"drain|maint"} offset 2m == 1)`,
 		"{{proxy}}/{{server}} → {{state}}", "HAProxy {{target}}", "proxy,server,state")
-	d.Annotate("Servers back to ready", "green",
+	d.annotate("Servers back to ready", "green",
 		`(haproxy_server_admin_state{state="ready"} == 1) and ignoring (state) (haproxy_server_admin_state{state=~"drain|maint"} offset 2m == 1)`,
 		"{{proxy}}/{{server}} → ready", "HAProxy {{target}}", "proxy,server")
 }
@@ -91,19 +101,19 @@ func rebalancerAnnotations(d *g.Dashboard) {
 var (
 	// serverStateMap maps the folded HAProxy server state (see
 	// serverStateExpr) to names and colours.
-	serverStateMap = g.ValueMap(
+	serverStateMap = valueMap(
 		"0", "DOWN", "red",
 		"1", "UP", "green",
 		"2", "MAINT", "blue",
 		"3", "DRAIN", "orange",
 		"4", "NOLB", "purple",
 	)
-	adminStateMap = g.ValueMap(
+	adminStateMap = valueMap(
 		"0", "ready", "green",
 		"1", "drain", "orange",
 		"2", "maint", "blue",
 	)
-	upDownMap = g.ValueMap(
+	upDownMap = valueMap(
 		"0", "DOWN", "red",
 		"1", "UP", "green",
 	)

@@ -32,14 +32,17 @@ func run(args []string) int {
 
 // Write renders every dashboard into dir.
 func Write(dir string) error {
-	all := dashboards.All()
+	all, err := dashboards.All()
+	if err != nil {
+		return err
+	}
 	names := make([]string, 0, len(all))
 	for n := range all {
 		names = append(names, n)
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		b, err := all[n].JSON()
+		b, err := dashboards.JSON(all[n])
 		if err != nil {
 			return fmt.Errorf("%s: %w", n, err)
 		}
