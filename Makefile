@@ -24,7 +24,7 @@ LDFLAGS   := -s -w \
 DEB_TEST_PKGS  := haproxy prometheus prometheus-alertmanager docker-compose systemd
 DEB_BENCH_PKGS := prometheus-haproxy-exporter
 
-.PHONY: all build deps demo-deps bench-deps test unit mixin deploy dashboards fmt-check vet checkmetrics fuzz-short fuzz bench demo clean
+.PHONY: all build deps demo-deps bench-deps test unit mixin deploy dashboards docs fmt-check vet checkmetrics fuzz-short fuzz bench demo clean
 
 all: build
 
@@ -98,6 +98,11 @@ dashboards:
 	cd $(MIXIN) && $(GO) run ./cmd/dashgen -out ../../dashboards
 	cd $(MIXIN) && $(GO) run ./cmd/dashpreview -dashboards ../../dashboards -out ../../dashboards/preview
 
+# docs regenerates docs/metrics.md from the collectors' metric catalogs
+# (tools/metricsdoc); `make test` fails while the committed page is stale.
+docs:
+	$(GO) run ./tools/metricsdoc -out docs/metrics.md
+
 # checkmetrics scrapes a running lbpilot exporter (against a real haproxy
 # and the lab) and runs `promtool check metrics` on every response.
 checkmetrics: build
@@ -112,7 +117,7 @@ fuzz:
 	./scripts/fuzz.sh $(or $(FUZZ_LONG),60s)
 
 # ----------------------------------------------------------------- demo ---
-# The whole loop on loopback, narrated (README, "Demo"); Ctrl-C stops it.
+# The whole loop on loopback, narrated (docs/lab.md, "Demo"); Ctrl-C stops it.
 # DEMO_FLAGS=--no-wait stops after the scenario; --port-base=N moves the ports.
 DEMO_FLAGS ?=
 demo: demo-deps build

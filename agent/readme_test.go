@@ -1,25 +1,17 @@
 package agent
 
 import (
-	"os"
 	"strings"
 	"testing"
+
+	"github.com/lbpilot/lbpilot/internal/docstest"
 )
 
 // TestREADMEDocumentsAgent keeps README's Agent section in step with the
 // code: every metric family, every reply kind and every threshold name is
 // documented there.
 func TestREADMEDocumentsAgent(t *testing.T) {
-	b, err := os.ReadFile("../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := string(b)
-	start, end := strings.Index(s, "\n## Agent\n"), strings.Index(s, "\n## Alerts and dashboards\n")
-	if start < 0 || end < start {
-		t.Fatal("README has no Agent section")
-	}
-	section := s[start:end]
+	section := docstest.File(t, "docs/agent.md") + docstest.Section(t, "docs/metrics.md", "agent-metrics")
 	ta := newTestAgent(t, nil)
 	_ = check(t, ta.addr, "")
 	mfs, err := ta.Registry().Gather()

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -18,25 +17,15 @@ import (
 	"github.com/lbpilot/lbpilot/internal/haproxyapi"
 	"github.com/lbpilot/lbpilot/internal/haproxyapi/haproxytest"
 	"github.com/lbpilot/lbpilot/rebalancer"
+
+	"github.com/lbpilot/lbpilot/internal/docstest"
 )
 
 // readmeYAML returns the README's "Alerts and dashboards" yaml blocks
 // whose first line contains marker.
 func readmeYAML(t *testing.T, marker string) string {
 	t.Helper()
-	b, err := os.ReadFile("../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := string(b)
-	start := strings.Index(s, "\n## Alerts and dashboards")
-	if start < 0 {
-		t.Fatal("README has no Alerts and dashboards section")
-	}
-	s = s[start:]
-	if end := strings.Index(s[1:], "\n## "); end > 0 {
-		s = s[:end+1]
-	}
+	s := docstest.File(t, "docs/alerts-and-dashboards.md")
 	for _, block := range strings.Split(s, "```yaml\n")[1:] {
 		block = block[:strings.Index(block, "```")]
 		if first, _, _ := strings.Cut(block, "\n"); strings.Contains(first, marker) {

@@ -15,6 +15,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/lbpilot/lbpilot/internal/docstest"
 	"github.com/lbpilot/lbpilot/internal/testenv"
 )
 
@@ -320,17 +321,7 @@ func writeFile(t *testing.T, path, content string) {
 // TestReadmeListsEveryAlert: the README's alert table names every alert
 // with its severity and, for those that move traffic, their action.
 func TestReadmeListsEveryAlert(t *testing.T) {
-	b, err := os.ReadFile("../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	readme := string(b)
-	start := strings.Index(readme, "\n## Alerts and dashboards")
-	end := strings.Index(readme[start+1:], "\n## ")
-	if start < 0 || end < 0 {
-		t.Fatal("README has no Alerts and dashboards section")
-	}
-	section := readme[start : start+1+end]
+	section := docstest.Section(t, "docs/alerts-and-dashboards.md", "alert-rules")
 	rows := map[string]string{}
 	for _, line := range strings.Split(section, "\n") {
 		cells := strings.Split(line, "|")

@@ -27,7 +27,7 @@ type Ports struct {
 	Alertmanager int
 }
 
-// DefaultPorts are the demo's fixed ports (README, "Demo"): the usual
+// DefaultPorts are the demo's fixed ports (docs/lab.md, "Demo"): the usual
 // port of each service behind a leading 1, clear of the kernel's
 // ephemeral range (32768 and up) so an outgoing connection never holds
 // one.

@@ -1,27 +1,18 @@
 package demo
 
 import (
-	"os"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/lbpilot/lbpilot/internal/docstest"
 )
 
 func readmeDemo(t *testing.T) string {
 	t.Helper()
-	b, err := os.ReadFile("../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := string(b)
-	start := strings.Index(s, "\n## Demo\n")
-	if start < 0 {
-		t.Fatal("README has no Demo section")
-	}
-	s = s[start+1:]
-	return s[:strings.Index(s, "\n## ")]
+	return docstest.Section(t, "docs/lab.md", "demo")
 }
 
 // The README's port table lists exactly the demo's fixed ports.

@@ -20,6 +20,7 @@ import (
 
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/lbpilot/lbpilot/internal/docstest"
 	"github.com/lbpilot/lbpilot/internal/lab"
 )
 
@@ -266,10 +267,7 @@ targets:
 // TestREADMEDocumentsEveryFamily: every metric family a WCS, SRS or EMQX
 // golden file holds is named in README's metric tables.
 func TestREADMEDocumentsEveryFamily(t *testing.T) {
-	readme, err := os.ReadFile(filepath.Join("..", "README.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	readme := []byte(docstest.File(t, "docs/metrics.md"))
 	files, _ := filepath.Glob(filepath.Join("..", "collectors", "*", "testdata", "golden", "*.prom"))
 	seen := map[string]bool{}
 	for _, f := range files {

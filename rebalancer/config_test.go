@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/lbpilot/lbpilot/internal/docstest"
 )
 
 const fullConfig = `
@@ -217,21 +219,7 @@ func TestParseAction(t *testing.T) {
 
 // TestREADMEConfigExample keeps the README's configuration example valid.
 func TestREADMEConfigExample(t *testing.T) {
-	b, err := os.ReadFile("../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := string(b)
-	i := -1
-	if r := strings.Index(s, "\n## Rebalancer\n"); r >= 0 {
-		if j := strings.Index(s[r:], "### Configuration file"); j >= 0 {
-			i = r + j
-		}
-	}
-	if i < 0 {
-		t.Fatal("README has no rebalancer configuration section")
-	}
-	s = s[i:]
+	s := docstest.Section(t, "docs/rebalancer.md", "configuration-file")
 	start := strings.Index(s, "```yaml\n")
 	end := strings.Index(s[start+8:], "```")
 	if start < 0 || end < 0 {

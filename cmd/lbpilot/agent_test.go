@@ -14,6 +14,8 @@ import (
 	"github.com/lbpilot/lbpilot/internal/haproxyapi/haproxytest"
 	"github.com/lbpilot/lbpilot/internal/lab"
 	"github.com/lbpilot/lbpilot/internal/testenv"
+
+	"github.com/lbpilot/lbpilot/internal/docstest"
 )
 
 func TestAgentCLI(t *testing.T) {
@@ -168,12 +170,10 @@ backend bk_wcs
 // Agent flags table.
 func TestAgentFlagsDocumented(t *testing.T) {
 	code, help, _ := runArgs("agent", "--help")
-	b, err := os.ReadFile("../../README.md")
-	if err != nil || code != 0 {
-		t.Fatal(code, err)
+	if code != 0 {
+		t.Fatal(code)
 	}
-	readme := string(b)
-	section := readme[strings.Index(readme, "\n## Agent\n"):strings.Index(readme, "\n## Alerts and dashboards\n")]
+	section := docstest.Section(t, "docs/agent.md", "flags")
 	n := 0
 	for _, f := range strings.Fields(help) {
 		if !strings.HasPrefix(f, "--") {

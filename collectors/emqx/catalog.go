@@ -34,8 +34,8 @@ var gaugeDefs = []gaugeDef{
 // counterDefs are the cumulative counters of EMQX's metrics API (95 in
 // 5.8, plus the EMQX 4 and emqttd 2 ones). lbpilot's name is the key with
 // dots as underscores, prefixed emqx_ and suffixed _total; EMQX's own
-// Prometheus endpoint uses the same name without _total (see README for
-// its two exceptions). Counters lbpilot does not know are not exported.
+// Prometheus endpoint uses the same name without _total (see nativeCounter
+// for its exceptions). Counters lbpilot does not know are not exported.
 var counterDefs = []struct{ key, help string }{
 	{"bytes.received", "Bytes received from MQTT clients"},
 	{"bytes.sent", "Bytes sent to MQTT clients"},

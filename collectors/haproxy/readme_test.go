@@ -1,19 +1,16 @@
 package haproxy
 
 import (
-	"os"
 	"strings"
 	"testing"
+
+	"github.com/lbpilot/lbpilot/internal/docstest"
 )
 
 // TestREADMEListsEveryFamily keeps the README's metrics table in step with
 // the catalog: a family added or renamed here must be documented there.
 func TestREADMEListsEveryFamily(t *testing.T) {
-	b, err := os.ReadFile("../../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	readme := string(b)
+	readme := docstest.Section(t, "docs/metrics.md", "haproxy-metrics")
 	var names []string
 	for _, set := range []struct {
 		scope string

@@ -32,7 +32,7 @@ type family struct {
 func one(keys ...string) []series { return []series{{keys: keys}} }
 
 // families is the fixed part of the catalog: every documented key of the
-// stat page lands in exactly one family (README's WCS table lists them).
+// stat page lands in exactly one family (MetricDocs lists them for docs/metrics.md).
 var families = []family{
 	{name: "wcs_connections", help: "Client connections of all transports (connections).", series: one("connections")},
 	{name: "wcs_transport_connections", help: "Client connections by transport (connections_websocket, connections_rtmfp, connections_hls); HLS over HTTP/2 shares connections, so it can be lower than the HLS viewers.",

@@ -8,7 +8,7 @@ import (
 )
 
 // Load is what a simulated upstream reports. Each kind reads the fields
-// that make sense for it (README's Lab section has the table):
+// that make sense for it (docs/lab.md, "Lab", has the table):
 //
 //   - WCS: Publishers and Subscribers are streams in and out (split over
 //     protocols so the agent's sums give them back exactly), HLS is

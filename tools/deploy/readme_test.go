@@ -8,27 +8,19 @@ import (
 	"testing"
 
 	"github.com/lbpilot/lbpilot/exporter"
+	"github.com/lbpilot/lbpilot/internal/docstest"
 	"github.com/lbpilot/lbpilot/internal/testenv"
 )
 
-// readmeSection returns README.md from the heading "## name" to the next
-// level-2 heading.
+// readmeSection returns the documentation page of a former README
+// section: "Deploying" is docs/deploying.md, "Scaling out" docs/scaling.md.
 func readmeSection(t *testing.T, name string) string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(root, "README.md"))
-	if err != nil {
-		t.Fatal(err)
+	page := map[string]string{"Deploying": "docs/deploying.md", "Scaling out": "docs/scaling.md"}[name]
+	if page == "" {
+		t.Fatalf("no documentation page for %q", name)
 	}
-	s := string(b)
-	start := strings.Index(s, "\n## "+name+"\n")
-	if start < 0 {
-		t.Fatalf("README has no %q section", name)
-	}
-	s = s[start+1:]
-	if end := strings.Index(s, "\n## "); end > 0 {
-		s = s[:end]
-	}
-	return s
+	return docstest.File(t, page)
 }
 
 // yamlBlocks returns the section's ```yaml blocks.

@@ -1,0 +1,76 @@
+package haproxy
+
+import (
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/lbpilot/lbpilot/collectors"
+)
+
+// MetricDocs documents every family of the catalog (docs/metrics.md).
+func MetricDocs() []collectors.MetricDoc {
+	var out []collectors.MetricDoc
+	for _, set := range []struct {
+		scope  string
+		labels []string
+		fams   []family
+	}{
+		{ScopeFrontend, []string{"proxy"}, frontendFamilies},
+		{ScopeBackend, []string{"proxy"}, backendFamilies},
+		{ScopeServer, []string{"proxy", "server"}, serverFamilies},
+	} {
+		for _, f := range set.fams {
+			labels := set.labels
+			switch f.kind {
+			case statusState, checkState, aggState, adminState:
+				labels = append(labels[:len(labels):len(labels)], "state")
+			case httpCodes:
+				labels = append(labels[:len(labels):len(labels)], "code")
+			}
+			out = append(out, collectors.MetricDoc{
+				Names:  []string{"haproxy_" + set.scope + "_" + f.name},
+				Type:   typeName(f.typ),
+				Labels: strings.Join(labels, ", "),
+				Help:   f.help,
+				Source: familySource(f),
+			})
+		}
+	}
+	out = append(out, collectors.MetricDoc{
+		Names: []string{"haproxy_process_build_info"}, Type: "gauge", Labels: "version",
+		Help: "HAProxy version, as a label; the value is 1.", Source: "`Version`",
+	})
+	for _, f := range infoFamilies {
+		out = append(out, collectors.MetricDoc{
+			Names:  []string{"haproxy_process_" + f.name},
+			Type:   typeName(f.typ),
+			Help:   f.help,
+			Source: "`" + f.key + "`",
+		})
+	}
+	return out
+}
+
+func familySource(f family) string {
+	switch f.kind {
+	case httpCodes:
+		return "`hrsp_1xx` … `hrsp_other`"
+	case aggState:
+		return "computed from server `status`"
+	case adminState:
+		return "`show servers state` srv_admin_state"
+	}
+	s := "`" + f.col + "`"
+	if f.scale == ms {
+		s += " (ms ÷ 1000)"
+	}
+	return s
+}
+
+func typeName(t prometheus.ValueType) string {
+	if t == counter {
+		return "counter"
+	}
+	return "gauge"
+}

@@ -1,0 +1,51 @@
+package docstest
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestAnchor(t *testing.T) {
+	for heading, want := range map[string]string{
+		"Thresholds":                 "thresholds",
+		"The exporter's own metrics": "the-exporters-own-metrics",
+		"Why the agent never says `drain`, `ready` or `maint`": "why-the-agent-never-says-drain-ready-or-maint",
+		"4. The exporter, with static or discovered targets":   "4-the-exporter-with-static-or-discovered-targets",
+		"HTTP health endpoint (ELB/ALB, nginx)":                "http-health-endpoint-elbalb-nginx",
+		"How they are checked (`make test`)":                   "how-they-are-checked-make-test",
+		"See [the agent](agent.md) — now":                      "see-the-agent--now",
+		"lbpilot_up and max_streams":                           "lbpilot_up-and-max_streams",
+	} {
+		if got := Anchor(heading); got != want {
+			t.Errorf("Anchor(%q) = %q, want %q", heading, got, want)
+		}
+	}
+}
+
+const sample = "# Page\n\nintro\n\n## Flags\n\nflags text\n\n```sh\n# not a heading\n```\n\n### Sub\n\nsub text\n\n## Flags\n\nsecond\n\n# Other\n"
+
+func TestHeadingsAndSections(t *testing.T) {
+	var got []string
+	for _, h := range Headings(sample) {
+		got = append(got, h.Anchor)
+	}
+	if strings.Join(got, " ") != "page flags sub flags-1 other" {
+		t.Errorf("anchors %v", got)
+	}
+	hs := Headings(sample)
+	body := sample[hs[1].Offset:hs[3].Offset]
+	if !strings.Contains(body, "sub text") || strings.Contains(body, "second") {
+		t.Errorf("section: %q", body)
+	}
+}
+
+func TestLinks(t *testing.T) {
+	md := "see [a](docs/a.md#x) and ![img](p.png \"title\") but `[not](a link)`\n```\n[no](code.md)\n```\n[y](#local)\n"
+	var got []string
+	for _, l := range Links(md) {
+		got = append(got, l.Target)
+	}
+	if strings.Join(got, " ") != "docs/a.md#x p.png #local" {
+		t.Errorf("links %v", got)
+	}
+}
