@@ -2,11 +2,11 @@ package rebalancer
 
 import (
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 
 	"github.com/go-kit/log"
+	"github.com/lbpilot/lbpilot/internal/docstest"
 )
 
 // ruleYAML is a one-rule configuration with the given matcher keys.
@@ -321,21 +321,17 @@ rules:
 	}
 }
 
-// TestREADMEDeprecationLine keeps the README's example warning identical
-// to what the rebalancer logs for that rule.
-func TestREADMEDeprecationLine(t *testing.T) {
-	b, err := os.ReadFile("../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
+// TestDocsDeprecationLine keeps the docs' example warning identical to
+// what the rebalancer logs for that rule.
+func TestDocsDeprecationLine(t *testing.T) {
 	var doc string
-	for _, l := range strings.Split(string(b), "\n") {
+	for _, l := range strings.Split(docstest.Section(t, "docs/rebalancer.md", "configuration-file"), "\n") {
 		if strings.HasPrefix(l, "level=warn msg=\"Rule uses deprecated") {
 			doc = l
 		}
 	}
 	if doc == "" {
-		t.Fatal("README shows no deprecation warning")
+		t.Fatal("docs/rebalancer.md#configuration-file shows no deprecation warning")
 	}
 	c, err := Parse([]byte(ruleYAML(`    match_re: {alertname: "SRSEdge(Down|HighErrorRate)"}`)))
 	if err != nil {
