@@ -301,7 +301,7 @@ func FixedColor(c string) Property {
 	return Property{ID: "color", Value: map[string]any{"mode": "fixed", "fixedColor": c}}
 }
 
-// StatColor colours the whole stat background by thresholds.
+// StatBackground colours the whole stat background by thresholds.
 func (p *Panel) StatBackground() *Panel {
 	p.Options.(map[string]any)["colorMode"] = "background"
 	return p
