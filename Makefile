@@ -24,7 +24,7 @@ LDFLAGS   := -s -w \
 DEB_TEST_PKGS  := haproxy prometheus prometheus-alertmanager docker-compose systemd
 DEB_BENCH_PKGS := prometheus-haproxy-exporter
 
-.PHONY: all build deps demo-deps bench-deps test unit mixin deploy dashboards docs fmt-check vet checkmetrics fuzz-short fuzz bench demo clean
+.PHONY: all build deps demo-deps bench-deps test unit mixin deploy dashboards docs fmt-check vet lint checkmetrics fuzz-short fuzz bench demo clean
 
 all: build
 
@@ -59,7 +59,7 @@ bench-deps: deps
 # The one command CI runs (.ci/run). Real haproxy/prometheus/alertmanager
 # binaries are installed by `deps`; tests that need them fail in CI when
 # they are missing.
-test: deps fmt-check vet build unit mixin deploy checkmetrics fuzz-short
+test: deps fmt-check vet lint build unit mixin deploy checkmetrics fuzz-short
 	@echo ">> make test: all checks passed"
 
 fmt-check:
@@ -69,6 +69,21 @@ fmt-check:
 
 vet:
 	$(GO) vet $(PKGS)
+
+# lint runs staticcheck, with the checks named in staticcheck.conf, over the
+# root module and the nested ones (tools/mixin, tools/deploy). The pinned
+# version is installed once into bin/tools/<version>/ from the module proxy.
+STATICCHECK_VERSION := v0.8.2
+STATICCHECK := $(abspath $(BIN))/tools/staticcheck-$(STATICCHECK_VERSION)/staticcheck
+
+$(STATICCHECK):
+	GOBIN=$(dir $@) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+lint: $(STATICCHECK)
+	$(STATICCHECK) $(PKGS)
+	cd $(MIXIN) && $(STATICCHECK) ./...
+	cd $(DEPLOY) && $(STATICCHECK) ./...
+	@echo ">> staticcheck: clean"
 
 unit:
 	$(GO) test -race -count=1 -timeout 30m $(PKGS)

@@ -106,7 +106,7 @@ func New(opts Options) (*Exporter, error) {
 	}
 	e.self.MustRegister(e.reloadOK, e.reloadTime, e.probeInvalid, e.targetsConfig, versioncollector.NewCollector("lbpilot"))
 	if !opts.DisableExporterMetrics {
-		e.self.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+		e.self.MustRegister(runtimeCollectors()...)
 	}
 	if err := e.Reload(); err != nil {
 		return nil, err

@@ -351,6 +351,10 @@ func TestGzipNegotiation(t *testing.T) {
 	}
 	plain, _ := io.ReadAll(zr)
 	parse(t, string(plain))
+	rec, _ = get(t, e.MetricsHandler(), "/metrics", map[string]string{"Accept-Encoding": "deflate, GZIP;q=0.5"})
+	if rec.Header().Get("Content-Encoding") != "gzip" {
+		t.Errorf("gzip;q=0.5 not gzipped: %v", rec.Header())
+	}
 	rec, _ = get(t, e.MetricsHandler(), "/metrics", map[string]string{"Accept-Encoding": "gzip;q=0, identity"})
 	if rec.Header().Get("Content-Encoding") != "" {
 		t.Error("gzip;q=0 still compressed")

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"runtime"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -213,7 +212,7 @@ func writeExposition(w http.ResponseWriter, r *http.Request, mfs []*dto.MetricFa
 	h := w.Header()
 	h.Set("Content-Type", string(contentType))
 	var out io.Writer = w
-	if acceptsGzip(r) {
+	if expo.AcceptsGzip(r.Header) {
 		h.Set("Content-Encoding", "gzip")
 		h.Add("Vary", "Accept-Encoding")
 		// Compress on every core while this goroutine renders.
@@ -233,14 +232,4 @@ func writeExposition(w http.ResponseWriter, r *http.Request, mfs []*dto.MetricFa
 		return err
 	}
 	return bw.Flush()
-}
-
-func acceptsGzip(r *http.Request) bool {
-	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
-		enc, params, _ := strings.Cut(strings.TrimSpace(part), ";")
-		if strings.TrimSpace(enc) == "gzip" && !strings.Contains(strings.ReplaceAll(params, " ", ""), "q=0") {
-			return true
-		}
-	}
-	return false
 }

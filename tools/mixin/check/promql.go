@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
 
@@ -130,7 +131,7 @@ func Selectors(e parser.Expr) []Selector {
 		}
 		sel := Selector{Name: vs.Name, Text: vs.String()}
 		for _, m := range vs.LabelMatchers {
-			if m.Name == labels.MetricName {
+			if m.Name == model.MetricNameLabel {
 				switch m.Type {
 				case labels.MatchEqual:
 					sel.Name = m.Value

@@ -1,0 +1,175 @@
+//go:build unix
+
+package exporter
+
+import (
+	"bytes"
+	stdgzip "compress/gzip"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/go-kit/log"
+	kpgzip "github.com/klauspost/compress/gzip"
+	"github.com/klauspost/pgzip"
+
+	"github.com/lbpilot/lbpilot/internal/expo"
+)
+
+// probeBody10k is the uncompressed body of one /probe of a 10,000-server
+// HAProxy (big10k), the response the gzip benchmarks compress.
+func probeBody10k(b *testing.B) []byte {
+	b.Helper()
+	e, err := New(Options{Logger: log.NewNopLogger()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	req := httptest.NewRequest(http.MethodGet, "/probe?module=haproxy&target="+big10k(b), nil)
+	req.Header.Set("Accept-Encoding", "identity")
+	rec := httptest.NewRecorder()
+	e.ProbeHandler().ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK || rec.Header().Get("Content-Encoding") != "" || rec.Body.Len() < 10<<20 {
+		b.Fatalf("probe: code %d, encoding %q, %d bytes", rec.Code, rec.Header().Get("Content-Encoding"), rec.Body.Len())
+	}
+	return rec.Body.Bytes()
+}
+
+// gzipImpls are the gzip writers compared, each set up the way a response
+// would use it: level 1 (BestSpeed), every core.
+var gzipImpls = []struct {
+	name string
+	open func(w io.Writer) io.WriteCloser
+}{
+	// Our chunked parallel writer, as writeExposition uses it.
+	{"ours", func(w io.Writer) io.WriteCloser {
+		z, _ := expo.NewParallelGzip(w, stdgzip.BestSpeed, runtime.GOMAXPROCS(0), gzipChunk)
+		return z
+	}},
+	// github.com/klauspost/pgzip with its defaults (1 MiB blocks, as many
+	// in flight as GOMAXPROCS), a new writer per response.
+	{"pgzip", func(w io.Writer) io.WriteCloser {
+		z, _ := pgzip.NewWriterLevel(w, pgzip.BestSpeed)
+		return z
+	}},
+	// pgzip writers kept between responses (Reset), so its block buffers
+	// and deflate state are reused as ours are: the library at its best.
+	{"pgzip_reused", func(w io.Writer) io.WriteCloser {
+		var z *pgzip.Writer
+		select {
+		case z = <-pgzipFree:
+			z.Reset(w)
+		default:
+			z, _ = pgzip.NewWriterLevel(w, pgzip.BestSpeed)
+		}
+		return &freeOnClose{z}
+	}},
+	// klauspost/compress's gzip, one goroutine.
+	{"compress_gzip", func(w io.Writer) io.WriteCloser {
+		z, _ := kpgzip.NewWriterLevel(w, kpgzip.BestSpeed)
+		return z
+	}},
+	// The standard library, one goroutine: the baseline all improve on.
+	{"stdlib", func(w io.Writer) io.WriteCloser {
+		z, _ := stdgzip.NewWriterLevel(w, stdgzip.BestSpeed)
+		return z
+	}},
+}
+
+var pgzipFree = make(chan *pgzip.Writer, 4)
+
+type freeOnClose struct{ *pgzip.Writer }
+
+func (f *freeOnClose) Close() error {
+	err := f.Writer.Close()
+	select {
+	case pgzipFree <- f.Writer:
+	default:
+	}
+	return err
+}
+
+// BenchmarkGzip10kServers compresses the /probe body of a 10,000-server
+// HAProxy with each writer, written in the 32 KiB pieces writeExposition's
+// bufio.Writer hands on. Besides time and allocations it reports the
+// compressed size (gz-bytes) and the CPU time of the whole process per
+// response (cpu-ms/op: the compressors' goroutines included, so a writer
+// that is faster only by burning more cores shows it).
+//
+// Compare with benchstat's -col /impl (make bench does).
+func BenchmarkGzip10kServers(b *testing.B) {
+	body := probeBody10k(b)
+	for _, impl := range gzipImpls {
+		b.Run("impl="+impl.name, func(b *testing.B) {
+			benchGzip(b, body, impl.open)
+		})
+	}
+}
+
+// BenchmarkGzipSmallBody is the same comparison for a body of a few
+// kilobytes, a /probe of one WCS, SRS or EMQX node.
+func BenchmarkGzipSmallBody(b *testing.B) {
+	body := probeBody10k(b)[:6<<10]
+	for _, impl := range gzipImpls {
+		b.Run("impl="+impl.name, func(b *testing.B) {
+			benchGzip(b, body, impl.open)
+		})
+	}
+}
+
+func benchGzip(b *testing.B, body []byte, open func(io.Writer) io.WriteCloser) {
+	var out countWriter
+	// The output must decode to the body, or the numbers mean nothing.
+	var check bytes.Buffer
+	z := open(&check)
+	writePieces(b, z, body)
+	zr, err := stdgzip.NewReader(&check)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if got, err := io.ReadAll(zr); err != nil || !bytes.Equal(got, body) {
+		b.Fatalf("round trip: %v, %d bytes, want %d", err, len(got), len(body))
+	}
+
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	cpu0 := cpuTime()
+	for b.Loop() {
+		out.n = 0
+		writePieces(b, open(&out), body)
+	}
+	b.ReportMetric(float64(out.n), "gz-bytes")
+	b.ReportMetric(float64(cpuTime()-cpu0)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op")
+}
+
+func writePieces(b *testing.B, z io.WriteCloser, body []byte) {
+	for p := body; len(p) > 0; {
+		k := min(len(p), 32<<10)
+		if _, err := z.Write(p[:k]); err != nil {
+			b.Fatal(err)
+		}
+		p = p[k:]
+	}
+	if err := z.Close(); err != nil {
+		b.Fatal(err)
+	}
+}
+
+type countWriter struct{ n int }
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	c.n += len(p)
+	return len(p), nil
+}
+
+// cpuTime is the user plus system time this process has used.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
