@@ -117,8 +117,9 @@ const (
 	PhaseRestoring = "restoring"
 )
 
-// AdminOwn: the rebalancer set the server to State (drain or maint); before
-// that it was Prev (ready for a fresh change, drain when escalated to maint).
+// AdminOwn records that the rebalancer set the server to State (drain or
+// maint); before that it was Prev (ready for a fresh change, drain when
+// escalated to maint).
 type AdminOwn struct {
 	State haproxyapi.AdminState `json:"state"`
 	Prev  haproxyapi.AdminState `json:"prev"`
@@ -130,8 +131,8 @@ type AdminOwn struct {
 	Rules  []string `json:"rules"`
 }
 
-// WeightOwn: the rebalancer set the weight to Set (Percent of the initial
-// weight); it was Prev before and goes back to Prev.
+// WeightOwn records that the rebalancer set the weight to Set (Percent of
+// the initial weight); it was Prev before and goes back to Prev.
 type WeightOwn struct {
 	Percent int `json:"percent"`
 	Set     int `json:"set"`

@@ -13,7 +13,8 @@ type Status struct {
 	NoCheck    bool   // "no check": UP without health checks
 }
 
-// Promex state names in the order HAProxy's exporter prints them.
+// PromexStates are the promex state names, in the order HAProxy's exporter
+// prints them.
 var PromexStates = []string{"DOWN", "UP", "MAINT", "DRAIN", "NOLB"}
 
 // ParseStatus maps every status string HAProxy prints for servers,
