@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -22,25 +21,6 @@ import (
 
 // serveFile answers every request with one fixture and records the
 // request URIs it saw.
-func serveFile(t *testing.T, status int, file string) (*httptest.Server, *[]string) {
-	t.Helper()
-	var body []byte
-	if file != "" {
-		var err error
-		if body, err = os.ReadFile(filepath.Join("testdata", file)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var seen []string
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		seen = append(seen, r.URL.RequestURI())
-		w.WriteHeader(status)
-		_, _ = w.Write(body)
-	}))
-	t.Cleanup(srv.Close)
-	return srv, &seen
-}
-
 func newCollector(t *testing.T, opts Options, url string) *Collector {
 	t.Helper()
 	c, err := New(opts, collectors.Target{Name: "wcs1", URL: url, Labels: prometheus.Labels{"target": "wcs1"}}, nil)
@@ -76,7 +56,7 @@ func TestGolden(t *testing.T) {
 			if strings.HasSuffix(tc.file, ".txt") {
 				opts.Format = wcsapi.FormatText
 			}
-			srv, seen := serveFile(t, http.StatusOK, tc.file)
+			srv, seen := testenv.ServeFile(t, http.StatusOK, tc.file)
 			c := newCollector(t, opts, srv.URL)
 			golden.Compare(t, collectors.Prometheus(c), filepath.Join("testdata", "golden", tc.golden+".prom"))
 			want := "/?action=stat&format=json"
@@ -115,7 +95,7 @@ func TestErrorFixtures(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.file+"/"+http.StatusText(tc.status), func(t *testing.T) {
-			srv, _ := serveFile(t, tc.status, tc.file)
+			srv, _ := testenv.ServeFile(t, tc.status, tc.file)
 			c := newCollector(t, Options{}, srv.URL)
 			ch := make(chan prometheus.Metric, 100)
 			err := c.Update(context.Background(), ch)
@@ -190,7 +170,7 @@ func TestTransportFailures(t *testing.T) {
 
 // TestStreamCap keeps the most-watched streams and reports the rest.
 func TestStreamCap(t *testing.T) {
-	srv, _ := serveFile(t, http.StatusOK, "stat_loaded.json")
+	srv, _ := testenv.ServeFile(t, http.StatusOK, "stat_loaded.json")
 	c := newCollector(t, Options{StreamMetrics: true, MaxStreams: 2}, srv.URL)
 	want := `
 # HELP wcs_stream_series_dropped Per-stream series left out of this scrape by the max_streams cap.
@@ -229,7 +209,7 @@ wcs_stat_value{key="future_counter",target="wcs1"} 7
 }
 
 func TestBandwidthUnit(t *testing.T) {
-	srv, _ := serveFile(t, http.StatusOK, "stat_moderate.json")
+	srv, _ := testenv.ServeFile(t, http.StatusOK, "stat_moderate.json")
 	for _, tc := range []struct {
 		unit    string
 		in, out string

@@ -1,33 +1,18 @@
 package wcs
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/lbpilot/lbpilot/collectors"
+	"github.com/lbpilot/lbpilot/internal/testenv"
 	"github.com/lbpilot/lbpilot/internal/wcsapi"
 )
 
 // The parser's own invariants are fuzzed in internal/wcsapi; these targets
 // check that every page the parser accepts also makes a valid exposition
 // (no invalid label values, no duplicate series), with every option on.
-
-func addSeeds(f *testing.F, pattern string) {
-	files, _ := filepath.Glob(filepath.Join("testdata", pattern))
-	if len(files) == 0 {
-		f.Fatalf("no seeds match %s", pattern)
-	}
-	for _, file := range files {
-		b, err := os.ReadFile(file)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
-	}
-}
 
 // sendOnly exposes one parsed page through the collector's send path.
 type sendOnly struct {
@@ -55,7 +40,7 @@ func checkExposition(t *testing.T, st *wcsapi.Stats) {
 }
 
 func FuzzExpositionText(f *testing.F) {
-	addSeeds(f, "stat_*.txt")
+	testenv.AddSeeds(f, "stat_*.txt")
 	f.Fuzz(func(t *testing.T, body []byte) {
 		if st, err := wcsapi.ParseText(body); err == nil {
 			checkExposition(t, st)
@@ -64,7 +49,7 @@ func FuzzExpositionText(f *testing.F) {
 }
 
 func FuzzExpositionJSON(f *testing.F) {
-	addSeeds(f, "stat_*.json")
+	testenv.AddSeeds(f, "stat_*.json")
 	f.Fuzz(func(t *testing.T, body []byte) {
 		if st, err := wcsapi.ParseJSON(body); err == nil {
 			checkExposition(t, st)

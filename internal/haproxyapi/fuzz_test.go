@@ -2,23 +2,14 @@ package haproxyapi
 
 import (
 	"bytes"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/lbpilot/lbpilot/internal/testenv"
 )
 
-func addFixtureSeeds(f *testing.F, glob string) {
-	files, _ := filepath.Glob(filepath.Join("testdata", glob))
-	for _, file := range files {
-		if b, err := os.ReadFile(file); err == nil {
-			f.Add(b)
-		}
-	}
-}
-
 func FuzzParseStat(f *testing.F) {
-	addFixtureSeeds(f, "*.csv")
+	testenv.AddSeeds(f, "*.csv")
 	f.Add([]byte("# pxname,svname,\"a\"\"b\",\n\"x,y\",\"\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s, err := ParseStat(data)
@@ -50,7 +41,7 @@ func FuzzParseStat(f *testing.F) {
 }
 
 func FuzzParseServersState(f *testing.F) {
-	addFixtureSeeds(f, "*servers_state*.txt")
+	testenv.AddSeeds(f, "*servers_state*.txt")
 	f.Fuzz(func(t *testing.T, data []byte) {
 		ss, err := ParseServersState(data)
 		if err != nil {
@@ -94,8 +85,8 @@ func FuzzValidName(f *testing.F) {
 }
 
 func FuzzSplitResponses(f *testing.F) {
-	addFixtureSeeds(f, "*multi*.txt")
-	addFixtureSeeds(f, "severity_*.txt")
+	testenv.AddSeeds(f, "*multi*.txt")
+	testenv.AddSeeds(f, "severity_*.txt")
 	f.Fuzz(func(t *testing.T, data []byte) {
 		chunks := splitResponses(data)
 		if n := bytes.Count(data, []byte{'\n'}) + 1; len(chunks) > n {

@@ -7,10 +7,14 @@ package testenv
 
 import (
 	"bytes"
+	"fmt"
 	"math/rand/v2"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -92,4 +96,64 @@ func (s *SyncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// AddSeeds adds every file of testdata/ matching pattern to a fuzz
+// target's corpus; a pattern that matches nothing fails the target (a
+// fuzzer without its seeds would quietly test much less).
+func AddSeeds(f *testing.F, pattern string) {
+	f.Helper()
+	seeds, err := SeedFiles("testdata", pattern)
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, b := range seeds {
+		f.Add(b)
+	}
+}
+
+// SeedFiles reads the files of dir matching pattern, in name order.
+func SeedFiles(dir, pattern string) ([][]byte, error) {
+	files, err := filepath.Glob(filepath.Join(dir, pattern))
+	if err != nil {
+		return nil, fmt.Errorf("seeds %s: %w", pattern, err)
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("no seeds match %s", filepath.Join(dir, pattern))
+	}
+	out := make([][]byte, 0, len(files))
+	for _, file := range files {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, b)
+	}
+	return out, nil
+}
+
+// ServeFile serves testdata/file (an empty body for "") with status to
+// every request until the test ends, and records the request URIs.
+func ServeFile(t testing.TB, status int, file string) (*httptest.Server, *[]string) {
+	t.Helper()
+	var body []byte
+	if file != "" {
+		var err error
+		if body, err = os.ReadFile(filepath.Join("testdata", file)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var (
+		mu   sync.Mutex
+		seen []string
+	)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, r.URL.RequestURI())
+		mu.Unlock()
+		w.WriteHeader(status)
+		_, _ = w.Write(body)
+	}))
+	t.Cleanup(srv.Close)
+	return srv, &seen
 }

@@ -1,8 +1,13 @@
 package testenv
 
 import (
+	"io"
 	"net"
+	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -54,5 +59,37 @@ func TestSyncBufferConcurrentWriters(t *testing.T) {
 	}
 	if n := len(b.String()); n != 400 {
 		t.Fatalf("%d bytes, want 400", n)
+	}
+}
+
+func TestSeedFiles(t *testing.T) {
+	dir := t.TempDir()
+	for name, body := range map[string]string{"a.csv": "1", "b.csv": "22", "c.txt": "333"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := SeedFiles(dir, "*.csv")
+	if err != nil || len(got) != 2 || string(got[0]) != "1" || string(got[1]) != "22" {
+		t.Fatalf("SeedFiles = %q, %v", got, err)
+	}
+	if _, err := SeedFiles(dir, "*.json"); err == nil || !strings.Contains(err.Error(), "no seeds match") {
+		t.Errorf("no match: %v", err)
+	}
+	if _, err := SeedFiles(dir, "[.csv"); err == nil {
+		t.Error("a bad pattern was accepted")
+	}
+}
+
+func TestServeFile(t *testing.T) {
+	srv, seen := ServeFile(t, http.StatusTeapot, "body.txt")
+	resp, err := http.Get(srv.URL + "/x?y=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusTeapot || string(b) != "hello" || len(*seen) != 1 || (*seen)[0] != "/x?y=1" {
+		t.Errorf("got %d %q, seen %v", resp.StatusCode, b, *seen)
 	}
 }

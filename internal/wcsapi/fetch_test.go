@@ -4,32 +4,11 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"testing"
 
+	"github.com/lbpilot/lbpilot/internal/testenv"
 	"github.com/lbpilot/lbpilot/internal/upstream"
 )
-
-func serveFile(t *testing.T, status int, file string) (*httptest.Server, *[]string) {
-	t.Helper()
-	var body []byte
-	if file != "" {
-		var err error
-		if body, err = os.ReadFile(filepath.Join("testdata", file)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var seen []string
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		seen = append(seen, r.URL.RequestURI())
-		w.WriteHeader(status)
-		_, _ = w.Write(body)
-	}))
-	t.Cleanup(srv.Close)
-	return srv, &seen
-}
 
 func TestStatURL(t *testing.T) {
 	cases := []struct{ base, format, want string }{
@@ -48,7 +27,7 @@ func TestStatURL(t *testing.T) {
 
 // TestFetch is the agent's entry point: JSON requested, typed numbers back.
 func TestFetch(t *testing.T) {
-	srv, seen := serveFile(t, http.StatusOK, "stat_loaded.json")
+	srv, seen := testenv.ServeFile(t, http.StatusOK, "stat_loaded.json")
 	st, err := Fetch(context.Background(), nil, srv.URL)
 	if err != nil {
 		t.Fatal(err)
@@ -59,7 +38,7 @@ func TestFetch(t *testing.T) {
 	if p, _ := st.Publishers(); p != 18 {
 		t.Errorf("publishers %v, want 18", p)
 	}
-	srv404, _ := serveFile(t, http.StatusNotFound, "stat_html_error_page.txt")
+	srv404, _ := testenv.ServeFile(t, http.StatusNotFound, "stat_html_error_page.txt")
 	var he *upstream.HTTPError
 	if _, err := Fetch(context.Background(), nil, srv404.URL); !errors.As(err, &he) || he.Status != 404 {
 		t.Errorf("got %v, want an HTTPError 404", err)

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/lbpilot/lbpilot/internal/testenv"
 )
 
 func mustRead(t testing.TB, name string) []byte {
@@ -241,20 +243,6 @@ func TestTranscoding(t *testing.T) {
 	}
 }
 
-func addSeeds(f *testing.F, pattern string) {
-	files, _ := filepath.Glob(filepath.Join("testdata", pattern))
-	if len(files) == 0 {
-		f.Fatalf("no seeds match %s", pattern)
-	}
-	for _, file := range files {
-		b, err := os.ReadFile(file)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
-	}
-}
-
 // checkStats holds for every page the parser accepts: numbers are finite,
 // documented counters are non-negative, label material is valid UTF-8.
 func checkStats(t *testing.T, st *Stats) {
@@ -284,7 +272,7 @@ func checkStats(t *testing.T, st *Stats) {
 }
 
 func FuzzParseText(f *testing.F) {
-	addSeeds(f, "stat_*.txt")
+	testenv.AddSeeds(f, "stat_*.txt")
 	f.Fuzz(func(t *testing.T, body []byte) {
 		st, err := ParseText(body)
 		if err != nil {
@@ -298,7 +286,7 @@ func FuzzParseText(f *testing.F) {
 }
 
 func FuzzParseJSON(f *testing.F) {
-	addSeeds(f, "stat_*.json")
+	testenv.AddSeeds(f, "stat_*.json")
 	f.Fuzz(func(t *testing.T, body []byte) {
 		st, err := ParseJSON(body)
 		if err != nil {
