@@ -166,29 +166,40 @@ backend bk_wcs
 	}
 }
 
-// TestAgentFlagsDocumented: every flag of `lbpilot agent` is in README's
-// Agent flags table.
-func TestAgentFlagsDocumented(t *testing.T) {
-	code, help, _ := runArgs("agent", "--help")
-	if code != 0 {
-		t.Fatal(code)
-	}
-	section := docstest.Section(t, "docs/agent.md", "flags")
-	n := 0
-	for _, f := range strings.Fields(help) {
-		if !strings.HasPrefix(f, "--") {
-			continue
-		}
-		name, _, _ := strings.Cut(strings.Replace(f, "--[no-]", "--", 1), "=")
-		if strings.HasPrefix(name, "--help") || name == "--version" {
-			continue
-		}
-		n++
-		if !strings.Contains(section, "`"+name+"`") {
-			t.Errorf("README's Agent flags table lacks %s", name)
-		}
-	}
-	if n < 15 {
-		t.Fatalf("only %d flags found in --help", n)
+// TestFlagsDocumented: every flag of each role's --help is in that role's
+// flags table in docs/.
+func TestFlagsDocumented(t *testing.T) {
+	for _, tc := range []struct {
+		role, page string
+		min        int
+	}{
+		{"agent", "docs/agent.md", 15},
+		{"exporter", "docs/exporter.md", 10},
+		{"rebalancer", "docs/rebalancer.md", 10},
+	} {
+		t.Run(tc.role, func(t *testing.T) {
+			code, help, _ := runArgs(tc.role, "--help")
+			if code != 0 {
+				t.Fatal(code)
+			}
+			section := docstest.Section(t, tc.page, "flags")
+			n := 0
+			for _, f := range strings.Fields(help) {
+				if !strings.HasPrefix(f, "--") {
+					continue
+				}
+				name, _, _ := strings.Cut(strings.Replace(f, "--[no-]", "--", 1), "=")
+				if strings.HasPrefix(name, "--help") || name == "--version" {
+					continue
+				}
+				n++
+				if !strings.Contains(section, "`"+name+"`") {
+					t.Errorf("%s#flags lacks %s", tc.page, name)
+				}
+			}
+			if n < tc.min {
+				t.Fatalf("only %d flags found in --help", n)
+			}
+		})
 	}
 }

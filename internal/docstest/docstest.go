@@ -11,7 +11,9 @@ package docstest
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -200,4 +202,52 @@ func withoutCodeSpans(line string) string {
 		}
 	}
 	return strings.Join(parts, "`")
+}
+
+// YAMLKeys lists the YAML keys of the config type of v: every field's key,
+// recursing into struct fields (through pointers, slices and maps) whose
+// types are lbpilot's own. Keys of other projects' types (such as
+// prometheus/common's http_client_config) are left to their own docs.
+func YAMLKeys(v any) []string {
+	seen := map[string]bool{}
+	var walk func(t reflect.Type)
+	visited := map[reflect.Type]bool{}
+	walk = func(t reflect.Type) {
+		for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice || t.Kind() == reflect.Map {
+			t = t.Elem()
+		}
+		if t.Kind() != reflect.Struct || visited[t] || !ours(t.PkgPath()) {
+			return
+		}
+		visited[t] = true
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			name, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+			if strings.Contains(opts, "inline") {
+				walk(f.Type)
+				continue
+			}
+			if !f.IsExported() || name == "-" {
+				continue
+			}
+			if name == "" {
+				name = strings.ToLower(f.Name)
+			}
+			seen[name] = true
+			walk(f.Type)
+		}
+	}
+	walk(reflect.TypeOf(v))
+	keys := make([]string, 0, len(seen))
+	for k := range seen {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// ours tells lbpilot's packages (and the test binaries of this package)
+// from other projects'.
+func ours(pkg string) bool {
+	return strings.HasPrefix(pkg, "github.com/lbpilot/lbpilot")
 }

@@ -49,3 +49,27 @@ func TestLinks(t *testing.T) {
 		t.Errorf("links %v", got)
 	}
 }
+
+func TestYAMLKeys(t *testing.T) {
+	type inner struct {
+		Depth int `yaml:"depth"`
+	}
+	type embedded struct {
+		Flat string `yaml:"flat"`
+	}
+	type config struct {
+		Name     string            `yaml:"name"`
+		Inner    *inner            `yaml:"inner,omitempty"`
+		List     []inner           `yaml:"list"`
+		ByName   map[string]*inner `yaml:"by_name"`
+		Skipped  string            `yaml:"-"`
+		Bare     int
+		unexport int
+		embedded `yaml:",inline"`
+		Foreign  strings.Builder `yaml:"foreign"`
+	}
+	got := strings.Join(YAMLKeys(config{}), " ")
+	if want := "bare by_name depth flat foreign inner list name"; got != want {
+		t.Errorf("YAMLKeys = %q, want %q", got, want)
+	}
+}
