@@ -151,6 +151,7 @@ func (r *agentRole) run(ctx context.Context, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "lbpilot agent:", err)
 		return 1
 	}
+	cfg.LogDeprecation(logger)
 	if r.configCheck {
 		fmt.Fprintf(stdout, "agent configuration OK: source %s at %s, mode %s, thresholds %s\n", cfg.Source, cfg.Target, cfg.Mode, thresholdsOf(cfg))
 		return 0
