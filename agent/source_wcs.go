@@ -14,9 +14,9 @@ const DefaultWCSTarget = "http://localhost:8081/?action=stat"
 // WCSSource reads WCS's /?action=stat through the collector's parser and
 // sums publishers and subscribers exactly as the WCS script does.
 type WCSSource struct {
-	HTTP *http.Client // nil: the shared pooled client
+	HTTP *http.Client  // nil: the shared pooled client
 	Auth upstream.Auth // HTTP basic auth, if any
-	URL  string       // a base URL or the stat page itself
+	URL  string        // a base URL or the stat page itself
 	// Unit is the unit of global_bandwidth_in/out on the page (default
 	// Mbit/s, which the band-in/band-out limits are in).
 	Unit wcsapi.Unit
