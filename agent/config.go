@@ -188,8 +188,8 @@ func (c *Config) completeSource(k Kind) error {
 	return nil
 }
 
-// http returns the HTTP options of the configured source's block.
-func (c *Config) http() *upstream.HTTPOptions {
+// HTTP returns the HTTP options of the configured source's block.
+func (c *Config) HTTP() *upstream.HTTPOptions {
 	switch Kind(c.Source) {
 	case WCS:
 		return &c.WCS.HTTPOptions
@@ -204,7 +204,7 @@ func (c *Config) http() *upstream.HTTPOptions {
 // Deprecation reports the deprecated keys (username, password_file,
 // insecure_skip_verify) the source's block used, after Complete.
 func (c *Config) Deprecation() (upstream.Deprecation, bool) {
-	if h := c.http(); h != nil {
+	if h := c.HTTP(); h != nil {
 		return h.Deprecated()
 	}
 	return upstream.Deprecation{}, false
