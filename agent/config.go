@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
 
 	"github.com/lbpilot/lbpilot/internal/emqxapi"
 	"github.com/lbpilot/lbpilot/internal/srsapi"
@@ -59,15 +60,16 @@ type WeightConfig struct {
 type WCSConfig struct {
 	// BandwidthUnit is the unit of global_bandwidth_in/out on the page:
 	// Mbps (default), kbps or bps. band-in/band-out limits are in Mbit/s.
-	BandwidthUnit      string `yaml:"bandwidth_unit"`
-	InsecureSkipVerify bool   `yaml:"insecure_skip_verify"`
+	BandwidthUnit string `yaml:"bandwidth_unit"`
+	// HTTPOptions: http_client_config and its deprecated aliases.
+	upstream.HTTPOptions `yaml:",inline"`
 }
 
-// SRSConfig holds SRS http_api's basic auth (SRS 5.0.152+, 6.0.40+).
+// SRSConfig holds how to reach SRS http_api: http_client_config (its
+// basic_auth for http_api.auth, SRS 5.0.152+, 6.0.40+) and the
+// deprecated aliases.
 type SRSConfig struct {
-	Username           string `yaml:"username"`
-	PasswordFile       string `yaml:"password_file"`
-	InsecureSkipVerify bool   `yaml:"insecure_skip_verify"`
+	upstream.HTTPOptions `yaml:",inline"`
 }
 
 // defaultTargets is the local upstream's address per kind: the ports each
@@ -164,8 +166,11 @@ func (c *Config) completeSource(k Kind) error {
 			return fmt.Errorf("wcs: bandwidth_unit %q: want Mbps, kbps or bps", c.WCS.BandwidthUnit)
 		}
 		c.WCS.BandwidthUnit = string(u)
+		if err := c.WCS.Prepare("wcs"); err != nil {
+			return err
+		}
 	case SRS:
-		if err := upstream.CheckBasicAuth("srs", c.SRS.Username, c.SRS.PasswordFile); err != nil {
+		if err := c.SRS.Prepare("srs"); err != nil {
 			return err
 		}
 	case EMQX:
@@ -181,6 +186,36 @@ func (c *Config) completeSource(k Kind) error {
 		}
 	}
 	return nil
+}
+
+// HTTP returns the HTTP options of the configured source's block.
+func (c *Config) HTTP() *upstream.HTTPOptions {
+	switch Kind(c.Source) {
+	case WCS:
+		return &c.WCS.HTTPOptions
+	case SRS:
+		return &c.SRS.HTTPOptions
+	case EMQX:
+		return &c.EMQX.HTTPOptions
+	}
+	return nil
+}
+
+// Deprecation reports the deprecated keys (username, password_file,
+// insecure_skip_verify) the source's block used, after Complete.
+func (c *Config) Deprecation() (upstream.Deprecation, bool) {
+	if h := c.HTTP(); h != nil {
+		return h.Deprecated()
+	}
+	return upstream.Deprecation{}, false
+}
+
+// LogDeprecation logs one warning when the source's block uses deprecated
+// keys, naming them and the http_client_config replacing them.
+func (c *Config) LogDeprecation(logger log.Logger) {
+	if d, ok := c.Deprecation(); ok {
+		level.Warn(logger).Log("msg", d.Message(), "block", c.Source)
+	}
 }
 
 func (c *Config) policy(k Kind, m Mode) Policy {
@@ -202,25 +237,23 @@ func (c *Config) Options(logger log.Logger) (Options, error) {
 	}
 	switch k {
 	case WCS:
-		o.Source = &WCSSource{HTTP: upstream.Client(c.WCS.InsecureSkipVerify), URL: c.Target, Unit: wcsapi.Unit(c.WCS.BandwidthUnit)}
-	case SRS:
-		api := srsapi.API{HTTP: upstream.Client(c.SRS.InsecureSkipVerify), BaseURL: c.Target}
-		if c.SRS.PasswordFile != "" {
-			pass, err := upstream.ReadSecretFile("srs password_file", c.SRS.PasswordFile)
-			if err != nil {
-				return Options{}, err
-			}
-			api.Auth = upstream.Auth{Username: c.SRS.Username, Password: pass}
-		} else if c.SRS.Username != "" {
-			api.Auth = upstream.Auth{Username: c.SRS.Username}
+		auth, err := c.WCS.BasicAuth()
+		if err != nil {
+			return Options{}, err
 		}
-		o.Source = NewSRSSource(api)
+		o.Source = &WCSSource{HTTP: c.WCS.Client(), Auth: auth, URL: c.Target, Unit: wcsapi.Unit(c.WCS.BandwidthUnit)}
+	case SRS:
+		auth, err := c.SRS.BasicAuth()
+		if err != nil {
+			return Options{}, err
+		}
+		o.Source = NewSRSSource(srsapi.API{HTTP: c.SRS.Client(), BaseURL: c.Target, Auth: auth})
 	case EMQX:
 		auth, err := c.EMQX.Credentials()
 		if err != nil {
 			return Options{}, err
 		}
-		api := &emqxapi.API{HTTP: upstream.Client(c.EMQX.InsecureSkipVerify), BaseURL: c.Target, Auth: auth, Node: c.EMQX.Node}
+		api := &emqxapi.API{HTTP: c.EMQX.Client(), BaseURL: c.Target, Auth: auth, Node: c.EMQX.Node}
 		if c.EMQX.APIVersion != "auto" {
 			api.Version = emqxapi.Version(c.EMQX.APIVersion)
 		}

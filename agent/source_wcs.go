@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 
+	"github.com/lbpilot/lbpilot/internal/upstream"
 	"github.com/lbpilot/lbpilot/internal/wcsapi"
 )
 
@@ -13,8 +14,9 @@ const DefaultWCSTarget = "http://localhost:8081/?action=stat"
 // WCSSource reads WCS's /?action=stat through the collector's parser and
 // sums publishers and subscribers exactly as the WCS script does.
 type WCSSource struct {
-	HTTP *http.Client // nil: the shared pooled client
-	URL  string       // a base URL or the stat page itself
+	HTTP *http.Client  // nil: the shared pooled client
+	Auth upstream.Auth // HTTP basic auth, if any
+	URL  string        // a base URL or the stat page itself
 	// Unit is the unit of global_bandwidth_in/out on the page (default
 	// Mbit/s, which the band-in/band-out limits are in).
 	Unit wcsapi.Unit
@@ -22,7 +24,7 @@ type WCSSource struct {
 
 // Sample implements Source.
 func (w *WCSSource) Sample(ctx context.Context) (Sample, error) {
-	st, err := wcsapi.Fetch(ctx, w.HTTP, w.URL)
+	st, err := wcsapi.FetchURLAuth(ctx, w.HTTP, wcsapi.StatURL(w.URL, wcsapi.FormatJSON), w.Auth)
 	if err != nil {
 		return Sample{}, err
 	}

@@ -1,17 +1,22 @@
 package exporter
 
 import (
+	"bytes"
 	"fmt"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
 	"github.com/prometheus/common/model"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/lbpilot/lbpilot/collectors/haproxy"
 	"github.com/lbpilot/lbpilot/collectors/srs"
 	"github.com/lbpilot/lbpilot/collectors/wcs"
 	"github.com/lbpilot/lbpilot/internal/emqxapi"
+	"github.com/lbpilot/lbpilot/internal/upstream"
 	"github.com/lbpilot/lbpilot/internal/yamlconf"
 )
 
@@ -92,12 +97,7 @@ func (c *Config) complete(kinds map[string]Kind) error {
 			c.Modules[name] = &Module{Kind: name}
 		}
 	}
-	names := make([]string, 0, len(c.Modules))
-	for n := range c.Modules {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, name := range names {
+	for _, name := range sortedNames(c.Modules) {
 		m := c.Modules[name]
 		if m == nil {
 			m = &Module{}
@@ -165,6 +165,75 @@ func (c *Config) complete(kinds map[string]Kind) error {
 		}
 	}
 	return nil
+}
+
+// YAML renders the loaded configuration as lbpilot reads it: defaults
+// filled in, the built-in modules added, deprecated keys shown as the
+// http_client_config they became, and secrets as <secret>.
+func (c *Config) YAML() ([]byte, error) {
+	var b bytes.Buffer
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if err := enc.Encode(c); err != nil {
+		return nil, err
+	}
+	if err := enc.Close(); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+// HTTP returns the module's HTTP options (http_client_config and its
+// deprecated aliases), nil for a kind without them.
+func (m *Module) HTTP() *upstream.HTTPOptions {
+	switch {
+	case m.Kind == "haproxy" && m.HAProxy != nil:
+		return &m.HAProxy.HTTPOptions
+	case m.Kind == "wcs" && m.WCS != nil:
+		return &m.WCS.HTTPOptions
+	case m.Kind == "srs" && m.SRS != nil:
+		return &m.SRS.HTTPOptions
+	case m.Kind == "emqx" && m.EMQX != nil:
+		return &m.EMQX.HTTPOptions
+	}
+	return nil
+}
+
+// Deprecation is a module's use of deprecated keys.
+type Deprecation struct {
+	Module string
+	upstream.Deprecation
+}
+
+// Deprecations lists, by module name, the modules whose blocks use the
+// deprecated username, password_file or insecure_skip_verify keys.
+func (c *Config) Deprecations() []Deprecation {
+	var out []Deprecation
+	for _, name := range sortedNames(c.Modules) {
+		if h := c.Modules[name].HTTP(); h != nil {
+			if d, ok := h.Deprecated(); ok {
+				out = append(out, Deprecation{Module: name, Deprecation: d})
+			}
+		}
+	}
+	return out
+}
+
+// LogDeprecations logs one warning per module that uses deprecated keys,
+// naming the keys and the http_client_config replacing them.
+func (c *Config) LogDeprecations(logger log.Logger) {
+	for _, d := range c.Deprecations() {
+		level.Warn(logger).Log("msg", d.Message(), "module", d.Module)
+	}
+}
+
+func sortedNames(m map[string]*Module) []string {
+	names := make([]string, 0, len(m))
+	for n := range m {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
 }
 
 func kindList(kinds map[string]Kind) string {

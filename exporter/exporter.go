@@ -131,6 +131,7 @@ func (e *Exporter) Reload() error {
 		return err
 	}
 	e.state.Store(st)
+	st.cfg.LogDeprecations(e.logger)
 	e.reloadOK.Set(1)
 	e.reloadTime.SetToCurrentTime()
 	e.targetsConfig.Set(float64(len(st.targets)))

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
@@ -16,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/common/version"
 	"github.com/prometheus/exporter-toolkit/web"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/lbpilot/lbpilot/agent"
 	"github.com/lbpilot/lbpilot/internal/logging"
@@ -151,8 +153,20 @@ func (r *agentRole) run(ctx context.Context, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "lbpilot agent:", err)
 		return 1
 	}
+	cfg.LogDeprecation(logger)
 	if r.configCheck {
 		fmt.Fprintf(stdout, "agent configuration OK: source %s at %s, mode %s, thresholds %s\n", cfg.Source, cfg.Target, cfg.Mode, thresholdsOf(cfg))
+		if h := cfg.HTTP(); h != nil && h.HTTPClientConfig != nil {
+			// What the source's requests use, secrets hidden.
+			var b strings.Builder
+			enc := yaml.NewEncoder(&b)
+			enc.SetIndent(2)
+			if err := enc.Encode(map[string]any{cfg.Source: map[string]any{"http_client_config": h.HTTPClientConfig}}); err != nil {
+				fmt.Fprintln(stderr, "lbpilot agent:", err)
+				return 1
+			}
+			fmt.Fprint(stdout, b.String())
+		}
 		return 0
 	}
 	reg := prometheus.NewRegistry()

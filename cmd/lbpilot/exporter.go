@@ -69,7 +69,15 @@ func (r *exporterRole) run(ctx context.Context, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, err)
 			return 1
 		}
+		cfg.LogDeprecations(logger)
 		fmt.Fprintf(stdout, "%s: OK (%d modules, %d targets)\n", r.configFile, len(cfg.Modules), len(cfg.Targets))
+		// The effective configuration, secrets hidden.
+		out, err := cfg.YAML()
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "---\n%s", out)
 		return 0
 	}
 	if r.timeoutOffset < 0 {

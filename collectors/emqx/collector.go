@@ -65,7 +65,7 @@ func New(opts emqxapi.Options, t collectors.Target, logger collectors.Logger) (*
 	}
 	c := &Collector{opts: opts, logger: logger}
 	c.api = &emqxapi.API{
-		HTTP:    upstream.Client(opts.InsecureSkipVerify),
+		HTTP:    opts.Client(),
 		BaseURL: t.URL,
 		Version: opts.Generation(),
 		Auth:    auth,

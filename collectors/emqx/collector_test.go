@@ -455,7 +455,7 @@ func TestCredentials(t *testing.T) {
 		}, "k", "s", ""},
 		{"key:secret with CRLF", func(t *testing.T) emqxapi.Options { return emqxapi.Options{APIKeyFile: keyFile(t, "k:s\r\n")} }, "k", "s", ""},
 		{"username + password file", func(t *testing.T) emqxapi.Options {
-			return emqxapi.Options{Username: "admin", PasswordFile: keyFile(t, "p:with:colons\n")}
+			return emqxapi.Options{HTTPOptions: upstream.HTTPOptions{Username: "admin", PasswordFile: keyFile(t, "p:with:colons\n")}}
 		}, "admin", "p:with:colons", ""},
 		{"no secret", func(t *testing.T) emqxapi.Options { return emqxapi.Options{APIKeyFile: keyFile(t, "justakey\n")} }, "", "", "must be key:secret"},
 		{"empty file", func(t *testing.T) emqxapi.Options { return emqxapi.Options{APIKeyFile: keyFile(t, "\n")} }, "", "", "is empty"},
@@ -493,8 +493,8 @@ func TestOptionsValidate(t *testing.T) {
 		{emqxapi.Options{}, ""},
 		{emqxapi.Options{APIVersion: "5"}, ""},
 		{emqxapi.Options{APIVersion: "v3"}, `api_version "v3"`},
-		{emqxapi.Options{APIKeyFile: f, Username: "u"}, "not both"},
-		{emqxapi.Options{PasswordFile: f}, "password_file needs username"},
+		{emqxapi.Options{APIKeyFile: f, HTTPOptions: upstream.HTTPOptions{Username: "u"}}, "not both"},
+		{emqxapi.Options{HTTPOptions: upstream.HTTPOptions{PasswordFile: f}}, "password_file needs username"},
 		{emqxapi.Options{APIKeyFile: "/nonexistent"}, "api_key_file"},
 		{emqxapi.Options{APIVersion: "v4", Node: emqxapi.SelfNode}, "needs the EMQX 5 API"},
 	}

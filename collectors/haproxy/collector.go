@@ -2,12 +2,10 @@ package haproxy
 
 import (
 	"context"
-	"crypto/tls"
 	"fmt"
 	"io"
 	"math"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -36,8 +34,7 @@ type Collector struct {
 	client *haproxyapi.Client // socket targets
 	http   *http.Client       // stats page targets
 	csvURL string
-	user   string
-	pass   string
+	auth   upstream.Auth // stats page basic auth
 
 	info      []infoDesc
 	buildInfo *prometheus.Desc
@@ -70,19 +67,12 @@ func New(opts Options, t collectors.Target, _ collectors.Logger) (*Collector, er
 	c.constNames, c.constValues = expo.SortedLabels(t.Labels)
 	if strings.HasPrefix(t.URL, "http://") || strings.HasPrefix(t.URL, "https://") {
 		c.csvURL = csvURL(t.URL)
-		tr := http.DefaultTransport.(*http.Transport).Clone()
-		if opts.InsecureSkipVerify {
-			tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // operator's explicit choice
+		c.http = opts.Client()
+		auth, err := opts.BasicAuth()
+		if err != nil {
+			return nil, err
 		}
-		c.http = &http.Client{Transport: tr}
-		c.user = opts.Username
-		if opts.PasswordFile != "" {
-			b, err := os.ReadFile(opts.PasswordFile)
-			if err != nil {
-				return nil, fmt.Errorf("haproxy: reading password_file: %w", err)
-			}
-			c.pass = strings.TrimRight(string(b), "\r\n")
-		}
+		c.auth = auth
 	} else {
 		cl, err := haproxyapi.New(t.URL)
 		if err != nil {
@@ -266,8 +256,8 @@ func (c *Collector) fetchStat(ctx context.Context) (*haproxyapi.Stat, error) {
 	if err != nil {
 		return nil, err
 	}
-	if c.user != "" {
-		req.SetBasicAuth(c.user, c.pass)
+	if c.auth.Username != "" || c.auth.Password != "" {
+		req.SetBasicAuth(c.auth.Username, c.auth.Password)
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {

@@ -24,6 +24,7 @@ import (
 	"github.com/lbpilot/lbpilot/collectors"
 	"github.com/lbpilot/lbpilot/internal/expo"
 	"github.com/lbpilot/lbpilot/internal/haproxyapi/haproxytest"
+	"github.com/lbpilot/lbpilot/internal/upstream"
 )
 
 func fixture(t testing.TB, name string) []byte {
@@ -104,7 +105,7 @@ func TestGoldenHTTPStatsPage(t *testing.T) {
 	if err := os.WriteFile(pw, []byte("s3cret\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	opts := &Options{Username: "stats", PasswordFile: pw}
+	opts := &Options{HTTPOptions: upstream.HTTPOptions{Username: "stats", PasswordFile: pw}}
 	c := newCollector(t, opts, srv.URL+"/stats", prometheus.Labels{"target": "lb1"})
 	goldenCompare(t, c, "http_stats_page")
 	if gotPath != "/stats;csv" || gotUser != "stats" || gotPass != "s3cret" {
@@ -185,8 +186,8 @@ func TestOptions(t *testing.T) {
 		{"defaults", Options{}, ""},
 		{"bad scope", Options{Scopes: []string{"listener"}}, `unknown scope "listener"`},
 		{"bad regex", Options{ExcludeMetrics: []string{"("}}, "exclude_metrics"},
-		{"password without user", Options{PasswordFile: "/etc/hostname"}, "password_file needs username"},
-		{"missing password file", Options{Username: "u", PasswordFile: "/nonexistent/pw"}, "password_file"},
+		{"password without user", Options{HTTPOptions: upstream.HTTPOptions{PasswordFile: "/etc/hostname"}}, "password_file needs username"},
+		{"missing password file", Options{HTTPOptions: upstream.HTTPOptions{Username: "u", PasswordFile: "/nonexistent/pw"}}, "password_file"},
 	}
 	for _, tt := range tests {
 		err := tt.opts.Validate()

@@ -7,11 +7,11 @@ package haproxy
 import (
 	"fmt"
 	"net/url"
-	"os"
 	"regexp"
 	"strings"
 
 	"github.com/lbpilot/lbpilot/internal/haproxyapi"
+	"github.com/lbpilot/lbpilot/internal/upstream"
 )
 
 // Options configure the HAProxy collector (the `haproxy:` block of a module).
@@ -27,11 +27,10 @@ type Options struct {
 	// ServersState also reads `show servers state` for the admin state
 	// (haproxy_server_admin_state). Socket targets only. Default true.
 	ServersState *bool `yaml:"servers_state"`
-	// Username and PasswordFile set HTTP basic auth for stats pages.
-	Username     string `yaml:"username"`
-	PasswordFile string `yaml:"password_file"`
-	// InsecureSkipVerify disables TLS verification for https stats pages.
-	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
+	// HTTPOptions: http_client_config for stats page targets (basic_auth
+	// of `stats auth`, TLS, proxy) and its deprecated aliases; socket
+	// targets ignore it.
+	upstream.HTTPOptions `yaml:",inline"`
 
 	include, exclude []*regexp.Regexp
 }
@@ -68,15 +67,7 @@ func (o *Options) Validate() error {
 	if o.exclude, err = compileAll("exclude_metrics", o.ExcludeMetrics); err != nil {
 		return err
 	}
-	if o.PasswordFile != "" && o.Username == "" {
-		return fmt.Errorf("haproxy: password_file needs username")
-	}
-	if o.PasswordFile != "" {
-		if _, err := os.Stat(o.PasswordFile); err != nil {
-			return fmt.Errorf("haproxy: password_file: %w", err)
-		}
-	}
-	return nil
+	return o.Prepare("haproxy")
 }
 
 func compileAll(key string, exprs []string) ([]*regexp.Regexp, error) {

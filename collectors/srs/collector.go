@@ -43,18 +43,16 @@ func New(opts Options, t collectors.Target, _ collectors.Logger) (*Collector, er
 		return nil, err
 	}
 	c := &Collector{opts: opts, api: &srsapi.API{
-		HTTP:        upstream.Client(opts.InsecureSkipVerify),
+		HTTP:        opts.Client(),
 		BaseURL:     t.URL,
 		PageSize:    opts.PageSize,
 		SkipClients: !*opts.Clients,
 	}}
-	if opts.PasswordFile != "" {
-		pass, err := upstream.ReadSecretFile("srs password_file", opts.PasswordFile)
-		if err != nil {
-			return nil, err
-		}
-		c.api.Auth = upstream.Auth{Username: opts.Username, Password: pass}
+	auth, err := opts.BasicAuth()
+	if err != nil {
+		return nil, err
 	}
+	c.api.Auth = auth
 	cl := t.Labels
 	d := func(name, help string, labels ...string) *prometheus.Desc {
 		return prometheus.NewDesc(name, help, labels, cl)

@@ -216,7 +216,7 @@ func TestBasicAuth(t *testing.T) {
 		rp.ServeHTTP(w, r)
 	}))
 	defer srv.Close()
-	c := newCollector(t, Options{Username: "admin", PasswordFile: writeSecret(t, "secret\n")}, srv.URL, nil)
+	c := newCollector(t, Options{HTTPOptions: upstream.HTTPOptions{Username: "admin", PasswordFile: writeSecret(t, "secret\n")}}, srv.URL, nil)
 	want := `
 # HELP srs_build_info SRS version, release code name, server id, service (new on every start) and pid, as labels; the value is 1. Same name as SRS's built-in exporter.
 # TYPE srs_build_info gauge
@@ -225,7 +225,7 @@ srs_build_info{code="Hang",major="6",pid="27068",server="vid-4o345r5",service="0
 	if err := testutil.CollectAndCompare(collectors.Prometheus(c), strings.NewReader(want), "srs_build_info"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := New(Options{Username: "admin", PasswordFile: "/nonexistent/secret"}, collectors.Target{URL: srv.URL}, nil); err == nil {
+	if _, err := New(Options{HTTPOptions: upstream.HTTPOptions{Username: "admin", PasswordFile: "/nonexistent/secret"}}, collectors.Target{URL: srv.URL}, nil); err == nil {
 		t.Error("a missing password_file was accepted")
 	}
 }
@@ -365,8 +365,8 @@ func TestOptionsValidate(t *testing.T) {
 		{Options{PageSize: 5}, "below SRS's minimum of 10"},
 		{Options{PageSize: -1}, "page_size must not be negative"},
 		{Options{MaxStreams: -1}, "max_streams must not be negative"},
-		{Options{PasswordFile: "/x"}, "password_file needs username"},
-		{Options{Username: "u", PasswordFile: "/nonexistent"}, "password_file"},
+		{Options{HTTPOptions: upstream.HTTPOptions{PasswordFile: "/x"}}, "password_file needs username"},
+		{Options{HTTPOptions: upstream.HTTPOptions{Username: "u", PasswordFile: "/nonexistent"}}, "password_file"},
 	}
 	for _, tc := range cases {
 		err := tc.opts.Validate()

@@ -15,10 +15,6 @@ const DefaultMaxStreams = 100
 
 // Options configure the SRS collector (the `srs:` block of a module).
 type Options struct {
-	// Username and PasswordFile set HTTP basic auth, for http_api with
-	// `auth { enabled on; }` (SRS 5.0.152+, 6.0.40+).
-	Username     string `yaml:"username"`
-	PasswordFile string `yaml:"password_file"`
 	// PageSize is the count asked per page of the stream and client
 	// lists (default 1000, at least 10).
 	PageSize int `yaml:"page_size"`
@@ -33,8 +29,10 @@ type Options struct {
 	// streams with most clients are kept and srs_stream_series_dropped
 	// counts the rest.
 	MaxStreams int `yaml:"max_streams"`
-	// InsecureSkipVerify disables TLS verification for an https http_api.
-	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
+	// HTTPOptions: http_client_config (basic_auth for http_api with
+	// `auth { enabled on; }`, SRS 5.0.152+ and 6.0.40+; TLS for an https
+	// http_api) and its deprecated aliases.
+	upstream.HTTPOptions `yaml:",inline"`
 }
 
 // DefaultOptions returns the options of the built-in srs module.
@@ -67,7 +65,7 @@ func (o *Options) Validate() error {
 	if o.MaxStreams == 0 {
 		o.MaxStreams = DefaultMaxStreams
 	}
-	return upstream.CheckBasicAuth("srs", o.Username, o.PasswordFile)
+	return o.Prepare("srs")
 }
 
 // CheckURL accepts http(s)://host:port (the http_api listen address,

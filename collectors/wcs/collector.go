@@ -113,6 +113,7 @@ type Collector struct {
 	opts    Options
 	statURL string
 	http    *http.Client
+	auth    upstream.Auth
 
 	families    []compiledFamily
 	publishers  *prometheus.Desc
@@ -134,7 +135,11 @@ func New(opts Options, t collectors.Target, _ collectors.Logger) (*Collector, er
 	if err := CheckURL(t.URL); err != nil {
 		return nil, err
 	}
-	c := &Collector{opts: opts, statURL: wcsapi.StatURL(t.URL, opts.Format), http: upstream.Client(opts.InsecureSkipVerify)}
+	auth, err := opts.BasicAuth()
+	if err != nil {
+		return nil, err
+	}
+	c := &Collector{opts: opts, statURL: wcsapi.StatURL(t.URL, opts.Format), http: opts.Client(), auth: auth}
 	cl := t.Labels
 	bw := bandwidthFamily
 	bw.scale = opts.unit.BytesPerSecond()
@@ -170,7 +175,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 // Update fetches the statistics page once and sends its metrics; a page
 // that cannot be read sends nothing.
 func (c *Collector) Update(ctx context.Context, ch chan<- prometheus.Metric) error {
-	st, err := wcsapi.FetchURL(ctx, c.http, c.statURL)
+	st, err := wcsapi.FetchURLAuth(ctx, c.http, c.statURL, c.auth)
 	if err != nil {
 		return err
 	}

@@ -33,8 +33,9 @@ type Options struct {
 	// UnknownKeys exports every numeric key lbpilot does not map as
 	// wcs_stat_value{key="..."}. Off by default.
 	UnknownKeys bool `yaml:"unknown_keys"`
-	// InsecureSkipVerify disables TLS verification (https on port 8444).
-	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
+	// HTTPOptions: http_client_config (TLS for https on port 8444, auth,
+	// proxy) and its deprecated aliases.
+	upstream.HTTPOptions `yaml:",inline"`
 
 	unit wcsapi.Unit
 }
@@ -70,7 +71,7 @@ func (o *Options) Validate() error {
 	if o.MaxStreams == 0 {
 		o.MaxStreams = DefaultMaxStreams
 	}
-	return nil
+	return o.Prepare("wcs")
 }
 
 // CheckURL accepts http(s)://host:port[/path] (WCS's REST port, 8081).

@@ -17,18 +17,18 @@ type Options struct {
 	// APIKeyFile is a file holding "key:secret" on its first line: an
 	// EMQX 5 API key and secret (the format of EMQX's
 	// api_key.bootstrap_file; a trailing ":role" is ignored), an EMQX 4
-	// AppID and secret, or an emqttd 2 dashboard user and password.
+	// AppID and secret, or an emqttd 2 dashboard user and password. They
+	// are sent as HTTP basic auth; http_client_config.basic_auth (the key
+	// or AppID as username, the secret alone in password_file) is the
+	// alternative.
 	APIKeyFile string `yaml:"api_key_file"`
-	// Username and PasswordFile are the alternative: the user (API key,
-	// AppID) in the config and the secret alone in a file.
-	Username     string `yaml:"username"`
-	PasswordFile string `yaml:"password_file"`
 	// Node reads one node only: its name (emqx@10.0.0.11), or "self" for
 	// the node answering (EMQX 5). Empty (the default) reads the whole
 	// cluster through the answering node, labelled per node.
 	Node string `yaml:"node"`
-	// InsecureSkipVerify disables TLS verification for an https listener.
-	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
+	// HTTPOptions: http_client_config (TLS for an https listener,
+	// basic_auth, proxy) and its deprecated aliases.
+	upstream.HTTPOptions `yaml:",inline"`
 }
 
 // DefaultOptions returns the options of the built-in emqx module.
@@ -58,16 +58,16 @@ func (o *Options) Validate() error {
 	if o.APIKeyFile != "" && (o.Username != "" || o.PasswordFile != "") {
 		return fmt.Errorf("emqx: set either api_key_file or username and password_file, not both")
 	}
-	if o.PasswordFile != "" && o.Username == "" {
-		return fmt.Errorf("emqx: password_file needs username")
+	if o.APIKeyFile != "" && o.HasAuth() {
+		return fmt.Errorf("emqx: api_key_file and http_client_config.%s are both set; keep one", o.authKey())
 	}
-	for key, f := range map[string]string{"api_key_file": o.APIKeyFile, "password_file": o.PasswordFile} {
-		if f == "" {
-			continue
+	if o.APIKeyFile != "" {
+		if _, err := os.Stat(o.APIKeyFile); err != nil {
+			return fmt.Errorf("emqx: api_key_file: %w", err)
 		}
-		if _, err := os.Stat(f); err != nil {
-			return fmt.Errorf("emqx: %s: %w", key, err)
-		}
+	}
+	if err := o.Prepare("emqx"); err != nil {
+		return err
 	}
 	if o.Node == SelfNode && (o.APIVersion == string(V4) || o.APIVersion == string(V2)) {
 		return fmt.Errorf("emqx: node: %s needs the EMQX 5 API; name the node", SelfNode)
@@ -78,7 +78,19 @@ func (o *Options) Validate() error {
 // HasCredentials reports whether the options name any credentials (the
 // exporter's --collector.emqx.api-key-file fills in those that do not).
 func (o *Options) HasCredentials() bool {
-	return o.APIKeyFile != "" || o.Username != "" || o.PasswordFile != ""
+	return o.APIKeyFile != "" || o.HasAuth()
+}
+
+// authKey names the http_client_config credentials key in use.
+func (o *Options) authKey() string {
+	c := &o.HTTPClientConfig.Config
+	switch {
+	case c.BasicAuth != nil:
+		return "basic_auth"
+	case c.OAuth2 != nil:
+		return "oauth2"
+	}
+	return "authorization"
 }
 
 // Generation returns the configured generation, "" for auto.
@@ -89,7 +101,10 @@ func (o *Options) Generation() Version {
 	return Version(o.APIVersion)
 }
 
-// Credentials reads the configured secret files.
+// Credentials reads the basic auth EMQX requests carry: api_key_file's key
+// and secret, else http_client_config.basic_auth's username and password.
+// The collector reads them when it is built (at load and reload, on every
+// /probe request), the agent at start.
 func (o *Options) Credentials() (upstream.Auth, error) {
 	switch {
 	case o.APIKeyFile != "":
@@ -103,16 +118,8 @@ func (o *Options) Credentials() (upstream.Auth, error) {
 			return upstream.Auth{}, fmt.Errorf("emqx api_key_file %s: the first line must be key:secret", o.APIKeyFile)
 		}
 		return upstream.Auth{Username: key, Password: secret}, nil
-	case o.PasswordFile != "":
-		pass, err := upstream.ReadSecretFile("emqx password_file", o.PasswordFile)
-		if err != nil {
-			return upstream.Auth{}, err
-		}
-		return upstream.Auth{Username: o.Username, Password: pass}, nil
-	case o.Username != "":
-		return upstream.Auth{Username: o.Username}, nil
 	}
-	return upstream.Auth{}, nil
+	return o.BasicAuth()
 }
 
 // CheckURL accepts http(s)://host:port of the dashboard/management

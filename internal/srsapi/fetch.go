@@ -198,7 +198,7 @@ func (c *API) get(ctx context.Context, u string) ([]byte, http.Header, error) {
 	if resp.Status != http.StatusOK {
 		body := upstream.Excerpt(resp.Body, 120)
 		if resp.Status == http.StatusUnauthorized {
-			body = "http_api.auth is on: set username and password_file"
+			body = "http_api.auth is on: set username and password_file in http_client_config.basic_auth"
 			if c.Auth.Username != "" {
 				body = "credentials refused"
 			}

@@ -1,6 +1,7 @@
 // Package upstream is the HTTP plumbing shared by everything that reads
-// the WCS, SRS and EMQX APIs (the collectors and the agent): pooled
-// clients, one GET with a body limit, and URL checks. It knows nothing
+// the WCS, SRS and EMQX APIs and HAProxy stats pages (the collectors and
+// the agent): the http_client_config every module takes and the client
+// built from it, one GET with a body limit, and URL checks. It knows nothing
 // about any upstream's payload; each caller interprets status codes and
 // bodies itself (SRS answers errors with HTTP 200, EMQX with JSON bodies
 // on 401), so Get returns them all.
@@ -8,7 +9,6 @@ package upstream
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -16,39 +16,24 @@ import (
 	"net/url"
 	"os"
 	"strings"
-	"time"
 )
 
 // DefaultMaxBody bounds a response body. SRS's client list with 10,000
 // clients is about 4 MB; anything near this limit is not a stats page.
 const DefaultMaxBody = 64 << 20
 
-var (
-	pooled   = newClient(false)
-	insecure = newClient(true)
-)
+// pooled serves callers that pass no client (tests, the lab); modules
+// build their own from http_client_config (HTTPOptions.Prepare).
+var pooled = newClient()
 
-// newClient returns a client with keep-alive pooling sized for one
-// exporter scraping hundreds of upstreams: connections are reused across
-// scrapes (and across /probe requests, which build a collector each time).
-func newClient(skipVerify bool) *http.Client {
+// newClient returns a client with keep-alive pooling, so that connections
+// are reused across requests.
+func newClient() *http.Client {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConns = 0 // no global cap; per host below
 	tr.MaxIdleConnsPerHost = 4
-	tr.IdleConnTimeout = 90 * time.Second
-	if skipVerify {
-		tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // the operator's explicit choice
-	}
+	tr.IdleConnTimeout = idleConnTimeout
 	return &http.Client{Transport: tr}
-}
-
-// Client returns the shared client, or the one that skips TLS
-// verification.
-func Client(insecureSkipVerify bool) *http.Client {
-	if insecureSkipVerify {
-		return insecure
-	}
-	return pooled
 }
 
 // Response is a complete upstream answer.

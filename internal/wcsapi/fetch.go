@@ -51,7 +51,13 @@ func Fetch(ctx context.Context, hc *http.Client, baseURL string) (*Stats, error)
 // FetchURL reads the statistics page at statURL, a URL StatURL built (in
 // either format). hc may be nil.
 func FetchURL(ctx context.Context, hc *http.Client, statURL string) (*Stats, error) {
-	resp, err := upstream.Get(ctx, hc, statURL, upstream.Auth{}, 0)
+	return FetchURLAuth(ctx, hc, statURL, upstream.Auth{})
+}
+
+// FetchURLAuth is FetchURL with HTTP basic auth (a WCS behind a proxy
+// that asks for it).
+func FetchURLAuth(ctx context.Context, hc *http.Client, statURL string, auth upstream.Auth) (*Stats, error) {
+	resp, err := upstream.Get(ctx, hc, statURL, auth, 0)
 	if err != nil {
 		return nil, err
 	}
