@@ -251,3 +251,20 @@ func YAMLKeys(v any) []string {
 func ours(pkg string) bool {
 	return strings.HasPrefix(pkg, "github.com/lbpilot/lbpilot")
 }
+
+// KeysDocumented fails t for every YAML key of the config type of cfg
+// (YAMLKeys) that the page at path does not name, as `key` or key:. At
+// least min keys must be found, so a broken walk cannot pass.
+func KeysDocumented(t testing.TB, path string, cfg any, min int) {
+	t.Helper()
+	page := File(t, path)
+	keys := YAMLKeys(cfg)
+	if len(keys) < min {
+		t.Fatalf("only %d keys: %v", len(keys), keys)
+	}
+	for _, k := range keys {
+		if !strings.Contains(page, "`"+k+"`") && !strings.Contains(page, k+":") {
+			t.Errorf("%s does not name the config key %s", path, k)
+		}
+	}
+}

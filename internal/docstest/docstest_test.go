@@ -1,6 +1,8 @@
 package docstest
 
 import (
+	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -71,5 +73,40 @@ func TestYAMLKeys(t *testing.T) {
 	got := strings.Join(YAMLKeys(config{}), " ")
 	if want := "bare by_name depth flat foreign inner list name"; got != want {
 		t.Errorf("YAMLKeys = %q, want %q", got, want)
+	}
+}
+
+// recorder keeps what a check reports instead of failing the test.
+type recorder struct {
+	testing.TB
+	errs []string
+}
+
+func (r *recorder) Helper() {}
+func (r *recorder) Errorf(format string, a ...any) {
+	r.errs = append(r.errs, fmt.Sprintf(format, a...))
+}
+func (r *recorder) Fatalf(format string, a ...any) {
+	r.errs = append(r.errs, fmt.Sprintf(format, a...))
+	runtime.Goexit()
+}
+
+func TestKeysDocumented(t *testing.T) {
+	type cfg struct {
+		Layout  string `yaml:"bench"`
+		Missing string `yaml:"no_page_names_this_key"`
+	}
+	run := func(min int) []string {
+		r := &recorder{TB: t}
+		done := make(chan struct{})
+		go func() { defer close(done); KeysDocumented(r, "docs/development.md", cfg{}, min) }()
+		<-done
+		return r.errs
+	}
+	if errs := run(2); len(errs) != 1 || !strings.Contains(errs[0], "does not name the config key no_page_names_this_key") {
+		t.Errorf("got %q, want one error for the missing key", errs)
+	}
+	if errs := run(3); len(errs) != 1 || !strings.Contains(errs[0], "only 2 keys") {
+		t.Errorf("got %q, want the too-few-keys error", errs)
 	}
 }

@@ -29,19 +29,7 @@ grep -q '^BenchmarkGzip10kServers/impl=ours' "$tmp/raw.txt" || { cat "$tmp/raw.t
 # table BENCH: one row per writer, medians over the rounds, each as a
 # ratio to ours (time and CPU: > 1 means slower than ours).
 table() {
-	awk -v bench="$1" '
-		function median(key,   n, i, j, t, a) {
-			n = split(vals[key], a, " ")
-			for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j-1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t }
-			return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-		}
-		function ratio(a, b) { return b > 0 ? sprintf(a / b >= 10 ? "%.0f" : "%.2f", a / b) : "–" }
-		$1 ~ "^Benchmark" bench "/impl=" {
-			impl = $1; sub(/^.*impl=/, "", impl); sub(/-[0-9]+$/, "", impl)
-			if (!(impl in seen)) { seen[impl] = 1; order[++n] = impl }
-			vals[impl, "ns"] = vals[impl, "ns"] " " $3
-			for (i = 4; i < NF; i++) if ($(i + 1) ~ /^(cpu-ms\/op|gz-bytes|B\/op|allocs\/op)$/) vals[impl, $(i + 1)] = vals[impl, $(i + 1)] " " $i
-		}
+	awk -v bench="$1" -f scripts/bench.d/impl-medians.awk -f /dev/stdin "$tmp/raw.txt" <<'AWK'
 		END {
 			o["ns"] = median("ours" SUBSEP "ns"); o["cpu"] = median("ours" SUBSEP "cpu-ms/op")
 			o["gz"] = median("ours" SUBSEP "gz-bytes"); o["b"] = median("ours" SUBSEP "B/op"); o["a"] = median("ours" SUBSEP "allocs/op")
@@ -56,7 +44,8 @@ table() {
 				b = median(m SUBSEP "B/op"); a = median(m SUBSEP "allocs/op")
 				printf "| %s | %s | %s | %s | %s | %s | %.0f B, %.0f allocs |\n", (m in label ? label[m] : m), ratio(ns, o["ns"]), ratio(cpu, o["cpu"]), (o["gz"] > 0 ? sprintf("%.3f", gz / o["gz"]) : "–"), ratio(b, o["b"]), ratio(a, o["a"]), b, a
 			}
-		}' "$tmp/raw.txt"
+		}
+AWK
 }
 
 {

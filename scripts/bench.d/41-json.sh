@@ -27,19 +27,7 @@ grep -q '^BenchmarkJSONCount10k/impl=ours' "$tmp/raw.txt" || { cat "$tmp/raw.txt
 # table BENCH: one row per implementation, medians over the rounds, as
 # ratios to ours where ours takes part, else to encoding/json.
 table() {
-	awk -v bench="$1" '
-		function median(key,   n, i, j, t, a) {
-			n = split(vals[key], a, " ")
-			for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j-1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t }
-			return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-		}
-		function ratio(a, b) { return b > 0 ? sprintf(a / b >= 10 ? "%.0f" : "%.2f", a / b) : "–" }
-		$1 ~ "^Benchmark" bench "/impl=" {
-			impl = $1; sub(/^.*impl=/, "", impl); sub(/-[0-9]+$/, "", impl)
-			if (!(impl in seen)) { seen[impl] = 1; order[++n] = impl }
-			vals[impl, "ns"] = vals[impl, "ns"] " " $3
-			for (i = 4; i < NF; i++) if ($(i + 1) ~ /^(B\/op|allocs\/op)$/) vals[impl, $(i + 1)] = vals[impl, $(i + 1)] " " $i
-		}
+	awk -v bench="$1" -f scripts/bench.d/impl-medians.awk -f /dev/stdin "$tmp/raw.txt" <<'AWK'
 		END {
 			base = ("ours" in seen) ? "ours" : "stdlib"
 			o["ns"] = median(base SUBSEP "ns"); o["b"] = median(base SUBSEP "B/op"); o["a"] = median(base SUBSEP "allocs/op")
@@ -57,7 +45,8 @@ table() {
 				ns = median(m SUBSEP "ns"); b = median(m SUBSEP "B/op"); a = median(m SUBSEP "allocs/op")
 				printf "| %s | %s | %s | %s | %.0f B, %.0f allocs |\n", (m in label ? label[m] : m), ratio(ns, o["ns"]), ratio(b, o["b"]), ratio(a, o["a"]), b, a
 			}
-		}' "$tmp/raw.txt"
+		}
+AWK
 }
 
 {

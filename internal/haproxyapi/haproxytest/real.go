@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"text/template"
@@ -23,27 +22,8 @@ type Instance struct {
 	Socket  string // "unix:<dir>/admin.sock", level admin
 	Config  string // path of the rendered config
 	cmd     *exec.Cmd
-	stderr  *lockedBuffer
+	stderr  *testenv.SyncBuffer // haproxy writes it while a test may read it (Logs)
 	waitErr chan error
-}
-
-// lockedBuffer collects haproxy's output; the process writes it while a
-// test may read it (Logs), so access is serialised.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // Global is the global section every test config starts with: an admin
@@ -83,7 +63,7 @@ func Start(t testing.TB, config string) *Instance {
 	if out, err := exec.Command(bin, "-c", "-q", "-f", inst.Config).CombinedOutput(); err != nil {
 		t.Fatalf("haproxy -c rejected the test config: %v\n%s\n%s", err, out, cfg.String())
 	}
-	inst.stderr = &lockedBuffer{}
+	inst.stderr = &testenv.SyncBuffer{}
 	inst.cmd = exec.Command(bin, "-W", "-db", "-S", inst.masterSocket(), "-f", inst.Config)
 	inst.cmd.Dir = dir
 	inst.cmd.Stdout = inst.stderr
