@@ -93,13 +93,13 @@ func (r *recorder) Fatalf(format string, a ...any) {
 
 func TestKeysDocumented(t *testing.T) {
 	type cfg struct {
-		Layout  string `yaml:"bench"`
+		Timeout string `yaml:"timeout"`
 		Missing string `yaml:"no_page_names_this_key"`
 	}
 	run := func(min int) []string {
 		r := &recorder{TB: t}
 		done := make(chan struct{})
-		go func() { defer close(done); KeysDocumented(r, "docs/development.md", cfg{}, min) }()
+		go func() { defer close(done); KeysDocumented(r, "docs/exporter.md", cfg{}, min) }()
 		<-done
 		return r.errs
 	}
