@@ -66,10 +66,11 @@ func TestYAMLKeys(t *testing.T) {
 		ByName   map[string]*inner `yaml:"by_name"`
 		Skipped  string            `yaml:"-"`
 		Bare     int
-		unexport int
+		unexport int `yaml:"unexport"` // not a key: YAML cannot set it
 		embedded `yaml:",inline"`
 		Foreign  strings.Builder `yaml:"foreign"`
 	}
+	_ = config{unexport: 1}.unexport
 	got := strings.Join(YAMLKeys(config{}), " ")
 	if want := "bare by_name depth flat foreign inner list name"; got != want {
 		t.Errorf("YAMLKeys = %q, want %q", got, want)
