@@ -79,7 +79,12 @@ STATICCHECK := $(abspath $(BIN))/tools/staticcheck-$(STATICCHECK_VERSION)/static
 $(STATICCHECK):
 	GOBIN=$(dir $@) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
+# go mod tidy -diff first: a nested module whose go.mod lags the root one
+# would otherwise give staticcheck no packages to check.
 lint: $(STATICCHECK)
+	$(GO) mod tidy -diff
+	cd $(MIXIN) && $(GO) mod tidy -diff
+	cd $(DEPLOY) && $(GO) mod tidy -diff
 	$(STATICCHECK) $(PKGS)
 	cd $(MIXIN) && $(STATICCHECK) ./...
 	cd $(DEPLOY) && $(STATICCHECK) ./...
