@@ -1,6 +1,9 @@
 // Package collectors holds the contract every upstream collector
-// (collectors/haproxy, wcs, srs, emqx) implements, and the adapters the
-// exporter and the tests use around it.
+// (collectors/haproxy, wcs, srs, emqx) implements, the adapter the
+// exporter and the tests use around it, and the row type of the metric
+// table each collector documents itself with (MetricDoc). Reading an
+// upstream is not a collector's job: internal/haproxyapi, wcsapi, srsapi
+// and emqxapi do it, and a collector turns their typed stats into metrics.
 //
 // A Collector scrapes one target of one upstream once per Update. It builds
 // its descriptors once, in its constructor (const labels identify the
