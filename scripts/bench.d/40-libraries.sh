@@ -99,7 +99,7 @@ MD
 	fi
 	cat <<'MD'
 
-Decision (2026-11-21, from these tables; revisit when the numbers move):
+Decision (2026-12-02, from these tables; revisit when the numbers move):
 **keep ours.** On the 10,000-server body it is not faster than pgzip: wall
 time and CPU are level within the noise, and the output is the same size
 (pgzip's 16 KiB carried-over dictionary saves 0.4%). It is far leaner: a
