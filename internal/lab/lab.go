@@ -59,8 +59,16 @@ type Config struct {
 	// APIKey and APISecret, when set, are required as HTTP basic auth
 	// (EMQX's API key, AppID or dashboard user; SRS's http_api auth).
 	APIKey, APISecret string
-	// Load is the initial load.
+	// Load is the initial load: the background that live sessions on the
+	// client ports add to.
 	Load Load
+	// Capacity is what the node carries comfortably (live.go).
+	Capacity Capacity
+	// ClientAddrs are the addresses of the client ports Start opens for
+	// real sessions (WCS: its WebSocket API; SRS: RTMP on an origin,
+	// HTTP-FLV/HLS on an edge; EMQX: MQTT, one per node). "127.0.0.1:0"
+	// picks a free port; none opens no client port.
+	ClientAddrs []string
 	// Now is the clock (tests); nil means time.Now.
 	Now func() time.Time
 }
@@ -88,10 +96,16 @@ type Server struct {
 	restart int       // restarts so far
 	sim     simulator
 
+	live live // sessions on the client ports
+
 	// URL is the base URL once Start has bound a listener.
-	URL  string
-	http *http.Server
-	ln   net.Listener
+	URL string
+	// ClientURLs are the client ports' URLs (ws://, rtmp://, http://,
+	// mqtt://), in the order of Config.ClientAddrs.
+	ClientURLs []string
+	closers    []func() error
+	http       *http.Server
+	ln         net.Listener
 }
 
 // simulator is one upstream kind's state and answers.
@@ -112,6 +126,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if err := cfg.Load.Validate(); err != nil {
 		return nil, err
+	}
+	if err := cfg.Capacity.Validate(); err != nil {
+		return nil, fmt.Errorf("lab %s: %w", cfg.Name, err)
 	}
 	s := &Server{cfg: cfg, now: cfg.Now, load: cfg.Load}
 	if s.now == nil {
@@ -158,11 +175,29 @@ func Start(cfg Config, addr string) (*Server, error) {
 	s.URL = "http://" + ln.Addr().String()
 	s.http = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = s.http.Serve(ln) }()
+	if len(cfg.ClientAddrs) > 0 {
+		start, ok := clientStarters[cfg.Kind]
+		if !ok {
+			_ = s.Close()
+			return nil, fmt.Errorf("lab %s: %s nodes have no client ports", cfg.Name, cfg.Kind)
+		}
+		urls, err := start(s, cfg.ClientAddrs)
+		if err != nil {
+			_ = s.Close()
+			return nil, err
+		}
+		s.ClientURLs = urls
+	}
 	return s, nil
 }
 
-// Close stops a started server.
+// Close stops a started server: its API and its client ports (live
+// sessions are cut).
 func (s *Server) Close() error {
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		_ = s.closers[i]()
+	}
+	s.closers = nil
 	if s.http == nil {
 		return nil
 	}
@@ -255,7 +290,7 @@ func (s *Server) advanceLocked() {
 		} else {
 			l = s.load
 		}
-		s.sim.advance(l, step.Seconds())
+		s.sim.advance(s.withLive(l), step.Seconds())
 		s.last = s.last.Add(step)
 	}
 }
@@ -269,7 +304,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	s.advanceLocked()
-	l := s.currentLocked()
+	l := s.withLive(s.currentLocked())
 	uptime := s.now().Sub(s.started)
 	fault := s.fault
 	if fault == nil {
@@ -332,9 +367,13 @@ type Status struct {
 	URL     string `json:"url,omitempty"`
 	Version string `json:"version,omitempty"`
 	Role    string `json:"role,omitempty"`
-	Load    Load   `json:"load"`
+	Load    Load   `json:"load"` // the background the control API set
 	Profile bool   `json:"profile"`
-	Fault   *Fault `json:"fault,omitempty"`
+	// Clients are the client ports' URLs and Live what their sessions
+	// add to Load (absent without client ports).
+	Clients []string    `json:"clients,omitempty"`
+	Live    *LiveStatus `json:"live,omitempty"`
+	Fault   *Fault      `json:"fault,omitempty"`
 }
 
 // Status reports the server's identity and state.
@@ -342,6 +381,10 @@ func (s *Server) Status() Status {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := Status{Name: s.cfg.Name, Kind: s.cfg.Kind, URL: s.URL, Load: s.currentLocked(), Profile: s.profile != nil, Fault: s.fault}
+	if len(s.ClientURLs) > 0 {
+		lv := s.Live()
+		st.Clients, st.Live = s.ClientURLs, &lv
+	}
 	switch s.cfg.Kind {
 	case SRS:
 		sim := s.sim.(*srsSim)
