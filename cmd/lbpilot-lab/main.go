@@ -51,6 +51,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		srsVersion, emqxVersion, keyF string
 		emqxNodes                     int
 		loads                         = map[string]string{}
+		capacities                    = map[string]string{}
+		clientPorts                   bool
 		logCfg                        logging.Config
 	)
 	app.Flag("wcs", "Number of WCS servers (wcs1, wcs2, ...).").Default("1").IntVar(&nWCS)
@@ -65,6 +67,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	app.Flag("base-port", "First port; the servers take consecutive ports in the order wcs, srs-origin, srs-edge, emqx. 0 picks free ports.").Default("0").IntVar(&basePort)
 	app.Flag("addresses-file", "Write the servers' names, kinds and URLs to this JSON file.").PlaceHolder("FILE").StringVar(&addrFile)
 	app.Flag("load", "Initial load of a group as GROUP=JSON, e.g. srs-origin='{\"publishers\":1000,\"subscribers\":9000}' (groups: wcs, srs-origin, srs-edge, emqx). Repeatable.").StringMapVar(&loads)
+	app.Flag("capacity", "Capacity of a group's servers as GROUP=JSON, e.g. wcs='{\"sessions\":100,\"refuse\":false}': past it a server reports rising CPU (WCS: degraded streams) and, with refuse, turns new sessions away. Repeatable.").StringMapVar(&capacities)
+	app.Flag("client-ports", "Open every server's client ports for real sessions: WCS's WebSocket API, RTMP on SRS origins, HTTP-FLV and HLS on SRS edges, MQTT on each EMQX node. With --base-port they take consecutive ports after all the API ports.").BoolVar(&clientPorts)
 	app.Flag("profile", "JSON file mapping server names to scripted profiles ({\"wcs1\": {\"steps\": [...], \"loop\": true}}), started at once.").PlaceHolder("FILE").StringVar(&profileFile)
 	logging.AddFlags(app, &logCfg)
 	if _, err := app.Parse(args); err != nil {
@@ -107,15 +111,33 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		var l lab.Load
-		dec := json.NewDecoder(strings.NewReader(js))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&l); err != nil {
+		if err := decodeStrict(js, &l); err != nil {
 			fmt.Fprintf(stderr, "--load %s: %v\n", name, err)
 			return 2
 		}
 		for i := range groups {
 			if groups[i].prefix == name {
 				groups[i].cfg.Load = l
+			}
+		}
+	}
+	for name, js := range capacities {
+		if !known[name] {
+			fmt.Fprintf(stderr, "--capacity %s: unknown group (want wcs, srs-origin, srs-edge or emqx)\n", name)
+			return 2
+		}
+		var c lab.Capacity
+		if err := decodeStrict(js, &c); err != nil {
+			fmt.Fprintf(stderr, "--capacity %s: %v\n", name, err)
+			return 2
+		}
+		if err := c.Validate(); err != nil {
+			fmt.Fprintf(stderr, "--capacity %s: %v\n", name, err)
+			return 2
+		}
+		for i := range groups {
+			if groups[i].prefix == name {
+				groups[i].cfg.Capacity = c
 			}
 		}
 	}
@@ -139,29 +161,52 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}()
 	port := basePort
+	next := func() string {
+		if basePort == 0 {
+			return host + ":0"
+		}
+		port++
+		return fmt.Sprintf("%s:%d", host, port-1)
+	}
+	// API ports first (their numbers do not move when client ports are
+	// added), then the client ports in the same order.
+	var cfgs []lab.Config
+	var apiAddrs []string
 	for _, g := range groups {
 		for i := 1; i <= g.count; i++ {
 			cfg := g.cfg
 			cfg.Name = fmt.Sprintf("%s%d", g.prefix, i)
-			addr := fmt.Sprintf("%s:%d", host, port)
-			if basePort == 0 {
-				addr = host + ":0"
-			} else {
-				port++
-			}
-			s, err := lab.Start(cfg, addr)
-			if err != nil {
-				level.Error(logger).Log("msg", "Starting a lab server", "name", cfg.Name, "err", err)
-				return 1
-			}
-			servers = append(servers, s)
-			if p, ok := profiles[cfg.Name]; ok {
-				if err := s.SetProfile(p); err != nil {
-					level.Error(logger).Log("msg", "Bad profile", "name", cfg.Name, "err", err)
-					return 2
+			cfgs = append(cfgs, cfg)
+			apiAddrs = append(apiAddrs, next())
+		}
+	}
+	if clientPorts {
+		for i := range cfgs {
+			n := 1
+			if cfgs[i].Kind == lab.EMQX {
+				n = cfgs[i].EMQXNodes
+				if n <= 0 {
+					n = 2 // the simulator's default cluster size
 				}
-				delete(profiles, cfg.Name)
 			}
+			for range n {
+				cfgs[i].ClientAddrs = append(cfgs[i].ClientAddrs, next())
+			}
+		}
+	}
+	for i, cfg := range cfgs {
+		s, err := lab.Start(cfg, apiAddrs[i])
+		if err != nil {
+			level.Error(logger).Log("msg", "Starting a lab server", "name", cfg.Name, "err", err)
+			return 1
+		}
+		servers = append(servers, s)
+		if p, ok := profiles[cfg.Name]; ok {
+			if err := s.SetProfile(p); err != nil {
+				level.Error(logger).Log("msg", "Bad profile", "name", cfg.Name, "err", err)
+				return 2
+			}
+			delete(profiles, cfg.Name)
 		}
 	}
 	if len(profiles) > 0 {
@@ -177,7 +222,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	for _, s := range servers {
 		st := s.Status()
 		list = append(list, st)
-		fmt.Fprintf(stdout, "%-14s %-5s %s\n", st.Name, st.Kind, st.URL)
+		fmt.Fprintf(stdout, "%-14s %-5s %s", st.Name, st.Kind, st.URL)
+		for _, c := range st.Clients {
+			fmt.Fprintf(stdout, " %s", c)
+		}
+		fmt.Fprintln(stdout)
 	}
 	if addrFile != "" {
 		b, _ := json.MarshalIndent(list, "", "  ")
@@ -195,4 +244,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	<-ctx.Done()
 	level.Info(logger).Log("msg", "Stopping lab servers")
 	return 0
+}
+
+// decodeStrict decodes one JSON object, refusing unknown fields.
+func decodeStrict(js string, v any) error {
+	dec := json.NewDecoder(strings.NewReader(js))
+	dec.DisallowUnknownFields()
+	return dec.Decode(v)
 }

@@ -88,6 +88,10 @@ func TestRunRejectsBadFlags(t *testing.T) {
 		{"--load=wcs={\"bogus\":1}"},
 		{"--srs-version=2.0"},
 		{"--profile=/nonexistent"},
+		{"--capacity=nginx={}"},
+		{"--capacity=wcs={\"sessions\":-1}"},
+		{"--capacity=wcs={\"refuse\":true}"},
+		{"--capacity=wcs={\"bogus\":1}"},
 	} {
 		var out, errb bytes.Buffer
 		if code := run(context.Background(), append(args, "--wcs=0", "--srs-edge=0", "--emqx=0"), &out, &errb); code == 0 {
