@@ -37,6 +37,14 @@ type srsSim struct {
 	byID      map[string]*srsCounters // counters survive load changes
 	vhostSend float64
 	vhostRecv float64
+
+	// media holds the live sessions on the node's client ports (nil
+	// without client ports): they are listed after the background's
+	// streams and clients, with their real types, names and bytes.
+	media *srsMedia
+	// nStreams and nClients are how many of streams and clients the
+	// background laid out (the live ones follow).
+	nStreams, nClients int
 }
 
 type srsCounters struct {
@@ -46,11 +54,14 @@ type srsCounters struct {
 
 type srsStream struct {
 	id, name string
-	active   bool
-	cid      string
-	clients  int
-	c        *srsCounters
-	players  int
+	// app, url and tcURL are set for live streams ("" means the
+	// background's live, /live/<name>, rtmp://127.0.0.1:1935/live).
+	app, url, tcURL string
+	active          bool
+	cid             string
+	clients         int
+	c               *srsCounters
+	players         int
 }
 
 type srsClient struct {
@@ -59,6 +70,8 @@ type srsClient struct {
 	typ     string
 	publish bool
 	c       *srsCounters
+	// name, tcURL and ip are set for live clients.
+	name, tcURL, ip string
 }
 
 var srsCodes = map[int]string{3: "OuXuli", 4: "Leo", 5: "Bee", 6: "Hang", 7: "Kai"}
@@ -99,6 +112,10 @@ func (s *srsSim) reset() {
 	s.streams, s.clients = nil, nil
 	s.vhostSeen = false
 	s.loadKey = Load{Streams: -1} // force a rebuild
+	s.nStreams, s.nClients = 0, 0
+	if s.media != nil {
+		s.media.restarted()
+	}
 	if s.major == 3 {
 		s.vhostID = fmt.Sprintf("vid-%d-%d", s.pid, s.restarts)
 	} else {
@@ -186,9 +203,11 @@ func (s *srsSim) rebuild(l Load) {
 		s.clients = append(s.clients, cl)
 	}
 	s.loadKey = l
+	s.nStreams, s.nClients = len(s.streams), len(s.clients)
 }
 
 func (s *srsSim) advance(l Load, dt float64) {
+	l = s.background(l)
 	if s.structure(l) != s.structure(s.loadKey) {
 		s.rebuild(l)
 	}
@@ -197,15 +216,18 @@ func (s *srsSim) advance(l Load, dt float64) {
 	s.cpuTicks += l.CPU * dt * 100
 	out := l.BandwidthOutMbps * 125000 * dt
 	in := l.BandwidthInMbps * 125000 * dt
-	players := len(s.clients)
+	// Only the background's clients share its bandwidth: live clients
+	// count their real bytes.
+	clients := s.clients[:s.nClients]
+	players := len(clients)
 	pubs := 0
-	for _, c := range s.clients {
+	for _, c := range clients {
 		if c.publish {
 			pubs++
 		}
 	}
 	players -= pubs
-	for _, c := range s.clients {
+	for _, c := range clients {
 		switch {
 		case c.publish:
 			c.c.recv += in / float64(pubs)
@@ -221,7 +243,7 @@ func (s *srsSim) advance(l Load, dt float64) {
 		in = 0.001 * out
 	}
 	if s.role == "origin" {
-		for _, st := range s.streams {
+		for _, st := range s.streams[:s.nStreams] {
 			if st.active {
 				st.c.frames += 25 * dt
 			}
@@ -239,9 +261,11 @@ func (s *srsSim) structure(l Load) [3]int {
 }
 
 func (s *srsSim) serve(w http.ResponseWriter, r *http.Request, l Load, uptime time.Duration) {
+	l = s.background(l)
 	if s.structure(l) != s.structure(s.loadKey) {
 		s.rebuild(l)
 	}
+	s.layoutLive()
 	w.Header().Set("Server", "SRS/"+s.version+"("+s.code+")")
 	w.Header().Set("Connection", "Close")
 	if s.auth[0] != "" && strings.Contains(r.URL.Path, "/api/") {
@@ -392,16 +416,17 @@ func (s *srsSim) summaries(b []byte, l Load) []byte {
 	b = f2(b, cpu*1.5)
 	b = append(b, `,"net_sample_time":`...)
 	b = i64(b, now)
+	liveIn, liveOut := s.liveBytes()
 	b = append(b, `,"net_recv_bytes":0,"net_send_bytes":0,"net_recvi_bytes":`...)
-	b = i64(b, s.recvBytes)
+	b = i64(b, s.recvBytes+liveIn)
 	b = append(b, `,"net_sendi_bytes":`...)
-	b = i64(b, s.sendBytes)
+	b = i64(b, s.sendBytes+liveOut)
 	b = append(b, `,"srs_sample_time":`...)
 	b = i64(b, now)
 	b = append(b, `,"srs_recv_bytes":`...)
-	b = i64(b, s.recvBytes)
+	b = i64(b, s.recvBytes+liveIn)
 	b = append(b, `,"srs_send_bytes":`...)
-	b = i64(b, s.sendBytes)
+	b = i64(b, s.sendBytes+liveOut)
 	b = append(b, `,"conn_sys":`...)
 	b = strconv.AppendInt(b, int64(len(s.clients)+40), 10)
 	b = append(b, `,"conn_sys_et":`...)
@@ -438,10 +463,11 @@ func (s *srsSim) vhost(b []byte) []byte {
 	b = strconv.AppendInt(b, int64(len(s.clients)), 10)
 	b = append(b, `,"streams":`...)
 	b = strconv.AppendInt(b, int64(pub), 10)
+	liveIn, liveOut := s.liveBytes()
 	b = append(b, `,"send_bytes":`...)
-	b = i64(b, s.vhostSend)
+	b = i64(b, s.vhostSend+liveOut)
 	b = append(b, `,"recv_bytes":`...)
-	b = i64(b, s.vhostRecv)
+	b = i64(b, s.vhostRecv+liveIn)
 	if s.role == "edge" {
 		// The captured edges serve no HLS of their own.
 		return append(b, `,"kbps":{"recv_30s":0,"send_30s":0},"hls":{"enabled":false}}`...)
@@ -456,11 +482,17 @@ func (s *srsSim) stream(b []byte, st *srsStream) []byte {
 	b = strconv.AppendQuote(b, st.name)
 	b = append(b, `,"vhost":`...)
 	b = strconv.AppendQuote(b, s.vhostID)
-	b = append(b, `,"app":"live"`...)
+	app, url, tcURL := st.app, st.url, st.tcURL
+	if st.url == "" {
+		app, url, tcURL = "live", "/live/"+st.name, "rtmp://127.0.0.1:1935/live"
+	}
+	b = append(b, `,"app":`...)
+	b = strconv.AppendQuote(b, app)
 	if s.major >= 5 {
-		b = append(b, `,"tcUrl":"rtmp://127.0.0.1:1935/live","url":"/live/`...)
-		b = append(b, st.name...)
-		b = append(b, '"')
+		b = append(b, `,"tcUrl":`...)
+		b = strconv.AppendQuote(b, tcURL)
+		b = append(b, `,"url":`...)
+		b = strconv.AppendQuote(b, url)
 	}
 	b = append(b, `,"live_ms":`...)
 	b = i64(b, 1795288528403+s.clock*1000)
@@ -494,17 +526,23 @@ func (s *srsSim) client(b []byte, c *srsClient) []byte {
 	b = strconv.AppendQuote(b, s.vhostID)
 	b = append(b, `,"stream":`...)
 	b = strconv.AppendQuote(b, c.stream.id)
-	b = append(b, `,"ip":"127.0.0.1","pageUrl":"","swfUrl":"","tcUrl":"rtmp://127.0.0.1:1935/live","url":"/live/`...)
-	b = append(b, c.stream.name...)
-	b = append(b, '"')
-	if s.major >= 5 {
-		name := c.stream.name
+	ip, tcURL, url, name := c.ip, c.tcURL, c.stream.url, c.name
+	if c.name == "" {
+		ip, tcURL, url, name = "127.0.0.1", "rtmp://127.0.0.1:1935/live", "/live/"+c.stream.name, c.stream.name
 		switch c.typ {
 		case "flv-play":
 			name += ".flv"
 		case "hls-play":
 			name += ".m3u8"
 		}
+	}
+	b = append(b, `,"ip":`...)
+	b = strconv.AppendQuote(b, ip)
+	b = append(b, `,"pageUrl":"","swfUrl":"","tcUrl":`...)
+	b = strconv.AppendQuote(b, tcURL)
+	b = append(b, `,"url":`...)
+	b = strconv.AppendQuote(b, url)
+	if s.major >= 5 {
 		b = append(b, `,"name":`...)
 		b = strconv.AppendQuote(b, name)
 	}
