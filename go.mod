@@ -4,6 +4,7 @@ go 1.26.0
 
 require (
 	github.com/alecthomas/kingpin/v2 v2.4.0
+	github.com/coder/websocket v1.8.15
 	github.com/go-kit/log v0.2.1
 	github.com/goccy/go-json v0.12.0
 	github.com/klauspost/compress v1.20.3
