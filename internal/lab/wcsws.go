@@ -94,10 +94,15 @@ var (
 //	                         ConnectionStatusEvent when the node is at capacity
 //	                         and refuses the session; the node then closes the
 //	                         connection with status 1013 (try again later).
-//	ping                     keep-alive, every 5 s; a client silent for three
-//	                         intervals is closed (1008).
+//	                         (The public Web SDK shows StreamStatusEvent
+//	                         failures only; the connection form is the lab's.)
+//	ping                     keep-alive, every 5 s once the session is open; a
+//	                         client silent for three intervals (one that never
+//	                         sends connection too) is closed (1008).
 //	binary messages          dummy media for the connection's players (all
 //	                         its playing streams share the connection).
+//
+// A node that closes cuts its connections with status 1001 (going away).
 //
 // Accounting: a connection is one session towards Config.Capacity and
 // adds one connection (connections, connections_websocket); each
