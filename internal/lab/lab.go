@@ -69,6 +69,9 @@ type Config struct {
 	// HTTP-FLV/HLS on an edge; EMQX: MQTT, one per node). "127.0.0.1:0"
 	// picks a free port; none opens no client port.
 	ClientAddrs []string
+	// PlayKbps is the bitrate of the dummy media a node sends each player
+	// on its client ports when the play request sets none (default 500).
+	PlayKbps int
 	// Now is the clock (tests); nil means time.Now.
 	Now func() time.Time
 }

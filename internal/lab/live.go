@@ -166,6 +166,11 @@ func (s *Server) withLive(bg Load) Load {
 	if lv.sessions == 0 && lv.bytesIn.Load() == 0 && lv.bytesOut.Load() == 0 {
 		return bg
 	}
+	if s.cfg.Kind == WCS && bg.Connections == 0 {
+		// The page derives connections from the streams when the
+		// background sets none; keep that part when sessions add theirs.
+		bg.Connections = bg.Publishers + bg.Subscribers + bg.HLS
+	}
 	l := addCounts(bg, lv.counts, 1)
 	in, out := lv.rates(s.now())
 	l.BandwidthInMbps += in

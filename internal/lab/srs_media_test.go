@@ -47,6 +47,7 @@ func fetchSRS(t *testing.T, s *Server) *srsapi.Stats {
 }
 
 // eventually polls cond for up to 5 s.
+// eventually waits up to 5 s for cond (the lab tests' one poll loop).
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	for deadline := time.Now().Add(5 * time.Second); !cond(); {
