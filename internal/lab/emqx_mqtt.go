@@ -148,6 +148,7 @@ func startMQTT(s *Server, addrs []string) ([]string, error) {
 			return nil, err
 		}
 		caps := mqtt.NewDefaultServerCapabilities()
+		caps.MaximumSessionExpiryInterval = 7200 // EMQX's default session expiry, 2h
 		srv := mqtt.New(&mqtt.Options{
 			Capabilities:           caps,
 			InlineClient:           true, // routes messages between the nodes
@@ -286,11 +287,7 @@ func (l *mqttListener) Serve(establish listeners.EstablishFn) {
 	for {
 		conn, err := l.ln.Accept()
 		if err != nil {
-			return
-		}
-		if l.end.Load() {
-			_ = conn.Close()
-			return
+			return // closed with the node
 		}
 		go func() {
 			c := &mqttConn{Conn: conn, s: l.s, n: l.n}
@@ -364,11 +361,9 @@ func (h *mqttHook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 		_ = h.n.srv.SendConnack(cl, code, false, nil)
 		return errTurnedDown
 	}
-	if c, ok := cl.Net.Conn.(*mqttConn); ok {
-		c.setSession(ss)
-	} else {
-		ss.end() // not a connection of ours: nothing would end it
-	}
+	// Every client comes through an mqttListener, which ends the
+	// admission when the broker is done with the connection.
+	cl.Net.Conn.(*mqttConn).setSession(ss)
 	if cfg.APIKey != "" {
 		h.n.add("authentication.success", 1)
 	} else {

@@ -2,6 +2,7 @@ package lab
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -189,6 +190,26 @@ func TestMQTTClientsCountOnTheirNode(t *testing.T) {
 			t.Errorf("/nodes %s connections %v, want %v", n.Name, n.Connections, want)
 		}
 	}
+	for path, want := range map[string]map[string]float64{
+		"/api/v5/monitor_current":                     {"live_connections": 13, "connections": 13, "subscriptions": 5, "topics": 4, "retained_msg_count": 3},
+		"/api/v5/monitor_current/nodes/" + node(s, 1): {"live_connections": 6, "subscriptions": 3},
+	} {
+		resp, err := http.Get(s.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m map[string]float64
+		err = json.NewDecoder(resp.Body).Decode(&m)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		for k, v := range want {
+			if m[k] != v {
+				t.Errorf("%s %s = %v, want %v", path, k, m[k], v)
+			}
+		}
+	}
 	if lv := s.Live(); lv.Sessions != 3 || lv.BytesIn == 0 || lv.Load.Connections != 3 {
 		t.Errorf("GET /lab/load live part %+v", lv)
 	}
@@ -264,6 +285,26 @@ func TestMQTTCapacityIsPerNode(t *testing.T) {
 	}
 	if lv := s.Live(); lv.Refused != 1 || lv.Sessions != 2 {
 		t.Errorf("live %+v, want 1 refused, 2 sessions", lv)
+	}
+}
+
+func TestMQTTSharedSubscriptionsAreClusterWide(t *testing.T) {
+	s := startMQTTLab(t, Config{})
+	c := dial(t, s.ClientURLs[0], MQTTOptions{ClientID: "g1"})
+	if err := c.Subscribe(context.Background(), 1, "$share/workers/jobs/+", "jobs/done"); err != nil {
+		t.Fatal(err)
+	}
+	st := fetch(t, s, upstream.Auth{})
+	for i := 0; i < 2; i++ {
+		if got := st.Stats[node(s, i)]["subscriptions.shared.count"]; got != 1 {
+			t.Errorf("%s subscriptions.shared.count %v, want 1", node(s, i), got)
+		}
+		if got := st.Stats[node(s, i)]["topics.count"]; got != 2 {
+			t.Errorf("%s topics.count %v, want 2", node(s, i), got)
+		}
+	}
+	if got := st.Stats[node(s, 0)]["subscriptions.count"]; got != 2 {
+		t.Errorf("subscriptions.count %v, want 2", got)
 	}
 }
 
@@ -380,7 +421,7 @@ func TestMQTTClientErrors(t *testing.T) {
 	}
 	pctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
 	defer cancel()
-	if err := c.PublishAt(pctx, "t", 1, 50, []byte("x")); err != nil {
+	if err := c.PublishAt(pctx, "t", 0, 50, []byte("x")); err != nil {
 		t.Errorf("PublishAt until the context ends: %v", err)
 	}
 	if n := c.Sent(); n < 5 || n > 16 {
@@ -392,6 +433,47 @@ func TestMQTTClientErrors(t *testing.T) {
 	}
 	if err := c.Subscribe(ctx, 1, "t"); err == nil {
 		t.Error("subscribe after Close succeeded")
+	}
+	if err := c.PublishAt(ctx, "t", 1, 100, nil); err == nil || !strings.Contains(err.Error(), "mqtt: publish t") {
+		t.Errorf("PublishAt on a closed client: %v", err)
+	}
+
+	// A broker that accepts the connection but never acknowledges a
+	// QoS 1 message: PublishAt stops, without an error, when the context
+	// ends.
+	silent := haproxytest.Serve(t, "tcp", "127.0.0.1:0", func(c net.Conn) {
+		defer c.Close()
+		buf := make([]byte, 256)
+		if _, err := c.Read(buf); err != nil {
+			return
+		}
+		_, _ = c.Write([]byte{0x20, 0x03, 0x00, 0x00, 0x00}) // CONNACK, success, no properties
+		for {
+			if _, err := c.Read(buf); err != nil {
+				return
+			}
+		}
+	})
+	sc := dial(t, silent, MQTTOptions{ClientID: "s"})
+	// A CONNACK refusal without a reason string.
+	refuser := haproxytest.Serve(t, "tcp", "127.0.0.1:0", func(c net.Conn) {
+		defer c.Close()
+		buf := make([]byte, 256)
+		if _, err := c.Read(buf); err == nil {
+			_, _ = c.Write([]byte{0x20, 0x03, 0x00, 0x87, 0x00}) // CONNACK, not authorized
+		}
+	})
+	var ce *ConnackError
+	if _, err := DialMQTT(ctx, refuser, MQTTOptions{}); !errors.As(err, &ce) || err.Error() != "mqtt: connection refused (0x87)" {
+		t.Errorf("a bare CONNACK refusal: %v", err)
+	}
+	pctx, cancel = context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	if err := sc.PublishAt(pctx, "t", 1, 100, []byte("x")); err != nil {
+		t.Errorf("PublishAt to a broker that never acknowledges: %v", err)
+	}
+	if sc.Sent() != 0 {
+		t.Errorf("%d unacknowledged messages counted as sent", sc.Sent())
 	}
 }
 

@@ -25,7 +25,8 @@ type Capacity struct {
 	// Sessions is the number of concurrent client sessions (publishers,
 	// players, MQTT connections) at which the node reports a CPU of
 	// BusyCPU; 0 means no limit (sessions cost CPU at 1% of a core each
-	// up to 100, then no more).
+	// up to 100, then no more). On EMQX it applies to each node of the
+	// cluster (emqx_mqtt.go).
 	Sessions int `json:"sessions"`
 	// Refuse makes the node turn away new sessions while it carries
 	// Sessions or more.
