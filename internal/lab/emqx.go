@@ -48,7 +48,7 @@ type emqxLiveView struct {
 	topics, shared, sessionsAll, liveAll, subsAll int
 }
 
-// read takes the view of the brokers (no brokers: an empty view).
+// readView takes the view of the brokers (no brokers: an empty view).
 func (s *emqxSim) readView() emqxLiveView {
 	var v emqxLiveView
 	if len(s.brokers) == 0 {
