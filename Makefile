@@ -19,9 +19,10 @@ LDFLAGS   := -s -w \
 
 # System packages the tests talk to for real; haproxy_exporter only for `make bench`.
 # docker-compose (Debian's 1.29, no engine) checks docker-compose.yml and
-# systemd's systemd-analyze the unit examples (tools/deploy); the demo needs
-# only the first three.
-DEB_TEST_PKGS  := haproxy prometheus prometheus-alertmanager docker-compose systemd
+# systemd's systemd-analyze the unit examples (tools/deploy); mosquitto-clients
+# (mosquitto_pub/_sub) talk MQTT to the lab's EMQX brokers; the demo needs
+# only the first four.
+DEB_TEST_PKGS  := haproxy prometheus prometheus-alertmanager mosquitto-clients docker-compose systemd
 DEB_BENCH_PKGS := prometheus-haproxy-exporter
 
 .PHONY: all build deps demo-deps bench-deps test unit mixin deploy dashboards docs fmt-check vet lint checkmetrics fuzz-short fuzz bench demo clean
@@ -50,6 +51,8 @@ demo-deps:
 	command -v prometheus >/dev/null 2>&1 || missing="$$missing prometheus"; \
 	command -v amtool    >/dev/null 2>&1 || missing="$$missing prometheus-alertmanager"; \
 	command -v prometheus-alertmanager >/dev/null 2>&1 || missing="$$missing prometheus-alertmanager"; \
+	command -v mosquitto_pub >/dev/null 2>&1 || missing="$$missing mosquitto-clients"; \
+	command -v mosquitto_sub >/dev/null 2>&1 || missing="$$missing mosquitto-clients"; \
 	if [ -n "$$missing" ]; then ./scripts/apt-install.sh $$missing; fi
 
 bench-deps: deps

@@ -26,6 +26,58 @@ type emqxSim struct {
 	counters []map[string]float64 // per node, EMQX 5 key names
 	maxes    []map[string]float64 // per node, stats high-water marks
 	lastConn []int
+
+	// brokers are the nodes' MQTT brokers (emqx_mqtt.go), nil without
+	// client ports; sessions reads their admitted connections and
+	// capacity is Config.Capacity.Sessions, per node.
+	brokers  []*mqttNode
+	sessions func() []int
+	capacity int
+	// view is what the brokers carry, read once per request.
+	view emqxLiveView
+}
+
+// emqxLiveView is what the brokers carry at one moment; each node's part
+// is added to its share of the background.
+type emqxLiveView struct {
+	g        []mqttGauges
+	c        []map[string]int64
+	sessions []int // admitted connections per node (CPU)
+	// cluster-wide: distinct topic filters and shared subscriptions (as
+	// EMQX counts topics), sessions, live connections, subscriptions
+	topics, shared, sessionsAll, liveAll, subsAll int
+}
+
+// readView takes the view of the brokers (no brokers: an empty view).
+func (s *emqxSim) readView() emqxLiveView {
+	var v emqxLiveView
+	if len(s.brokers) == 0 {
+		return v
+	}
+	filters := map[string]bool{}
+	v.sessions = s.sessions()
+	for _, n := range s.brokers {
+		g := n.gauges()
+		for f := range g.filters {
+			filters[f] = true
+		}
+		v.shared += g.shared
+		v.sessionsAll += g.sessions
+		v.liveAll += g.live
+		v.subsAll += g.subscriptions
+		v.g = append(v.g, g)
+		v.c = append(v.c, n.counters())
+	}
+	v.topics = len(filters)
+	return v
+}
+
+// liveNode is node i's part of the view (zero without brokers).
+func (v *emqxLiveView) node(i int) (mqttGauges, map[string]int64, int) {
+	if i >= len(v.g) {
+		return mqttGauges{}, nil, 0
+	}
+	return v.g[i], v.c[i], v.sessions[i]
 }
 
 func newEMQX(cfg Config) (*emqxSim, error) {
@@ -61,6 +113,9 @@ func (s *emqxSim) reset() {
 	for i := range s.nodes {
 		s.counters[i] = map[string]float64{}
 		s.maxes[i] = map[string]float64{}
+	}
+	for _, n := range s.brokers {
+		n.restart()
 	}
 }
 
@@ -119,14 +174,16 @@ func (s *emqxSim) advance(l Load, dt float64) {
 // stats is one node's /stats object (EMQX 5 keys).
 func (s *emqxSim) stats(l Load, i int) map[string]float64 {
 	run := s.running(l)
-	live := share(l.Connections, run, i)
-	sessions := share(max(l.Sessions, l.Connections), run, i)
+	g, _, _ := s.view.node(i)
+	live := share(l.Connections, run, i) + g.live
+	sessions := share(max(l.Sessions, l.Connections), run, i) + g.sessions
 	subs := share(l.Subscriptions, run, i)
+	topics := l.Topics + s.view.topics
 	v := map[string]float64{
 		"connections": float64(sessions), "live_connections": float64(live), "sessions": float64(sessions), "channels": float64(sessions),
-		"subscriptions": float64(subs), "subscribers": float64(subs), "suboptions": float64(subs),
-		"topics": float64(l.Topics), "retained": float64(l.Retained), "subscriptions.shared": float64(l.Subscriptions / 50),
-		"cluster_sessions": float64(max(l.Sessions, l.Connections)), "delayed": 0, "routes": float64(l.Topics), "resources": 0,
+		"subscriptions": float64(subs + g.subscriptions), "subscribers": float64(subs + g.subscribers), "suboptions": float64(subs + g.subscriptions),
+		"topics": float64(topics), "retained": float64(l.Retained + g.retained), "subscriptions.shared": float64(l.Subscriptions/50 + s.view.shared),
+		"cluster_sessions": float64(max(l.Sessions, l.Connections) + s.view.sessionsAll), "delayed": 0, "routes": float64(topics), "resources": 0,
 	}
 	out := map[string]float64{}
 	for k, x := range v {
@@ -138,6 +195,7 @@ func (s *emqxSim) stats(l Load, i int) map[string]float64 {
 }
 
 func (s *emqxSim) serve(w http.ResponseWriter, r *http.Request, l Load, uptime time.Duration) {
+	s.view = s.readView()
 	p := r.URL.Path
 	if p == "/status" || p == "/api/v5/status" && s.version == "v5" {
 		s.status(w, r, l)
@@ -285,12 +343,13 @@ func (s *emqxSim) node(l Load, i int, uptime time.Duration) map[string]any {
 			return map[string]any{"name": s.nodes[i], "node_status": "Stopped"}
 		}
 	}
-	conns := share(l.Connections, run, i)
-	load := round(l.CPU*4, 2)
+	g, _, admitted := s.view.node(i)
+	conns := share(l.Connections, run, i) + g.live
+	load := round((l.CPU+sessionCPU(admitted, s.capacity))*4, 2)
 	used := 2e9 + float64(conns)*2e5
 	m := map[string]any{
 		"node": s.nodes[i], "max_fds": 1048576, "memory_total": gb(16653664256), "memory_used": gb(used),
-		"process_available": 2097152, "process_used": 900 + 7*conns, "connections": share(max(l.Sessions, l.Connections), run, i),
+		"process_available": 2097152, "process_used": 900 + 7*conns, "connections": share(max(l.Sessions, l.Connections), run, i) + g.sessions,
 		"otp_release": "26.2.5.2-1/14.2.5.2",
 	}
 	switch s.version {
@@ -298,7 +357,7 @@ func (s *emqxSim) node(l Load, i int, uptime time.Duration) map[string]any {
 		m["node_status"], m["role"], m["version"], m["edition"] = "running", "core", "5.8.9", "Opensource"
 		m["uptime"] = uptime.Milliseconds()
 		m["load1"], m["load5"], m["load15"] = load, round(load*0.9, 2), round(load*0.8, 2)
-		m["live_connections"], m["cluster_sessions"] = conns, max(l.Sessions, l.Connections)
+		m["live_connections"], m["cluster_sessions"] = conns, max(l.Sessions, l.Connections)+s.view.sessionsAll
 		m["sys_path"], m["log_path"] = "/opt/emqx", "/opt/emqx/log"
 	case "v4":
 		m["node_status"], m["version"], m["otp_release"] = "Running", "4.4.19", "24.3.4.2/12.3.2.2"
@@ -317,8 +376,9 @@ func (s *emqxSim) node(l Load, i int, uptime time.Duration) map[string]any {
 // metrics is one node's counters under a generation's key names.
 func (s *emqxSim) metrics(i int) map[string]int64 {
 	c := s.counters[i]
+	_, lc, _ := s.view.node(i)
 	out := map[string]int64{}
-	get := func(k string) int64 { return int64(math.Floor(c[k])) }
+	get := func(k string) int64 { return int64(math.Floor(c[k])) + lc[k] }
 	switch s.version {
 	case "v5":
 		for _, k := range emqxV5Metrics {
@@ -433,11 +493,17 @@ func (s *emqxSim) v5(rest string, q url.Values, l Load, uptime time.Duration) (a
 			m = map[string]any{"connections": st["connections.count"], "live_connections": st["live_connections.count"],
 				"subscriptions": st["subscriptions.count"], "node_uptime": uptime.Milliseconds()}
 		} else {
-			m = map[string]any{"connections": max(l.Sessions, l.Connections), "live_connections": l.Connections, "subscriptions": l.Subscriptions,
-				"subscriptions_ram": l.Subscriptions, "subscriptions_durable": 0, "disconnected_durable_sessions": 0}
+			v := &s.view
+			m = map[string]any{"connections": max(l.Sessions, l.Connections) + v.sessionsAll, "live_connections": l.Connections + v.liveAll,
+				"subscriptions": l.Subscriptions + v.subsAll, "subscriptions_ram": l.Subscriptions + v.subsAll, "subscriptions_durable": 0,
+				"disconnected_durable_sessions": 0}
+		}
+		retained := l.Retained
+		if g, _, _ := s.view.node(0); len(s.brokers) > 0 {
+			retained += g.retained // every node holds the cluster's retained messages
 		}
 		for k, v := range map[string]any{"received_msg_rate": int(l.MessagesInRate), "sent_msg_rate": int(l.MessagesOutRate), "dropped_msg_rate": 0,
-			"persisted_rate": 0, "topics": l.Topics, "retained_msg_count": l.Retained, "shared_subscriptions": l.Subscriptions / 50,
+			"persisted_rate": 0, "topics": l.Topics + s.view.topics, "retained_msg_count": retained, "shared_subscriptions": l.Subscriptions/50 + s.view.shared,
 			"validation_succeeded_rate": 0, "validation_failed_rate": 0, "transformation_succeeded_rate": 0, "transformation_failed_rate": 0} {
 			m[k] = v
 		}

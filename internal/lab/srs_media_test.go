@@ -47,15 +47,10 @@ func fetchSRS(t *testing.T, s *Server) *srsapi.Stats {
 }
 
 // eventually polls cond for up to 5 s.
-// eventually waits up to 5 s for cond (the lab tests' one poll loop).
+// eventually waits up to 5 s for cond.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); !cond(); {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	eventuallyShow(t, what, func() (bool, string) { return cond(), "not yet" })
 }
 
 func streamByURL(st *srsapi.Stats, u string) *srsapi.Stream {

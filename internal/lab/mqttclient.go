@@ -1,0 +1,170 @@
+package lab
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/eclipse/paho.golang/paho"
+)
+
+// MQTTOptions configure an MQTTClient.
+type MQTTOptions struct {
+	// ClientID identifies the client; "" lets the broker assign one.
+	ClientID string
+	// Username and Password are sent when Username is set (the lab's
+	// API key and secret when it has one).
+	Username, Password string
+	// KeepAlive is the MQTT keep-alive (default 30s).
+	KeepAlive time.Duration
+	// OnMessage, if set, is called for every message received, from the
+	// client's own goroutine.
+	OnMessage func(topic string, payload []byte)
+}
+
+// ConnackError is a CONNACK that refused the connection.
+type ConnackError struct {
+	Code   byte   // MQTT 5 reason code, e.g. 0x89 server busy
+	Reason string // the reason string, when the broker sent one
+}
+
+func (e *ConnackError) Error() string {
+	if e.Reason != "" {
+		return fmt.Sprintf("mqtt: connection refused: %s (0x%02x)", e.Reason, e.Code)
+	}
+	return fmt.Sprintf("mqtt: connection refused (0x%02x)", e.Code)
+}
+
+// MQTTClient is a small MQTT 5 client for the lab's traffic generator and
+// tests: connect, subscribe, publish (once or at a rate), disconnect.
+type MQTTClient struct {
+	c        *paho.Client
+	received atomic.Int64
+	sent     atomic.Int64
+}
+
+// DialMQTT connects to a broker at addr (mqtt://host:port, tcp://host:port
+// or host:port) and completes the MQTT handshake with a clean session.
+func DialMQTT(ctx context.Context, addr string, o MQTTOptions) (*MQTTClient, error) {
+	hostport, err := mqttHostPort(addr)
+	if err != nil {
+		return nil, err
+	}
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", hostport)
+	if err != nil {
+		return nil, fmt.Errorf("mqtt: %w", err)
+	}
+	mc := &MQTTClient{}
+	on := func(pr paho.PublishReceived) (bool, error) {
+		mc.received.Add(1)
+		if o.OnMessage != nil {
+			o.OnMessage(pr.Packet.Topic, pr.Packet.Payload)
+		}
+		return true, nil
+	}
+	mc.c = paho.NewClient(paho.ClientConfig{ClientID: o.ClientID, Conn: conn, OnPublishReceived: []func(paho.PublishReceived) (bool, error){on}})
+	keep := o.KeepAlive
+	if keep <= 0 {
+		keep = 30 * time.Second
+	}
+	cp := &paho.Connect{ClientID: o.ClientID, KeepAlive: uint16(keep / time.Second), CleanStart: true}
+	if o.Username != "" {
+		cp.Username, cp.UsernameFlag = o.Username, true
+		cp.Password, cp.PasswordFlag = []byte(o.Password), true
+	}
+	ca, err := mc.c.Connect(ctx, cp)
+	if err != nil {
+		_ = conn.Close()
+		if ca != nil && ca.ReasonCode >= 0x80 {
+			ce := &ConnackError{Code: ca.ReasonCode}
+			if ca.Properties != nil {
+				ce.Reason = ca.Properties.ReasonString
+			}
+			return nil, ce
+		}
+		return nil, fmt.Errorf("mqtt: connect %s: %w", hostport, err)
+	}
+	return mc, nil
+}
+
+// mqttHostPort reads a broker address.
+func mqttHostPort(addr string) (string, error) {
+	if strings.Contains(addr, "://") {
+		u, err := url.Parse(addr)
+		if err != nil {
+			return "", fmt.Errorf("mqtt: bad address %q: %w", addr, err)
+		}
+		if u.Scheme != "mqtt" && u.Scheme != "tcp" {
+			return "", fmt.Errorf("mqtt: bad address %q: scheme must be mqtt or tcp", addr)
+		}
+		addr = u.Host
+	}
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return "", fmt.Errorf("mqtt: bad address %q: %w", addr, err)
+	}
+	return addr, nil
+}
+
+// Subscribe subscribes to the topic filters at the QoS.
+func (m *MQTTClient) Subscribe(ctx context.Context, qos byte, filters ...string) error {
+	sub := &paho.Subscribe{}
+	for _, f := range filters {
+		sub.Subscriptions = append(sub.Subscriptions, paho.SubscribeOptions{Topic: f, QoS: qos})
+	}
+	// A SUBACK refusing a filter (reason code 0x80 or more) is an error.
+	if _, err := m.c.Subscribe(ctx, sub); err != nil {
+		return fmt.Errorf("mqtt: subscribe %s: %w", strings.Join(filters, " "), err)
+	}
+	return nil
+}
+
+// Publish sends one message (QoS 0 returns once written, 1 and 2 once
+// acknowledged).
+func (m *MQTTClient) Publish(ctx context.Context, topic string, qos byte, retain bool, payload []byte) error {
+	if _, err := m.c.Publish(ctx, &paho.Publish{Topic: topic, QoS: qos, Retain: retain, Payload: payload}); err != nil {
+		return fmt.Errorf("mqtt: publish %s: %w", topic, err)
+	}
+	m.sent.Add(1)
+	return nil
+}
+
+// PublishAt publishes payload to topic at rate messages per second until
+// ctx ends (then it returns nil) or a publish fails.
+func (m *MQTTClient) PublishAt(ctx context.Context, topic string, qos byte, rate float64, payload []byte) error {
+	if rate <= 0 {
+		return fmt.Errorf("mqtt: publish rate must be positive, got %v", rate)
+	}
+	tick := time.NewTicker(time.Duration(float64(time.Second) / rate))
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+		if err := m.Publish(ctx, topic, qos, false, payload); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+// Received is the number of messages received so far.
+func (m *MQTTClient) Received() int64 { return m.received.Load() }
+
+// Sent is the number of messages published so far.
+func (m *MQTTClient) Sent() int64 { return m.sent.Load() }
+
+// Close sends DISCONNECT (when the connection is still up) and closes
+// the connection.
+func (m *MQTTClient) Close() {
+	_ = m.c.Disconnect(&paho.Disconnect{ReasonCode: 0})
+	<-m.c.Done()
+}
