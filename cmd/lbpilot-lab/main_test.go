@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -13,6 +16,7 @@ import (
 	"time"
 
 	"github.com/lbpilot/lbpilot/internal/lab"
+	"github.com/lbpilot/lbpilot/internal/testenv"
 )
 
 // TestRunServesAndWritesAddresses starts a small lab, checks every server
@@ -98,4 +102,106 @@ func TestRunRejectsBadFlags(t *testing.T) {
 			t.Errorf("%v: exit 0", args)
 		}
 	}
+}
+
+// TestRunClientPorts: --client-ports with --base-port puts the client
+// ports after every API port, one per EMQX node, and each speaks its
+// protocol; --capacity reaches the servers.
+func TestRunClientPorts(t *testing.T) {
+	base := freeRun(t, 10) // 4 API ports, 5 client ports, one spare
+	dir := t.TempDir()
+	addrs := filepath.Join(dir, "lab.json")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"--wcs=1", "--srs-origin=1", "--srs-edge=1", "--emqx=1", "--client-ports",
+			fmt.Sprintf("--base-port=%d", base), "--addresses-file=" + addrs,
+			`--capacity=wcs={"sessions":1,"refuse":true}`, "--log.level=error"}, &stdout, &stderr)
+	}()
+	var list []lab.Status
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		b, err := os.ReadFile(addrs)
+		if err == nil && json.Unmarshal(b, &list) == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no addresses file; stderr: %s", stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	want := map[string][]string{
+		"wcs1":        {fmt.Sprintf("ws://127.0.0.1:%d/", base+4)},
+		"srs-origin1": {fmt.Sprintf("rtmp://127.0.0.1:%d/live", base+5)},
+		"srs-edge1":   {fmt.Sprintf("http://127.0.0.1:%d", base+6)},
+		"emqx1":       {fmt.Sprintf("mqtt://127.0.0.1:%d", base+7), fmt.Sprintf("mqtt://127.0.0.1:%d", base+8)},
+	}
+	for i, s := range list {
+		if s.URL != fmt.Sprintf("http://127.0.0.1:%d", base+i) {
+			t.Errorf("%s API at %s, want port %d", s.Name, s.URL, base+i)
+		}
+		if strings.Join(s.Clients, " ") != strings.Join(want[s.Name], " ") {
+			t.Errorf("%s clients %v, want %v", s.Name, s.Clients, want[s.Name])
+		}
+	}
+	// Each port speaks its protocol: a WCS client connects (and a second
+	// is refused at capacity 1), MQTT clients reach both EMQX nodes, an
+	// RTMP publisher publishes, an FLV player reads.
+	wc, err := lab.DialWCS(ctx, want["wcs1"][0], nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wc.Close()
+	if _, err := lab.DialWCS(ctx, want["wcs1"][0], nil); !errors.Is(err, lab.ErrRefused) {
+		t.Errorf("second WCS client at capacity 1: %v, want refused", err)
+	}
+	for _, u := range want["emqx1"] {
+		c, err := lab.DialMQTT(ctx, u, lab.MQTTOptions{ClientID: "t-" + u[len(u)-5:]})
+		if err != nil {
+			t.Fatalf("%s: %v", u, err)
+		}
+		c.Close()
+	}
+	pub, err := lab.PublishRTMP(ctx, want["srs-origin1"][0]+"/cam1", 200_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	player, err := lab.PlayFLV(ctx, nil, want["srs-edge1"][0]+"/live/cam1.flv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline = time.Now().Add(5 * time.Second)
+	for player.Bytes() == 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if player.Bytes() == 0 {
+		t.Error("the FLV player read nothing")
+	}
+	player.Close()
+	cancel()
+	if code := <-done; code != 0 {
+		t.Errorf("exit %d: %s", code, stderr.String())
+	}
+}
+
+// freeRun finds n consecutive free loopback ports.
+func freeRun(t *testing.T, n int) int {
+	t.Helper()
+	for try := 0; try < 50; try++ {
+		base, ok := testenv.FreePort(t), true
+		for p := base; p < base+n && ok; p++ {
+			ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+			if ok = err == nil; ok {
+				ln.Close()
+			}
+		}
+		if ok {
+			return base
+		}
+	}
+	t.Fatalf("no %d consecutive free ports", n)
+	return 0
 }
