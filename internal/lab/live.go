@@ -103,6 +103,18 @@ func (ss *Session) End() {
 	})
 }
 
+// add changes an open session's counts by sign×d without counting another
+// session: a WCS connection is the session, its streams ride on it (wcsws.go). End
+// removes what was added too. Only the connection's own goroutine calls
+// it, before End.
+func (ss *Session) add(d Load, sign int) {
+	lv := &ss.s.live
+	lv.mu.Lock()
+	lv.counts = addCounts(lv.counts, d, sign)
+	ss.d = addCounts(ss.d, d, sign)
+	lv.mu.Unlock()
+}
+
 // CountBytes adds bytes received from and sent to clients (they drive
 // the reported bandwidth and byte counters).
 func (s *Server) CountBytes(in, out int) {

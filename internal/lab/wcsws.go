@@ -450,18 +450,6 @@ func (cn *wcsConn) start(ctx context.Context, req wcsStreamReq, publish bool) er
 	return nil
 }
 
-// add changes an open session's counts by sign×d without counting another
-// session: a WCS connection is the session, its streams ride on it. End
-// removes what was added too. Only the connection's own goroutine calls
-// it, before End.
-func (ss *Session) add(d Load, sign int) {
-	lv := &ss.s.live
-	lv.mu.Lock()
-	lv.counts = addCounts(lv.counts, d, sign)
-	ss.d = addCounts(ss.d, d, sign)
-	lv.mu.Unlock()
-}
-
 // close cuts every connection (status 1001) and waits for their
 // handlers; connections whose clients do not complete the close
 // handshake within the grace are dropped.
