@@ -93,14 +93,15 @@ const (
 )
 
 // Phase is one stretch of the run. Arrivals run at each protocol's rate
-// times Factor (1 unless set; a flash crowd needs one). A node-killed or
+// times Factor (1 when absent; 0 stops arrivals; a flash crowd needs
+// one). A node-killed or
 // node-back phase starts with an event the caller handles (Engine.Hook);
 // Request is what the command's hook sends for it.
 type Phase struct {
 	Name     string   `json:"name,omitempty"`
 	Kind     string   `json:"kind"`
 	Duration Duration `json:"duration"`
-	Factor   float64  `json:"factor,omitempty"`
+	Factor   *float64 `json:"factor,omitempty"`
 	Node     string   `json:"node,omitempty"`
 	Request  *Request `json:"request,omitempty"`
 }
@@ -115,10 +116,10 @@ type Request struct {
 
 // factor is the phase's rate multiplier.
 func (ph Phase) factor() float64 {
-	if ph.Factor == 0 && ph.Kind != PhaseFlashCrowd {
+	if ph.Factor == nil {
 		return 1
 	}
-	return ph.Factor
+	return *ph.Factor
 }
 
 // label is the phase's name, or its kind and number.
@@ -254,13 +255,13 @@ func (p *Plan) Validate(reg *Registry) error {
 		if ph.Duration <= 0 || time.Duration(ph.Duration) > MaxDurationLimit {
 			return fieldErr(f+".duration", "must be more than 0 and at most %s, got %s", MaxDurationLimit, time.Duration(ph.Duration))
 		}
-		if math.IsNaN(ph.Factor) || ph.Factor < 0 || ph.Factor > MaxFactor {
-			return fieldErr(f+".factor", "must be 0 to %d, got %g", MaxFactor, ph.Factor)
+		if x := ph.Factor; x != nil && (math.IsNaN(*x) || *x < 0 || *x > MaxFactor) {
+			return fieldErr(f+".factor", "must be 0 to %d, got %g", MaxFactor, *x)
 		}
 		switch ph.Kind {
 		case PhaseSteady:
 		case PhaseFlashCrowd:
-			if ph.Factor == 0 {
+			if ph.Factor == nil {
 				return fieldErr(f+".factor", "a flash crowd needs a factor (e.g. 3 for three times the arrival rate)")
 			}
 		case PhaseNodeKilled, PhaseNodeBack:
