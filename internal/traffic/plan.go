@@ -336,7 +336,7 @@ func checkLoopbackURL(s string) error {
 		return fmt.Errorf("not a URL: %v", err)
 	}
 	if u.Scheme == "" || u.Host == "" {
-		return fmt.Errorf("%q: want scheme://host:port/...", s)
+		return fmt.Errorf("%q: want scheme://host:port (a path may follow)", s)
 	}
 	h := u.Hostname()
 	if strings.EqualFold(h, "localhost") {
