@@ -1,9 +1,17 @@
 // Command lbpilot-lab serves simulated Flashphoner WCS, SRS and EMQX APIs
-// on loopback ports, for the demo, manual testing and the benchmarks.
-// Each server's load is set through its own control API (POST /lab/load,
-// /lab/profile, /lab/fault, /lab/restart; see internal/lab). It prints
-// the addresses (and writes them as JSON with --addresses-file) and runs
-// until SIGINT or SIGTERM.
+// on loopback ports, for the demo, manual testing and the benchmarks, and
+// drives client traffic through HAProxy's frontends.
+//
+// serve (the default command, so `lbpilot-lab --wcs=2` still works) runs
+// the servers. Each server's load is set through its own control API
+// (POST /lab/load, /lab/profile, /lab/fault, /lab/restart; see
+// internal/lab). It prints the addresses (and writes them as JSON with
+// --addresses-file) and runs until SIGINT or SIGTERM.
+//
+// traffic runs a plan (internal/traffic): sessions through loopback
+// frontends, JSON lines over time, Prometheus metrics, and a summary of
+// every session refused or cut. Exit codes: 0 done, 1 runtime failure, 2
+// bad plan or flags.
 package main
 
 import (
@@ -38,12 +46,33 @@ type group struct {
 	cfg    lab.Config
 }
 
+// usageTemplate is kingpin's default with each command's flags listed
+// under it, so that `lbpilot-lab --help` shows serve's flags (it is the
+// default command) as well as traffic's.
+var usageTemplate = strings.Replace(kingpin.DefaultUsageTemplate,
+	"{{.Help|Wrap 4}}\n{{end -}}",
+	"{{.Help|Wrap 4}}\n{{with .Flags|FlagsToTwoColumns}}{{FormatTwoColumnsWithIndent . 4 2}}{{end}}\n{{end -}}", 1)
+
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	app := kingpin.New("lbpilot-lab", "Simulated WCS, SRS and EMQX APIs with settable load, on loopback ports.")
+	app := kingpin.New("lbpilot-lab", "Simulated WCS, SRS and EMQX APIs with settable load on loopback ports (serve), and a traffic generator driving sessions through HAProxy's frontends (traffic).")
 	app.Version(version.Print("lbpilot-lab"))
 	app.HelpFlag.Short('h')
 	app.UsageWriter(stdout)
 	app.ErrorWriter(stderr)
+	app.UsageTemplate(usageTemplate)
+	exit := -1
+	app.Terminate(func(code int) {
+		if exit < 0 {
+			exit = code
+		}
+	})
+	serve := app.Command("serve", "Serve the simulated servers until SIGINT or SIGTERM (the default command).").Default()
+	traffic := app.Command("traffic", "Run a traffic plan through HAProxy's loopback frontends; report JSON lines, metrics and a summary.")
+	var tf trafficFlags
+	traffic.Flag("plan", "The plan (JSON): seed, caps, protocols, phases; see docs/lab.md.").Required().PlaceHolder("FILE").StringVar(&tf.plan)
+	traffic.Flag("metrics-address", "Serve the run's Prometheus metrics on this loopback address (/metrics).").PlaceHolder("127.0.0.1:PORT").StringVar(&tf.metricsAddr)
+	traffic.Flag("report", "Write JSON report lines (one per second, then the summary) to this file; - is stdout.").Default("-").PlaceHolder("FILE").StringVar(&tf.report)
+	traffic.Flag("report-interval", "Time between report lines.").Default("1s").DurationVar(&tf.interval)
 	var (
 		nWCS, nOrigin, nEdge, nEMQX   int
 		host, addrFile, profileFile   string
@@ -55,23 +84,27 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		clientPorts                   bool
 		logCfg                        logging.Config
 	)
-	app.Flag("wcs", "Number of WCS servers (wcs1, wcs2, ...).").Default("1").IntVar(&nWCS)
-	app.Flag("srs-origin", "Number of SRS origin servers (srs-origin1, ...).").Default("1").IntVar(&nOrigin)
-	app.Flag("srs-edge", "Number of SRS edge servers (srs-edge1, ...).").Default("1").IntVar(&nEdge)
-	app.Flag("emqx", "Number of EMQX clusters (emqx1, ...), each answering for --emqx-nodes nodes.").Default("1").IntVar(&nEMQX)
-	app.Flag("srs-version", "SRS version whose API shapes to serve: 6.0.157, 5.0.216, 4.0.271 or 3.0.170.").Default("6.0.157").StringVar(&srsVersion)
-	app.Flag("emqx-version", "EMQX API generation: v5, v4 or v2.").Default("v5").StringVar(&emqxVersion)
-	app.Flag("emqx-nodes", "Nodes per simulated EMQX cluster.").Default("2").IntVar(&emqxNodes)
-	app.Flag("emqx-api-key-file", "Require these EMQX credentials (a file whose first line is key:secret).").PlaceHolder("FILE").StringVar(&keyF)
-	app.Flag("listen-host", "Address the servers listen on.").Default("127.0.0.1").StringVar(&host)
-	app.Flag("base-port", "First port; the servers take consecutive ports in the order wcs, srs-origin, srs-edge, emqx. 0 picks free ports.").Default("0").IntVar(&basePort)
-	app.Flag("addresses-file", "Write the servers' names, kinds and URLs to this JSON file.").PlaceHolder("FILE").StringVar(&addrFile)
-	app.Flag("load", "Initial load of a group as GROUP=JSON, e.g. srs-origin='{\"publishers\":1000,\"subscribers\":9000}' (groups: wcs, srs-origin, srs-edge, emqx). Repeatable.").StringMapVar(&loads)
-	app.Flag("capacity", "Capacity of a group's servers as GROUP=JSON, e.g. wcs='{\"sessions\":100,\"refuse\":false}': past it a server reports rising CPU (WCS: degraded streams) and, with refuse, turns new sessions away. Repeatable.").StringMapVar(&capacities)
-	app.Flag("client-ports", "Open every server's client ports for real sessions: WCS's WebSocket API, RTMP on SRS origins, HTTP-FLV and HLS on SRS edges, MQTT on each EMQX node. With --base-port they take consecutive ports after all the API ports.").BoolVar(&clientPorts)
-	app.Flag("profile", "JSON file mapping server names to scripted profiles ({\"wcs1\": {\"steps\": [...], \"loop\": true}}), started at once.").PlaceHolder("FILE").StringVar(&profileFile)
+	serve.Flag("wcs", "Number of WCS servers (wcs1, wcs2, ...).").Default("1").IntVar(&nWCS)
+	serve.Flag("srs-origin", "Number of SRS origin servers (srs-origin1, ...).").Default("1").IntVar(&nOrigin)
+	serve.Flag("srs-edge", "Number of SRS edge servers (srs-edge1, ...).").Default("1").IntVar(&nEdge)
+	serve.Flag("emqx", "Number of EMQX clusters (emqx1, ...), each answering for --emqx-nodes nodes.").Default("1").IntVar(&nEMQX)
+	serve.Flag("srs-version", "SRS version whose API shapes to serve: 6.0.157, 5.0.216, 4.0.271 or 3.0.170.").Default("6.0.157").StringVar(&srsVersion)
+	serve.Flag("emqx-version", "EMQX API generation: v5, v4 or v2.").Default("v5").StringVar(&emqxVersion)
+	serve.Flag("emqx-nodes", "Nodes per simulated EMQX cluster.").Default("2").IntVar(&emqxNodes)
+	serve.Flag("emqx-api-key-file", "Require these EMQX credentials (a file whose first line is key:secret).").PlaceHolder("FILE").StringVar(&keyF)
+	serve.Flag("listen-host", "Address the servers listen on.").Default("127.0.0.1").StringVar(&host)
+	serve.Flag("base-port", "First port; the servers take consecutive ports in the order wcs, srs-origin, srs-edge, emqx. 0 picks free ports.").Default("0").IntVar(&basePort)
+	serve.Flag("addresses-file", "Write the servers' names, kinds and URLs to this JSON file.").PlaceHolder("FILE").StringVar(&addrFile)
+	serve.Flag("load", "Initial load of a group as GROUP=JSON, e.g. srs-origin='{\"publishers\":1000,\"subscribers\":9000}' (groups: wcs, srs-origin, srs-edge, emqx). Repeatable.").StringMapVar(&loads)
+	serve.Flag("capacity", "Capacity of a group's servers as GROUP=JSON, e.g. wcs='{\"sessions\":100,\"refuse\":false}': past it a server reports rising CPU (WCS: degraded streams) and, with refuse, turns new sessions away. Repeatable.").StringMapVar(&capacities)
+	serve.Flag("client-ports", "Open every server's client ports for real sessions: WCS's WebSocket API, RTMP on SRS origins, HTTP-FLV and HLS on SRS edges, MQTT on each EMQX node. With --base-port they take consecutive ports after all the API ports.").BoolVar(&clientPorts)
+	serve.Flag("profile", "JSON file mapping server names to scripted profiles ({\"wcs1\": {\"steps\": [...], \"loop\": true}}), started at once.").PlaceHolder("FILE").StringVar(&profileFile)
 	logging.AddFlags(app, &logCfg)
-	if _, err := app.Parse(args); err != nil {
+	cmd, err := app.Parse(args)
+	if exit >= 0 {
+		return exit // --help, --version
+	}
+	if err != nil {
 		fmt.Fprintf(stderr, "lbpilot-lab: error: %v, try --help\n", err)
 		return 2
 	}
@@ -79,6 +112,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 2
+	}
+	if cmd == traffic.FullCommand() {
+		return runTraffic(ctx, tf, stdout, stderr, logger)
 	}
 	var key, secret string
 	if keyF != "" {
