@@ -409,6 +409,7 @@ type ServerStat struct {
 	Weight          int
 	CheckStatus     string // check_status: L4OK, L7OK, …
 	LastAgent       string // last_agt: the agent's last reply as HAProxy read it
+	Sessions        int    // scur: the server's current sessions
 }
 
 // State is the parsed status ("UP", "DRAIN", …).
@@ -429,8 +430,9 @@ func (s *Stack) Stat(ctx context.Context, backend, server string) (ServerStat, e
 			continue
 		}
 		w, _ := strconv.Atoi(st.Get(r, "weight"))
+		cur, _ := strconv.Atoi(st.Get(r, "scur"))
 		return ServerStat{Backend: backend, Server: server, Status: st.Get(r, "status"), Weight: w,
-			CheckStatus: st.Get(r, "check_status"), LastAgent: st.Get(r, "last_agt")}, nil
+			CheckStatus: st.Get(r, "check_status"), LastAgent: st.Get(r, "last_agt"), Sessions: cur}, nil
 	}
 	return ServerStat{}, fmt.Errorf("show stat has no %s/%s", backend, server)
 }
@@ -444,8 +446,9 @@ func (s *Stack) Servers(ctx context.Context) ([]ServerStat, error) {
 	var out []ServerStat
 	for r := 0; r < st.Rows(); r++ {
 		w, _ := strconv.Atoi(st.Get(r, "weight"))
+		cur, _ := strconv.Atoi(st.Get(r, "scur"))
 		out = append(out, ServerStat{Backend: st.Get(r, "pxname"), Server: st.Get(r, "svname"), Status: st.Get(r, "status"),
-			Weight: w, CheckStatus: st.Get(r, "check_status"), LastAgent: st.Get(r, "last_agt")})
+			Weight: w, CheckStatus: st.Get(r, "check_status"), LastAgent: st.Get(r, "last_agt"), Sessions: cur})
 	}
 	return out, nil
 }
