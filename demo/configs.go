@@ -89,7 +89,8 @@ type agentData struct {
 type tmplData struct {
 	Dir         string
 	Ports       Ports
-	Lab         map[string]int // lab server ports, "-" as "_" (srs_origin1)
+	Lab         map[string]int // lab servers' API ports, "-" as "_" (srs_origin1)
+	Client      map[string]int // lab client ports, "-" as "_" (srs_edge1, emqx1_node2)
 	Agent       agentData
 	RuleDivisor int
 }
@@ -112,9 +113,12 @@ func Render(f Files, repo string, ports Ports) error {
 			return err
 		}
 	}
-	data := tmplData{Dir: f.Dir, Ports: ports, Lab: map[string]int{}, RuleDivisor: RuleDivisor}
+	data := tmplData{Dir: f.Dir, Ports: ports, Lab: map[string]int{}, Client: map[string]int{}, RuleDivisor: RuleDivisor}
 	for _, n := range labNames {
 		data.Lab[strings.ReplaceAll(n, "-", "_")] = ports.LabPort(n)
+	}
+	for _, c := range labClients {
+		data.Client[strings.ReplaceAll(c.name, "-", "_")] = ports.ClientPort(c.name)
 	}
 	write := func(path string, b []byte, mode os.FileMode) error {
 		return os.WriteFile(path, b, mode)

@@ -1,6 +1,9 @@
 package demo
 
 import (
+	"fmt"
+	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -306,19 +309,60 @@ func TestRenderConsistent(t *testing.T) {
 		return string(b)
 	}
 	hap := read(f.HAProxy)
-	servers := map[string]string{} // backend/server → the rest of the line
+	servers := map[string]string{}   // backend/server → the rest of the line
+	serverLab := map[string]string{} // backend/server → the lab server whose client port it reaches
 	backend := ""
+	// Which lab server each port belongs to, as lbpilot-lab lays them out.
+	apiOf, clientOf := map[int]string{}, map[int]string{}
+	for _, n := range labNames {
+		apiOf[ports.LabPort(n)] = n
+	}
+	for _, c := range labClients {
+		clientOf[ports.ClientPort(c.name)] = c.server
+	}
+	reached := map[int]string{} // client port → the server line reaching it
 	for _, line := range strings.Split(hap, "\n") {
 		fields := strings.Fields(line)
 		switch {
 		case len(fields) >= 2 && fields[0] == "backend":
 			backend = fields[1]
 		case len(fields) >= 3 && fields[0] == "server" && backend != "":
-			servers[backend+"/"+fields[1]] = line
+			name := backend + "/" + fields[1]
+			servers[name] = line
+			host, portText, err := net.SplitHostPort(fields[2])
+			port, _ := strconv.Atoi(portText)
+			if err != nil || host != "127.0.0.1" {
+				t.Errorf("%s: address %q", name, fields[2])
+				continue
+			}
+			// Every server reaches a real listener: a lab client port,
+			// never an API port, and no two servers the same one.
+			lab, ok := clientOf[port]
+			if !ok {
+				t.Errorf("%s goes to %d, not a lab client port (the API port of %q)", name, port, apiOf[port])
+				continue
+			}
+			if other, dup := reached[port]; dup {
+				t.Errorf("%s and %s share port %d", other, name, port)
+			}
+			reached[port] = name
+			serverLab[name] = lab
 		}
 	}
 	if len(servers) != 6 {
 		t.Fatalf("haproxy.cfg has %d servers, want 6: %v", len(servers), servers)
+	}
+	if len(reached) != len(labClients) {
+		t.Errorf("the servers reach %d of the lab's %d client ports: %v", len(reached), len(labClients), reached)
+	}
+	// The MQTT servers are the two EMQX nodes, one broker each.
+	for i, srv := range []string{"be_mqtt/emqx1", "be_mqtt/emqx2"} {
+		if !strings.Contains(servers[srv], ":"+strconv.Itoa(ports.ClientPort(fmt.Sprintf("emqx1-node%d", i+1)))+" ") {
+			t.Errorf("%s is not emqx1's node %d: %s", srv, i+1, servers[srv])
+		}
+	}
+	if !regexp.MustCompile(`(?m)^backend be_srs_edge\n(    .*\n)*    option httpchk GET /\n`).MatchString(hap) {
+		t.Error("be_srs_edge does not check the edge with GET /")
 	}
 
 	var exp struct {
@@ -344,10 +388,25 @@ func TestRenderConsistent(t *testing.T) {
 			t.Errorf("target %s names %s/%s, which haproxy.cfg does not have", tg.Name, be, srv)
 			continue
 		}
-		// The server is the upstream the target reads.
-		if !strings.Contains(line, strings.TrimPrefix(tg.URL, "http://")+" ") {
-			t.Errorf("target %s (%s) is not the address of %s/%s: %s", tg.Name, tg.URL, be, srv, line)
+		// The server is the upstream the target reads: the server line
+		// reaches a client port of the lab server whose API port the
+		// target reads.
+		lab := apiAt(t, tg.URL, apiOf)
+		if lab == "" || serverLab[be+"/"+srv] != lab {
+			t.Errorf("target %s reads %s (the API of %q); %s/%s reaches a client port of %q: %s", tg.Name, tg.URL, lab, be, srv, serverLab[be+"/"+srv], line)
 		}
+	}
+	emqxTargets := 0
+	for _, tg := range exp.Targets {
+		if tg.Module == "emqx" {
+			emqxTargets++
+			if lab := apiAt(t, tg.URL, apiOf); lab != "emqx1" {
+				t.Errorf("EMQX target %s reads %s (the API of %q), want emqx1's, whose nodes be_mqtt's servers reach", tg.Name, tg.URL, lab)
+			}
+		}
+	}
+	if emqxTargets != 1 || serverLab["be_mqtt/emqx1"] != "emqx1" || serverLab["be_mqtt/emqx2"] != "emqx1" {
+		t.Errorf("%d EMQX targets; be_mqtt reaches %q and %q", emqxTargets, serverLab["be_mqtt/emqx1"], serverLab["be_mqtt/emqx2"])
 	}
 	if labelled != 4 {
 		t.Errorf("%d targets name their HAProxy server, want wcs1, wcs2, srs-origin1, srs-edge1", labelled)
@@ -373,6 +432,11 @@ func TestRenderConsistent(t *testing.T) {
 		}
 		if !strings.Contains(a.Agent.Target, ":"+strconv.Itoa(ports.LabPort(name))+"/") {
 			t.Errorf("agent of %s reads %s", name, a.Agent.Target)
+		}
+		// The agent HAProxy asks about a server reads the API of the lab
+		// server that server line reaches.
+		if lab := apiAt(t, a.Agent.Target, apiOf); lab != serverLab[WCSBackend+"/"+name] {
+			t.Errorf("agent of %s reads %s (the API of %q), its server line reaches %q", name, a.Agent.Target, lab, serverLab[WCSBackend+"/"+name])
 		}
 	}
 
@@ -423,6 +487,18 @@ func TestRenderConsistent(t *testing.T) {
 	if b, err := exec.Command(promtool, "check", "config", f.Prometheus).CombinedOutput(); err != nil {
 		t.Errorf("promtool check config: %v\n%s", err, b)
 	}
+}
+
+// apiAt names the lab server whose API port a URL points at ("" if none).
+func apiAt(t *testing.T, rawURL string, apiOf map[int]string) string {
+	t.Helper()
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Hostname() != "127.0.0.1" {
+		t.Errorf("URL %q: %v", rawURL, err)
+		return ""
+	}
+	port, _ := strconv.Atoi(u.Port())
+	return apiOf[port]
 }
 
 func TestRenderWithoutAlerts(t *testing.T) {

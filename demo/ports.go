@@ -18,7 +18,7 @@ type Ports struct {
 	RTMP         int    // frontend fe_rtmp: RTMP publishers → be_srs_origin (tcp)
 	Play         int    // frontend fe_play: HTTP-FLV / HLS players → be_srs_edge
 	MQTT         int    // frontend fe_mqtt: MQTT clients → be_mqtt (tcp, leastconn)
-	Lab          int    // first of five lab ports: wcs1, wcs2, srs-origin1, srs-edge1, emqx1
+	Lab          int    // first of eleven lab ports: five API ports (LabPort), then six client ports (ClientPort)
 	Exporter     int    // lbpilot exporter
 	Rebalancer   int    // lbpilot rebalancer
 	AgentCheck   [2]int // lbpilot agent of wcs1, wcs2: HAProxy's agent-check
@@ -30,7 +30,8 @@ type Ports struct {
 // DefaultPorts are the demo's fixed ports (docs/lab.md, "Demo"): the usual
 // port of each service behind a leading 1, clear of the kernel's
 // ephemeral range (32768 and up) so an outgoing connection never holds
-// one.
+// one. The lab takes 18801–18811: its five API ports, then its six client
+// ports.
 func DefaultPorts() Ports {
 	return Ports{
 		HAProxyStats: 18404, WCS: 18080, RTMP: 11935, Play: 18088, MQTT: 11883,
@@ -47,7 +48,7 @@ func PortsFrom(base int) Ports {
 	next := func() int { n++; return n - 1 }
 	p := Ports{HAProxyStats: next(), WCS: next(), RTMP: next(), Play: next(), MQTT: next()}
 	p.Lab = next()
-	n += len(labNames) - 1
+	n += len(labNames) + len(labClients) - 1
 	p.Exporter, p.Rebalancer = next(), next()
 	p.AgentCheck = [2]int{next(), next()}
 	p.AgentHTTP = [2]int{next(), next()}
@@ -56,10 +57,30 @@ func PortsFrom(base int) Ports {
 }
 
 // PortCount is how many ports a stack uses.
-const PortCount = 18
+const PortCount = 24
 
 // labNames are the lab's servers, in --base-port order.
 var labNames = []string{"wcs1", "wcs2", "srs-origin1", "srs-edge1", "emqx1"}
+
+// labClient is one client port of a lab server.
+type labClient struct {
+	name   string // as ClientPort takes it
+	server string // the lab server (labNames) it belongs to
+	what   string // the protocol it serves
+	url    string // the URL lbpilot-lab reports for it, %d the port
+}
+
+// labClients are the lab servers' client ports in the order lbpilot-lab
+// --client-ports opens them after all the API ports: one per server, one
+// per node of the two-node EMQX cluster.
+var labClients = []labClient{
+	{"wcs1", "wcs1", "WCS WebSocket API", "ws://127.0.0.1:%d/"},
+	{"wcs2", "wcs2", "WCS WebSocket API", "ws://127.0.0.1:%d/"},
+	{"srs-origin1", "srs-origin1", "RTMP publishers", "rtmp://127.0.0.1:%d/live"},
+	{"srs-edge1", "srs-edge1", "HTTP-FLV/HLS players", "http://127.0.0.1:%d"},
+	{"emqx1-node1", "emqx1", "MQTT, node 1", "mqtt://127.0.0.1:%d"},
+	{"emqx1-node2", "emqx1", "MQTT, node 2", "mqtt://127.0.0.1:%d"},
+}
 
 // NamedPort is one port and what uses it.
 type NamedPort struct {
@@ -77,7 +98,10 @@ func (p Ports) List() []NamedPort {
 		{p.MQTT, "HAProxy frontend fe_mqtt (MQTT to EMQX)"},
 	}
 	for i, name := range labNames {
-		l = append(l, NamedPort{p.Lab + i, "lbpilot-lab " + name})
+		l = append(l, NamedPort{p.Lab + i, "lbpilot-lab " + name + " API"})
+	}
+	for _, c := range labClients {
+		l = append(l, NamedPort{p.ClientPort(c.name), "lbpilot-lab " + c.server + " " + c.what})
 	}
 	l = append(l,
 		NamedPort{p.Exporter, "lbpilot exporter"},
@@ -92,8 +116,8 @@ func (p Ports) List() []NamedPort {
 	return l
 }
 
-// LabPort returns the port of a lab server (wcs1, wcs2, srs-origin1,
-// srs-edge1, emqx1).
+// LabPort returns the API port of a lab server (wcs1, wcs2, srs-origin1,
+// srs-edge1, emqx1): its upstream API and the lab's control API.
 func (p Ports) LabPort(name string) int {
 	for i, n := range labNames {
 		if n == name {
@@ -101,6 +125,18 @@ func (p Ports) LabPort(name string) int {
 		}
 	}
 	panic("demo: no lab server " + name)
+}
+
+// ClientPort returns a lab client port, where real sessions go: wcs1,
+// wcs2 (WebSocket), srs-origin1 (RTMP), srs-edge1 (HTTP-FLV/HLS),
+// emqx1-node1, emqx1-node2 (MQTT).
+func (p Ports) ClientPort(name string) int {
+	for i, c := range labClients {
+		if c.name == name {
+			return p.Lab + len(labNames) + i
+		}
+	}
+	panic("demo: no lab client port " + name)
 }
 
 // CheckFree makes sure every port of the stack can be bound on 127.0.0.1

@@ -232,12 +232,68 @@ func TestPortsLayout(t *testing.T) {
 	if p.LabPort("wcs1") != p.Lab || p.LabPort("emqx1") != p.Lab+4 {
 		t.Errorf("lab ports: %d %d (lab %d)", p.LabPort("wcs1"), p.LabPort("emqx1"), p.Lab)
 	}
-	defer func() {
-		if recover() == nil {
-			t.Error("LabPort of an unknown server did not panic")
+	// lbpilot-lab --base-port --client-ports: the client ports follow the
+	// five API ports, in server order, one per EMQX node.
+	for i, name := range []string{"wcs1", "wcs2", "srs-origin1", "srs-edge1", "emqx1-node1", "emqx1-node2"} {
+		if got := p.ClientPort(name); got != p.Lab+5+i {
+			t.Errorf("client port %s: %d, want %d", name, got, p.Lab+5+i)
 		}
-	}()
-	p.LabPort("wcs3")
+	}
+	// The defaults keep every earlier port; the client ports come after the APIs.
+	d := DefaultPorts()
+	if d.LabPort("wcs1") != 18801 || d.LabPort("emqx1") != 18805 || d.ClientPort("wcs1") != 18806 || d.ClientPort("emqx1-node2") != 18811 {
+		t.Errorf("default lab ports: API %d–%d, clients %d–%d", d.LabPort("wcs1"), d.LabPort("emqx1"), d.ClientPort("wcs1"), d.ClientPort("emqx1-node2"))
+	}
+	for name, f := range map[string]func(){"LabPort": func() { p.LabPort("wcs3") }, "ClientPort": func() { p.ClientPort("emqx1") }} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("%s of an unknown name did not panic", name)
+				}
+			}()
+			f()
+		}()
+	}
+}
+
+// The lab's addresses file must list the ports the configuration was
+// rendered with; anything else is named.
+func TestCheckLabAddresses(t *testing.T) {
+	p := PortsFrom(24800)
+	file := filepath.Join(t.TempDir(), "lab.json")
+	// What lbpilot-lab --base-port=24805 --client-ports writes.
+	good := `[
+  {"name": "wcs1", "kind": "wcs", "url": "http://127.0.0.1:24805", "clients": ["ws://127.0.0.1:24810/"]},
+  {"name": "wcs2", "kind": "wcs", "url": "http://127.0.0.1:24806", "clients": ["ws://127.0.0.1:24811/"]},
+  {"name": "srs-origin1", "kind": "srs", "url": "http://127.0.0.1:24807", "clients": ["rtmp://127.0.0.1:24812/live"]},
+  {"name": "srs-edge1", "kind": "srs", "url": "http://127.0.0.1:24808", "clients": ["http://127.0.0.1:24813"]},
+  {"name": "emqx1", "kind": "emqx", "url": "http://127.0.0.1:24809", "clients": ["mqtt://127.0.0.1:24814", "mqtt://127.0.0.1:24815"]}
+]`
+	if p.Lab != 24805 {
+		t.Fatalf("PortsFrom(24800).Lab = %d", p.Lab)
+	}
+	if err := checkLabAddresses(file, p); err == nil {
+		t.Error("no error without the file")
+	}
+	for name, c := range map[string]struct{ js, want string }{
+		"good":           {good, ""},
+		"no client port": {strings.Replace(good, `, "clients": ["http://127.0.0.1:24813"]`, "", 1), `srs-edge1 at "http://127.0.0.1:24808", want "http://127.0.0.1:24808 http://127.0.0.1:24813"`},
+		"one mqtt port":  {strings.Replace(good, `, "mqtt://127.0.0.1:24815"`, "", 1), "emqx1 at"},
+		"moved":          {strings.ReplaceAll(good, "2481", "2491"), "wcs1 at"},
+		"not json":       {"[", "lab.json"},
+	} {
+		if err := os.WriteFile(file, []byte(c.js), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		err := checkLabAddresses(file, p)
+		if c.want == "" {
+			if err != nil {
+				t.Errorf("%s: %v", name, err)
+			}
+		} else if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want an error with %q", name, err, c.want)
+		}
+	}
 }
 
 func TestCheckFree(t *testing.T) {

@@ -200,14 +200,16 @@ func (s *Stack) startSteps() []startStep {
 	steps := []startStep{{
 		name: ProcLab,
 		args: []string{o.Lab, "--wcs=2", "--srs-origin=1", "--srs-edge=1", "--emqx=1", "--emqx-nodes=2",
-			"--listen-host=127.0.0.1", "--base-port=" + strconv.Itoa(p.Lab), "--addresses-file=" + f.LabAddresses,
+			"--listen-host=127.0.0.1", "--base-port=" + strconv.Itoa(p.Lab), "--client-ports", "--addresses-file=" + f.LabAddresses,
 			"--emqx-api-key-file=" + f.EMQXKey,
 			labLoad("wcs", BaselineLoad),
 			labLoad("srs-origin", `{"publishers":4,"subscribers":40,"bandwidth_in_mbps":12,"bandwidth_out_mbps":30,"cpu":0.15}`),
 			labLoad("srs-edge", `{"publishers":4,"subscribers":160,"bandwidth_in_mbps":12,"bandwidth_out_mbps":120,"cpu":0.2}`),
 			labLoad("emqx", `{"connections":1200,"subscriptions":2400,"topics":300,"messages_in_per_second":150,"messages_out_per_second":600,"cpu":0.1}`)},
-		ready: func(context.Context) error { return fileExists(f.LabAddresses) },
-		what:  fmt.Sprintf("wcs1 :%d, wcs2 :%d, srs-origin1 :%d, srs-edge1 :%d, emqx1 :%d (a 2-node EMQX cluster)", p.LabPort("wcs1"), p.LabPort("wcs2"), p.LabPort("srs-origin1"), p.LabPort("srs-edge1"), p.LabPort("emqx1")),
+		ready: func(context.Context) error { return checkLabAddresses(f.LabAddresses, p) },
+		what: fmt.Sprintf("APIs wcs1 :%d, wcs2 :%d, srs-origin1 :%d, srs-edge1 :%d, emqx1 :%d (a 2-node EMQX cluster); clients ws :%d :%d, rtmp :%d, http-flv/hls :%d, mqtt :%d :%d",
+			p.LabPort("wcs1"), p.LabPort("wcs2"), p.LabPort("srs-origin1"), p.LabPort("srs-edge1"), p.LabPort("emqx1"),
+			p.ClientPort("wcs1"), p.ClientPort("wcs2"), p.ClientPort("srs-origin1"), p.ClientPort("srs-edge1"), p.ClientPort("emqx1-node1"), p.ClientPort("emqx1-node2")),
 	}}
 	for i, name := range []string{ProcAgent1, ProcAgent2} {
 		steps = append(steps, startStep{
@@ -294,9 +296,43 @@ func (s *Stack) waitReady(ctx context.Context, p *Proc, ready func(context.Conte
 	}
 }
 
-func fileExists(path string) error {
-	_, err := os.Stat(path)
-	return err
+// checkLabAddresses reads the lab's addresses file (written once every
+// server listens) and checks that each server's API and client URLs are
+// the ones the configuration was rendered with: HAProxy's server lines
+// must reach the lab's listeners, the exporter and the agents its APIs.
+func checkLabAddresses(path string, p Ports) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var servers []struct {
+		Name    string   `json:"name"`
+		URL     string   `json:"url"`
+		Clients []string `json:"clients"`
+	}
+	if err := json.Unmarshal(b, &servers); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	got := map[string]string{}
+	for _, s := range servers {
+		got[s.Name] = strings.Join(append([]string{s.URL}, s.Clients...), " ")
+	}
+	var bad []string
+	for _, name := range labNames {
+		want := URL(p.LabPort(name))
+		for _, c := range labClients {
+			if c.server == name {
+				want += " " + fmt.Sprintf(c.url, p.ClientPort(c.name))
+			}
+		}
+		if got[name] != want {
+			bad = append(bad, fmt.Sprintf("%s at %q, want %q", name, got[name], want))
+		}
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("the lab does not listen where the configuration points: %s", strings.Join(bad, "; "))
+	}
+	return nil
 }
 
 // httpReady answers nil once url answers 200 (with the rebalancer's
@@ -373,6 +409,7 @@ type ServerStat struct {
 	Weight          int
 	CheckStatus     string // check_status: L4OK, L7OK, …
 	LastAgent       string // last_agt: the agent's last reply as HAProxy read it
+	Sessions        int    // scur: the server's current sessions
 }
 
 // State is the parsed status ("UP", "DRAIN", …).
@@ -393,8 +430,9 @@ func (s *Stack) Stat(ctx context.Context, backend, server string) (ServerStat, e
 			continue
 		}
 		w, _ := strconv.Atoi(st.Get(r, "weight"))
+		cur, _ := strconv.Atoi(st.Get(r, "scur"))
 		return ServerStat{Backend: backend, Server: server, Status: st.Get(r, "status"), Weight: w,
-			CheckStatus: st.Get(r, "check_status"), LastAgent: st.Get(r, "last_agt")}, nil
+			CheckStatus: st.Get(r, "check_status"), LastAgent: st.Get(r, "last_agt"), Sessions: cur}, nil
 	}
 	return ServerStat{}, fmt.Errorf("show stat has no %s/%s", backend, server)
 }
@@ -408,8 +446,9 @@ func (s *Stack) Servers(ctx context.Context) ([]ServerStat, error) {
 	var out []ServerStat
 	for r := 0; r < st.Rows(); r++ {
 		w, _ := strconv.Atoi(st.Get(r, "weight"))
+		cur, _ := strconv.Atoi(st.Get(r, "scur"))
 		out = append(out, ServerStat{Backend: st.Get(r, "pxname"), Server: st.Get(r, "svname"), Status: st.Get(r, "status"),
-			Weight: w, CheckStatus: st.Get(r, "check_status"), LastAgent: st.Get(r, "last_agt")})
+			Weight: w, CheckStatus: st.Get(r, "check_status"), LastAgent: st.Get(r, "last_agt"), Sessions: cur})
 	}
 	return out, nil
 }

@@ -43,7 +43,8 @@ func freePorts(t *testing.T) demo.Ports {
 	t.Helper()
 	var err error
 	for range 50 {
-		p := demo.PortsFrom(20000 + rand.IntN(600)*20)
+		// Blocks of PortCount ports from 20000, all below 32768.
+		p := demo.PortsFrom(20000 + rand.IntN((32768-20000)/demo.PortCount)*demo.PortCount)
 		if err = p.CheckFree(); err == nil {
 			return p
 		}
@@ -105,6 +106,12 @@ func TestWholeLoop(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	s := startStack(t, ctx)
+
+	// Real sessions through every frontend first; they end before the
+	// scenario, which starts from the lab's background load.
+	if !t.Run("sessions through the frontends", func(t *testing.T) { frontendSessions(t, ctx, s) }) {
+		return
+	}
 
 	results, err := s.Scenario(ctx, t.Logf)
 	if err != nil {
