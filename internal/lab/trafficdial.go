@@ -58,25 +58,36 @@ const (
 	ProtoMQTT = "mqtt"
 )
 
+// labHTTP is the players' HTTP client: one pool of connections per
+// target, as players on one machine would share.
+var labHTTP = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 30 * time.Second}}
+
+// labDialers and labKinds are the lab's protocols.
+var (
+	labDialers = map[string]traffic.Dialer{
+		ProtoWCS:  traffic.DialerFunc(dialWCSSession),
+		ProtoRTMP: traffic.DialerFunc(dialRTMPSession),
+		ProtoFLV: traffic.DialerFunc(func(ctx context.Context, target, kind string, p traffic.SessionParams) (traffic.Session, error) {
+			return dialFLV(ctx, labHTTP, target, p)
+		}),
+		ProtoHLS: traffic.DialerFunc(func(ctx context.Context, target, kind string, p traffic.SessionParams) (traffic.Session, error) {
+			return dialHLS(ctx, labHTTP, target, p)
+		}),
+		ProtoMQTT: traffic.DialerFunc(dialMQTTSession),
+	}
+	labKinds = map[string][]string{
+		ProtoWCS:  {"publish", "play"},
+		ProtoRTMP: {"publish"},
+		ProtoFLV:  {"play"},
+		ProtoHLS:  {"play"},
+		ProtoMQTT: {"subscribe", "publish"},
+	}
+)
+
 // RegisterDialers adds the lab's protocols to reg.
 func RegisterDialers(reg *traffic.Registry) error {
-	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 30 * time.Second}}
-	for _, d := range []struct {
-		name  string
-		d     traffic.Dialer
-		kinds []string
-	}{
-		{ProtoWCS, traffic.DialerFunc(dialWCSSession), []string{"publish", "play"}},
-		{ProtoRTMP, traffic.DialerFunc(dialRTMPSession), []string{"publish"}},
-		{ProtoFLV, traffic.DialerFunc(func(ctx context.Context, target, kind string, p traffic.SessionParams) (traffic.Session, error) {
-			return dialFLV(ctx, hc, target, p)
-		}), []string{"play"}},
-		{ProtoHLS, traffic.DialerFunc(func(ctx context.Context, target, kind string, p traffic.SessionParams) (traffic.Session, error) {
-			return dialHLS(ctx, hc, target, p)
-		}), []string{"play"}},
-		{ProtoMQTT, traffic.DialerFunc(dialMQTTSession), []string{"subscribe", "publish"}},
-	} {
-		if err := reg.Register(d.name, d.d, d.kinds...); err != nil {
+	for _, name := range []string{ProtoWCS, ProtoRTMP, ProtoFLV, ProtoHLS, ProtoMQTT} {
+		if err := reg.Register(name, labDialers[name], labKinds[name]...); err != nil {
 			return err
 		}
 	}
