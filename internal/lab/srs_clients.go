@@ -129,6 +129,10 @@ func publishRTMP(ctx context.Context, rawURL string, bitrate int, openTimeout ti
 	ictx, icancel := context.WithTimeout(ctx, openTimeout)
 	defer icancel()
 	if err := c.Initialize(ictx); err != nil {
+		if errors.Is(ictx.Err(), context.DeadlineExceeded) {
+			// gortmplib reports the connection it closed, not why.
+			return nil, fmt.Errorf("publish %s: %w after %s (%v)", rawURL, context.DeadlineExceeded, openTimeout, err)
+		}
 		return nil, fmt.Errorf("publish %s: %w", rawURL, err)
 	}
 	video := &gortmplib.Track{Codec: &codecs.H264{}}

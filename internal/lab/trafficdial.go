@@ -199,7 +199,7 @@ func (o *options) str(name, def string) string {
 func checkTarget(proto, target string, schemes ...string) (*url.URL, error) {
 	u, err := url.Parse(target)
 	if err != nil || !contains(schemes, u.Scheme) || u.Host == "" {
-		return nil, traffic.WithReason("bad_target", fmt.Errorf("%s target %q: want %s://host:port...", proto, target, strings.Join(schemes, ":// or ")))
+		return nil, traffic.WithReason("bad_target", fmt.Errorf("%s target %q: want %s://host:port", proto, target, strings.Join(schemes, ":// or ")))
 	}
 	return u, nil
 }

@@ -3,12 +3,15 @@ package lab
 import (
 	"encoding/json"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/bluenviron/gortmplib/pkg/amf0"
 
 	"github.com/lbpilot/lbpilot/internal/traffic"
 )
@@ -211,8 +214,8 @@ func TestDialerRefusalsByStatusAndStream(t *testing.T) {
 
 	// Open timeouts: a server that never answers.
 	mute := haproxyMute(t)
-	for _, proto := range []string{ProtoFLV, ProtoHLS, ProtoWCS, ProtoMQTT} {
-		scheme := map[string]string{ProtoFLV: "http://", ProtoHLS: "http://", ProtoWCS: "ws://", ProtoMQTT: "mqtt://"}[proto]
+	for _, proto := range []string{ProtoFLV, ProtoHLS, ProtoWCS, ProtoMQTT, ProtoRTMP} {
+		scheme := map[string]string{ProtoFLV: "http://", ProtoHLS: "http://", ProtoWCS: "ws://", ProtoMQTT: "mqtt://", ProtoRTMP: "rtmp://"}[proto]
 		_, err := labDialers[proto].Open(ctx, scheme+mute+"/live", "subscribe", traffic.SessionParams{ID: 1, Stream: "s", OpenTimeout: 200 * time.Millisecond})
 		if got := traffic.Reason(err); got != "timeout" {
 			t.Errorf("%s mute server: reason %q (%v)", proto, got, err)
@@ -440,4 +443,60 @@ func TestClientGateRaces(t *testing.T) {
 	if _, err := s.SetClientPorts(true); err == nil {
 		t.Error("a closed node reopened")
 	}
+}
+
+func TestRTMPNodeFieldsOnlyInAConnectResult(t *testing.T) {
+	data := amf0.Object{{Key: rtmpNodeKey, Value: "n"}}
+	result := func(name string, code string) []byte {
+		body, err := amf0.Data{name, float64(1), amf0.Object{{Key: "fmsVer", Value: "x"}},
+			amf0.Object{{Key: "code", Value: code}}}.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := []byte{3, 0, 0, 0, byte(len(body) >> 16), byte(len(body) >> 8), byte(len(body)), rtmpCommandAMF0, 0, 0, 0, 0}
+		return append(h, body...)
+	}
+	if _, ok := withConnectData(result("_result", "NetConnection.Connect.Success"), data); !ok {
+		t.Error("a connect _result was not rewritten")
+	}
+	short := result("_result", "NetConnection.Connect.Success")
+	for name, b := range map[string][]byte{
+		"_error":        result("_error", "NetConnection.Connect.Rejected"),
+		"other code":    result("_result", "NetStream.Publish.Start"),
+		"short":         short[:len(short)-1],
+		"tiny":          {3, 0},
+		"not a command": {3, 0, 0, 0, 0, 0, 0, 9, 0, 0, 0, 0},
+		"not AMF0":      {3, 0, 0, 0, 0, 0, 2, rtmpCommandAMF0, 0, 0, 0, 0, 0xff, 0xff},
+	} {
+		if _, ok := withConnectData(b, data); ok {
+			t.Errorf("%s rewritten", name)
+		}
+	}
+	// A server that never names itself: the scan gives up.
+	sc := &nodeScanner{Conn: &fakeReadConn{n: nodeScanLimit + 10}}
+	buf := make([]byte, 4096)
+	for {
+		if _, err := sc.Read(buf); err != nil {
+			break
+		}
+	}
+	if sc.Node() != "" || !sc.done || sc.buf != nil {
+		t.Errorf("scan of a silent server: node %q done %v", sc.Node(), sc.done)
+	}
+}
+
+// fakeReadConn reads n zero bytes, then EOF.
+type fakeReadConn struct {
+	net.Conn
+	n int
+}
+
+func (c *fakeReadConn) Read(b []byte) (int, error) {
+	if c.n <= 0 {
+		return 0, io.EOF
+	}
+	k := min(len(b), c.n)
+	clear(b[:k])
+	c.n -= k
+	return k, nil
 }
