@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/lbpilot/lbpilot/internal/lab"
 	"github.com/lbpilot/lbpilot/internal/traffic"
 )
 
@@ -23,9 +24,9 @@ type trafficFlags struct {
 	interval                  time.Duration
 }
 
-// protocols is the registry the command runs plans with; the lab's
-// protocol clients register here as they arrive.
-var protocols = traffic.DefaultRegistry
+// protocols is the registry the command runs plans with: the built-in
+// tcp and the lab's clients (wcs, rtmp, flv, hls, mqtt).
+var protocols = lab.Registry
 
 // runTraffic runs a plan: 0 done, 1 runtime failure, 2 bad plan or flags.
 func runTraffic(ctx context.Context, f trafficFlags, stdout, stderr io.Writer, logger log.Logger) int {

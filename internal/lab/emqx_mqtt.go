@@ -52,6 +52,7 @@ func init() { clientStarters[EMQX] = startMQTT }
 // mqttNode is one simulated EMQX node's broker.
 type mqttNode struct {
 	index int
+	name  string // the EMQX node name the API reports (emqx@...)
 	srv   *mqtt.Server
 	url   string
 
@@ -155,7 +156,7 @@ func startMQTT(s *Server, addrs []string) ([]string, error) {
 			Logger:                 slog.New(slog.DiscardHandler),
 			SysTopicResendInterval: 3600,
 		})
-		n := &mqttNode{index: i, srv: srv, url: "mqtt://" + ln.Addr().String(), c: map[string]int64{}, base: map[string]int64{}}
+		n := &mqttNode{index: i, name: sim.nodes[i], srv: srv, url: "mqtt://" + ln.Addr().String(), c: map[string]int64{}, base: map[string]int64{}}
 		nodes[i] = n
 		if err := srv.AddHook(&mqttHook{s: s, n: n, nodes: nodes}, nil); err != nil {
 			return nil, fmt.Errorf("lab %s: MQTT broker: %w", s.cfg.Name, err)
@@ -332,7 +333,7 @@ func (h *mqttHook) ID() string { return "lbpilot-lab" }
 func (h *mqttHook) Provides(b byte) bool {
 	switch b {
 	case mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnSessionEstablished, mqtt.OnDisconnect,
-		mqtt.OnPacketRead, mqtt.OnPacketSent, mqtt.OnSubscribed, mqtt.OnUnsubscribed, mqtt.OnPublished:
+		mqtt.OnPacketRead, mqtt.OnPacketSent, mqtt.OnSubscribed, mqtt.OnUnsubscribed, mqtt.OnPublished, mqtt.OnPacketEncode:
 		return true
 	}
 	return false
@@ -394,6 +395,20 @@ func (h *mqttHook) OnDisconnect(cl *mqtt.Client, err error, expire bool) {
 		c.endSession()
 	}
 }
+
+// OnPacketEncode names the node in an MQTT 5 CONNACK: the user property
+// "node" is the EMQX node name (as the management API lists it), so a
+// client behind HAProxy can tell which broker took it. MQTT 3.1.1 has no
+// properties; its clients cannot tell.
+func (h *mqttHook) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) packets.Packet {
+	if pk.FixedHeader.Type == packets.Connack && pk.ProtocolVersion >= 5 {
+		pk.Properties.User = append(pk.Properties.User, packets.UserProperty{Key: MQTTNodeProperty, Val: h.n.name})
+	}
+	return pk
+}
+
+// MQTTNodeProperty is the CONNACK user property naming the EMQX node.
+const MQTTNodeProperty = "node"
 
 // packetNames are the EMQX packet counters by MQTT packet type.
 var packetNames = map[byte]string{

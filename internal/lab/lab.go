@@ -14,6 +14,8 @@
 //	POST /lab/fault     answer every API request with a fault: {"status":503,"body":"...","delay":"2s","truncate":true}
 //	DELETE /lab/fault   answer normally again
 //	POST /lab/restart   restart the simulated process (counters and uptime from zero, new SRS service id)
+//	GET  /lab/clients   the client ports' state
+//	POST /lab/clients   {"open": false} kills the node (client ports closed, sessions reset); {"open": true} brings it back
 package lab
 
 import (
@@ -109,6 +111,13 @@ type Server struct {
 	closers    []func() error
 	http       *http.Server
 	ln         net.Listener
+
+	// Client ports that SetClientPorts closes and reopens (gate.go).
+	gateMu sync.Mutex
+	gates  []*clientGate
+	onKill []func() // what else a kill ends (SRS's HLS sessions)
+	kills  int
+	reset  int64
 }
 
 // simulator is one upstream kind's state and answers.
@@ -457,6 +466,34 @@ func (s *Server) control(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		writeJSON(w, s.Status())
+	case "/lab/clients":
+		switch r.Method {
+		case http.MethodGet:
+			writeJSON(w, s.ClientPorts())
+		case http.MethodPost, http.MethodPut:
+			var req struct {
+				Open *bool `json:"open"`
+			}
+			if err := decodeStrict(r.Body, &req); err != nil {
+				fail(http.StatusBadRequest, err)
+				return
+			}
+			if req.Open == nil {
+				fail(http.StatusBadRequest, errors.New(`want {"open": false} to kill the node or {"open": true} to bring it back`))
+				return
+			}
+			st, err := s.SetClientPorts(*req.Open)
+			switch {
+			case errors.Is(err, errNoClientPorts):
+				fail(http.StatusConflict, err)
+			case err != nil:
+				fail(http.StatusInternalServerError, err)
+			default:
+				writeJSON(w, st)
+			}
+		default:
+			fail(http.StatusMethodNotAllowed, errors.New("GET or POST"))
+		}
 	case "/lab/restart":
 		if r.Method != http.MethodPost {
 			fail(http.StatusMethodNotAllowed, errors.New("POST"))

@@ -235,7 +235,7 @@ func addCounts(a, b Load, sign int) Load {
 var clientStarters = map[Kind]func(s *Server, addrs []string) ([]string, error){}
 
 // listen binds addr for a client protocol; the listener is closed with
-// the node.
+// the node, and closed and reopened by SetClientPorts (gate.go).
 func (s *Server) listen(addr string) (net.Listener, error) {
 	if addr == "" {
 		addr = "127.0.0.1:0"
@@ -244,8 +244,12 @@ func (s *Server) listen(addr string) (net.Listener, error) {
 	if err != nil {
 		return nil, fmt.Errorf("lab %s: client port: %w", s.cfg.Name, err)
 	}
-	s.closers = append(s.closers, ln.Close)
-	return ln, nil
+	g := newClientGate(ln)
+	s.gateMu.Lock()
+	s.gates = append(s.gates, g)
+	s.gateMu.Unlock()
+	s.closers = append(s.closers, g.Close)
+	return g, nil
 }
 
 // serveClientsHTTP serves an HTTP client protocol (WebSocket, HTTP-FLV,

@@ -2,10 +2,12 @@ package lab
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -43,8 +45,59 @@ func (e *ConnackError) Error() string {
 // tests: connect, subscribe, publish (once or at a rate), disconnect.
 type MQTTClient struct {
 	c        *paho.Client
+	conn     *countConn
+	node     string
 	received atomic.Int64
 	sent     atomic.Int64
+
+	endOnce sync.Once
+	ended   chan struct{} // closed when the connection ends
+	mu      sync.Mutex
+	err     error // why; set before ended closes
+}
+
+// MQTTDisconnectError is a DISCONNECT the broker sent.
+type MQTTDisconnectError struct {
+	Code   byte
+	Reason string
+}
+
+func (e *MQTTDisconnectError) Error() string {
+	if e.Reason != "" {
+		return fmt.Sprintf("mqtt: disconnected by the broker: %s (0x%02x)", e.Reason, e.Code)
+	}
+	return fmt.Sprintf("mqtt: disconnected by the broker (0x%02x)", e.Code)
+}
+
+// errMQTTClosed is why a client closed with Close ended.
+var errMQTTClosed = errors.New("mqtt: closed by the client")
+
+// end records why the connection ended (the first cause wins).
+func (m *MQTTClient) end(err error) {
+	m.endOnce.Do(func() {
+		m.mu.Lock()
+		m.err = err
+		m.mu.Unlock()
+		close(m.ended)
+	})
+}
+
+// countConn counts the bytes on the wire.
+type countConn struct {
+	net.Conn
+	in, out atomic.Int64
+}
+
+func (c *countConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	c.in.Add(int64(n))
+	return n, err
+}
+
+func (c *countConn) Write(b []byte) (int, error) {
+	n, err := c.Conn.Write(b)
+	c.out.Add(int64(n))
+	return n, err
 }
 
 // DialMQTT connects to a broker at addr (mqtt://host:port, tcp://host:port
@@ -59,7 +112,8 @@ func DialMQTT(ctx context.Context, addr string, o MQTTOptions) (*MQTTClient, err
 	if err != nil {
 		return nil, fmt.Errorf("mqtt: %w", err)
 	}
-	mc := &MQTTClient{}
+	cc := &countConn{Conn: conn}
+	mc := &MQTTClient{conn: cc, ended: make(chan struct{})}
 	on := func(pr paho.PublishReceived) (bool, error) {
 		mc.received.Add(1)
 		if o.OnMessage != nil {
@@ -67,7 +121,15 @@ func DialMQTT(ctx context.Context, addr string, o MQTTOptions) (*MQTTClient, err
 		}
 		return true, nil
 	}
-	mc.c = paho.NewClient(paho.ClientConfig{ClientID: o.ClientID, Conn: conn, OnPublishReceived: []func(paho.PublishReceived) (bool, error){on}})
+	mc.c = paho.NewClient(paho.ClientConfig{ClientID: o.ClientID, Conn: cc, OnPublishReceived: []func(paho.PublishReceived) (bool, error){on},
+		OnClientError: func(err error) { mc.end(err) },
+		OnServerDisconnect: func(d *paho.Disconnect) {
+			de := &MQTTDisconnectError{Code: d.ReasonCode}
+			if d.Properties != nil {
+				de.Reason = d.Properties.ReasonString
+			}
+			mc.end(de)
+		}})
 	keep := o.KeepAlive
 	if keep <= 0 {
 		keep = 30 * time.Second
@@ -89,8 +151,50 @@ func DialMQTT(ctx context.Context, addr string, o MQTTOptions) (*MQTTClient, err
 		}
 		return nil, fmt.Errorf("mqtt: connect %s: %w", hostport, err)
 	}
+	if ca.Properties != nil {
+		mc.node = ca.Properties.User.Get(MQTTNodeProperty)
+	}
+	go func() {
+		// paho reports a lost connection to OnClientError, a DISCONNECT
+		// to OnServerDisconnect, both after Done; a shutdown without
+		// either is a clean end.
+		<-mc.c.Done()
+		select {
+		case <-mc.ended:
+		case <-time.After(time.Second):
+			mc.end(nil)
+		}
+	}()
 	return mc, nil
 }
+
+// Node is the name of the lab EMQX node serving the client (the CONNACK
+// user property "node"), "" when the broker does not say.
+func (m *MQTTClient) Node() string { return m.node }
+
+// Done is closed when the connection ends (Close, the broker, the
+// network); Err then says why.
+func (m *MQTTClient) Done() <-chan struct{} { return m.ended }
+
+// Err is why the connection ended: a *MQTTDisconnectError when the
+// broker sent DISCONNECT, the network error when it was lost, nil while
+// it is up or when it ended cleanly.
+func (m *MQTTClient) Err() error {
+	select {
+	case <-m.ended:
+	default:
+		return nil
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.err == errMQTTClosed {
+		return nil
+	}
+	return m.err
+}
+
+// WireBytes are the bytes received and sent on the connection so far.
+func (m *MQTTClient) WireBytes() (in, out int64) { return m.conn.in.Load(), m.conn.out.Load() }
 
 // mqttHostPort reads a broker address.
 func mqttHostPort(addr string) (string, error) {
@@ -165,6 +269,7 @@ func (m *MQTTClient) Sent() int64 { return m.sent.Load() }
 // Close sends DISCONNECT (when the connection is still up) and closes
 // the connection.
 func (m *MQTTClient) Close() {
+	m.end(errMQTTClosed)
 	_ = m.c.Disconnect(&paho.Disconnect{ReasonCode: 0})
 	<-m.c.Done()
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -37,6 +38,7 @@ import (
 
 // mediaClient is the lifecycle the three clients share.
 type mediaClient struct {
+	node   string // set before the client is returned
 	bytes  atomic.Int64
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -56,6 +58,11 @@ func (c *mediaClient) finish(err error) {
 	c.mu.Unlock()
 	close(c.done)
 }
+
+// Node is the name of the lab node serving the client: lab_node in the
+// connect _result's data (RTMP), the X-Lab-Node header (HTTP-FLV, HLS's
+// first playlist); "" when the server does not say (a real SRS).
+func (c *mediaClient) Node() string { return c.node }
 
 // Bytes is what the client sent (publisher) or received (players).
 func (c *mediaClient) Bytes() int64 { return c.bytes.Load() }
@@ -92,6 +99,11 @@ func (p *RTMPPublisher) Frames() int64 { return p.frames.Load() }
 // frames per second, AAC every frame) until Close or ctx ends. It
 // returns an error if the server refuses the publish.
 func PublishRTMP(ctx context.Context, rawURL string, bitrate int) (*RTMPPublisher, error) {
+	return publishRTMP(ctx, rawURL, bitrate, 10*time.Second)
+}
+
+// publishRTMP is PublishRTMP with a bound on the connect and publish.
+func publishRTMP(ctx context.Context, rawURL string, bitrate int, openTimeout time.Duration) (*RTMPPublisher, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return nil, err
@@ -104,10 +116,23 @@ func PublishRTMP(ctx context.Context, rawURL string, bitrate int) (*RTMPPublishe
 	if i := strings.LastIndexByte(u.Path, '/'); i > 0 && u.Fragment == "" {
 		u.Path, u.Fragment = u.Path[:i], u.Path[i+1:]
 	}
-	c := &gortmplib.Client{URL: u, Publish: true}
-	ictx, icancel := context.WithTimeout(ctx, 10*time.Second)
+	var scan *nodeScanner
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		scan = &nodeScanner{Conn: c}
+		return scan, nil
+	}
+	c := &gortmplib.Client{URL: u, Publish: true, DialContext: dial}
+	ictx, icancel := context.WithTimeout(ctx, openTimeout)
 	defer icancel()
 	if err := c.Initialize(ictx); err != nil {
+		if errors.Is(ictx.Err(), context.DeadlineExceeded) {
+			// gortmplib reports the connection it closed, not why.
+			return nil, fmt.Errorf("publish %s: %w after %s (%v)", rawURL, context.DeadlineExceeded, openTimeout, err)
+		}
 		return nil, fmt.Errorf("publish %s: %w", rawURL, err)
 	}
 	video := &gortmplib.Track{Codec: &codecs.H264{}}
@@ -119,6 +144,9 @@ func PublishRTMP(ctx context.Context, rawURL string, bitrate int) (*RTMPPublishe
 		return nil, fmt.Errorf("publish %s: %w", rawURL, err)
 	}
 	p := &RTMPPublisher{}
+	if scan != nil {
+		p.node = scan.Node()
+	}
 	ctx = p.init(ctx)
 	p.bytes.Store(int64(c.BytesSent()))
 	go func() {
@@ -217,6 +245,7 @@ func PlayFLV(ctx context.Context, hc *http.Client, rawURL string) (*FLVPlayer, e
 		mc.cancel()
 		return nil, &StatusError{URL: rawURL, Status: resp.StatusCode}
 	}
+	p.node = resp.Header.Get("X-Lab-Node")
 	br := bufio.NewReader(&countingReader{r: resp.Body, n: &p.bytes})
 	head := make([]byte, 13)
 	if _, err := io.ReadFull(br, head); err != nil {
@@ -283,7 +312,9 @@ func (c *countingReader) Read(b []byte) (int, error) {
 // HLSPlayer is a running HLS play.
 type HLSPlayer struct {
 	mediaClient
-	segments atomic.Int64
+	segments  atomic.Int64
+	firstNode string // X-Lab-Node of the first answer, before run starts
+	answered  bool
 }
 
 // Segments is the number of segments fetched.
@@ -307,6 +338,7 @@ func PlayHLS(ctx context.Context, hc *http.Client, rawURL string) (*HLSPlayer, e
 		mc.cancel()
 		return nil, err
 	}
+	p.node = p.firstNode
 	go func() {
 		p.finish(ignoreCanceled(ctx, p.run(ctx, hc, pl, segs, target)))
 	}()
@@ -347,6 +379,11 @@ func (p *HLSPlayer) get(ctx context.Context, hc *http.Client, u string) ([]byte,
 		return nil, nil, err
 	}
 	defer resp.Body.Close()
+	if !p.answered {
+		// Only PlayHLS's own goroutine gets here: the first playlist is
+		// fetched before run starts.
+		p.answered, p.firstNode = true, resp.Header.Get("X-Lab-Node")
+	}
 	if resp.StatusCode != http.StatusOK {
 		return nil, nil, &StatusError{URL: u, Status: resp.StatusCode}
 	}

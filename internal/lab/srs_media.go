@@ -196,8 +196,24 @@ func startSRSMedia(s *Server, addrs []string) ([]string, error) {
 	}
 	if sim.role == "edge" {
 		go m.reapHLS()
+		s.gateMu.Lock()
+		s.onKill = append(s.onKill, m.endHLS)
+		s.gateMu.Unlock()
 	}
 	return urls, nil
+}
+
+// endHLS ends every HLS session (a killed edge forgets them).
+func (m *srsMedia) endHLS() {
+	m.mu.Lock()
+	all := make([]*srsLiveClient, 0, len(m.hls))
+	for _, lc := range m.hls {
+		all = append(all, lc)
+	}
+	m.mu.Unlock()
+	for _, lc := range all {
+		m.end(lc)
+	}
 }
 
 // close cuts the RTMP connections and stops the HLS reaper.
@@ -416,6 +432,23 @@ type sniffer struct {
 	watch     bool
 	fcPublish bool
 	tail      []byte
+	// connectData is added to the connect _result (rtmpnode.go); nil
+	// once it was.
+	connectData amf0.Object
+}
+
+// Write adds connectData to the connect _result on its way out.
+func (sn *sniffer) Write(p []byte) (int, error) {
+	if sn.connectData != nil {
+		if q, ok := withConnectData(p, sn.connectData); ok {
+			sn.connectData = nil
+			if _, err := sn.Conn.Write(q); err != nil {
+				return 0, err
+			}
+			return len(p), nil
+		}
+	}
+	return sn.Conn.Write(p)
 }
 
 var fcPublishAMF = append([]byte{0x02, 0x00, 0x09}, "FCPublish"...)
@@ -447,7 +480,11 @@ func (m *srsMedia) serveRTMP(c net.Conn) {
 		return
 	}
 	defer m.untrack(c)
-	sn := &sniffer{Conn: c, watch: true}
+	sn := &sniffer{Conn: c, watch: true, connectData: amf0.Object{
+		{Key: "srs_server", Value: "SRS/" + m.sim.version + "(lab)"},
+		{Key: "srs_version", Value: m.sim.version},
+		{Key: rtmpNodeKey, Value: m.srv.cfg.Name},
+	}}
 	var counted int64 // bytes in already counted
 	flush := func(lc *srsLiveClient) {
 		n := sn.n.Load()
@@ -470,7 +507,7 @@ func (m *srsMedia) serveRTMP(c net.Conn) {
 		}
 		return
 	}
-	sn.watch = false
+	sn.watch, sn.connectData = false, nil
 	reject := func(code, desc string) {
 		_ = sc.Write(&message.CommandAMF0{ChunkStreamID: 5, MessageStreamID: 0x1000000, Name: "onStatus",
 			Arguments: []any{nil, amf0.Object{{Key: "level", Value: "error"}, {Key: "code", Value: code}, {Key: "description", Value: desc}}}})
@@ -580,6 +617,10 @@ func (m *srsMedia) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		garbage(http.StatusRequestHeaderFieldsTooLarge)
 		return
 	}
+	// Which edge answered, for players behind HAProxy (the lab's
+	// addition; SRS itself sends only Server: SRS/x.y.z(Code)).
+	w.Header().Set("X-Lab-Node", m.srv.cfg.Name)
+	w.Header().Set("Server", "SRS/"+m.sim.version+"(lab)")
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		garbage(http.StatusMethodNotAllowed)
 		return

@@ -21,6 +21,7 @@ import (
 type WCSClient struct {
 	c     *websocket.Conn
 	token string
+	node  string
 
 	seq     atomic.Int64
 	recv    atomic.Int64
@@ -77,6 +78,7 @@ type wcsEvent struct {
 	Info           string `json:"info"`
 	APIMethod      string `json:"apiMethod"`
 	AuthToken      string `json:"authToken"`
+	NodeName       string `json:"nodeName"`
 }
 
 func (ev wcsEvent) err() error {
@@ -88,13 +90,18 @@ func (ev wcsEvent) err() error {
 
 // DialWCS connects to url (ws://host:port/), sends the connection message
 // and waits until the node establishes the session. A node at capacity
-// makes it fail with a *WCSError that matches ErrRefused.
+// makes it fail with a *WCSError that matches ErrRefused; a handshake
+// answered with an HTTP status other than 101 with a *StatusError.
 func DialWCS(ctx context.Context, url string, opts *WCSDialOptions) (*WCSClient, error) {
 	if opts == nil {
 		opts = &WCSDialOptions{}
 	}
-	c, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPClient: opts.HTTPClient, HTTPHeader: opts.Header})
+	c, resp, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPClient: opts.HTTPClient, HTTPHeader: opts.Header})
 	if err != nil {
+		if resp != nil && resp.StatusCode != http.StatusSwitchingProtocols {
+			// HAProxy with no server up answers 503, for one.
+			return nil, fmt.Errorf("wcs: dial %s: %w", url, &StatusError{URL: url, Status: resp.StatusCode})
+		}
 		return nil, fmt.Errorf("wcs: dial %s: %w", url, err)
 	}
 	c.SetReadLimit(wcsMaxMessage)
@@ -115,7 +122,7 @@ func DialWCS(ctx context.Context, url string, opts *WCSDialOptions) (*WCSClient,
 			_ = cl.Close()
 			return nil, err
 		}
-		cl.token = ev.AuthToken
+		cl.token, cl.node = ev.AuthToken, ev.NodeName
 		return cl, nil
 	case <-cl.done:
 		return nil, fmt.Errorf("wcs: connection: %w", cl.err)
@@ -128,6 +135,10 @@ func DialWCS(ctx context.Context, url string, opts *WCSDialOptions) (*WCSClient,
 
 // Token is the authToken the node gave the session.
 func (cl *WCSClient) Token() string { return cl.token }
+
+// Node is the name of the lab node serving the session (getUserData's
+// nodeName), "" when the server does not say (a real WCS).
+func (cl *WCSClient) Node() string { return cl.node }
 
 // Received is the media bytes the node sent so far; Sent what the
 // client's publishers sent.

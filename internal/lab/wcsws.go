@@ -81,8 +81,9 @@ var (
 //
 // Node to client:
 //
-//	getUserData              data[0] {"authToken": TOKEN}: the session is
-//	                         established.
+//	getUserData              data[0] {"authToken": TOKEN, "nodeName": NAME}:
+//	                         the session is established; nodeName (the
+//	                         lab's addition) is the node's name.
 //	notifyStreamStatusEvent  data[0] {"mediaSessionId", "name", "published",
 //	                         "status"}: status is PUBLISHING, PLAYING,
 //	                         UNPUBLISHED or STOPPED.
@@ -355,7 +356,9 @@ func (cn *wcsConn) handle(ctx context.Context, m wcsMessage) error {
 		}
 		cn.sess = sess
 		cn.established.Store(true)
-		return cn.send(ctx, "getUserData", map[string]any{"authToken": token()})
+		// nodeName is the lab's: it tells a client behind HAProxy which
+		// node serves it.
+		return cn.send(ctx, "getUserData", map[string]any{"authToken": token(), "nodeName": cn.n.s.cfg.Name})
 	case "pong":
 		return nil
 	case "publishStream", "playStream":
