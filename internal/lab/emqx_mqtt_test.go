@@ -524,10 +524,13 @@ func TestMQTTMosquittoClients(t *testing.T) {
 	if r.err != nil || r.out != "lab/x one\nlab/x two\n" {
 		t.Fatalf("mosquitto_sub: %v\n%q", r.err, r.out)
 	}
-	m := fetch(t, s, upstream.Auth{}).Metrics
-	if m[node(s, 0)]["messages.qos1.received"] != 2 || m[node(s, 1)]["messages.sent"] != 2 {
-		t.Errorf("node 1 qos1 received %v, node 2 sent %v", m[node(s, 0)]["messages.qos1.received"], m[node(s, 1)]["messages.sent"])
-	}
+	// The subscriber may exit before node 2 has finished counting its
+	// delivery (the QoS 1 acknowledgement), so the counters are polled.
+	eventuallyShow(t, "node 1 received 2 QoS 1 messages and node 2 sent 2", func() (bool, string) {
+		m := fetch(t, s, upstream.Auth{}).Metrics
+		got, sent := m[node(s, 0)]["messages.qos1.received"], m[node(s, 1)]["messages.sent"]
+		return got == 2 && sent == 2, fmt.Sprintf("received %v, sent %v", got, sent)
+	})
 
 	// A full node answers an MQTT 3.1.1 CONNECT with "server unavailable".
 	dial(t, s.ClientURLs[0], MQTTOptions{ClientID: "holder"})

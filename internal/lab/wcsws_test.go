@@ -655,9 +655,12 @@ func TestWCSNodeCloseDropsUnresponsiveClients(t *testing.T) {
 		t.Fatalf("got %s", m.Message)
 	}
 	// The client reads nothing more: it never answers the close handshake.
+	// Without the grace, Close would wait out the WebSocket library's
+	// own close-handshake timeout (5 s); the bound sits between the two,
+	// wide enough for a loaded machine.
 	start := time.Now()
 	_ = s.Close()
-	if d := time.Since(start); d > time.Second {
+	if d := time.Since(start); d > 4*time.Second {
 		t.Errorf("closing the node took %v with a deaf client", d)
 	}
 	if s.Live().Sessions != 0 {
