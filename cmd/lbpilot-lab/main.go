@@ -95,8 +95,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	serve.Flag("listen-host", "Address the servers listen on.").Default("127.0.0.1").StringVar(&host)
 	serve.Flag("base-port", "First port; the servers take consecutive ports in the order wcs, srs-origin, srs-edge, emqx. 0 picks free ports.").Default("0").IntVar(&basePort)
 	serve.Flag("addresses-file", "Write the servers' names, kinds and URLs to this JSON file.").PlaceHolder("FILE").StringVar(&addrFile)
-	serve.Flag("load", "Initial load of a group as GROUP=JSON, e.g. srs-origin='{\"publishers\":1000,\"subscribers\":9000}' (groups: wcs, srs-origin, srs-edge, emqx). Repeatable.").StringMapVar(&loads)
-	serve.Flag("capacity", "Capacity of a group's servers as GROUP=JSON, e.g. wcs='{\"sessions\":100,\"refuse\":false}': past it a server reports rising CPU (WCS: degraded streams) and, with refuse, turns new sessions away. Repeatable.").StringMapVar(&capacities)
+	serve.Flag("load", "Initial load of a group or of one server as NAME=JSON, e.g. srs-origin='{\"publishers\":1000,\"subscribers\":9000}' (groups: wcs, srs-origin, srs-edge, emqx; a server such as wcs1 overrides its group). Repeatable.").StringMapVar(&loads)
+	serve.Flag("capacity", "Capacity of a group's servers or of one server as NAME=JSON, e.g. wcs='{\"sessions\":100,\"refuse\":false}' or wcs1='{\"sessions\":50}' (a server overrides its group): past it a server reports rising CPU (WCS: degraded streams) and, with refuse, turns new sessions away. Repeatable.").StringMapVar(&capacities)
 	serve.Flag("client-ports", "Open every server's client ports for real sessions: WCS's WebSocket API, RTMP on SRS origins, HTTP-FLV and HLS on SRS edges, MQTT on each EMQX node. With --base-port they take consecutive ports after all the API ports.").BoolVar(&clientPorts)
 	serve.Flag("profile", "JSON file mapping server names to scripted profiles ({\"wcs1\": {\"steps\": [...], \"loop\": true}}), started at once.").PlaceHolder("FILE").StringVar(&profileFile)
 	logging.AddFlags(app, &logCfg)
@@ -137,13 +137,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		{"srs-edge", nEdge, lab.Config{Kind: lab.SRS, SRSVersion: srsVersion, SRSRole: "edge"}},
 		{"emqx", nEMQX, lab.Config{Kind: lab.EMQX, EMQXVersion: emqxVersion, EMQXNodes: emqxNodes, APIKey: key, APISecret: secret}},
 	}
+	// --load and --capacity take a group (wcs) or one server (wcs1); a
+	// server's own value wins over its group's.
 	known := map[string]bool{}
 	for _, g := range groups {
 		known[g.prefix] = true
+		for i := 1; i <= g.count; i++ {
+			known[fmt.Sprintf("%s%d", g.prefix, i)] = true
+		}
 	}
+	serverLoads, serverCaps := map[string]lab.Load{}, map[string]lab.Capacity{}
 	for name, js := range loads {
 		if !known[name] {
-			fmt.Fprintf(stderr, "--load %s: unknown group (want wcs, srs-origin, srs-edge or emqx)\n", name)
+			fmt.Fprintf(stderr, "--load %s: unknown group or server (want wcs, srs-origin, srs-edge, emqx or one of their servers, e.g. wcs1)\n", name)
 			return 2
 		}
 		var l lab.Load
@@ -151,6 +157,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "--load %s: %v\n", name, err)
 			return 2
 		}
+		serverLoads[name] = l
 		for i := range groups {
 			if groups[i].prefix == name {
 				groups[i].cfg.Load = l
@@ -159,7 +166,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	for name, js := range capacities {
 		if !known[name] {
-			fmt.Fprintf(stderr, "--capacity %s: unknown group (want wcs, srs-origin, srs-edge or emqx)\n", name)
+			fmt.Fprintf(stderr, "--capacity %s: unknown group or server (want wcs, srs-origin, srs-edge, emqx or one of their servers, e.g. wcs1)\n", name)
 			return 2
 		}
 		var c lab.Capacity
@@ -171,6 +178,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "--capacity %s: %v\n", name, err)
 			return 2
 		}
+		serverCaps[name] = c
 		for i := range groups {
 			if groups[i].prefix == name {
 				groups[i].cfg.Capacity = c
@@ -212,6 +220,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		for i := 1; i <= g.count; i++ {
 			cfg := g.cfg
 			cfg.Name = fmt.Sprintf("%s%d", g.prefix, i)
+			if l, ok := serverLoads[cfg.Name]; ok {
+				cfg.Load = l
+			}
+			if c, ok := serverCaps[cfg.Name]; ok {
+				cfg.Capacity = c
+			}
 			cfgs = append(cfgs, cfg)
 			apiAddrs = append(apiAddrs, next())
 		}

@@ -96,11 +96,58 @@ func TestRunRejectsBadFlags(t *testing.T) {
 		{"--capacity=wcs={\"sessions\":-1}"},
 		{"--capacity=wcs={\"refuse\":true}"},
 		{"--capacity=wcs={\"bogus\":1}"},
+		{"--load=wcs1={}"},                    // no such server with --wcs=0
+		{"--capacity=wcs1={\"sessions\":-1}"}, // per server, checked as per group
 	} {
 		var out, errb bytes.Buffer
 		if code := run(context.Background(), append(args, "--wcs=0", "--srs-edge=0", "--emqx=0"), &out, &errb); code == 0 {
 			t.Errorf("%v: exit 0", args)
 		}
+	}
+}
+
+// TestRunPerServer: --load and --capacity name a server as well as a
+// group, and the server's own value wins over its group's.
+func TestRunPerServer(t *testing.T) {
+	dir := t.TempDir()
+	addrs := filepath.Join(dir, "lab.json")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"--wcs=3", "--srs-origin=0", "--srs-edge=0", "--emqx=0", "--addresses-file=" + addrs,
+			`--load=wcs={"subscribers":20}`, `--load=wcs1={"subscribers":45}`,
+			`--capacity=wcs={"sessions":200}`, `--capacity=wcs1={"sessions":100,"refuse":true}`, "--log.level=error"}, &stdout, &stderr)
+	}()
+	var list []lab.Status
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		b, err := os.ReadFile(addrs)
+		if err == nil && json.Unmarshal(b, &list) == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no addresses file; stderr: %s", stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	want := map[string]struct {
+		subs, sessions int
+		refuse         bool
+	}{"wcs1": {45, 100, true}, "wcs2": {20, 200, false}, "wcs3": {20, 200, false}}
+	if len(list) != len(want) {
+		t.Fatalf("%d servers: %+v", len(list), list)
+	}
+	for _, s := range list {
+		w := want[s.Name]
+		if s.Load.Subscribers != w.subs || s.Capacity == nil || s.Capacity.Sessions != w.sessions || s.Capacity.Refuse != w.refuse {
+			t.Errorf("%s: %d subscribers, capacity %+v; want %d, %d sessions (refuse %v)", s.Name, s.Load.Subscribers, s.Capacity, w.subs, w.sessions, w.refuse)
+		}
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Errorf("exit %d: %s", code, stderr.String())
 	}
 }
 

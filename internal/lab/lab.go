@@ -386,6 +386,8 @@ type Status struct {
 	Clients []string    `json:"clients,omitempty"`
 	Live    *LiveStatus `json:"live,omitempty"`
 	Fault   *Fault      `json:"fault,omitempty"`
+	// Capacity is the node's session capacity (absent when unlimited).
+	Capacity *Capacity `json:"capacity,omitempty"`
 }
 
 // Status reports the server's identity and state.
@@ -393,6 +395,9 @@ func (s *Server) Status() Status {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := Status{Name: s.cfg.Name, Kind: s.cfg.Kind, URL: s.URL, Load: s.currentLocked(), Profile: s.profile != nil, Fault: s.fault}
+	if c := s.cfg.Capacity; c.Sessions > 0 {
+		st.Capacity = &c
+	}
 	if len(s.ClientURLs) > 0 {
 		lv := s.Live()
 		st.Clients, st.Live = s.ClientURLs, &lv
