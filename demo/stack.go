@@ -46,6 +46,8 @@ type Stack struct {
 	hap   *haproxyapi.Client
 	http  *http.Client
 	pass  string // the rebalancer's basic-auth password
+
+	traffic *Traffic // the last scenario's clients
 }
 
 // Process names, in start order.
@@ -202,7 +204,8 @@ func (s *Stack) startSteps() []startStep {
 		args: []string{o.Lab, "--wcs=2", "--srs-origin=1", "--srs-edge=1", "--emqx=1", "--emqx-nodes=2",
 			"--listen-host=127.0.0.1", "--base-port=" + strconv.Itoa(p.Lab), "--client-ports", "--addresses-file=" + f.LabAddresses,
 			"--emqx-api-key-file=" + f.EMQXKey,
-			labLoad("wcs", BaselineLoad),
+			labLoad("wcs", BaselineLoad), labLoad("wcs1", WCS1Load), labLoad("wcs2", WCS2Load),
+			"--capacity=wcs1=" + WCS1Capacity, "--capacity=wcs2=" + WCS2Capacity,
 			labLoad("srs-origin", `{"publishers":4,"subscribers":40,"bandwidth_in_mbps":12,"bandwidth_out_mbps":30,"cpu":0.15}`),
 			labLoad("srs-edge", `{"publishers":4,"subscribers":160,"bandwidth_in_mbps":12,"bandwidth_out_mbps":120,"cpu":0.2}`),
 			labLoad("emqx", `{"connections":1200,"subscriptions":2400,"topics":300,"messages_in_per_second":150,"messages_out_per_second":600,"cpu":0.1}`)},
@@ -256,9 +259,22 @@ func (s *Stack) startSteps() []startStep {
 	return steps
 }
 
-// BaselineLoad is the lab load of both WCS nodes before and after the
-// scenario: well under every threshold.
-const BaselineLoad = `{"publishers":6,"subscribers":20,"bandwidth_in_mbps":8,"bandwidth_out_mbps":25,"cpu":0.2}`
+// BaselineLoad is the lab's background load of a WCS node: well under
+// every threshold. The scenario's nodes differ in their audience before
+// the crowd (WCS1Load, WCS2Load: wcs1 already has a larger one, so the
+// crowd's even split takes it over the alert's 80 and not wcs2) and in
+// their capacity (wcs1 the smaller node).
+const (
+	BaselineLoad = `{"publishers":6,"subscribers":20,"bandwidth_in_mbps":8,"bandwidth_out_mbps":25,"cpu":0.2}`
+	WCS1Load     = `{"publishers":6,"subscribers":45,"bandwidth_in_mbps":8,"bandwidth_out_mbps":25,"cpu":0.2}`
+	WCS2Load     = `{"publishers":6,"subscribers":10,"bandwidth_in_mbps":8,"bandwidth_out_mbps":25,"cpu":0.2}`
+	WCS1Capacity = `{"sessions":100}`
+	WCS2Capacity = `{"sessions":200}`
+)
+
+// LastTraffic returns the last scenario's clients and what happened to
+// them (nil before a scenario).
+func (s *Stack) LastTraffic() *Traffic { return s.traffic }
 
 func (s *Stack) start(ctx context.Context, st startStep) error {
 	t0 := time.Now()
@@ -410,6 +426,7 @@ type ServerStat struct {
 	CheckStatus     string // check_status: L4OK, L7OK, …
 	LastAgent       string // last_agt: the agent's last reply as HAProxy read it
 	Sessions        int    // scur: the server's current sessions
+	Total           int    // stot: sessions the server has had since HAProxy started
 }
 
 // State is the parsed status ("UP", "DRAIN", …).
@@ -431,8 +448,9 @@ func (s *Stack) Stat(ctx context.Context, backend, server string) (ServerStat, e
 		}
 		w, _ := strconv.Atoi(st.Get(r, "weight"))
 		cur, _ := strconv.Atoi(st.Get(r, "scur"))
+		tot, _ := strconv.Atoi(st.Get(r, "stot"))
 		return ServerStat{Backend: backend, Server: server, Status: st.Get(r, "status"), Weight: w,
-			CheckStatus: st.Get(r, "check_status"), LastAgent: st.Get(r, "last_agt"), Sessions: cur}, nil
+			CheckStatus: st.Get(r, "check_status"), LastAgent: st.Get(r, "last_agt"), Sessions: cur, Total: tot}, nil
 	}
 	return ServerStat{}, fmt.Errorf("show stat has no %s/%s", backend, server)
 }
@@ -447,8 +465,9 @@ func (s *Stack) Servers(ctx context.Context) ([]ServerStat, error) {
 	for r := 0; r < st.Rows(); r++ {
 		w, _ := strconv.Atoi(st.Get(r, "weight"))
 		cur, _ := strconv.Atoi(st.Get(r, "scur"))
+		tot, _ := strconv.Atoi(st.Get(r, "stot"))
 		out = append(out, ServerStat{Backend: st.Get(r, "pxname"), Server: st.Get(r, "svname"), Status: st.Get(r, "status"),
-			Weight: w, CheckStatus: st.Get(r, "check_status"), LastAgent: st.Get(r, "last_agt"), Sessions: cur})
+			Weight: w, CheckStatus: st.Get(r, "check_status"), LastAgent: st.Get(r, "last_agt"), Sessions: cur, Total: tot})
 	}
 	return out, nil
 }

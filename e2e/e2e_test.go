@@ -117,12 +117,13 @@ func TestWholeLoop(t *testing.T) {
 	if err != nil {
 		t.Fatalf("scenario: %v", err)
 	}
-	if len(results) != 8 {
-		t.Fatalf("scenario reported %d steps, want 8: %v", len(results), results)
+	if len(results) != demo.ScenarioSteps {
+		t.Fatalf("scenario reported %d steps, want %d: %v", len(results), demo.ScenarioSteps, results)
 	}
 	for _, r := range results {
 		t.Logf("step %-90s %s", r.Name, r.Took.Round(10*time.Millisecond))
 	}
+	closedLoopOnRealTraffic(t, s.LastTraffic())
 
 	// Every drill starts from wcs1 drained by its firing alert.
 	if !t.Run("haproxy reload during a drain", func(t *testing.T) { drillReload(t, ctx, s) }) {
@@ -136,6 +137,71 @@ func TestWholeLoop(t *testing.T) {
 }
 
 const srv = demo.ScenarioServer
+
+// closedLoopOnRealTraffic checks what the scenario's real players went
+// through: the flash crowd reached both nodes; after the drain every new
+// player landed on wcs2 and HAProxy opened no session on wcs1; none of
+// wcs1's players was cut by the drain; wcs1's load fell as its players
+// left (the scenario then waited for the alert to resolve and wcs1 to be
+// set ready); the other kinds carried bytes.
+func closedLoopOnRealTraffic(t *testing.T, tr *demo.Traffic) {
+	t.Helper()
+	if tr == nil {
+		t.Fatal("the scenario kept no record of its traffic")
+	}
+	crowd := map[string]int{}
+	for _, p := range tr.Players {
+		if p.Wave == "crowd" {
+			crowd[p.Node()]++
+		}
+	}
+	if crowd["wcs1"] == 0 || crowd["wcs2"] == 0 || crowd["wcs1"]+crowd["wcs2"] < demo.CrowdSize {
+		t.Errorf("the flash crowd by node: %v; want both nodes and %d players", crowd, demo.CrowdSize)
+	}
+	if tr.AfterDrainNodes["wcs2"] != demo.AfterDrain || len(tr.AfterDrainNodes) != 1 {
+		t.Errorf("players opened after the drain landed on %v; want all %d on wcs2", tr.AfterDrainNodes, demo.AfterDrain)
+	}
+	if tr.AfterDrainStot["wcs1"] != 0 || tr.AfterDrainStot["wcs2"] < demo.AfterDrain {
+		t.Errorf("HAProxy sessions opened after the drain: %v; want none on wcs1, %d or more on wcs2", tr.AfterDrainStot, demo.AfterDrain)
+	}
+	if tr.CutByDrain != 0 {
+		t.Errorf("%d of wcs1's players were cut while it was drained", tr.CutByDrain)
+	}
+	l := tr.DrainedLoad
+	if len(l) < 3 || l[0] < 80 || l[len(l)-1] >= 50 {
+		t.Errorf("wcs1's subscribers as its players left: %v; want from 80 or more to under 50 in steps", l)
+	}
+	for i := 1; i < len(l); i++ {
+		if l[i] >= l[i-1] {
+			t.Errorf("wcs1's subscribers did not fall at step %d: %v", i, l)
+		}
+	}
+	for _, p := range tr.Players {
+		if p.Cut() {
+			t.Errorf("player on %s (%s) was cut: %v", p.Node(), p.Wave, p.Err())
+		}
+	}
+	if tr.Publisher == nil || tr.Publisher.Bytes() == 0 {
+		t.Error("the scenario's RTMP publish through fe_rtmp carried no bytes")
+	}
+	for i, f := range tr.FLVPlayers {
+		if f.Video() == 0 {
+			t.Errorf("HTTP-FLV player %d through fe_play read no video", i+1)
+		}
+	}
+	mqttNodes := map[string]int{}
+	for _, m := range tr.MQTT {
+		mqttNodes[m.Node()]++
+		if m.Received() == 0 {
+			t.Errorf("MQTT client on %s received nothing", m.Node())
+		}
+	}
+	if len(mqttNodes) != 2 {
+		t.Errorf("MQTT clients through fe_mqtt (leastconn) by node: %v; want both brokers", mqttNodes)
+	}
+	t.Logf("real traffic: crowd %v, after the drain %v (HAProxy stot %v), wcs1's subscribers %v, MQTT %v",
+		crowd, tr.AfterDrainNodes, tr.AfterDrainStot, l, mqttNodes)
+}
 
 // overload raises wcs1's load and waits until the rebalancer has drained it.
 func overload(t *testing.T, ctx context.Context, s *demo.Stack) {

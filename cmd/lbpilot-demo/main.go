@@ -75,7 +75,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	say("stack up in %.1f s; pids in %s", time.Since(t0).Seconds(), s.Procs.PidFile)
 	say("")
-	say("scenario: wcs1 gets overloaded, is drained, recovers and is set ready again")
+	say("scenario: a flash crowd of real players overloads wcs1; it is drained, its players leave, and it is set ready again")
 	results, err := s.Scenario(ctx, say)
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
