@@ -107,14 +107,16 @@ func (t *Traffic) count(wave string) map[string]int {
 // Close ends every client the scenario opened.
 func (t *Traffic) Close() {
 	t.mu.Lock()
-	players := t.Players
+	var open []*Player
+	for _, p := range t.Players {
+		if !p.closed {
+			p.closed = true
+			open = append(open, p)
+		}
+	}
 	t.mu.Unlock()
 	var wg sync.WaitGroup
-	for _, p := range players {
-		if p.closed {
-			continue
-		}
-		p.closed = true
+	for _, p := range open {
 		wg.Add(1)
 		go func() { defer wg.Done(); _ = p.Close() }()
 	}
