@@ -72,7 +72,8 @@ type Config struct {
 	// picks a free port; none opens no client port.
 	ClientAddrs []string
 	// PlayKbps is the bitrate of the dummy media a node sends each player
-	// on its client ports when the play request sets none (default 500).
+	// on its client ports when the play request sets none (default 500;
+	// an SRS edge's HTTP-FLV and HLS, default 1000).
 	PlayKbps int
 	// Now is the clock (tests); nil means time.Now.
 	Now func() time.Time

@@ -73,7 +73,7 @@ import (
 // Parameters of the SRS client ports.
 const (
 	// SRSMediaBitrate is the bitrate an edge sends HTTP-FLV and sizes
-	// HLS segments for, in bit/s.
+	// HLS segments for, in bit/s, unless Config.PlayKbps sets one.
 	SRSMediaBitrate = 1_000_000
 	// HLSFragment is an HLS segment's duration (what the vhost reports
 	// as hls.fragment).
@@ -174,7 +174,11 @@ var (
 
 func startSRSMedia(s *Server, addrs []string) ([]string, error) {
 	sim := s.sim.(*srsSim)
-	m := &srsMedia{srv: s, sim: sim, bitrate: SRSMediaBitrate, publishing: map[string]*srsLiveClient{},
+	bitrate := SRSMediaBitrate
+	if s.cfg.PlayKbps > 0 {
+		bitrate = s.cfg.PlayKbps * 1000
+	}
+	m := &srsMedia{srv: s, sim: sim, bitrate: bitrate, publishing: map[string]*srsLiveClient{},
 		hls: map[string]*srsLiveClient{}, timeouts: srsTimeouts{HLSTimeout, RTMPHandshakeTimeout, RTMPIdleTimeout}, conns: map[net.Conn]struct{}{}, done: make(chan struct{})}
 	s.mu.Lock()
 	sim.media = m

@@ -94,6 +94,13 @@ func RegisterDialers(reg *traffic.Registry) error {
 	return nil
 }
 
+// Dialer returns one of the lab's protocols (ProtoWCS ...) and its
+// session kinds, for a caller that wraps it (e.g. to time the opening).
+func Dialer(name string) (traffic.Dialer, []string, bool) {
+	d, ok := labDialers[name]
+	return d, append([]string(nil), labKinds[name]...), ok
+}
+
 // Registry returns the traffic generator's registry: the built-in
 // protocols and the lab's.
 func Registry() *traffic.Registry {
