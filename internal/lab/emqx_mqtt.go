@@ -345,7 +345,8 @@ var errTurnedDown = errors.New("lab: connection turned down")
 // OnConnect checks the credentials and the node's capacity before the
 // broker accepts the connection.
 func (h *mqttHook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
-	h.n.add("packets.received", 1, "packets.connect.received", 1, "client.connect", 1, "client.authenticate", 1)
+	// The CONNECT itself is counted by OnPacketRead, as every packet is.
+	h.n.add("client.connect", 1, "client.authenticate", 1)
 	cfg := h.s.cfg
 	if cfg.APIKey != "" && (pk.Connect.Username == nil || string(pk.Connect.Username) != cfg.APIKey || string(pk.Connect.Password) != cfg.APISecret) {
 		h.n.add("packets.connack.error", 1, "packets.connack.auth_error", 1, "authentication.failure", 1)

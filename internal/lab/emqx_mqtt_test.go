@@ -611,3 +611,33 @@ func TestMQTTThroughHAProxy(t *testing.T) {
 		t.Errorf("haproxy's TCP checks counted as garbage: %d", g)
 	}
 }
+
+// TestMQTTSubscribeRightAfterConnect: paho's pinger sends PINGREQ at once
+// after CONNECT, from its own goroutine, while the test subscribes; the
+// client's connection must keep each packet's bytes together (a split
+// packet is a protocol violation and the broker drops the client). Each
+// CONNECT is counted once.
+func TestMQTTSubscribeRightAfterConnect(t *testing.T) {
+	s := startMQTTLab(t, Config{})
+	const n = 200
+	for i := 0; i < n; i++ {
+		c := dial(t, s.ClientURLs[i%2], MQTTOptions{ClientID: fmt.Sprintf("c%d", i)})
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err := c.Subscribe(ctx, 1, "a/b")
+		cancel()
+		if err != nil {
+			t.Fatalf("subscribe %d right after connect: %v (client: %v)", i, err, c.Err())
+		}
+		if _, out := c.WireBytes(); out == 0 {
+			t.Fatalf("client %d: no bytes sent counted", i)
+		}
+		c.Close()
+	}
+	m := fetch(t, s, upstream.Auth{}).Metrics
+	if got := m[node(s, 0)]["packets.connect.received"] + m[node(s, 1)]["packets.connect.received"]; got != n {
+		t.Errorf("packets.connect.received = %v over both nodes, want %d", got, n)
+	}
+	if garbage := s.Live().Garbage; garbage != 0 {
+		t.Errorf("%d clients dropped for garbage", garbage)
+	}
+}

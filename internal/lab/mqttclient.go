@@ -82,22 +82,32 @@ func (m *MQTTClient) end(err error) {
 	})
 }
 
-// countConn counts the bytes on the wire.
+// countConn counts the bytes a client receives, and leaves its writes to
+// the TCP connection itself: paho writes each packet as net.Buffers
+// (header, then the rest), which a *net.TCPConn sends in one writev, and
+// its pinger writes PINGREQ from a goroutine of its own. A wrapper with a
+// Write of its own would split every packet into one write per buffer,
+// and a PINGREQ could land between them and corrupt both packets; the
+// embedded *net.TCPConn keeps the writev (its writeBuffers method is
+// promoted). The bytes sent are read from the kernel instead (sent_linux.go).
 type countConn struct {
-	net.Conn
-	in, out atomic.Int64
+	*net.TCPConn
+	in   atomic.Int64
+	sent atomic.Int64 // the last reading of the kernel's count
 }
 
 func (c *countConn) Read(b []byte) (int, error) {
-	n, err := c.Conn.Read(b)
+	n, err := c.TCPConn.Read(b)
 	c.in.Add(int64(n))
 	return n, err
 }
 
-func (c *countConn) Write(b []byte) (int, error) {
-	n, err := c.Conn.Write(b)
-	c.out.Add(int64(n))
-	return n, err
+// out returns the bytes sent so far (the last reading once closed).
+func (c *countConn) out() int64 {
+	if n, ok := tcpBytesSent(c.TCPConn); ok && n > c.sent.Load() {
+		c.sent.Store(n)
+	}
+	return c.sent.Load()
 }
 
 // DialMQTT connects to a broker at addr (mqtt://host:port, tcp://host:port
@@ -112,7 +122,12 @@ func DialMQTT(ctx context.Context, addr string, o MQTTOptions) (*MQTTClient, err
 	if err != nil {
 		return nil, fmt.Errorf("mqtt: %w", err)
 	}
-	cc := &countConn{Conn: conn}
+	tcp, ok := conn.(*net.TCPConn)
+	if !ok {
+		_ = conn.Close()
+		return nil, fmt.Errorf("mqtt: %s is not a TCP connection", hostport)
+	}
+	cc := &countConn{TCPConn: tcp}
 	mc := &MQTTClient{conn: cc, ended: make(chan struct{})}
 	on := func(pr paho.PublishReceived) (bool, error) {
 		mc.received.Add(1)
@@ -194,7 +209,7 @@ func (m *MQTTClient) Err() error {
 }
 
 // WireBytes are the bytes received and sent on the connection so far.
-func (m *MQTTClient) WireBytes() (in, out int64) { return m.conn.in.Load(), m.conn.out.Load() }
+func (m *MQTTClient) WireBytes() (in, out int64) { return m.conn.in.Load(), m.conn.out() }
 
 // mqttHostPort reads a broker address.
 func mqttHostPort(addr string) (string, error) {
@@ -271,5 +286,6 @@ func (m *MQTTClient) Sent() int64 { return m.sent.Load() }
 func (m *MQTTClient) Close() {
 	m.end(errMQTTClosed)
 	_ = m.c.Disconnect(&paho.Disconnect{ReasonCode: 0})
+	m.conn.out() // the last reading, before the socket goes
 	<-m.c.Done()
 }
