@@ -84,3 +84,28 @@ func TestReadmeDemoTimings(t *testing.T) {
 		t.Error("README's timings table lost the rebalancer's row")
 	}
 }
+
+// The Demo section describes the after-scenario traffic and the
+// exporter's per-stream opt-ins as the demo has them.
+func TestReadmeDemoSteadyTraffic(t *testing.T) {
+	s := readmeDemo(t)
+	for _, want := range []string{
+		"`" + SteadyWCSStream + "-1`, `" + SteadyWCSStream + "-2`, " + strconv.Itoa(steadyKbps) + " kbit/s",
+		"`live/" + SteadyRTMPStream + "`",
+		"`stream_metrics: true` for wcs and srs",
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("the Demo section lacks %q", want)
+		}
+	}
+	if SteadyWCSPublishers != 2 || SteadyWCSPlayers != 4 || SteadyFLVPlayers != 2 || SteadyHLSPlayers != 1 || SteadyMQTT != 2 {
+		t.Error("the after-scenario traffic's sizes changed: update the Demo section's sentence and this test")
+	}
+	exp, err := templates.ReadFile("templates/lbpilot.yml.tmpl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(exp), "stream_metrics: true"); n != 2 {
+		t.Errorf("the exporter template turns stream_metrics on %d times, want 2 (wcs, srs)", n)
+	}
+}

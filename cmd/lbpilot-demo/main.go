@@ -113,9 +113,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		stopAll(s, say)
 		return 0
 	}
+	// Light real traffic on every kind keeps the dashboards' panels fed
+	// while the stack waits.
+	steady, err := s.KeepTraffic(ctx)
+	if err != nil {
+		say("the after-scenario traffic did not start: %v", err)
+	} else {
+		say("traffic keeps flowing: %d WebSocket publishers and %d players via fe_wcs, an RTMP publish via fe_rtmp with %d HTTP-FLV and %d HLS players via fe_play, %d MQTT clients via fe_mqtt (subscribed to demo/#, publishing once a second)",
+			demo.SteadyWCSPublishers, demo.SteadyWCSPlayers, demo.SteadyFLVPlayers, demo.SteadyHLSPlayers, demo.SteadyMQTT)
+	}
 	say("press Ctrl-C to stop everything")
 	watch(ctx, s, say)
 	say("")
+	if steady != nil {
+		steady.Stop()
+		say("closed the after-scenario traffic's clients")
+	}
 	stopAll(s, say)
 	return 0
 }

@@ -134,6 +134,19 @@ var quotedVar = regexp.MustCompile(`\$\{?[A-Za-z0-9_]+(?::[A-Za-z0-9_]+)?\}?`)
 // evalExpand gives the variables values that select everything: ".*"
 // inside regex matchers, the interval variables 2m (two samples).
 func evalExpand(expr string) string {
+	return expandVars(expr, varValues{rateInterval: "2m", interval: "1m", rng: "2m", rangeS: "120", rangeMs: "120000"})
+}
+
+// varValues are what Grafana's built-in interval variables stand for.
+type varValues struct {
+	rateInterval, interval, rng string // $__rate_interval, $__interval, $__range
+	rangeS, rangeMs             string // $__range_s, $__range_ms
+}
+
+// expandVars substitutes a query's variables: every template variable
+// inside a quoted matcher becomes ".*" (Grafana's "All" of a regex
+// variable), the built-in interval variables the given values.
+func expandVars(expr string, vv varValues) string {
 	var b strings.Builder
 	inQuote := false
 	for i := 0; i < len(expr); i++ {
@@ -148,13 +161,15 @@ func evalExpand(expr string) string {
 				case inQuote:
 					b.WriteString(".*")
 				case strings.HasSuffix(strings.Trim(v, "${}"), "_ms"):
-					b.WriteString("120000")
+					b.WriteString(vv.rangeMs)
 				case strings.HasSuffix(strings.Trim(v, "${}"), "_s"):
-					b.WriteString("120")
-				case strings.Contains(v, "__range") || strings.Contains(v, "__rate_interval"):
-					b.WriteString("2m")
+					b.WriteString(vv.rangeS)
+				case strings.Contains(v, "__rate_interval"):
+					b.WriteString(vv.rateInterval)
+				case strings.Contains(v, "__range"):
+					b.WriteString(vv.rng)
 				case strings.Contains(v, "__interval"):
-					b.WriteString("1m")
+					b.WriteString(vv.interval)
 				default:
 					b.WriteString(strings.Trim(v, "${}"))
 				}

@@ -47,12 +47,12 @@ func Overview() (dashboard.Dashboard, error) {
 		statPanel("Alerts firing",
 			"lbpilot's alerts firing now, by severity (Prometheus's ALERTS series). Those with lbpilot_action also reach the rebalancer.",
 			"none",
-			instant(`count by (severity) (`+lbpilotAlerts+`)`, "{{severity}}")).
+			instant(`count by (severity) (`+lbpilotAlerts+`) or vector(0)`, "{{severity}}")).
 			Thresholds(steps("green", 1, "orange")).GraphMode(common.BigValueGraphModeNone),
 		statPanel("Servers held by the rebalancer",
 			"HAProxy servers the rebalancer has drained, put in maintenance or re-weighted and will restore, by state.",
 			"none",
-			instant(`sum by (state) (lbpilot_rebalancer_owned_servers{`+jobInst+`})`, "{{state}}")).
+			instant(`sum by (state) (lbpilot_rebalancer_owned_servers{`+jobInst+`}) or vector(0)`, "{{state}}")).
 			Thresholds(steps("green", 1, "orange")).GraphMode(common.BigValueGraphModeNone).Links(linkTo("Rebalancer", UIDRebalancer)),
 	)
 	d.add(8, 8,

@@ -22,7 +22,7 @@ func Rebalancer() (dashboard.Dashboard, error) {
 		statPanel("Servers held",
 			"HAProxy servers the rebalancer changed and will restore, by state (drain, maint, weight).",
 			"none",
-			instant(`sum by (state) (lbpilot_rebalancer_owned_servers{`+ji+`})`, "{{state}}")).
+			instant(`sum by (state) (lbpilot_rebalancer_owned_servers{`+ji+`}) or vector(0)`, "{{state}}")).
 			Thresholds(steps("green", 1, "orange")).GraphMode(common.BigValueGraphModeNone),
 		statPanel("Alerts held",
 			"Alerts the rebalancer holds: firing, held (resolved, restore delayed by a mass resolve), resolved (kept so that replays are no-ops).",
@@ -114,9 +114,11 @@ func Rebalancer() (dashboard.Dashboard, error) {
 			q(`histogram_quantile(0.5, sum by (le) (rate(lbpilot_rebalancer_reconcile_duration_seconds_bucket{`+ji+`}[$__rate_interval])))`, "p50"),
 			q(`histogram_quantile(0.99, sum by (le) (rate(lbpilot_rebalancer_reconcile_duration_seconds_bucket{`+ji+`}[$__rate_interval])))`, "p99")),
 		timeSeries("HAProxy reloads detected",
-			"HAProxy reloads or restarts the reconcile loop noticed (new worker, lower uptime), per socket; the rebalancer re-applies what a reload dropped.",
+			"HAProxy reloads or restarts the reconcile loop noticed (new worker, lower uptime), per socket; the rebalancer re-applies what a reload dropped. A socket without a reload yet reads 0.",
 			"none",
-			q(`sum by (socket) (increase(lbpilot_rebalancer_haproxy_reloads_total{`+ji+`}[$__rate_interval])) > 0`, "{{socket}}")),
+			q(`sum by (socket) (increase(lbpilot_rebalancer_haproxy_reloads_total{`+ji+`}[$__rate_interval]))
+or
+sum by (socket) (0 * lbpilot_rebalancer_haproxy_up{`+ji+`})`, "{{socket}}")),
 		timeSeries("State file write failures",
 			"Failed writes of the state file per second (webhooks are answered 503 meanwhile). Alert: LbpilotRebalancerStatePersistFailing.",
 			"ops",

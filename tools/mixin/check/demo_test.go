@@ -1,0 +1,264 @@
+package check
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lbpilot/lbpilot/demo"
+	"github.com/lbpilot/lbpilot/internal/testenv"
+)
+
+// TestPanelsOnTheDemo starts the demo's stack (real haproxy, Prometheus
+// and Alertmanager), plays its scenario, keeps its after-scenario traffic
+// flowing for a few scrapes, and asks the demo's Prometheus every panel
+// query of every dashboard, as Grafana would over the run: a range query
+// from the stack's start to now, or an instant query now for the panels
+// that ask for one. Every panel must return data.
+func TestPanelsOnTheDemo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the demo's stack")
+	}
+	for _, b := range []string{"haproxy", "prometheus", "prometheus-alertmanager", "promtool", "amtool"} {
+		testenv.Binary(t, b)
+	}
+	t0 := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+
+	dir, err := os.MkdirTemp("", "lbpdash-") // short: unix socket paths
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	lbpilot, lab := buildDemoBinaries(t, filepath.Join(dir, "bin"))
+	built := time.Now()
+	s, err := demo.Start(ctx, demo.Options{
+		Dir: filepath.Join(dir, "stack"), Repo: root, Lbpilot: lbpilot, Lab: lab,
+		Ports: demoPorts(t),
+	})
+	if err != nil {
+		t.Fatalf("starting the demo's stack: %v", err)
+	}
+	t.Cleanup(func() {
+		s.Stop()
+		if t.Failed() {
+			dumpDemoLogs(t, s.Files.Logs)
+		}
+	})
+	started := time.Now()
+	if _, err := s.Scenario(ctx, func(string, ...any) {}); err != nil {
+		t.Fatalf("the demo's scenario: %v", err)
+	}
+	played := time.Now()
+	tr, err := s.KeepTraffic(ctx)
+	if err != nil {
+		t.Fatalf("the after-scenario traffic: %v", err)
+	}
+	t.Cleanup(tr.Stop)
+	// A few scrapes (1 s apart) with the steady traffic flowing, so rates
+	// over it have two samples and the instant panels see it.
+	select {
+	case <-ctx.Done():
+		t.Fatal(ctx.Err())
+	case <-time.After(demoSettle):
+	}
+	if ok, seen := tr.Carrying(); !ok {
+		t.Errorf("the after-scenario traffic does not flow: %s", seen)
+	} else {
+		t.Logf("after-scenario traffic: %s", seen)
+	}
+
+	prom := &promClient{base: demo.URL(s.Ports.Prometheus), hc: &http.Client{Timeout: 20 * time.Second}}
+	start, end := built, time.Now()
+	queries, queriesWithData, panels := 0, 0, 0
+	var empty []string
+	for _, f := range dashboardFiles(t) {
+		d := readDashboard(t, f)
+		qs, _ := d.Queries()
+		type panelResult struct {
+			title string
+			data  bool
+			exprs []string // the queries without data
+		}
+		byPanel := map[int]*panelResult{}
+		var order []int
+		for _, q := range qs {
+			if q.Panel == nil {
+				continue
+			}
+			pr := byPanel[q.Panel.ID]
+			if pr == nil {
+				pr = &panelResult{title: q.Panel.Title}
+				byPanel[q.Panel.ID] = pr
+				order = append(order, q.Panel.ID)
+			}
+			queries++
+			expr := demoExpand(q.Expr, end.Sub(start))
+			n, err := prom.count(ctx, expr, q.Kind == "instant", start, end)
+			if err != nil {
+				t.Errorf("%s: panel %q: %v\n    %s", filepath.Base(f), q.Panel.Title, err, expr)
+				continue
+			}
+			if n == 0 {
+				pr.exprs = append(pr.exprs, fmt.Sprintf("(%s) %s", q.Kind, oneLine(q.Expr)))
+				continue
+			}
+			queriesWithData++
+			pr.data = true
+		}
+		for _, id := range order {
+			pr := byPanel[id]
+			panels++
+			switch {
+			case !pr.data:
+				empty = append(empty, fmt.Sprintf("%s: panel %q:\n        %s", filepath.Base(f), pr.title, strings.Join(pr.exprs, "\n        ")))
+			case len(pr.exprs) > 0:
+				// A series a panel shows only when it is not zero (an
+				// error rate "> 0"), next to others that have data.
+				t.Logf("%s: panel %q has data; empty on the demo: %s", filepath.Base(f), pr.title, strings.Join(pr.exprs, "; "))
+			}
+		}
+	}
+	for _, e := range empty {
+		t.Errorf("no data on the demo: %s", e)
+	}
+	t.Logf("%d of %d panels and %d of %d panel queries return data on the demo (build %s, stack %s, scenario %s, total %s)",
+		panels-len(empty), panels, queriesWithData, queries, built.Sub(t0).Round(time.Millisecond), started.Sub(built).Round(time.Millisecond),
+		played.Sub(started).Round(time.Millisecond), time.Since(t0).Round(time.Millisecond))
+	if queries < 150 {
+		t.Errorf("only %d panel queries in dashboards/", queries)
+	}
+}
+
+// demoSettle is how long the after-scenario traffic flows before the
+// queries: Prometheus scrapes every second.
+const demoSettle = 6 * time.Second
+
+// demoExpand substitutes the variables as Grafana would on the demo's
+// Prometheus (1 s scrapes): every template variable selects everything
+// (".*" inside regex matchers), $__rate_interval is four scrapes,
+// $__interval one, $__range the queried window.
+func demoExpand(expr string, window time.Duration) string {
+	secs := int(window.Seconds()) + 1
+	return expandVars(expr, varValues{
+		rateInterval: "4s", interval: "1s",
+		rng: strconv.Itoa(secs) + "s", rangeS: strconv.Itoa(secs), rangeMs: strconv.Itoa(secs * 1000),
+	})
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// promClient asks a Prometheus's HTTP API.
+type promClient struct {
+	base string
+	hc   *http.Client
+}
+
+// count runs expr as an instant query at end or a range query over
+// start..end (1 s steps) and returns the number of series (a scalar is
+// one).
+func (p *promClient) count(ctx context.Context, expr string, instant bool, start, end time.Time) (int, error) {
+	v := url.Values{"query": {expr}}
+	path := "/api/v1/query"
+	if instant {
+		v.Set("time", strconv.FormatInt(end.Unix(), 10))
+	} else {
+		path = "/api/v1/query_range"
+		v.Set("start", strconv.FormatInt(start.Unix(), 10))
+		v.Set("end", strconv.FormatInt(end.Unix(), 10))
+		v.Set("step", "1")
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.base+path, strings.NewReader(v.Encode()))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := p.hc.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return 0, err
+	}
+	var r struct {
+		Status string `json:"status"`
+		Error  string `json:"error"`
+		Data   struct {
+			ResultType string          `json:"resultType"`
+			Result     json.RawMessage `json:"result"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(b, &r); err != nil {
+		return 0, fmt.Errorf("%s: %s: %w", path, resp.Status, err)
+	}
+	if r.Status != "success" {
+		return 0, fmt.Errorf("%s: %s", path, r.Error)
+	}
+	if r.Data.ResultType == "scalar" {
+		return 1, nil
+	}
+	var series []json.RawMessage
+	if err := json.Unmarshal(r.Data.Result, &series); err != nil {
+		return 0, err
+	}
+	return len(series), nil
+}
+
+// buildDemoBinaries compiles lbpilot and lbpilot-lab (the build cache of
+// `make build` makes it quick).
+func buildDemoBinaries(t *testing.T, dir string) (lbpilot, lab string) {
+	t.Helper()
+	goBin := testenv.Binary(t, "go")
+	cmd := exec.Command(goBin, "build", "-trimpath", "-o", dir+string(filepath.Separator), "./cmd/lbpilot", "./cmd/lbpilot-lab")
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return filepath.Join(dir, "lbpilot"), filepath.Join(dir, "lbpilot-lab")
+}
+
+// demoPorts finds a free block of the stack's ports below the kernel's
+// ephemeral range, at a random place so parallel runs do not meet.
+func demoPorts(t *testing.T) demo.Ports {
+	t.Helper()
+	var err error
+	for range 50 {
+		p := demo.PortsFrom(20000 + rand.IntN((32768-20000)/demo.PortCount)*demo.PortCount)
+		if err = p.CheckFree(); err == nil {
+			return p
+		}
+	}
+	t.Fatalf("no free block of %d ports: %v", demo.PortCount, err)
+	return demo.Ports{}
+}
+
+func dumpDemoLogs(t *testing.T, dir string) {
+	entries, err := os.ReadDir(dir)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		t.Log(err)
+	}
+	for _, e := range entries {
+		b, _ := os.ReadFile(filepath.Join(dir, e.Name()))
+		lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+		if len(lines) > 30 {
+			lines = lines[len(lines)-30:]
+		}
+		t.Logf("--- %s (last %d lines)\n%s", e.Name(), len(lines), strings.Join(lines, "\n"))
+	}
+}
