@@ -1,10 +1,11 @@
 package lab
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
 	"time"
+
+	"github.com/lbpilot/lbpilot/internal/traffic"
 )
 
 // Load is what a simulated upstream reports. Each kind reads the fields
@@ -72,30 +73,10 @@ func lerp(a, b Load, f float64) Load {
 	}
 }
 
-// Duration is a time.Duration that reads "90s" or "1m30s" in JSON.
-type Duration time.Duration
-
-// UnmarshalJSON accepts a Go duration string or a number of seconds.
-func (d *Duration) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err == nil {
-		v, err := time.ParseDuration(s)
-		if err != nil {
-			return err
-		}
-		*d = Duration(v)
-		return nil
-	}
-	var secs float64
-	if err := json.Unmarshal(b, &secs); err != nil {
-		return fmt.Errorf("duration %s: want \"90s\" or a number of seconds", b)
-	}
-	*d = Duration(secs * float64(time.Second))
-	return nil
-}
-
-// MarshalJSON writes the Go duration string.
-func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+// Duration is a time.Duration that reads "90s", "1m30s" or a number of
+// seconds in JSON: the traffic generator's, so profiles and plans read
+// durations alike.
+type Duration = traffic.Duration
 
 // Step is one point of a profile: from At (since the profile started)
 // the load is Load; with Ramp the load moves linearly from the previous

@@ -325,41 +325,45 @@ func dialRTMPSession(ctx context.Context, target, kind string, p traffic.Session
 
 // --- HTTP-FLV and HLS ---
 
+// player is what an HTTP-FLV and an HLS player have in common.
+type player interface {
+	Node() string
+	Done() <-chan struct{}
+	Bytes() int64
+	Err() error
+	Close() error
+}
+
 func dialFLV(ctx context.Context, hc *http.Client, target string, p traffic.SessionParams) (traffic.Session, error) {
-	if _, err := checkTarget(ProtoFLV, target, "http", "https"); err != nil {
-		return nil, err
-	}
-	if o := readOptions(ProtoFLV, p.Options); o.err != nil {
-		return nil, o.err
-	}
-	octx, opened := within(ctx, openTimeout(p))
-	pl, err := PlayFLV(octx, hc, strings.TrimSuffix(target, "/")+"/"+p.Stream+".flv")
-	if !opened() {
-		if err == nil {
-			_ = pl.Close()
-			err = context.DeadlineExceeded
+	return dialPlayer(ctx, ProtoFLV, ".flv", target, p, func(ctx context.Context, u string) (player, error) {
+		pl, err := PlayFLV(ctx, hc, u)
+		if err != nil {
+			return nil, err
 		}
-		return nil, timedOut(err, openTimeout(p))
-	}
-	if err != nil {
-		return nil, statusReason(err)
-	}
-	s := &session{node: pl.Node(), done: pl.Done(),
-		bytes: func() (int64, int64) { return pl.Bytes(), 0 },
-		cause: func() error { return mediaCause(pl.Err()) },
-		close: func() { _ = pl.Close() }}
-	return s.start(ctx), nil
+		return pl, nil
+	})
 }
 
 func dialHLS(ctx context.Context, hc *http.Client, target string, p traffic.SessionParams) (traffic.Session, error) {
-	if _, err := checkTarget(ProtoHLS, target, "http", "https"); err != nil {
+	return dialPlayer(ctx, ProtoHLS, ".m3u8", target, p, func(ctx context.Context, u string) (player, error) {
+		pl, err := PlayHLS(ctx, hc, u)
+		if err != nil {
+			return nil, err
+		}
+		return pl, nil
+	})
+}
+
+// dialPlayer opens a player of proto on target/<stream><suffix>.
+func dialPlayer(ctx context.Context, proto, suffix, target string, p traffic.SessionParams, play func(context.Context, string) (player, error)) (traffic.Session, error) {
+	if _, err := checkTarget(proto, target, "http", "https"); err != nil {
 		return nil, err
 	}
-	if o := readOptions(ProtoHLS, p.Options); o.err != nil {
+	if o := readOptions(proto, p.Options); o.err != nil {
 		return nil, o.err
 	}
 	octx, opened := within(ctx, openTimeout(p))
-	pl, err := PlayHLS(octx, hc, strings.TrimSuffix(target, "/")+"/"+p.Stream+".m3u8")
+	pl, err := play(octx, strings.TrimSuffix(target, "/")+"/"+p.Stream+suffix)
 	if !opened() {
 		if err == nil {
 			_ = pl.Close()
