@@ -25,7 +25,7 @@ LDFLAGS   := -s -w \
 DEB_TEST_PKGS  := haproxy prometheus prometheus-alertmanager mosquitto-clients docker-compose systemd
 DEB_BENCH_PKGS := prometheus-haproxy-exporter
 
-.PHONY: all build deps demo-deps bench-deps test unit mixin deploy dashboards docs fmt-check vet lint checkmetrics fuzz-short fuzz bench demo clean
+.PHONY: all build deps demo-deps bench-deps test unit mixin deploy dashboards previews docs fmt-check vet lint checkmetrics fuzz-short fuzz bench demo clean
 
 all: build
 
@@ -119,6 +119,15 @@ deploy:
 # redraws dashboards/preview/*.png; commit both.
 dashboards:
 	cd $(MIXIN) && $(GO) run ./cmd/dashgen -out ../../dashboards
+	cd $(MIXIN) && $(GO) run ./cmd/dashpreview -dashboards ../../dashboards -out ../../dashboards/preview
+
+# previews re-records dashboards/preview/data.json from a real demo run
+# (tools/mixin/cmd/dashrecord: the demo's stack, its scenario, a stretch of
+# steady traffic, then every panel's own queries over the run) and redraws
+# the previews from it; commit both. Not part of `make test`: `make mixin`
+# only checks that the committed previews are drawn from the committed data.
+previews: demo-deps build
+	cd $(MIXIN) && $(GO) run ./cmd/dashrecord -repo ../.. -bin ../../$(BIN) -dashboards ../../dashboards -out ../../dashboards/preview/data.json
 	cd $(MIXIN) && $(GO) run ./cmd/dashpreview -dashboards ../../dashboards -out ../../dashboards/preview
 
 # docs regenerates docs/metrics.md from the collectors' metric catalogs

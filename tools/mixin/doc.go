@@ -1,6 +1,7 @@
 // Package mixin holds lbpilot's monitoring mixin tooling: the Grafana
 // dashboard generator (cmd/dashgen), the dashboard preview renderer
-// (cmd/dashpreview) and the checks that keep dashboards/ and alerts/ true to
+// (cmd/dashpreview) and the recorder of the demo-run data it draws
+// (cmd/dashrecord), and the checks that keep dashboards/ and alerts/ true to
 // what lbpilot emits (check/).
 //
 // It is a module of its own so that github.com/prometheus/prometheus (the

@@ -106,7 +106,7 @@ func TestPanelsOnTheDemo(t *testing.T) {
 				order = append(order, q.Panel.ID)
 			}
 			queries++
-			expr := demoExpand(q.Expr, end.Sub(start))
+			expr := DemoExpand(q.Expr, end.Sub(start))
 			n, err := prom.count(ctx, expr, q.Kind == "instant", start, end)
 			if err != nil {
 				t.Errorf("%s: panel %q: %v\n    %s", filepath.Base(f), q.Panel.Title, err, expr)
@@ -146,18 +146,6 @@ func TestPanelsOnTheDemo(t *testing.T) {
 // demoSettle is how long the after-scenario traffic flows before the
 // queries: Prometheus scrapes every second.
 const demoSettle = 6 * time.Second
-
-// demoExpand substitutes the variables as Grafana would on the demo's
-// Prometheus (1 s scrapes): every template variable selects everything
-// (".*" inside regex matchers), $__rate_interval is four scrapes,
-// $__interval one, $__range the queried window.
-func demoExpand(expr string, window time.Duration) string {
-	secs := int(window.Seconds()) + 1
-	return expandVars(expr, varValues{
-		rateInterval: "4s", interval: "1s",
-		rng: strconv.Itoa(secs) + "s", rangeS: strconv.Itoa(secs), rangeMs: strconv.Itoa(secs * 1000),
-	})
-}
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 

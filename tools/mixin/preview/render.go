@@ -1,8 +1,11 @@
-// Package preview draws a dashboard's layout to an image: every panel's
-// box at its gridPos with its title and a small sketch of its type, rows
-// as section headers. It needs no Grafana (which cannot run here) and no
-// browser; the drawing is integer-only with a bitmap font, so the same
-// dashboard always gives the same pixels.
+// Package preview draws a dashboard to an image: every panel's box at its
+// gridPos with its title, and inside it the panel's data as recorded from
+// a real demo run (data.go: dashboards/preview/data.json) — time series
+// as lines, stats as their last value, tables and bar gauges from the
+// last values, state timelines as coloured bands — rows as section
+// headers. It needs no Grafana (which cannot run here) and no browser;
+// the drawing uses a bitmap font and the same dashboard and data always
+// give the same pixels.
 package preview
 
 import (
@@ -35,12 +38,14 @@ const (
 
 // Dashboard is what the preview reads from a dashboard's JSON.
 type Dashboard struct {
+	UID    string  `json:"uid"`
 	Title  string  `json:"title"`
 	Panels []Panel `json:"panels"`
 }
 
 // Panel is a panel's title, type and place.
 type Panel struct {
+	ID      int    `json:"id"`
 	Type    string `json:"type"`
 	Title   string `json:"title"`
 	GridPos struct {
@@ -49,6 +54,21 @@ type Panel struct {
 		X int `json:"x"`
 		Y int `json:"y"`
 	} `json:"gridPos"`
+	Targets []struct {
+		Expr string `json:"expr"`
+	} `json:"targets"`
+	FieldConfig struct {
+		Defaults struct {
+			Unit     string `json:"unit"`
+			Mappings []struct {
+				Type    string `json:"type"`
+				Options map[string]struct {
+					Text  string `json:"text"`
+					Color string `json:"color"`
+				} `json:"options"`
+			} `json:"mappings"`
+		} `json:"defaults"`
+	} `json:"fieldConfig"`
 	Panels []Panel `json:"panels"`
 }
 
@@ -98,9 +118,10 @@ func flatten(ps []Panel) []Panel {
 	return out
 }
 
-// Render draws the dashboard. Panels outside the grid are an error, as is a
-// dashboard without panels.
-func Render(d *Dashboard) (*image.RGBA, error) {
+// Render draws the dashboard with each panel's recorded data (a panel
+// without any is drawn as "No data"; data may be nil). Panels outside the
+// grid are an error, as is a dashboard without panels.
+func Render(d *Dashboard, data *Data) (*image.RGBA, error) {
 	panels := flatten(d.Panels)
 	if len(panels) == 0 {
 		return nil, fmt.Errorf("dashboard %q has no panels", d.Title)
@@ -115,7 +136,7 @@ func Render(d *Dashboard) (*image.RGBA, error) {
 	img := image.NewRGBA(image.Rect(0, 0, w, h))
 	fill(img, img.Bounds(), bg)
 	text(img, Margin, Margin+18, d.Title, headerCol, true)
-	for i, p := range panels {
+	for _, p := range panels {
 		r := box(p)
 		if p.Type == "row" {
 			text(img, r.Min.X+2, r.Min.Y+UnitH/2+5, "v "+p.Title, rowCol, true)
@@ -125,7 +146,13 @@ func Render(d *Dashboard) (*image.RGBA, error) {
 		fill(img, r, panelBG)
 		outline(img, r, border)
 		inner := image.Rect(r.Min.X+8, r.Min.Y+22, r.Max.X-8, r.Max.Y-18)
-		sketch(img, inner, p.Type, i)
+		if len(p.Targets) > 0 {
+			if rec, ok := data.Panel(d.UID, p.ID); ok {
+				drawPanel(img, inner, p, rec, data.End)
+			} else {
+				noData(img, inner)
+			}
+		}
 		text(img, r.Min.X+8, r.Min.Y+15, fitText(p.Title, r.Dx()-16), titleCol, false)
 		label := p.Type
 		if lw := textWidth(label); lw < r.Dx()-16 {
@@ -206,94 +233,14 @@ func fitText(s string, width int) string {
 	return s + "..."
 }
 
-// sketch draws a hint of the panel type inside r; seed varies the shapes.
-func sketch(img *image.RGBA, r image.Rectangle, typ string, seed int) {
-	if r.Dx() < 10 || r.Dy() < 8 {
-		return
+// RenderDir renders every *.json dashboard of dir, with the data recorded
+// in the fixture dataFile, into out as <name>.png and returns the files
+// written.
+func RenderDir(dir, dataFile, out string) ([]string, error) {
+	data, err := LoadData(dataFile)
+	if err != nil {
+		return nil, err
 	}
-	palette := []color.RGBA{green, blue, orange, purple}
-	switch typ {
-	case "timeseries":
-		rng := uint32(seed*2654435761 + 1)
-		for k := 0; k < 2; k++ {
-			c := palette[(seed+k)%len(palette)]
-			under := color.RGBA{c.R / 5, c.G / 5, c.B / 5, 0xff}
-			// A smoothed random walk from an integer generator.
-			level, vel := r.Dy()/2+(k*r.Dy())/5, 0
-			prevY := -1
-			for x := r.Min.X; x < r.Max.X; x++ {
-				rng = rng*1664525 + 1013904223
-				vel += int(rng>>28) - 7
-				if vel > 6 {
-					vel = 6
-				} else if vel < -6 {
-					vel = -6
-				}
-				level += vel / 3
-				if level < 3 {
-					level, vel = 3, 2
-				} else if level > r.Dy()-3 {
-					level, vel = r.Dy()-3, -2
-				}
-				y := r.Max.Y - level
-				if k == 0 {
-					fill(img, image.Rect(x, y+1, x+1, r.Max.Y), under)
-				}
-				if prevY >= 0 {
-					lo, hi := prevY, y
-					if lo > hi {
-						lo, hi = hi, lo
-					}
-					fill(img, image.Rect(x, lo, x+1, hi+1), c)
-				}
-				prevY = y
-			}
-		}
-	case "stat":
-		c := palette[seed%len(palette)]
-		digits := fmt.Sprint(seed*7%90 + 1)
-		scale := 3
-		if r.Dy() < 3*13+4 {
-			scale = 2
-		}
-		w := textWidth(digits) * scale
-		bigText(img, r.Min.X+(r.Dx()-w)/2, r.Min.Y+(r.Dy()-13*scale)/2, digits, c, scale)
-	case "bargauge":
-		n := r.Dy() / 14
-		for k := 0; k < n; k++ {
-			y := r.Min.Y + k*14
-			l := r.Dx() * (40 + (seed*13+k*29)%60) / 100
-			fill(img, image.Rect(r.Min.X, y, r.Min.X+l, y+9), palette[k%len(palette)])
-		}
-	case "state-timeline":
-		n := r.Dy() / 14
-		states := []color.RGBA{green, green, green, green, orange, green, blue, green, green, red, green, green}
-		for k := 0; k < n; k++ {
-			y := r.Min.Y + k*14
-			x := r.Min.X
-			for j := 0; x < r.Max.X; j++ {
-				seg := 30 + (seed*7+k*11+j*17)%90
-				end := x + seg
-				if end > r.Max.X {
-					end = r.Max.X
-				}
-				fill(img, image.Rect(x, y, end, y+10), states[(seed+k+j*3)%len(states)])
-				x = end
-			}
-		}
-	case "table":
-		for y := r.Min.Y; y+12 <= r.Max.Y; y += 14 {
-			fill(img, image.Rect(r.Min.X, y+11, r.Max.X, y+12), border)
-			for x := r.Min.X; x < r.Max.X; x += r.Dx() / 4 {
-				fill(img, image.Rect(x+2, y+4, x+2+r.Dx()/8, y+7), faint)
-			}
-		}
-	}
-}
-
-// RenderDir renders every *.json dashboard of dir into out as <name>.png
-// and returns the files written.
-func RenderDir(dir, out string) ([]string, error) {
 	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
 	if err != nil {
 		return nil, err
@@ -316,7 +263,7 @@ func RenderDir(dir, out string) ([]string, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", f, err)
 		}
-		img, err := Render(d)
+		img, err := Render(d, data)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", f, err)
 		}

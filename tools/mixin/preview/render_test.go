@@ -30,7 +30,7 @@ func decode(t *testing.T, s string) *Dashboard {
 
 func TestRender(t *testing.T) {
 	d := decode(t, small)
-	img, err := Render(d)
+	img, err := Render(d, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +59,7 @@ func TestRender(t *testing.T) {
 		t.Errorf("nested panel not drawn: %v", got)
 	}
 	// The same input draws the same pixels.
-	again, err := Render(decode(t, small))
+	again, err := Render(decode(t, small), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,14 +74,14 @@ func TestRenderRefuses(t *testing.T) {
 		`{"title": "wide", "panels": [{"type": "stat", "title": "x", "gridPos": {"h": 2, "w": 12, "x": 16, "y": 0}}]}`,
 		`{"title": "flat", "panels": [{"type": "stat", "title": "x", "gridPos": {"h": 0, "w": 12, "x": 0, "y": 0}}]}`,
 	} {
-		if _, err := Render(decode(t, s)); err == nil {
+		if _, err := Render(decode(t, s), nil); err == nil {
 			t.Errorf("Render accepted %s", s)
 		}
 	}
 	if _, err := Decode(strings.NewReader(`{"panels": [`)); err == nil {
 		t.Error("Decode accepted truncated JSON")
 	}
-	if _, err := RenderDir(t.TempDir(), t.TempDir()); err == nil {
+	if _, err := RenderDir(t.TempDir(), "../../../dashboards/preview/data.json", t.TempDir()); err == nil {
 		t.Error("RenderDir accepted a directory without dashboards")
 	}
 }
@@ -99,13 +99,19 @@ func TestFitText(t *testing.T) {
 	}
 }
 
-// TestCommittedPreviews: dashboards/preview/*.png are the current layout
-// of dashboards/*.json (run make dashboards after changing a dashboard),
-// and each decodes to the size its grid asks for.
+// TestCommittedPreviews: dashboards/preview/*.png are dashboards/*.json
+// drawn from the recorded demo run (dashboards/preview/data.json; run
+// make dashboards after changing a dashboard, make previews to record
+// anew), the recording covers every panel with queries, and each picture
+// decodes to the size its grid asks for.
 func TestCommittedPreviews(t *testing.T) {
 	files, err := filepath.Glob("../../../dashboards/*.json")
 	if err != nil || len(files) < 6 {
 		t.Fatalf("dashboards: %v %v", files, err)
+	}
+	data, err := LoadData("../../../dashboards/preview/data.json")
+	if err != nil {
+		t.Fatal(err)
 	}
 	for _, f := range files {
 		name := strings.TrimSuffix(filepath.Base(f), ".json") + ".png"
@@ -113,27 +119,33 @@ func TestCommittedPreviews(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		fresh, err := Render(decode(t, string(b)))
+		d := decode(t, string(b))
+		for _, p := range flatten(d.Panels) {
+			if _, ok := data.Panel(d.UID, p.ID); len(p.Targets) > 0 && !ok {
+				t.Errorf("%s: panel %d %q has no recorded data: run make previews", name, p.ID, p.Title)
+			}
+		}
+		fresh, err := Render(d, data)
 		if err != nil {
 			t.Fatalf("%s: %v", f, err)
 		}
 		committed := readPNG(t, filepath.Join("../../../dashboards/preview", name))
 		if fresh.Bounds() != committed.Bounds() {
-			t.Errorf("%s: committed preview is %v, the layout gives %v: run make dashboards", name, committed.Bounds(), fresh.Bounds())
+			t.Errorf("%s: committed preview is %v, the layout gives %v: run make dashboards (or make previews)", name, committed.Bounds(), fresh.Bounds())
 			continue
 		}
 		if fresh.Bounds().Dx() != 2*Margin+Columns*ColW || fresh.Bounds().Dy() < 10*UnitH {
 			t.Errorf("%s: implausible size %v", name, fresh.Bounds())
 		}
 		if !samePixels(fresh, committed) {
-			t.Errorf("%s: committed preview differs from the layout: run make dashboards", name)
+			t.Errorf("%s: committed preview differs from the dashboard drawn from data.json: run make dashboards", name)
 		}
 	}
 }
 
 // TestEncodeDecodes: what Encode writes decodes to the same pixels.
 func TestEncodeDecodes(t *testing.T) {
-	img, err := Render(decode(t, small))
+	img, err := Render(decode(t, small), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
-// Command dashpreview draws every dashboard's layout (dashboards/*.json)
-// to PNG files in dashboards/preview/, for the README and for reviewing
-// layout changes without a Grafana.
+// Command dashpreview draws every dashboard (dashboards/*.json) with the
+// data recorded from a demo run (dashboards/preview/data.json, written by
+// cmd/dashrecord: make previews) to PNG files in dashboards/preview/, for
+// the README and for reviewing changes without a Grafana.
 //
 //	cd tools/mixin && go run ./cmd/dashpreview     # or: make dashboards
 package main
@@ -9,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/lbpilot/lbpilot/tools/mixin/preview"
 )
@@ -18,11 +20,16 @@ func main() { os.Exit(run(os.Args[1:])) }
 func run(args []string) int {
 	fs := flag.NewFlagSet("dashpreview", flag.ContinueOnError)
 	in := fs.String("dashboards", "../../dashboards", "directory holding the dashboards' JSON")
+	data := fs.String("data", "", "recorded panel data (default: <out>/data.json, written by make previews)")
 	out := fs.String("out", "../../dashboards/preview", "directory to write the PNG files into")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	files, err := preview.RenderDir(*in, *out)
+	dataFile := *data
+	if dataFile == "" {
+		dataFile = filepath.Join(*out, "data.json")
+	}
+	files, err := preview.RenderDir(*in, dataFile, *out)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "dashpreview:", err)
 		return 1
