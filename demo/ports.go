@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
@@ -240,4 +241,20 @@ func cmdline(pid string) string {
 		s = s[:117] + "..."
 	}
 	return s
+}
+
+// FreePorts returns a block of PortCount free ports below the kernel's
+// ephemeral range (so no outgoing connection of a parallel run holds
+// one), at a random place so that parallel runs (tests, a recording) do
+// not meet.
+func FreePorts() (Ports, error) {
+	var err error
+	for range 50 {
+		// Blocks of PortCount ports from 20000, all below 32768.
+		p := PortsFrom(20000 + rand.IntN((32768-20000)/PortCount)*PortCount)
+		if err = p.CheckFree(); err == nil {
+			return p, nil
+		}
+	}
+	return Ports{}, fmt.Errorf("no free block of %d ports: %w", PortCount, err)
 }

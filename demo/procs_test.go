@@ -359,3 +359,24 @@ func TestStartMissingPrograms(t *testing.T) {
 		t.Fatalf("Start without lbpilot: %v", err)
 	}
 }
+
+func TestFreePorts(t *testing.T) {
+	p, err := FreePorts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.CheckFree(); err != nil {
+		t.Errorf("FreePorts gave a block that is not free: %v", err)
+	}
+	if p.HAProxyStats < 20000 || p.Alertmanager >= 32768 {
+		t.Errorf("block %d–%d is not below the ephemeral range", p.HAProxyStats, p.Alertmanager)
+	}
+}
+
+func TestBuildProgramsNamesTheFailure(t *testing.T) {
+	goBin := testenv.Binary(t, "go")
+	_, _, err := BuildPrograms(context.Background(), goBin, t.TempDir(), t.TempDir())
+	if err == nil || !strings.Contains(err.Error(), "go build ./cmd/lbpilot ./cmd/lbpilot-lab in ") {
+		t.Fatalf("building in an empty folder: %v", err)
+	}
+}

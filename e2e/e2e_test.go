@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -18,40 +16,6 @@ import (
 
 // repo is the repository root, seen from this package's directory.
 const repo = ".."
-
-// build compiles lbpilot and lbpilot-lab into dir with make build's
-// compiler flags (so `go test ./e2e` works on its own, and reuses the
-// build cache of `make build`).
-func build(t *testing.T, dir string) (lbpilot, lab string) {
-	t.Helper()
-	goBin := testenv.Binary(t, "go")
-	for _, name := range []string{"lbpilot", "lbpilot-lab"} {
-		cmd := exec.Command(goBin, "build", "-trimpath", "-o", filepath.Join(dir, name), "./cmd/"+name)
-		cmd.Dir = repo
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("go build ./cmd/%s: %v\n%s", name, err, out)
-		}
-	}
-	return filepath.Join(dir, "lbpilot"), filepath.Join(dir, "lbpilot-lab")
-}
-
-// freePorts finds a block of demo.PortCount free ports below the kernel's
-// ephemeral range (so no outgoing connection of a parallel test holds
-// one), at a random place so that parallel runs do not meet.
-func freePorts(t *testing.T) demo.Ports {
-	t.Helper()
-	var err error
-	for range 50 {
-		// Blocks of PortCount ports from 20000, all below 32768.
-		p := demo.PortsFrom(20000 + rand.IntN((32768-20000)/demo.PortCount)*demo.PortCount)
-		if err = p.CheckFree(); err == nil {
-			return p
-		}
-	}
-	t.Fatalf("no free block of %d ports: %v", demo.PortCount, err)
-	return demo.Ports{}
-}
 
 // startStack builds the binaries and starts the demo's stack in a short
 // temporary folder (unix socket paths are limited to 108 bytes).
@@ -65,11 +29,18 @@ func startStack(t *testing.T, ctx context.Context) *demo.Stack {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	lbpilot, lab := build(t, filepath.Join(dir, "bin"))
+	lbpilot, lab, err := demo.BuildPrograms(ctx, testenv.Binary(t, "go"), repo, filepath.Join(dir, "bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ports, err := demo.FreePorts()
+	if err != nil {
+		t.Fatal(err)
+	}
 	t0 := time.Now()
 	s, err := demo.Start(ctx, demo.Options{
 		Dir: filepath.Join(dir, "stack"), Repo: repo, Lbpilot: lbpilot, Lab: lab,
-		Ports: freePorts(t), Say: t.Logf,
+		Ports: ports, Say: t.Logf,
 	})
 	if err != nil {
 		t.Fatalf("starting the stack: %v", err)

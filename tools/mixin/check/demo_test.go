@@ -6,11 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -43,11 +41,18 @@ func TestPanelsOnTheDemo(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	lbpilot, lab := buildDemoBinaries(t, filepath.Join(dir, "bin"))
+	lbpilot, lab, err := demo.BuildPrograms(ctx, testenv.Binary(t, "go"), root, filepath.Join(dir, "bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	built := time.Now()
+	ports, err := demo.FreePorts()
+	if err != nil {
+		t.Fatal(err)
+	}
 	s, err := demo.Start(ctx, demo.Options{
 		Dir: filepath.Join(dir, "stack"), Repo: root, Lbpilot: lbpilot, Lab: lab,
-		Ports: demoPorts(t),
+		Ports: ports,
 	})
 	if err != nil {
 		t.Fatalf("starting the demo's stack: %v", err)
@@ -205,35 +210,6 @@ func (p *promClient) count(ctx context.Context, expr string, instant bool, start
 		return 0, err
 	}
 	return len(series), nil
-}
-
-// buildDemoBinaries compiles lbpilot and lbpilot-lab (the build cache of
-// `make build` makes it quick).
-func buildDemoBinaries(t *testing.T, dir string) (lbpilot, lab string) {
-	t.Helper()
-	goBin := testenv.Binary(t, "go")
-	cmd := exec.Command(goBin, "build", "-trimpath", "-o", dir+string(filepath.Separator), "./cmd/lbpilot", "./cmd/lbpilot-lab")
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return filepath.Join(dir, "lbpilot"), filepath.Join(dir, "lbpilot-lab")
-}
-
-// demoPorts finds a free block of the stack's ports below the kernel's
-// ephemeral range, at a random place so parallel runs do not meet.
-func demoPorts(t *testing.T) demo.Ports {
-	t.Helper()
-	var err error
-	for range 50 {
-		p := demo.PortsFrom(20000 + rand.IntN((32768-20000)/demo.PortCount)*demo.PortCount)
-		if err = p.CheckFree(); err == nil {
-			return p
-		}
-	}
-	t.Fatalf("no free block of %d ports: %v", demo.PortCount, err)
-	return demo.Ports{}
 }
 
 func dumpDemoLogs(t *testing.T, dir string) {

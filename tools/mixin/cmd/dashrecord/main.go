@@ -16,7 +16,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"os"
@@ -209,14 +208,7 @@ func freePorts() (demo.Ports, error) {
 	if p := demo.DefaultPorts(); p.CheckFree() == nil {
 		return p, nil
 	}
-	var err error
-	for range 50 {
-		p := demo.PortsFrom(20000 + rand.IntN((32768-20000)/demo.PortCount)*demo.PortCount)
-		if err = p.CheckFree(); err == nil {
-			return p, nil
-		}
-	}
-	return demo.Ports{}, fmt.Errorf("no free block of %d ports: %w", demo.PortCount, err)
+	return demo.FreePorts()
 }
 
 // promClient asks a Prometheus's HTTP API.
