@@ -2,18 +2,17 @@ package check
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	promapi "github.com/prometheus/client_golang/api"
+	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	"github.com/prometheus/common/model"
 
 	"github.com/lbpilot/lbpilot/demo"
 	"github.com/lbpilot/lbpilot/internal/testenv"
@@ -86,7 +85,11 @@ func TestPanelsOnTheDemo(t *testing.T) {
 		t.Logf("after-scenario traffic: %s", seen)
 	}
 
-	prom := &promClient{base: demo.URL(s.Ports.Prometheus), hc: &http.Client{Timeout: 20 * time.Second}}
+	pc, err := promapi.NewClient(promapi.Config{Address: demo.URL(s.Ports.Prometheus)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	prom := &promClient{api: promv1.NewAPI(pc)}
 	start, end := built, time.Now()
 	queries, queriesWithData, panels := 0, 0, 0
 	var empty []string
@@ -154,62 +157,36 @@ const demoSettle = 6 * time.Second
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
-// promClient asks a Prometheus's HTTP API.
+// promClient asks a Prometheus's HTTP API (client_golang's API client).
 type promClient struct {
-	base string
-	hc   *http.Client
+	api promv1.API
 }
 
 // count runs expr as an instant query at end or a range query over
 // start..end (1 s steps) and returns the number of series (a scalar is
 // one).
 func (p *promClient) count(ctx context.Context, expr string, instant bool, start, end time.Time) (int, error) {
-	v := url.Values{"query": {expr}}
-	path := "/api/v1/query"
+	var (
+		v   model.Value
+		err error
+	)
 	if instant {
-		v.Set("time", strconv.FormatInt(end.Unix(), 10))
+		v, _, _, err = p.api.Query(ctx, expr, end)
 	} else {
-		path = "/api/v1/query_range"
-		v.Set("start", strconv.FormatInt(start.Unix(), 10))
-		v.Set("end", strconv.FormatInt(end.Unix(), 10))
-		v.Set("step", "1")
+		v, _, _, err = p.api.QueryRange(ctx, expr, promv1.Range{Start: start, End: end, Step: time.Second})
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.base+path, strings.NewReader(v.Encode()))
 	if err != nil {
 		return 0, err
 	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp, err := p.hc.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return 0, err
-	}
-	var r struct {
-		Status string `json:"status"`
-		Error  string `json:"error"`
-		Data   struct {
-			ResultType string          `json:"resultType"`
-			Result     json.RawMessage `json:"result"`
-		} `json:"data"`
-	}
-	if err := json.Unmarshal(b, &r); err != nil {
-		return 0, fmt.Errorf("%s: %s: %w", path, resp.Status, err)
-	}
-	if r.Status != "success" {
-		return 0, fmt.Errorf("%s: %s", path, r.Error)
-	}
-	if r.Data.ResultType == "scalar" {
+	switch v := v.(type) {
+	case *model.Scalar:
 		return 1, nil
+	case model.Vector:
+		return len(v), nil
+	case model.Matrix:
+		return len(v), nil
 	}
-	var series []json.RawMessage
-	if err := json.Unmarshal(r.Data.Result, &series); err != nil {
-		return 0, err
-	}
-	return len(series), nil
+	return 0, fmt.Errorf("unexpected result type %s", v.Type())
 }
 
 func dumpDemoLogs(t *testing.T, dir string) {

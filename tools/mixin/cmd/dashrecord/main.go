@@ -12,12 +12,9 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
-	"net/http"
-	"net/url"
+	"math"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -25,6 +22,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	promapi "github.com/prometheus/client_golang/api"
+	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	"github.com/prometheus/common/model"
 
 	"github.com/lbpilot/lbpilot/demo"
 	"github.com/lbpilot/lbpilot/tools/mixin/check"
@@ -118,7 +119,10 @@ func record(ctx context.Context, repo, bin, dir, out string, steady time.Duratio
 	}
 	end := time.Now().Truncate(time.Second)
 
-	prom := &promClient{base: demo.URL(s.Ports.Prometheus), hc: &http.Client{Timeout: 30 * time.Second}}
+	prom, err := newPromClient(demo.URL(s.Ports.Prometheus))
+	if err != nil {
+		return err
+	}
 	data := &preview.Data{Version: preview.DataVersion, Start: start.Unix(), End: int64(end.Sub(start).Seconds()), Step: step,
 		Dashboards: map[string]map[string]preview.Rec{}}
 	var empty []string
@@ -211,10 +215,17 @@ func freePorts() (demo.Ports, error) {
 	return demo.FreePorts()
 }
 
-// promClient asks a Prometheus's HTTP API.
+// promClient asks a Prometheus's HTTP API (client_golang's API client).
 type promClient struct {
-	base string
-	hc   *http.Client
+	api promv1.API
+}
+
+func newPromClient(base string) (*promClient, error) {
+	c, err := promapi.NewClient(promapi.Config{Address: base})
+	if err != nil {
+		return nil, err
+	}
+	return &promClient{api: promv1.NewAPI(c)}, nil
 }
 
 // result is one series of an answer, timestamps in Unix seconds.
@@ -234,110 +245,52 @@ func (r result) series(legendFormat string, start time.Time) preview.Series {
 // query runs expr as an instant query at end or a range query over
 // start..end and returns its series (a scalar is one without labels).
 func (p *promClient) query(ctx context.Context, expr string, instant bool, start, end time.Time, step int) ([]result, error) {
-	v := url.Values{"query": {expr}}
-	path := "/api/v1/query"
+	var (
+		v   model.Value
+		err error
+	)
 	if instant {
-		v.Set("time", strconv.FormatInt(end.Unix(), 10))
+		v, _, _, err = p.api.Query(ctx, expr, end)
 	} else {
-		path = "/api/v1/query_range"
-		v.Set("start", strconv.FormatInt(start.Unix(), 10))
-		v.Set("end", strconv.FormatInt(end.Unix(), 10))
-		v.Set("step", strconv.Itoa(step))
+		v, _, _, err = p.api.QueryRange(ctx, expr, promv1.Range{Start: start, End: end, Step: time.Duration(step) * time.Second})
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.base+path, strings.NewReader(v.Encode()))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("the query failed: %w", err)
 	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp, err := p.hc.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return nil, err
-	}
-	return parseAnswer(b)
+	return fromValue(v)
 }
 
-// parseAnswer reads a query API answer: a matrix, a vector or a scalar.
-func parseAnswer(b []byte) ([]result, error) {
-	var r struct {
-		Status string `json:"status"`
-		Error  string `json:"error"`
-		Data   struct {
-			ResultType string          `json:"resultType"`
-			Result     json.RawMessage `json:"result"`
-		} `json:"data"`
-	}
-	if err := json.Unmarshal(b, &r); err != nil {
-		return nil, fmt.Errorf("the answer: %w", err)
-	}
-	if r.Status != "success" {
-		return nil, fmt.Errorf("the query failed: %s", r.Error)
-	}
-	switch r.Data.ResultType {
-	case "scalar":
-		var sample [2]any
-		if err := json.Unmarshal(r.Data.Result, &sample); err != nil {
-			return nil, err
+// fromValue turns a query's matrix, vector or scalar into results; NaN
+// and infinite points are dropped, and series left with none.
+func fromValue(v model.Value) ([]result, error) {
+	var out []result
+	add := func(m model.Metric, pts ...model.SamplePair) {
+		r := result{labels: map[string]string{}}
+		for k, val := range m {
+			r.labels[string(k)] = string(val)
 		}
-		pt, ok := point(sample)
-		if !ok {
-			return nil, nil
-		}
-		return []result{{labels: map[string]string{}, points: [][2]float64{pt}}}, nil
-	case "vector":
-		var vec []struct {
-			Metric map[string]string `json:"metric"`
-			Value  [2]any            `json:"value"`
-		}
-		if err := json.Unmarshal(r.Data.Result, &vec); err != nil {
-			return nil, err
-		}
-		var out []result
-		for _, s := range vec {
-			if pt, ok := point(s.Value); ok {
-				out = append(out, result{labels: s.Metric, points: [][2]float64{pt}})
+		for _, pt := range pts {
+			if f := float64(pt.Value); !math.IsNaN(f) && !math.IsInf(f, 0) {
+				r.points = append(r.points, [2]float64{float64(pt.Timestamp.Unix()), f})
 			}
 		}
-		return out, nil
-	case "matrix":
-		var mat []struct {
-			Metric map[string]string `json:"metric"`
-			Values [][2]any          `json:"values"`
+		if len(r.points) > 0 {
+			out = append(out, r)
 		}
-		if err := json.Unmarshal(r.Data.Result, &mat); err != nil {
-			return nil, err
+	}
+	switch v := v.(type) {
+	case *model.Scalar:
+		add(nil, model.SamplePair{Timestamp: v.Timestamp, Value: v.Value})
+	case model.Vector:
+		for _, s := range v {
+			add(s.Metric, model.SamplePair{Timestamp: s.Timestamp, Value: s.Value})
 		}
-		var out []result
-		for _, s := range mat {
-			res := result{labels: s.Metric}
-			for _, v := range s.Values {
-				if pt, ok := point(v); ok {
-					res.points = append(res.points, pt)
-				}
-			}
-			if len(res.points) > 0 {
-				out = append(out, res)
-			}
+	case model.Matrix:
+		for _, s := range v {
+			add(s.Metric, s.Values...)
 		}
-		return out, nil
+	default:
+		return nil, fmt.Errorf("unexpected result type %T", v)
 	}
-	return nil, fmt.Errorf("unexpected result type %q", r.Data.ResultType)
-}
-
-// point reads a [time, "value"] pair; NaN and infinities are dropped.
-func point(v [2]any) ([2]float64, bool) {
-	t, ok := v[0].(float64)
-	s, ok2 := v[1].(string)
-	if !ok || !ok2 {
-		return [2]float64{}, false
-	}
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil || f != f || f > 1e300 || f < -1e300 {
-		return [2]float64{}, false
-	}
-	return [2]float64{t, f}, true
+	return out, nil
 }
