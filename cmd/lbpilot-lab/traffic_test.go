@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,26 +20,7 @@ import (
 
 // holdServer accepts loopback connections and holds them until the test ends.
 func holdServer(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() { defer wg.Done(); _, _ = io.Copy(io.Discard, c); c.Close() }()
-		}
-	}()
-	return "tcp://" + ln.Addr().String()
+	return "tcp://" + testenv.ServeTCP(t, func(c net.Conn) { _, _ = io.Copy(io.Discard, c); c.Close() })
 }
 
 func writePlan(t *testing.T, target, phases string) string {

@@ -157,3 +157,29 @@ func ServeFile(t testing.TB, status int, file string) (*httptest.Server, *[]stri
 	t.Cleanup(srv.Close)
 	return srv, &seen
 }
+
+// ServeTCP serves loopback TCP connections with handle until the test
+// ends, and then waits for every handler to return (so tests that count
+// goroutines see none left). It returns "127.0.0.1:port".
+func ServeTCP(t testing.TB, handle func(net.Conn)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() { defer wg.Done(); handle(c) }()
+		}
+	}()
+	return ln.Addr().String()
+}

@@ -93,3 +93,19 @@ func TestServeFile(t *testing.T) {
 		t.Errorf("got %d %q, seen %v", resp.StatusCode, b, *seen)
 	}
 }
+
+func TestServeTCP(t *testing.T) {
+	addr := ServeTCP(t, func(c net.Conn) {
+		defer c.Close()
+		_, _ = c.Write([]byte("hi"))
+	})
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	b, err := io.ReadAll(c)
+	if err != nil || string(b) != "hi" || !strings.HasPrefix(addr, "127.0.0.1:") {
+		t.Errorf("read %q, %v from %s", b, err, addr)
+	}
+}

@@ -6,47 +6,24 @@ import (
 	"io"
 	"net"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
-)
 
-// listen serves loopback connections with handle until the test ends.
-func listen(t *testing.T, handle func(net.Conn)) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() { defer wg.Done(); handle(c) }()
-		}
-	}()
-	return "tcp://" + ln.Addr().String()
-}
+	"github.com/lbpilot/lbpilot/internal/testenv"
+)
 
 // Against real sockets: an echo server holds sessions (ended by the
 // plan), a server that closes at once cuts them, a closed port refuses.
 func TestTCPClassifies(t *testing.T) {
 	stop := make(chan struct{})
-	echo := listen(t, func(c net.Conn) {
+	echo := "tcp://" + testenv.ServeTCP(t, func(c net.Conn) {
 		defer c.Close()
 		go func() { <-stop; c.Close() }()
 		_, _ = io.Copy(c, c)
 	})
 	defer close(stop)
-	closing := listen(t, func(c net.Conn) { c.Close() })
+	closing := "tcp://" + testenv.ServeTCP(t, func(c net.Conn) { c.Close() })
 	// A port nothing listens on.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -101,7 +78,7 @@ func TestTCPClassifies(t *testing.T) {
 }
 
 func TestTCPDialerErrors(t *testing.T) {
-	addr := listen(t, func(c net.Conn) { c.Close() })
+	addr := "tcp://" + testenv.ServeTCP(t, func(c net.Conn) { c.Close() })
 	for _, c := range []struct {
 		target, kind string
 		opts         map[string]string
@@ -124,7 +101,7 @@ func TestTCPDialerErrors(t *testing.T) {
 
 // Ending the context ends the session; Close is idempotent.
 func TestTCPSessionContextAndClose(t *testing.T) {
-	addr := listen(t, func(c net.Conn) { _, _ = io.Copy(io.Discard, c); c.Close() })
+	addr := "tcp://" + testenv.ServeTCP(t, func(c net.Conn) { _, _ = io.Copy(io.Discard, c); c.Close() })
 	ctx, cancel := context.WithCancel(context.Background())
 	s, err := TCPDialer{}.Open(ctx, addr, "echo", SessionParams{Options: map[string]string{"interval": "5ms"}})
 	if err != nil {
@@ -151,7 +128,7 @@ func TestTCPSessionContextAndClose(t *testing.T) {
 
 // A write to a connection the server reset ends the echo session.
 func TestTCPWriteError(t *testing.T) {
-	addr := listen(t, func(c net.Conn) {
+	addr := "tcp://" + testenv.ServeTCP(t, func(c net.Conn) {
 		// Unread data plus close: the kernel answers with a reset.
 		time.Sleep(20 * time.Millisecond)
 		if tc, ok := c.(*net.TCPConn); ok {
