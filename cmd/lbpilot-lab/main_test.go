@@ -35,18 +35,7 @@ func TestRunServesAndWritesAddresses(t *testing.T) {
 		done <- run(ctx, []string{"--wcs=2", "--srs-origin=1", "--srs-edge=1", "--emqx=1", "--addresses-file=" + addrs,
 			"--load=srs-origin={\"publishers\":3,\"subscribers\":9}", "--profile=" + profile, "--log.level=error"}, &stdout, &stderr)
 	}()
-	var list []lab.Status
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		b, err := os.ReadFile(addrs)
-		if err == nil && json.Unmarshal(b, &list) == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no addresses file; stderr: %s", stderr.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	list := waitAddresses(t, addrs, &stderr)
 	if len(list) != 5 {
 		t.Fatalf("%d servers: %+v", len(list), list)
 	}
@@ -120,18 +109,7 @@ func TestRunPerServer(t *testing.T) {
 			`--load=wcs={"subscribers":20}`, `--load=wcs1={"subscribers":45}`,
 			`--capacity=wcs={"sessions":200}`, `--capacity=wcs1={"sessions":100,"refuse":true}`, "--log.level=error"}, &stdout, &stderr)
 	}()
-	var list []lab.Status
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		b, err := os.ReadFile(addrs)
-		if err == nil && json.Unmarshal(b, &list) == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no addresses file; stderr: %s", stderr.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	list := waitAddresses(t, addrs, &stderr)
 	want := map[string]struct {
 		subs, sessions int
 		refuse         bool
@@ -167,18 +145,7 @@ func TestRunClientPorts(t *testing.T) {
 			fmt.Sprintf("--base-port=%d", base), "--addresses-file=" + addrs,
 			`--capacity=wcs={"sessions":1,"refuse":true}`, "--log.level=error"}, &stdout, &stderr)
 	}()
-	var list []lab.Status
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		b, err := os.ReadFile(addrs)
-		if err == nil && json.Unmarshal(b, &list) == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no addresses file; stderr: %s", stderr.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	list := waitAddresses(t, addrs, &stderr)
 	want := map[string][]string{
 		"wcs1":        {fmt.Sprintf("ws://127.0.0.1:%d/", base+4)},
 		"srs-origin1": {fmt.Sprintf("rtmp://127.0.0.1:%d/live", base+5)},
@@ -220,7 +187,7 @@ func TestRunClientPorts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	deadline = time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(5 * time.Second)
 	for player.Bytes() == 0 && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -251,4 +218,19 @@ func freeRun(t *testing.T, n int) int {
 	}
 	t.Fatalf("no %d consecutive free ports", n)
 	return 0
+}
+
+// waitAddresses waits up to 10 s for a running lab's addresses file.
+func waitAddresses(t *testing.T, path string, stderr *bytes.Buffer) []lab.Status {
+	t.Helper()
+	var list []lab.Status
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		b, err := os.ReadFile(path)
+		if err == nil && json.Unmarshal(b, &list) == nil {
+			return list
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no addresses file; stderr: %s", stderr.String())
+		}
+	}
 }

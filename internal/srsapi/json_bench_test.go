@@ -216,29 +216,7 @@ var clientImpls = []struct {
 // (scrapes with keep_clients, and the agent).
 func BenchmarkJSONClients10k(b *testing.B) {
 	body, _ := benchBodies(b)
-	var want []Client
-	for _, impl := range clientImpls {
-		got, err := impl.f(body)
-		if err != nil || len(got) != 10000 {
-			b.Fatalf("%s: %d clients, %v", impl.name, len(got), err)
-		}
-		if want == nil {
-			want = got
-		} else if !reflect.DeepEqual(got, want) {
-			b.Fatalf("%s decodes differently", impl.name)
-		}
-	}
-	for _, impl := range clientImpls {
-		b.Run("impl="+impl.name, func(b *testing.B) {
-			b.SetBytes(int64(len(body)))
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := impl.f(body); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-	}
+	benchDecoders(b, body, 10000, clientImpls)
 }
 
 var streamImpls = []struct {
@@ -255,11 +233,20 @@ var streamImpls = []struct {
 // BENCHMARKS.md and deleted: decodeStreams is the "goccy" row (libDecode).
 func BenchmarkJSONStreams1k(b *testing.B) {
 	_, body := benchBodies(b)
-	var want []Stream
-	for _, impl := range streamImpls {
+	benchDecoders(b, body, 1000, streamImpls)
+}
+
+// benchDecoders checks that every decoder reads body into the same n
+// items, then times each as a sub-benchmark impl=<name>.
+func benchDecoders[T any](b *testing.B, body []byte, n int, impls []struct {
+	name string
+	f    func([]byte) ([]T, error)
+}) {
+	var want []T
+	for _, impl := range impls {
 		got, err := impl.f(body)
-		if err != nil || len(got) != 1000 {
-			b.Fatalf("%s: %d streams, %v", impl.name, len(got), err)
+		if err != nil || len(got) != n {
+			b.Fatalf("%s: %d items, %v", impl.name, len(got), err)
 		}
 		if want == nil {
 			want = got
@@ -267,7 +254,7 @@ func BenchmarkJSONStreams1k(b *testing.B) {
 			b.Fatalf("%s decodes differently", impl.name)
 		}
 	}
-	for _, impl := range streamImpls {
+	for _, impl := range impls {
 		b.Run("impl="+impl.name, func(b *testing.B) {
 			b.SetBytes(int64(len(body)))
 			b.ReportAllocs()
