@@ -77,12 +77,14 @@ func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
 
 // reject closes a connection without a reply, counts it and warns now
 // and then (never once per connection: a scanner must not flood the log).
+// Counting and logging come before the close, so whoever sees the
+// connection closed already sees it counted.
 func (a *Agent) reject(c net.Conn, reason string) {
-	_ = c.Close()
 	a.m.rejected.WithLabelValues(reason).Inc()
 	if ok, held := a.rejectLog.allow(time.Now(), rejectLogPeriod); ok {
 		level.Warn(a.logger).Log("msg", "Closed an agent-check connection without a reply", "reason", reason, "source", c.RemoteAddr(), "allow", a.opts.Allow, "similar_since_last_warning", held)
 	}
+	_ = c.Close()
 }
 
 // handle writes the one line and closes.
