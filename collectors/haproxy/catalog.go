@@ -8,7 +8,16 @@ const (
 	ScopeFrontend = "frontend"
 	ScopeBackend  = "backend"
 	ScopeServer   = "server"
+	// ScopeListener is the listener rows of show stat (option socket-stats).
+	ScopeListener = "listener"
+	// ScopeStickTable is show table: each table's size and use.
+	ScopeStickTable = "sticktable"
+	// ScopeResolver is show resolvers: per nameserver counters.
+	ScopeResolver = "resolver"
 )
+
+// allScopes is the default: everything, as promex does without ?scope=.
+var allScopes = []string{ScopeProcess, ScopeFrontend, ScopeBackend, ScopeServer, ScopeListener, ScopeStickTable, ScopeResolver}
 
 // valueKind says how a family's samples are derived from a CSV field.
 type valueKind uint8

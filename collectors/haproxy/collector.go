@@ -353,8 +353,9 @@ func (c *Collector) sendRows(s *snapshot, typ haproxyapi.RowType, fams []*compil
 	st := s.stat
 	cols := resolveColumns(st, fams)
 	px, sv := st.Col("pxname"), st.Col("svname")
+	skip := c.serverFilter(st)
 	for r := 0; r < st.Rows(); r++ {
-		if st.Type(r) != typ {
+		if st.Type(r) != typ || (typ == haproxyapi.TypeServer && skip(r)) {
 			continue
 		}
 		vars := []string{st.String(r, px)}

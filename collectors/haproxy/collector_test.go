@@ -184,7 +184,9 @@ func TestOptions(t *testing.T) {
 		wantErr string
 	}{
 		{"defaults", Options{}, ""},
-		{"bad scope", Options{Scopes: []string{"listener"}}, `unknown scope "listener"`},
+		{"bad scope", Options{Scopes: []string{"listeners"}}, `unknown scope "listeners"`},
+		{"global is process", Options{Scopes: []string{"global", "listener", "sticktable", "resolver"}}, ""},
+		{"bad excluded state", Options{ExcludeServerStates: []string{"maintenance"}}, `unknown state "maintenance"`},
 		{"bad regex", Options{ExcludeMetrics: []string{"("}}, "exclude_metrics"},
 		{"password without user", Options{HTTPOptions: upstream.HTTPOptions{PasswordFile: "/etc/hostname"}}, "password_file needs username"},
 		{"missing password file", Options{HTTPOptions: upstream.HTTPOptions{Username: "u", PasswordFile: "/nonexistent/pw"}}, "password_file"},

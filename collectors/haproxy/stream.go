@@ -66,8 +66,9 @@ func newServerStream(c *Collector, s *snapshot) *serverStream {
 	}
 
 	px, sv := st.Col("pxname"), st.Col("svname")
+	skip := c.serverFilter(st)
 	for r := 0; r < st.Rows(); r++ {
-		if st.Type(r) != haproxyapi.TypeServer {
+		if st.Type(r) != haproxyapi.TypeServer || skip(r) {
 			continue
 		}
 		p, n := st.String(r, px), st.String(r, sv)
