@@ -41,6 +41,8 @@ type Collector struct {
 	frontend  []*compiled
 	backend   []*compiled
 	server    []*compiled
+	listener  []*compiled
+	modules   moduleDescs // show table, show resolvers, extra counters
 
 	constNames, constValues []string // target labels, sorted
 	columns                 []string // CSV columns the selected families read
@@ -86,14 +88,20 @@ func New(opts Options, t collectors.Target, _ collectors.Logger) (*Collector, er
 	}
 	cl := t.Labels
 	if opts.hasScope(ScopeProcess) && c.client != nil {
+		// desc-labels: the global description as a "desc" label (empty,
+		// so absent, when HAProxy has none).
+		var desc []string
+		if opts.DescLabels {
+			desc = []string{"desc"}
+		}
 		for _, f := range infoFamilies {
 			name := "haproxy_process_" + f.name
 			if opts.wanted(name) {
-				c.info = append(c.info, infoDesc{key: f.key, typ: f.typ, desc: prometheus.NewDesc(name, f.help, nil, cl)})
+				c.info = append(c.info, infoDesc{key: f.key, typ: f.typ, desc: prometheus.NewDesc(name, f.help, desc, cl)})
 			}
 		}
 		if opts.wanted("haproxy_process_build_info") {
-			c.buildInfo = prometheus.NewDesc("haproxy_process_build_info", "HAProxy version, as a label; the value is 1.", []string{"version"}, cl)
+			c.buildInfo = prometheus.NewDesc("haproxy_process_build_info", "HAProxy version, as a label; the value is 1.", append([]string{"version"}, desc...), cl)
 		}
 	}
 	compile := func(scope string, fams []family, vars []string) []*compiled {
@@ -121,12 +129,25 @@ func New(opts Options, t collectors.Target, _ collectors.Logger) (*Collector, er
 			case aggState:
 				cf.states = serverStates
 				labels = append(append([]string(nil), vars...), "state")
+			case aggCheck:
+				cf.states = checkStates
+				labels = append(append([]string(nil), vars...), "state")
 			case checkState:
 				cf.states = checkStates
 				labels = append(append([]string(nil), vars...), "state")
 			case adminState:
 				cf.states = adminStates
 				labels = append(append([]string(nil), vars...), "state")
+			case listenerState:
+				cf.states = listenerStates
+				labels = append(append([]string(nil), vars...), "state")
+			case modeInfo:
+				labels = append(append([]string(nil), vars...), "mode")
+			case serverInfo:
+				if c.client == nil {
+					continue // only the socket has show servers state
+				}
+				labels = append(append([]string(nil), vars...), serverInfoLabels...)
 			case httpCodes:
 				labels = append(append([]string(nil), vars...), "code")
 			}
@@ -138,8 +159,10 @@ func New(opts Options, t collectors.Target, _ collectors.Logger) (*Collector, er
 	c.frontend = compile(ScopeFrontend, frontendFamilies, []string{"proxy"})
 	c.backend = compile(ScopeBackend, backendFamilies, []string{"proxy"})
 	c.server = compile(ScopeServer, serverFamilies, []string{"proxy", "server"})
+	c.listener = compile(ScopeListener, listenerFamilies, []string{"proxy", "listener"})
+	c.compileModules()
 	cols := map[string]bool{"status": true, "check_status": true, "mode": true}
-	for _, set := range [][]*compiled{c.frontend, c.backend, c.server} {
+	for _, set := range [][]*compiled{c.frontend, c.backend, c.server, c.listener} {
 		for _, f := range set {
 			cols[f.col] = f.col != ""
 			if f.kind == httpCodes {
@@ -165,28 +188,33 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	if c.buildInfo != nil {
 		ch <- c.buildInfo
 	}
-	for _, set := range [][]*compiled{c.frontend, c.backend, c.server} {
+	for _, set := range [][]*compiled{c.frontend, c.backend, c.server, c.listener} {
 		for _, f := range set {
 			ch <- f.desc
 		}
 	}
+	c.modules.describe(ch)
 }
 
 // snapshot is what one scrape fetched.
 type snapshot struct {
 	info  haproxyapi.Info
 	stat  *haproxyapi.Stat
-	admin map[haproxyapi.ServerRef]haproxyapi.AdminFlags // nil when not fetched
-	agg   map[string]*[5]int                             // backend → servers per state (serverStates order)
+	admin map[haproxyapi.ServerRef]haproxyapi.AdminFlags   // nil when not fetched
+	addrs map[haproxyapi.ServerRef]*haproxyapi.ServerState // for haproxy_server_info; nil when not fetched
+	mods  moduleData                                       // show table, show resolvers
+	agg   map[string]*[5]int                               // backend → servers per state (serverStates order)
+	chk   map[string][]int                                 // backend → checked servers per check result (checkStates order)
 }
 
 // fetch runs the needed commands concurrently. A failed part leaves its
 // field nil; the first error is returned.
 func (c *Collector) fetch(ctx context.Context) (*snapshot, error) {
 	s := &snapshot{}
-	needStat := len(c.frontend)+len(c.backend)+len(c.server) > 0
-	needInfo := len(c.info) > 0 || c.buildInfo != nil
-	needState := c.client != nil && *c.opts.ServersState && c.hasAdminFamily()
+	needStat := len(c.frontend)+len(c.backend)+len(c.server)+len(c.listener) > 0
+	needInfo := len(c.info) > 0 || c.buildInfo != nil || c.modules.node != nil || c.modules.description != nil
+	needAddrs := c.client != nil && c.hasKind(serverInfo)
+	needState := c.client != nil && (*c.opts.ServersState && c.hasKind(adminState) || needAddrs)
 	// No cancellation on the first failure here, unlike the HTTP
 	// upstreams: each part feeds its own families, and a failed `show
 	// servers state` must not cost the scrape its `show stat` metrics.
@@ -217,23 +245,35 @@ func (c *Collector) fetch(ctx context.Context) (*snapshot, error) {
 			if err != nil {
 				return err
 			}
-			s.admin = make(map[haproxyapi.ServerRef]haproxyapi.AdminFlags, len(ss.Servers))
-			for _, sv := range ss.Servers {
-				s.admin[sv.Ref()] = sv.Admin
+			if *c.opts.ServersState && c.hasKind(adminState) {
+				s.admin = make(map[haproxyapi.ServerRef]haproxyapi.AdminFlags, len(ss.Servers))
+				for _, sv := range ss.Servers {
+					s.admin[sv.Ref()] = sv.Admin
+				}
+			}
+			if needAddrs {
+				s.addrs = make(map[haproxyapi.ServerRef]*haproxyapi.ServerState, len(ss.Servers))
+				for i := range ss.Servers {
+					s.addrs[ss.Servers[i].Ref()] = &ss.Servers[i]
+				}
 			}
 			return nil
 		})
 	}
+	c.fetchModules(ctx, &g, s)
 	err := g.Wait()
 	if s.stat != nil {
 		s.agg = aggregate(s.stat)
+		if c.hasBackendKind(aggCheck) {
+			s.chk = aggregateChecks(s.stat)
+		}
 	}
 	return s, err
 }
 
-func (c *Collector) hasAdminFamily() bool {
+func (c *Collector) hasKind(k valueKind) bool {
 	for _, f := range c.server {
-		if f.kind == adminState {
+		if f.kind == k {
 			return true
 		}
 	}
@@ -308,10 +348,12 @@ func stateIndex(s string) int {
 func (c *Collector) Update(ctx context.Context, ch chan<- prometheus.Metric) error {
 	s, err := c.fetch(ctx)
 	c.sendInfo(s, ch)
+	c.sendModules(s, ch)
 	if s.stat != nil {
 		c.sendRows(s, haproxyapi.TypeFrontend, c.frontend, ch)
 		c.sendRows(s, haproxyapi.TypeBackend, c.backend, ch)
 		c.sendRows(s, haproxyapi.TypeServer, c.server, ch)
+		c.sendRows(s, haproxyapi.TypeListener, c.listener, ch)
 	}
 	return err
 }
@@ -320,11 +362,13 @@ func (c *Collector) Update(ctx context.Context, ch chan<- prometheus.Metric) err
 func (c *Collector) UpdateStream(ctx context.Context, ch chan<- prometheus.Metric) (expo.Stream, error) {
 	s, err := c.fetch(ctx)
 	c.sendInfo(s, ch)
+	c.sendModules(s, ch)
 	if s.stat == nil {
 		return nil, err
 	}
 	c.sendRows(s, haproxyapi.TypeFrontend, c.frontend, ch)
 	c.sendRows(s, haproxyapi.TypeBackend, c.backend, ch)
+	c.sendRows(s, haproxyapi.TypeListener, c.listener, ch)
 	if len(c.server) == 0 {
 		return nil, err
 	}
@@ -335,14 +379,19 @@ func (c *Collector) sendInfo(s *snapshot, ch chan<- prometheus.Metric) {
 	if s.info == nil {
 		return
 	}
+	var desc []string
+	if c.opts.DescLabels {
+		desc = []string{s.info["description"]}
+	}
 	for _, d := range c.info {
 		if v, ok := s.info.Float(d.key); ok {
-			ch <- prometheus.MustNewConstMetric(d.desc, d.typ, v)
+			ch <- prometheus.MustNewConstMetric(d.desc, d.typ, v, desc...)
 		}
 	}
 	if c.buildInfo != nil && s.info["Version"] != "" {
-		ch <- prometheus.MustNewConstMetric(c.buildInfo, prometheus.GaugeValue, 1, s.info["Version"])
+		ch <- prometheus.MustNewConstMetric(c.buildInfo, prometheus.GaugeValue, 1, append([]string{s.info["Version"]}, desc...)...)
 	}
+	c.sendNode(s, ch)
 }
 
 // sendRows sends the families of one row type as const metrics.
@@ -359,10 +408,16 @@ func (c *Collector) sendRows(s *snapshot, typ haproxyapi.RowType, fams []*compil
 			continue
 		}
 		vars := []string{st.String(r, px)}
-		if typ == haproxyapi.TypeServer {
+		if typ == haproxyapi.TypeServer || typ == haproxyapi.TypeListener {
 			vars = append(vars, st.String(r, sv))
 		}
 		for i, f := range fams {
+			if f.kind == serverInfo {
+				if info, ok := s.serverInfo(vars); ok {
+					ch <- prometheus.MustNewConstMetric(f.desc, f.typ, 1, append(vars, info[:]...)...)
+				}
+				continue
+			}
 			rowSamples(s, r, f, cols[i], vars, func(extra string, v float64) {
 				lv := vars
 				if extra != "" {
@@ -461,6 +516,26 @@ func rowSamples(s *snapshot, r int, f *compiled, col columns, vars []string, emi
 		}
 		for i, state := range f.states {
 			emit(state, float64(a[i]))
+		}
+	case aggCheck:
+		counts := s.chk[vars[0]]
+		if counts == nil {
+			return // promex: only backends with servers
+		}
+		for i, state := range f.states {
+			emit(state, float64(counts[i]))
+		}
+	case listenerState:
+		raw := string(st.Bytes(r, col.main))
+		if raw == "" {
+			return
+		}
+		for _, state := range f.states {
+			emit(state, b2f(state == raw))
+		}
+	case modeInfo:
+		if m := st.String(r, col.main); m != "" {
+			emit(m, 1)
 		}
 	case adminState:
 		if s.admin == nil {

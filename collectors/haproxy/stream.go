@@ -126,6 +126,9 @@ func (ss *serverStream) WriteSamples(w *bufio.Writer, name string) error {
 	if !ok {
 		return nil
 	}
+	if f.kind == serverInfo {
+		return ss.writeServerInfo(w, f)
+	}
 	col := ss.cols[name]
 	slot := extraState
 	switch f.kind {
