@@ -386,6 +386,8 @@ func (c *Collector) sendInfo(s *snapshot, ch chan<- prometheus.Metric) {
 	for _, d := range c.info {
 		if v, ok := s.info.Float(d.key); ok {
 			ch <- prometheus.MustNewConstMetric(d.desc, d.typ, v, desc...)
+		} else if nanIfAbsent[d.key] {
+			ch <- prometheus.MustNewConstMetric(d.desc, d.typ, math.NaN(), desc...)
 		}
 	}
 	if c.buildInfo != nil && s.info["Version"] != "" {

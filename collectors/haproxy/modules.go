@@ -37,6 +37,10 @@ var resolverCounters = []struct{ key, name, help string }{
 	{"outdated", "outdated", "Answers that arrived after the query was done with."},
 }
 
+// nanIfAbsent are show info keys a HAProxy built without zlib leaves out,
+// for which promex still prints NaN.
+var nanIfAbsent = map[string]bool{"ZlibMemUsage": true, "MaxZlibMemUsage": true}
+
 // serverInfoLabels are haproxy_server_info's labels after proxy and server.
 var serverInfoLabels = []string{"address", "port", "fqdn"}
 

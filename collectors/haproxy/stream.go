@@ -138,12 +138,12 @@ func (ss *serverStream) WriteSamples(w *bufio.Writer, name string) error {
 		slot = extraNone
 	}
 	st := ss.s.stat
-	fast := f.kind == plain && f.scale == 1 && col.mode < 0 && col.main >= 0
+	fast := (f.kind == plain || f.kind == nanIfEmpty) && f.scale == 1 && col.mode < 0 && col.main >= 0
 	for i, r := range ss.rows {
 		if fast {
 			// Fast path: the CSV already spells the integer.
 			raw := st.Bytes(r, col.main)
-			if len(raw) == 0 {
+			if len(raw) == 0 && f.kind == plain {
 				continue
 			}
 			if isInteger(raw) {
