@@ -6,6 +6,10 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/lbpilot/lbpilot/collectors"
 )
 
 func TestParseParams(t *testing.T) {
@@ -160,4 +164,114 @@ func TestExcludeServerStatesOption(t *testing.T) {
 	if err := o.Validate(); err == nil || !strings.Contains(err.Error(), `exclude_server_states: unknown state "stopped"`) {
 		t.Errorf("err = %v", err)
 	}
+}
+
+// TestExcludedServersLeaveEveryServerFamily: with exclude_server_states
+// (or no-maint) the status zoo's servers in maintenance or drain are in no
+// server family, the others in every one they were in, and backend
+// aggregates still count them.
+func TestExcludedServersLeaveEveryServerFamily(t *testing.T) {
+	sc := scenarios[1]
+	servers := func(opts *Options) (map[string]map[string]bool, float64) {
+		c := newCollector(t, opts, fakeSocket(t, sc), nil)
+		reg := prometheus.NewPedanticRegistry()
+		reg.MustRegister(collectors.Prometheus(c))
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]map[string]bool{}
+		var maintAgg float64
+		for _, mf := range mfs {
+			for _, m := range mf.GetMetric() {
+				var srv, state string
+				for _, l := range m.GetLabel() {
+					switch l.GetName() {
+					case "server":
+						srv = l.GetValue()
+					case "state":
+						state = l.GetValue()
+					}
+				}
+				if srv != "" {
+					if out[mf.GetName()] == nil {
+						out[mf.GetName()] = map[string]bool{}
+					}
+					out[mf.GetName()][srv] = true
+				}
+				if mf.GetName() == "haproxy_backend_agg_server_status" && state == "MAINT" {
+					maintAgg += value(m)
+				}
+			}
+		}
+		return out, maintAgg
+	}
+	all, aggAll := servers(nil)
+	status := map[string]string{}
+	c := newCollector(t, nil, fakeSocket(t, sc), nil)
+	for srv := range all["haproxy_server_status"] {
+		for _, st := range serverStates {
+			if gatherStateValue(t, c, srv, st) == 1 {
+				status[srv] = st
+			}
+		}
+	}
+	p, err := ParseParams("no-maint")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name  string
+		opts  Options
+		gone map[string]bool
+	}{
+		{"no-maint", DefaultOptions().WithParams(p), map[string]bool{"MAINT": true}},
+		{"maint and drain", Options{ExcludeServerStates: []string{"maint", "drain"}}, map[string]bool{"MAINT": true, "DRAIN": true}},
+	} {
+		got, agg := servers(&tc.opts)
+		if agg != aggAll || aggAll == 0 {
+			t.Errorf("%s: backends count %v servers in MAINT, %v without exclusion", tc.name, agg, aggAll)
+		}
+		left := 0
+		for fam, srvs := range all {
+			for srv := range srvs {
+				if tc.gone[status[srv]] == got[fam][srv] {
+					t.Errorf("%s: %s{server=%s} (status %s) present=%v", tc.name, fam, srv, status[srv], got[fam][srv])
+				}
+				if got[fam][srv] {
+					left++
+				}
+			}
+		}
+		if left == 0 {
+			t.Errorf("%s: no server left", tc.name)
+		}
+	}
+}
+
+func gatherStateValue(t *testing.T, c *Collector, server, state string) float64 {
+	t.Helper()
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(collectors.Prometheus(c))
+	mfs, _ := reg.Gather()
+	for _, mf := range mfs {
+		if mf.GetName() != "haproxy_server_status" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			var s, st string
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "server" {
+					s = l.GetValue()
+				}
+				if l.GetName() == "state" {
+					st = l.GetValue()
+				}
+			}
+			if s == server && st == state {
+				return value(m)
+			}
+		}
+	}
+	return -1
 }
