@@ -221,8 +221,8 @@ func TestExcludedServersLeaveEveryServerFamily(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
-		name  string
-		opts  Options
+		name string
+		opts Options
 		gone map[string]bool
 	}{
 		{"no-maint", DefaultOptions().WithParams(p), map[string]bool{"MAINT": true}},
