@@ -415,8 +415,8 @@ func (c *Collector) sendRows(s *snapshot, typ haproxyapi.RowType, fams []*compil
 		}
 		for i, f := range fams {
 			if f.kind == serverInfo {
-				if info, ok := s.serverInfo(vars); ok {
-					ch <- prometheus.MustNewConstMetric(f.desc, f.typ, 1, append(vars, info[:]...)...)
+				if sv, ok := s.serverInfo(vars); ok {
+					ch <- prometheus.MustNewConstMetric(f.desc, f.typ, 1, vars[0], vars[1], sv.Addr, infoPort(sv), sv.FQDN)
 				}
 				continue
 			}

@@ -156,21 +156,22 @@ func (c *Collector) sendModules(s *snapshot, ch chan<- prometheus.Metric) {
 	}
 }
 
-// serverInfo returns a server's address, port and FQDN from show servers
-// state ("-" there reads as empty).
-func (s *snapshot) serverInfo(vars []string) ([3]string, bool) {
+// serverInfo returns a server's show servers state line ("-" there reads
+// as empty) for haproxy_server_info.
+func (s *snapshot) serverInfo(vars []string) (*haproxyapi.ServerState, bool) {
 	if s.addrs == nil || len(vars) < 2 {
-		return [3]string{}, false
+		return nil, false
 	}
 	sv, ok := s.addrs[haproxyapi.ServerRef{Backend: vars[0], Server: vars[1]}]
-	if !ok {
-		return [3]string{}, false
+	return sv, ok
+}
+
+// infoPort is the port label: empty when show servers state has none.
+func infoPort(sv *haproxyapi.ServerState) string {
+	if sv.Port <= 0 {
+		return ""
 	}
-	port := ""
-	if sv.Port > 0 {
-		port = strconv.Itoa(sv.Port)
-	}
-	return [3]string{sv.Addr, port, sv.FQDN}, true
+	return strconv.Itoa(sv.Port)
 }
 
 // sendNode sends haproxy_process_node and haproxy_process_description

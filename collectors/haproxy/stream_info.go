@@ -3,39 +3,48 @@ package haproxy
 import (
 	"bufio"
 	"sort"
+	"strconv"
 
 	"github.com/lbpilot/lbpilot/internal/expo"
 )
 
 // writeServerInfo writes haproxy_server_info, whose three extra labels do
-// not fit the one-slot layout of the other server families: each line's
-// labels are sorted by name, as client_golang writes them.
+// not fit the one-slot layout of the other server families. The label
+// names are the same on every line, so their sorted order (client_golang
+// writes labels sorted by name) is worked out once.
 func (ss *serverStream) writeServerInfo(w *bufio.Writer, f *compiled) error {
-	type pair struct{ name, value string }
-	pairs := make([]pair, 0, 5+len(ss.c.constNames))
+	// Sources: 0 proxy, 1 server, 2..4 address, port, fqdn, 5.. const labels.
+	names := append([]string{"proxy", "server"}, serverInfoLabels...)
+	names = append(names, ss.c.constNames...)
+	order := make([]int, len(names))
+	for i := range order {
+		order[i] = i
+	}
+	sort.Slice(order, func(a, b int) bool { return names[order[a]] < names[order[b]] })
+	values := make([]string, len(names))
+	copy(values[5:], ss.c.constValues)
 	for i := range ss.rows {
 		vars := ss.vars[i]
-		info, ok := ss.s.serverInfo(vars[:])
+		sv, ok := ss.s.serverInfo(vars[:])
 		if !ok {
 			continue
 		}
-		pairs = append(pairs[:0], pair{"proxy", vars[0]}, pair{"server", vars[1]})
-		for j, n := range serverInfoLabels {
-			pairs = append(pairs, pair{n, info[j]})
-		}
-		for j, n := range ss.c.constNames {
-			pairs = append(pairs, pair{n, ss.c.constValues[j]})
-		}
-		sort.Slice(pairs, func(a, b int) bool { return pairs[a].name < pairs[b].name })
+		values[0], values[1], values[2], values[4] = vars[0], vars[1], sv.Addr, sv.FQDN
 		b := append(ss.buf[:0], f.fqName...)
 		b = append(b, '{')
-		for j, p := range pairs {
+		for j, k := range order {
 			if j > 0 {
 				b = append(b, ',')
 			}
-			b = append(b, p.name...)
+			b = append(b, names[k]...)
 			b = append(b, '=', '"')
-			b = expo.AppendLabelValue(b, p.value)
+			if k == 3 { // port: digits, no escaping needed
+				if sv.Port > 0 {
+					b = strconv.AppendInt(b, int64(sv.Port), 10)
+				}
+			} else {
+				b = expo.AppendLabelValue(b, values[k])
+			}
 			b = append(b, '"')
 		}
 		b = append(b, "} 1\n"...)
