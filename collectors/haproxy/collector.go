@@ -32,9 +32,15 @@ type Collector struct {
 	opts   Options
 	target collectors.Target
 	client *haproxyapi.Client // socket targets
-	http   *http.Client       // stats page targets
-	csvURL string
-	auth   upstream.Auth // stats page basic auth
+	// Several processes (a list of sockets, a master CLI, or any socket
+	// target with process_label): one client per endpoint, read by
+	// fetchMulti.
+	multi     bool
+	endpoints []endpoint
+	clients   []*haproxyapi.Client
+	http      *http.Client // stats page targets
+	csvURL    string
+	auth      upstream.Auth // stats page basic auth
 
 	info      []infoDesc
 	buildInfo *prometheus.Desc
@@ -73,27 +79,43 @@ func New(opts Options, t collectors.Target, _ collectors.Logger) (*Collector, er
 			return nil, err
 		}
 		c.auth = auth
+		if opts.ProcessLabel {
+			return nil, fmt.Errorf("haproxy: process_label needs stats socket targets, not the stats page %s", upstream.RedactURL(t.URL))
+		}
 	} else {
-		cl, err := haproxyapi.New(t.URL)
+		eps, err := parseEndpoints(t.URL)
 		if err != nil {
 			return nil, err
 		}
-		c.client = cl
+		for _, e := range eps {
+			cl, err := haproxyapi.New(e.addr)
+			if err != nil {
+				return nil, err
+			}
+			c.clients = append(c.clients, cl)
+		}
+		c.endpoints = eps
+		c.client = c.clients[0]
+		c.multi = len(eps) > 1 || eps[0].master || opts.ProcessLabel
 		if size, rows, ok := hints.get(t.URL); ok {
 			c.lastSize.Store(int64(size))
 			c.lastRows.Store(int64(rows))
 		}
 	}
 	cl := t.Labels
+	var procVar []string // the process label, when asked for
+	if opts.ProcessLabel {
+		procVar = []string{"process"}
+	}
 	if opts.hasScope(ScopeProcess) && c.client != nil {
 		for _, f := range infoFamilies {
 			name := "haproxy_process_" + f.name
 			if opts.wanted(name) {
-				c.info = append(c.info, infoDesc{key: f.key, typ: f.typ, desc: prometheus.NewDesc(name, f.help, nil, cl)})
+				c.info = append(c.info, infoDesc{key: f.key, typ: f.typ, desc: prometheus.NewDesc(name, f.help, procVar, cl)})
 			}
 		}
 		if opts.wanted("haproxy_process_build_info") {
-			c.buildInfo = prometheus.NewDesc("haproxy_process_build_info", "HAProxy version, as a label; the value is 1.", []string{"version"}, cl)
+			c.buildInfo = prometheus.NewDesc("haproxy_process_build_info", "HAProxy version, as a label; the value is 1.", append([]string{"version"}, procVar...), cl)
 		}
 	}
 	compile := func(scope string, fams []family, vars []string) []*compiled {
@@ -135,9 +157,9 @@ func New(opts Options, t collectors.Target, _ collectors.Logger) (*Collector, er
 		}
 		return out
 	}
-	c.frontend = compile(ScopeFrontend, frontendFamilies, []string{"proxy"})
-	c.backend = compile(ScopeBackend, backendFamilies, []string{"proxy"})
-	c.server = compile(ScopeServer, serverFamilies, []string{"proxy", "server"})
+	c.frontend = compile(ScopeFrontend, frontendFamilies, append([]string{"proxy"}, procVar...))
+	c.backend = compile(ScopeBackend, backendFamilies, append([]string{"proxy"}, procVar...))
+	c.server = compile(ScopeServer, serverFamilies, append([]string{"proxy", "server"}, procVar...))
 	cols := map[string]bool{"status": true, "check_status": true, "mode": true}
 	for _, set := range [][]*compiled{c.frontend, c.backend, c.server} {
 		for _, f := range set {
@@ -176,17 +198,47 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 type snapshot struct {
 	info  haproxyapi.Info
 	stat  *haproxyapi.Stat
-	admin map[haproxyapi.ServerRef]haproxyapi.AdminFlags // nil when not fetched
-	agg   map[string]*[5]int                             // backend → servers per state (serverStates order)
+	admin map[adminKey]haproxyapi.AdminFlags // nil when not fetched
+	agg   map[string]*[5]int                 // aggKey → servers per state (serverStates order)
+	// With the process label: the stat's column holding each row's
+	// process (-1 without), and every process's show info.
+	procCol    int
+	procLabels []string
+	infos      []haproxyapi.Info
+}
+
+// adminKey is a server in one process ("" for a merged or single view).
+type adminKey struct {
+	ref  haproxyapi.ServerRef
+	proc string
+}
+
+// rowProcess returns the row's process label, "" without one.
+func (s *snapshot) rowProcess(r int) string {
+	if s.procCol < 0 {
+		return ""
+	}
+	return s.stat.String(r, s.procCol)
+}
+
+// aggKey is a backend in one process.
+func aggKey(backend, proc string) string {
+	if proc == "" {
+		return backend
+	}
+	return backend + "\x00" + proc
 }
 
 // fetch runs the needed commands concurrently. A failed part leaves its
 // field nil; the first error is returned.
 func (c *Collector) fetch(ctx context.Context) (*snapshot, error) {
-	s := &snapshot{}
+	s := &snapshot{procCol: -1}
 	needStat := len(c.frontend)+len(c.backend)+len(c.server) > 0
 	needInfo := len(c.info) > 0 || c.buildInfo != nil
 	needState := c.client != nil && *c.opts.ServersState && c.hasAdminFamily()
+	if c.multi {
+		return c.fetchMulti(ctx, needStat, needInfo, needState)
+	}
 	// No cancellation on the first failure here, unlike the HTTP
 	// upstreams: each part feeds its own families, and a failed `show
 	// servers state` must not cost the scrape its `show stat` metrics.
@@ -217,16 +269,16 @@ func (c *Collector) fetch(ctx context.Context) (*snapshot, error) {
 			if err != nil {
 				return err
 			}
-			s.admin = make(map[haproxyapi.ServerRef]haproxyapi.AdminFlags, len(ss.Servers))
+			s.admin = make(map[adminKey]haproxyapi.AdminFlags, len(ss.Servers))
 			for _, sv := range ss.Servers {
-				s.admin[sv.Ref()] = sv.Admin
+				s.admin[adminKey{ref: sv.Ref()}] = sv.Admin
 			}
 			return nil
 		})
 	}
 	err := g.Wait()
 	if s.stat != nil {
-		s.agg = aggregate(s.stat)
+		s.agg = aggregate(s.stat, -1)
 	}
 	return s, err
 }
@@ -274,8 +326,9 @@ func (c *Collector) fetchStat(ctx context.Context) (*haproxyapi.Stat, error) {
 	return haproxyapi.ParseStatColumns(body, c.columns)
 }
 
-// aggregate counts each backend's servers per state.
-func aggregate(st *haproxyapi.Stat) map[string]*[5]int {
+// aggregate counts each backend's servers per state (per process when
+// procCol is a column).
+func aggregate(st *haproxyapi.Stat, procCol int) map[string]*[5]int {
 	agg := map[string]*[5]int{}
 	px, stc := st.Col("pxname"), st.Col("status")
 	for r := 0; r < st.Rows(); r++ {
@@ -283,6 +336,9 @@ func aggregate(st *haproxyapi.Stat) map[string]*[5]int {
 			continue
 		}
 		name := st.String(r, px)
+		if procCol >= 0 {
+			name = aggKey(name, st.String(r, procCol))
+		}
 		a := agg[name]
 		if a == nil {
 			a = &[5]int{}
@@ -332,16 +388,25 @@ func (c *Collector) UpdateStream(ctx context.Context, ch chan<- prometheus.Metri
 }
 
 func (c *Collector) sendInfo(s *snapshot, ch chan<- prometheus.Metric) {
-	if s.info == nil {
+	if s.infos != nil {
+		for i, info := range s.infos {
+			c.sendOneInfo(info, []string{s.procLabels[i]}, ch)
+		}
 		return
 	}
+	if s.info != nil {
+		c.sendOneInfo(s.info, nil, ch)
+	}
+}
+
+func (c *Collector) sendOneInfo(info haproxyapi.Info, proc []string, ch chan<- prometheus.Metric) {
 	for _, d := range c.info {
-		if v, ok := s.info.Float(d.key); ok {
-			ch <- prometheus.MustNewConstMetric(d.desc, d.typ, v)
+		if v, ok := info.Float(d.key); ok {
+			ch <- prometheus.MustNewConstMetric(d.desc, d.typ, v, proc...)
 		}
 	}
-	if c.buildInfo != nil && s.info["Version"] != "" {
-		ch <- prometheus.MustNewConstMetric(c.buildInfo, prometheus.GaugeValue, 1, s.info["Version"])
+	if c.buildInfo != nil && info["Version"] != "" {
+		ch <- prometheus.MustNewConstMetric(c.buildInfo, prometheus.GaugeValue, 1, append([]string{info["Version"]}, proc...)...)
 	}
 }
 
@@ -360,6 +425,9 @@ func (c *Collector) sendRows(s *snapshot, typ haproxyapi.RowType, fams []*compil
 		vars := []string{st.String(r, px)}
 		if typ == haproxyapi.TypeServer {
 			vars = append(vars, st.String(r, sv))
+		}
+		if s.procCol >= 0 {
+			vars = append(vars, s.rowProcess(r))
 		}
 		for i, f := range fams {
 			rowSamples(s, r, f, cols[i], vars, func(extra string, v float64) {
@@ -454,7 +522,7 @@ func rowSamples(s *snapshot, r int, f *compiled, col columns, vars []string, emi
 			}
 		}
 	case aggState:
-		a := s.agg[vars[0]]
+		a := s.agg[aggKey(vars[0], s.rowProcess(r))]
 		if a == nil {
 			a = &[5]int{}
 		}
@@ -465,7 +533,7 @@ func rowSamples(s *snapshot, r int, f *compiled, col columns, vars []string, emi
 		if s.admin == nil {
 			return
 		}
-		flags, ok := s.admin[haproxyapi.ServerRef{Backend: vars[0], Server: vars[1]}]
+		flags, ok := s.admin[adminKey{ref: haproxyapi.ServerRef{Backend: vars[0], Server: vars[1]}, proc: s.rowProcess(r)}]
 		if !ok {
 			return
 		}
