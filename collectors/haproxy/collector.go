@@ -32,9 +32,15 @@ type Collector struct {
 	opts   Options
 	target collectors.Target
 	client *haproxyapi.Client // socket targets
-	http   *http.Client       // stats page targets
-	csvURL string
-	auth   upstream.Auth // stats page basic auth
+	// Several processes (a list of sockets, a master CLI, or any socket
+	// target with process_label): one client per endpoint, read by
+	// fetchMulti.
+	multi     bool
+	endpoints []endpoint
+	clients   []*haproxyapi.Client
+	http      *http.Client // stats page targets
+	csvURL    string
+	auth      upstream.Auth // stats page basic auth
 
 	info      []infoDesc
 	buildInfo *prometheus.Desc
@@ -75,33 +81,49 @@ func New(opts Options, t collectors.Target, _ collectors.Logger) (*Collector, er
 			return nil, err
 		}
 		c.auth = auth
+		if opts.ProcessLabel {
+			return nil, fmt.Errorf("haproxy: process_label needs stats socket targets, not the stats page %s", upstream.RedactURL(t.URL))
+		}
 	} else {
-		cl, err := haproxyapi.New(t.URL)
+		eps, err := parseEndpoints(t.URL)
 		if err != nil {
 			return nil, err
 		}
-		c.client = cl
+		for _, e := range eps {
+			cl, err := haproxyapi.New(e.addr)
+			if err != nil {
+				return nil, err
+			}
+			c.clients = append(c.clients, cl)
+		}
+		c.endpoints = eps
+		c.client = c.clients[0]
+		c.multi = len(eps) > 1 || eps[0].master || opts.ProcessLabel
 		if size, rows, ok := hints.get(t.URL); ok {
 			c.lastSize.Store(int64(size))
 			c.lastRows.Store(int64(rows))
 		}
 	}
 	cl := t.Labels
+	var procVar []string // the process label, when asked for
+	if opts.ProcessLabel {
+		procVar = []string{"process"}
+	}
 	if opts.hasScope(ScopeProcess) && c.client != nil {
 		// desc-labels: the global description as a "desc" label (empty,
 		// so absent, when HAProxy has none).
-		var desc []string
+		infoVars := procVar
 		if opts.DescLabels {
-			desc = []string{"desc"}
+			infoVars = append(append([]string(nil), procVar...), "desc")
 		}
 		for _, f := range infoFamilies {
 			name := "haproxy_process_" + f.name
 			if opts.wanted(name) {
-				c.info = append(c.info, infoDesc{key: f.key, typ: f.typ, desc: prometheus.NewDesc(name, f.help, desc, cl)})
+				c.info = append(c.info, infoDesc{key: f.key, typ: f.typ, desc: prometheus.NewDesc(name, f.help, infoVars, cl)})
 			}
 		}
 		if opts.wanted("haproxy_process_build_info") {
-			c.buildInfo = prometheus.NewDesc("haproxy_process_build_info", "HAProxy version, as a label; the value is 1.", append([]string{"version"}, desc...), cl)
+			c.buildInfo = prometheus.NewDesc("haproxy_process_build_info", "HAProxy version, as a label; the value is 1.", append([]string{"version"}, infoVars...), cl)
 		}
 	}
 	compile := func(scope string, fams []family, vars []string) []*compiled {
@@ -162,10 +184,10 @@ func New(opts Options, t collectors.Target, _ collectors.Logger) (*Collector, er
 		}
 		return out
 	}
-	c.frontend = compile(ScopeFrontend, frontendFamilies, []string{"proxy"})
-	c.backend = compile(ScopeBackend, backendFamilies, []string{"proxy"})
-	c.server = compile(ScopeServer, serverFamilies, []string{"proxy", "server"})
-	c.listener = compile(ScopeListener, listenerFamilies, []string{"proxy", "listener"})
+	c.frontend = compile(ScopeFrontend, frontendFamilies, append([]string{"proxy"}, procVar...))
+	c.backend = compile(ScopeBackend, backendFamilies, append([]string{"proxy"}, procVar...))
+	c.server = compile(ScopeServer, serverFamilies, append([]string{"proxy", "server"}, procVar...))
+	c.listener = compile(ScopeListener, listenerFamilies, append([]string{"proxy", "listener"}, procVar...))
 	c.compileModules()
 	cols := map[string]bool{"status": true, "check_status": true, "mode": true}
 	for _, set := range [][]*compiled{c.frontend, c.backend, c.server, c.listener} {
@@ -206,21 +228,57 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 type snapshot struct {
 	info  haproxyapi.Info
 	stat  *haproxyapi.Stat
-	admin map[haproxyapi.ServerRef]haproxyapi.AdminFlags   // nil when not fetched
-	addrs map[haproxyapi.ServerRef]*haproxyapi.ServerState // for haproxy_server_info; nil when not fetched
-	mods  moduleData                                       // show table, show resolvers
-	agg   map[string]*[5]int                               // backend → servers per state (serverStates order)
-	chk   map[string][]int                                 // backend → checked servers per check result (checkStates order)
+	admin map[adminKey]haproxyapi.AdminFlags               // nil when not fetched
+	addrs map[haproxyapi.ServerRef]*haproxyapi.ServerState // for haproxy_server_info; nil when not fetched (or several processes)
+	mods  moduleData                                       // show table, show resolvers (one socket only)
+	agg   map[string]*[5]int                               // aggKey → servers per state (serverStates order)
+	chk   map[string][]int                                 // aggKey → checked servers per check result (checkStates order)
+	// With the process label: the stat's column holding each row's
+	// process (-1 without), and every process's show info.
+	procCol    int
+	procLabels []string
+	infos      []haproxyapi.Info
+}
+
+// adminKey is a server in one process ("" for a merged or single view).
+type adminKey struct {
+	ref  haproxyapi.ServerRef
+	proc string
+}
+
+// rowProcess returns the row's process label, "" without one.
+func (s *snapshot) rowProcess(r int) string {
+	if s.procCol < 0 {
+		return ""
+	}
+	return s.stat.String(r, s.procCol)
+}
+
+// aggKey is a backend in one process.
+func aggKey(backend, proc string) string {
+	if proc == "" {
+		return backend
+	}
+	return backend + "\x00" + proc
 }
 
 // fetch runs the needed commands concurrently. A failed part leaves its
 // field nil; the first error is returned.
 func (c *Collector) fetch(ctx context.Context) (*snapshot, error) {
-	s := &snapshot{}
+	s := &snapshot{procCol: -1}
 	needStat := len(c.frontend)+len(c.backend)+len(c.server)+len(c.listener) > 0
 	needInfo := len(c.info) > 0 || c.buildInfo != nil || c.modules.node != nil || c.modules.description != nil
-	needAddrs := c.client != nil && c.hasKind(serverInfo)
+	needAddrs := c.client != nil && !c.multi && c.hasKind(serverInfo)
 	needState := c.client != nil && (*c.opts.ServersState && c.hasKind(adminState) || needAddrs)
+	if c.multi {
+		// Stick tables, resolvers and server addresses are read from a
+		// single socket only.
+		s, err := c.fetchMulti(ctx, needStat, needInfo, needState)
+		if s != nil && s.stat != nil && c.hasBackendKind(aggCheck) {
+			s.chk = aggregateChecks(s.stat, s.procCol)
+		}
+		return s, err
+	}
 	// No cancellation on the first failure here, unlike the HTTP
 	// upstreams: each part feeds its own families, and a failed `show
 	// servers state` must not cost the scrape its `show stat` metrics.
@@ -252,9 +310,9 @@ func (c *Collector) fetch(ctx context.Context) (*snapshot, error) {
 				return err
 			}
 			if *c.opts.ServersState && c.hasKind(adminState) {
-				s.admin = make(map[haproxyapi.ServerRef]haproxyapi.AdminFlags, len(ss.Servers))
+				s.admin = make(map[adminKey]haproxyapi.AdminFlags, len(ss.Servers))
 				for _, sv := range ss.Servers {
-					s.admin[sv.Ref()] = sv.Admin
+					s.admin[adminKey{ref: sv.Ref()}] = sv.Admin
 				}
 			}
 			if needAddrs {
@@ -269,9 +327,9 @@ func (c *Collector) fetch(ctx context.Context) (*snapshot, error) {
 	c.fetchModules(ctx, &g, s)
 	err := g.Wait()
 	if s.stat != nil {
-		s.agg = aggregate(s.stat)
+		s.agg = aggregate(s.stat, -1)
 		if c.hasBackendKind(aggCheck) {
-			s.chk = aggregateChecks(s.stat)
+			s.chk = aggregateChecks(s.stat, -1)
 		}
 	}
 	return s, err
@@ -320,8 +378,9 @@ func (c *Collector) fetchStat(ctx context.Context) (*haproxyapi.Stat, error) {
 	return haproxyapi.ParseStatColumns(body, c.columns)
 }
 
-// aggregate counts each backend's servers per state.
-func aggregate(st *haproxyapi.Stat) map[string]*[5]int {
+// aggregate counts each backend's servers per state (per process when
+// procCol is a column).
+func aggregate(st *haproxyapi.Stat, procCol int) map[string]*[5]int {
 	agg := map[string]*[5]int{}
 	px, stc := st.Col("pxname"), st.Col("status")
 	for r := 0; r < st.Rows(); r++ {
@@ -329,6 +388,9 @@ func aggregate(st *haproxyapi.Stat) map[string]*[5]int {
 			continue
 		}
 		name := st.String(r, px)
+		if procCol >= 0 {
+			name = aggKey(name, st.String(r, procCol))
+		}
 		a := agg[name]
 		if a == nil {
 			a = &[5]int{}
@@ -382,24 +444,33 @@ func (c *Collector) UpdateStream(ctx context.Context, ch chan<- prometheus.Metri
 }
 
 func (c *Collector) sendInfo(s *snapshot, ch chan<- prometheus.Metric) {
-	if s.info == nil {
+	if s.infos != nil {
+		for i, info := range s.infos {
+			c.sendOneInfo(info, []string{s.procLabels[i]}, ch)
+		}
 		return
 	}
-	var desc []string
-	if c.opts.DescLabels {
-		desc = []string{s.info["description"]}
-	}
-	for _, d := range c.info {
-		if v, ok := s.info.Float(d.key); ok {
-			ch <- prometheus.MustNewConstMetric(d.desc, d.typ, v, desc...)
-		} else if nanIfAbsent[d.key] {
-			ch <- prometheus.MustNewConstMetric(d.desc, d.typ, math.NaN(), desc...)
-		}
-	}
-	if c.buildInfo != nil && s.info["Version"] != "" {
-		ch <- prometheus.MustNewConstMetric(c.buildInfo, prometheus.GaugeValue, 1, append([]string{s.info["Version"]}, desc...)...)
+	if s.info != nil {
+		c.sendOneInfo(s.info, nil, ch)
 	}
 	c.sendNode(s, ch)
+}
+
+func (c *Collector) sendOneInfo(info haproxyapi.Info, proc []string, ch chan<- prometheus.Metric) {
+	lv := proc
+	if c.opts.DescLabels {
+		lv = append(append([]string(nil), proc...), info["description"])
+	}
+	for _, d := range c.info {
+		if v, ok := info.Float(d.key); ok {
+			ch <- prometheus.MustNewConstMetric(d.desc, d.typ, v, lv...)
+		} else if nanIfAbsent[d.key] {
+			ch <- prometheus.MustNewConstMetric(d.desc, d.typ, math.NaN(), lv...)
+		}
+	}
+	if c.buildInfo != nil && info["Version"] != "" {
+		ch <- prometheus.MustNewConstMetric(c.buildInfo, prometheus.GaugeValue, 1, append([]string{info["Version"]}, lv...)...)
+	}
 }
 
 // sendRows sends the families of one row type as const metrics.
@@ -419,10 +490,13 @@ func (c *Collector) sendRows(s *snapshot, typ haproxyapi.RowType, fams []*compil
 		if typ == haproxyapi.TypeServer || typ == haproxyapi.TypeListener {
 			vars = append(vars, st.String(r, sv))
 		}
+		if s.procCol >= 0 {
+			vars = append(vars, s.rowProcess(r))
+		}
 		for i, f := range fams {
 			if f.kind == serverInfo {
 				if sv, ok := s.serverInfo(vars); ok {
-					ch <- prometheus.MustNewConstMetric(f.desc, f.typ, 1, vars[0], vars[1], sv.Addr, infoPort(sv), sv.FQDN)
+					ch <- prometheus.MustNewConstMetric(f.desc, f.typ, 1, append(vars[:len(vars):len(vars)], sv.Addr, infoPort(sv), sv.FQDN)...)
 				}
 				continue
 			}
@@ -518,7 +592,7 @@ func rowSamples(s *snapshot, r int, f *compiled, col columns, vars []string, emi
 			}
 		}
 	case aggState:
-		a := s.agg[vars[0]]
+		a := s.agg[aggKey(vars[0], s.rowProcess(r))]
 		if a == nil {
 			a = &[5]int{}
 		}
@@ -526,7 +600,7 @@ func rowSamples(s *snapshot, r int, f *compiled, col columns, vars []string, emi
 			emit(state, float64(a[i]))
 		}
 	case aggCheck:
-		counts := s.chk[vars[0]]
+		counts := s.chk[aggKey(vars[0], s.rowProcess(r))]
 		if counts == nil {
 			return // promex: only backends with servers
 		}
@@ -553,7 +627,7 @@ func rowSamples(s *snapshot, r int, f *compiled, col columns, vars []string, emi
 		if s.admin == nil {
 			return
 		}
-		flags, ok := s.admin[haproxyapi.ServerRef{Backend: vars[0], Server: vars[1]}]
+		flags, ok := s.admin[adminKey{ref: haproxyapi.ServerRef{Backend: vars[0], Server: vars[1]}, proc: s.rowProcess(r)}]
 		if !ok {
 			return
 		}

@@ -32,9 +32,10 @@ func (c *Collector) hasBackendKind(k valueKind) bool {
 
 // aggregateChecks counts, per backend, its servers whose health check runs
 // (a non-empty check_status: not paused, not absent) by last result, as
-// promex's haproxy_backend_agg_check_status does. Every backend with at
-// least one server gets an entry.
-func aggregateChecks(st *haproxyapi.Stat) map[string][]int {
+// promex's haproxy_backend_agg_check_status does (per process when
+// procCol is a column). Every backend with at least one server gets an
+// entry.
+func aggregateChecks(st *haproxyapi.Stat, procCol int) map[string][]int {
 	out := map[string][]int{}
 	px, chk := st.Col("pxname"), st.Col("check_status")
 	for r := 0; r < st.Rows(); r++ {
@@ -42,6 +43,9 @@ func aggregateChecks(st *haproxyapi.Stat) map[string][]int {
 			continue
 		}
 		name := st.String(r, px)
+		if procCol >= 0 {
+			name = aggKey(name, st.String(r, procCol))
+		}
 		counts := out[name]
 		if counts == nil {
 			counts = make([]int, len(checkStates))

@@ -10,7 +10,6 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/lbpilot/lbpilot/internal/haproxyapi"
 	"github.com/lbpilot/lbpilot/internal/upstream"
 )
 
@@ -40,6 +39,10 @@ type Options struct {
 	// ServersState also reads `show servers state` for the admin state
 	// (haproxy_server_admin_state). Socket targets only. Default true.
 	ServersState *bool `yaml:"servers_state"`
+	// ProcessLabel keeps the processes of a several-socket or master CLI
+	// target apart: every series gets a process label ("1", "2", … in
+	// target order) instead of the merged view. Socket targets only.
+	ProcessLabel bool `yaml:"process_label"`
 	// HTTPOptions: http_client_config for stats page targets (basic_auth
 	// of `stats auth`, TLS, proxy) and its deprecated aliases; socket
 	// targets ignore it.
@@ -169,7 +172,7 @@ func CheckURL(u string) error {
 		}
 		return nil
 	}
-	_, err := haproxyapi.ParseAddress(u)
+	_, err := parseEndpoints(u)
 	return err
 }
 

@@ -30,8 +30,8 @@ var slotNames = [numSlots]string{"", "state", "code", "mod"}
 type serverStream struct {
 	c    *Collector
 	s    *snapshot
-	rows []int       // server rows of the CSV
-	vars [][2]string // proxy, server per row
+	rows []int      // server rows of the CSV
+	vars [][]string // proxy, server (and process) per row
 	// labels[i] is row i's pairs without braces; split[slot][i] is the
 	// byte offset where the slot's extra label sorts in.
 	labels [][]byte
@@ -45,7 +45,7 @@ type serverStream struct {
 type labelSource struct {
 	name  string
 	value string // const labels only
-	kind  int    // 0 const, 1 proxy, 2 server
+	kind  int    // 0 const, 1 proxy, 2 server, 3 process
 }
 
 func newServerStream(c *Collector, s *snapshot) *serverStream {
@@ -58,6 +58,9 @@ func newServerStream(c *Collector, s *snapshot) *serverStream {
 	}
 
 	order := []labelSource{{name: "proxy", kind: 1}, {name: "server", kind: 2}}
+	if s.procCol >= 0 {
+		order = append(order, labelSource{name: "process", kind: 3})
+	}
 	for i, n := range c.constNames {
 		order = append(order, labelSource{name: n, value: c.constValues[i]})
 	}
@@ -73,7 +76,7 @@ func newServerStream(c *Collector, s *snapshot) *serverStream {
 		if st.Type(r) != haproxyapi.TypeServer || skip(r) {
 			continue
 		}
-		p, n := st.String(r, px), st.String(r, sv)
+		p, n, proc := st.String(r, px), st.String(r, sv), s.rowProcess(r)
 		b := make([]byte, 0, 24+len(p)+len(n)+16*len(order))
 		var at [numSlots]int
 		for k, l := range order {
@@ -91,6 +94,8 @@ func newServerStream(c *Collector, s *snapshot) *serverStream {
 				v = p
 			case 2:
 				v = n
+			case 3:
+				v = proc
 			}
 			b = append(b, l.name...)
 			b = append(b, '=', '"')
@@ -105,7 +110,11 @@ func newServerStream(c *Collector, s *snapshot) *serverStream {
 		}
 		ss.rows = append(ss.rows, r)
 		ss.labels = append(ss.labels, b)
-		ss.vars = append(ss.vars, [2]string{p, n})
+		vars := []string{p, n}
+		if s.procCol >= 0 {
+			vars = append(vars, proc)
+		}
+		ss.vars = append(ss.vars, vars)
 	}
 
 	return ss
@@ -169,7 +178,7 @@ func (ss *serverStream) WriteSamples(w *bufio.Writer, name string) error {
 		}
 		var werr error
 		vars := ss.vars[i]
-		rowSamples(ss.s, r, f, col, vars[:], func(extra string, v float64) {
+		rowSamples(ss.s, r, f, col, vars, func(extra string, v float64) {
 			b := append(ss.buf[:0], name...)
 			b = append(b, '{')
 			labels := ss.labels[i]

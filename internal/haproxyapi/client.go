@@ -35,6 +35,7 @@ type Client struct {
 	// severity caches whether HAProxy knows `set severity-output`:
 	// 0 not yet known, 1 yes (1.9+), 2 no (1.8).
 	severity atomic.Int32
+	process  Process // master CLI prefix; zero for a worker's own socket
 }
 
 // Option configures a Client.
@@ -96,6 +97,7 @@ func (c *Client) execStreamSized(ctx context.Context, line string, sizeHint int,
 		// Unreachable through the constructors; a last guard.
 		return nil, fmt.Errorf("refusing to send a command containing a line break")
 	}
+	line = c.prefixed(line)
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	conn, err := c.dialer.DialContext(ctx, c.addr.Network, c.addr.Addr)

@@ -405,3 +405,7 @@ func ParseNumber(b []byte) (float64, bool) {
 	}
 	return float64(u), true
 }
+
+// Kept reports whether column col was kept by ParseStatColumns (and is
+// in the header).
+func (s *Stat) Kept(col int) bool { return col >= 0 && col < len(s.slot) && s.slot[col] >= 0 }

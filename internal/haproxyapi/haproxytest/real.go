@@ -20,6 +20,7 @@ import (
 type Instance struct {
 	Dir     string // working directory (config, pid file, sockets)
 	Socket  string // "unix:<dir>/admin.sock", level admin
+	Master  string // "unix:<dir>/master.sock": the master CLI (haproxy -W -S)
 	Config  string // path of the rendered config
 	cmd     *exec.Cmd
 	stderr  *testenv.SyncBuffer // haproxy writes it while a test may read it (Logs)
@@ -48,7 +49,7 @@ func Start(t testing.TB, config string) *Instance {
 	t.Helper()
 	bin := testenv.Binary(t, "haproxy")
 	dir := shortTempDir(t)
-	inst := &Instance{Dir: dir, Socket: "unix:" + filepath.Join(dir, "admin.sock"), Config: filepath.Join(dir, "haproxy.cfg")}
+	inst := &Instance{Dir: dir, Socket: "unix:" + filepath.Join(dir, "admin.sock"), Master: "unix:" + filepath.Join(dir, "master.sock"), Config: filepath.Join(dir, "haproxy.cfg")}
 	tmpl, err := template.New("cfg").Parse(config)
 	if err != nil {
 		t.Fatalf("haproxy config template: %v", err)
@@ -76,7 +77,20 @@ func Start(t testing.TB, config string) *Instance {
 	go func() { inst.waitErr <- inst.cmd.Wait() }()
 	t.Cleanup(inst.stop)
 	inst.waitSocket(t, 0)
+	inst.waitMaster(t)
 	return inst
+}
+
+// waitMaster waits until the master CLI accepts connections.
+func (i *Instance) waitMaster(t testing.TB) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if c, err := net.DialTimeout("unix", i.masterSocket(), 200*time.Millisecond); err == nil {
+			c.Close()
+			return
+		}
+	}
+	t.Fatalf("haproxy master CLI %s not ready in time\n%s", i.Master, i.Logs())
 }
 
 // SocketPath returns the admin socket's filesystem path.
