@@ -51,7 +51,7 @@ var serverInfoLabels = []string{"address", "port", "fqdn"}
 type moduleDescs struct {
 	node, description    *prometheus.Desc // show info's node and description
 	tableSize, tableUsed *prometheus.Desc
-	tableEntry           *prometheus.Desc // opt-in per-key view
+	tableEntry           *prometheus.Desc            // opt-in per-key view
 	resolver             map[string]*prometheus.Desc // by show resolvers key
 }
 
