@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/lbpilot/lbpilot/collectors"
 )
@@ -275,4 +276,25 @@ func gatherStateValue(t *testing.T, c *Collector, server, state string) float64 
 		}
 	}
 	return -1
+}
+
+// TestDescLabels: desc-labels puts the global description on every
+// process family (the capture's "edge lb one"), and only then.
+func TestDescLabels(t *testing.T) {
+	sc := scenarios[len(scenarios)-1]
+	for _, tc := range []struct {
+		desc bool
+		want string
+	}{
+		{false, `haproxy_process_nbthread 2`},
+		{true, `haproxy_process_nbthread{desc="edge lb one"} 2`},
+	} {
+		c := newCollector(t, &Options{Scopes: []string{ScopeProcess}, DescLabels: tc.desc}, fakeSocket(t, sc), nil)
+		want := "# HELP haproxy_process_nbthread Number of threads.\n# TYPE haproxy_process_nbthread gauge\n" + tc.want + "\n" +
+			"# HELP haproxy_process_description The global description, as a label; the value is 1. Absent without one.\n# TYPE haproxy_process_description gauge\n" +
+			"haproxy_process_description{desc=\"edge lb one\"} 1\n"
+		if err := testutil.CollectAndCompare(collectors.Prometheus(c), strings.NewReader(want), "haproxy_process_nbthread", "haproxy_process_description"); err != nil {
+			t.Errorf("desc %v: %v", tc.desc, err)
+		}
+	}
 }
