@@ -298,3 +298,38 @@ func TestDescLabels(t *testing.T) {
 		}
 	}
 }
+
+func FuzzParseParams(f *testing.F) {
+	for _, q := range []string{"scope=server&scope=&scope=*", "metrics=a,-b,,-&no-maint", "scope", "scope=%zz", "target=a=b&desc-labels"} {
+		f.Add(q)
+	}
+	f.Fuzz(func(t *testing.T, q string) {
+		p, err := ParseParams(q)
+		if err != nil {
+			var pe *ParamError
+			if !errors.As(err, &pe) || !promexParams[pe.Param] {
+				t.Fatalf("%q: error %v is not a ParamError naming a promex parameter", q, err)
+			}
+			return
+		}
+		for s := range p.Scopes {
+			if !containsScope(s) {
+				t.Fatalf("%q: unknown scope %q accepted", q, s)
+			}
+		}
+		for name := range p.Metrics {
+			if name == "" || strings.HasPrefix(name, "-") && p.Metrics[name] {
+				t.Fatalf("%q: metric filter %q", q, name)
+			}
+		}
+	})
+}
+
+func containsScope(s string) bool {
+	for _, x := range allScopes {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
