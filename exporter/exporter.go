@@ -67,6 +67,7 @@ type state struct {
 type staticTarget struct {
 	cfg       *TargetConfig
 	module    *Module
+	target    collectors.Target // what collector was built for
 	collector collectors.Collector
 	upValues  []string
 }
@@ -95,13 +96,13 @@ func New(opts Options) (*Exporter, error) {
 	})
 	e.probeInvalid = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "lbpilot_probe_invalid_requests_total",
-		Help: "Requests to /probe answered 400, by reason (missing_module, unknown_module, missing_target, bad_target).",
+		Help: "Requests to /probe answered 400, by reason (missing_module, unknown_module, missing_target, bad_target, bad_param).",
 	}, []string{"reason"})
 	e.targetsConfig = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "lbpilot_config_targets",
 		Help: "Number of static targets in the loaded configuration.",
 	})
-	for _, r := range []string{"missing_module", "unknown_module", "missing_target", "bad_target"} {
+	for _, r := range []string{"missing_module", "unknown_module", "missing_target", "bad_target", "bad_param"} {
 		e.probeInvalid.WithLabelValues(r)
 	}
 	e.self.MustRegister(e.reloadOK, e.reloadTime, e.probeInvalid, e.targetsConfig, versioncollector.NewCollector("lbpilot"))
@@ -194,7 +195,8 @@ func buildState(cfg *Config, kinds map[string]Kind, logger log.Logger) (*state, 
 		for ln := range kindLabels[m.Kind] {
 			labels[ln] = t.Labels[ln]
 		}
-		c, err := kinds[m.Kind].New(m, collectors.Target{Name: t.Name, URL: t.URL, Labels: labels}, log.With(logger, "target", t.Name))
+		tg := collectors.Target{Name: t.Name, URL: t.URL, Labels: labels}
+		c, err := kinds[m.Kind].New(m, tg, log.With(logger, "target", t.Name))
 		if err != nil {
 			return nil, fmt.Errorf("target %q: %w", t.Name, err)
 		}
@@ -205,7 +207,7 @@ func buildState(cfg *Config, kinds map[string]Kind, logger log.Logger) (*state, 
 		for _, ln := range st.upLabels[2:] {
 			up = append(up, t.Labels[ln])
 		}
-		st.targets = append(st.targets, &staticTarget{cfg: t, module: m, collector: c, upValues: up})
+		st.targets = append(st.targets, &staticTarget{cfg: t, module: m, target: tg, collector: c, upValues: up})
 	}
 	return st, nil
 }

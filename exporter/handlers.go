@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -21,13 +22,34 @@ func (e *Exporter) MetricsHandler() http.Handler {
 		durDesc := prometheus.NewDesc("lbpilot_scrape_duration_seconds", durHelp, st.upLabels, nil)
 		jobs := make([]*job, 0, len(st.targets))
 		for _, t := range st.targets {
+			c, err := e.withParams(t, r.URL.RawQuery)
+			if err != nil {
+				http.Error(w, fmt.Sprintf("Bad parameter for target %q: %v", t.cfg.Name, err), http.StatusBadRequest)
+				return
+			}
 			jobs = append(jobs, &job{
 				module: t.cfg.Module, name: t.cfg.Name, url: t.cfg.URL, timeout: t.module.Timeout,
-				collector: t.collector, upDesc: upDesc, durDesc: durDesc, upValues: t.upValues,
+				collector: c, upDesc: upDesc, durDesc: durDesc, upValues: t.upValues,
 			})
 		}
 		e.serve(w, r, jobs, true)
 	})
+}
+
+// withParams returns a static target's collector for a request: the one
+// built at load time, or, when the query holds parameters of the target's
+// kind (promex's scope, metrics, … for haproxy), one built for this
+// request with them applied.
+func (e *Exporter) withParams(t *staticTarget, rawQuery string) (collectors.Collector, error) {
+	k := e.kinds[t.module.Kind]
+	if k.Params == nil || rawQuery == "" {
+		return t.collector, nil
+	}
+	m, err := k.Params(t.module, rawQuery)
+	if err != nil || m == t.module {
+		return t.collector, err
+	}
+	return k.New(m, t.target, log.With(e.logger, "target", t.cfg.Name))
 }
 
 var (
@@ -67,6 +89,15 @@ func (e *Exporter) ProbeHandler() http.Handler {
 			return
 		}
 		k := e.kinds[m.Kind]
+		if k.Params != nil {
+			pm, err := k.Params(m, r.URL.RawQuery)
+			if err != nil {
+				e.probeInvalid.WithLabelValues("bad_param").Inc()
+				http.Error(w, fmt.Sprintf("Bad parameter for module %q: %v", modName, err), http.StatusBadRequest)
+				return
+			}
+			m = pm
+		}
 		if k.CheckURL != nil {
 			if err := k.CheckURL(target); err != nil {
 				e.probeInvalid.WithLabelValues("bad_target").Inc()

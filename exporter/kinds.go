@@ -20,6 +20,11 @@ type Kind struct {
 	CheckURL func(url string) error
 	// New builds a collector for one target.
 	New func(m *Module, t collectors.Target, logger log.Logger) (collectors.Collector, error)
+	// Params, when set, reads the kind's own parameters from a request's
+	// raw query (HAProxy's: promex's scope, metrics, no-maint, …). It
+	// returns m itself when the query holds none, else a copy of m with
+	// them applied; an error is the client's (400).
+	Params func(m *Module, rawQuery string) (*Module, error)
 }
 
 // KindOptions are command-line defaults some kinds take.
@@ -46,6 +51,16 @@ func KindsWith(ko KindOptions) map[string]Kind {
 			CheckURL: haproxy.CheckURL,
 			New: func(m *Module, t collectors.Target, l log.Logger) (collectors.Collector, error) {
 				return haproxy.New(*m.HAProxy, t, l)
+			},
+			Params: func(m *Module, rawQuery string) (*Module, error) {
+				p, err := haproxy.ParseParams(rawQuery)
+				if err != nil || !p.Set {
+					return m, err
+				}
+				c := *m
+				o := m.HAProxy.WithParams(p)
+				c.HAProxy = &o
+				return &c, nil
 			},
 		},
 		"wcs": {

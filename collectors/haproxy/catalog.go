@@ -8,20 +8,33 @@ const (
 	ScopeFrontend = "frontend"
 	ScopeBackend  = "backend"
 	ScopeServer   = "server"
+	// ScopeListener is the listener rows of show stat (option socket-stats).
+	ScopeListener = "listener"
+	// ScopeStickTable is show table: each table's size and use.
+	ScopeStickTable = "sticktable"
+	// ScopeResolver is show resolvers: per nameserver counters.
+	ScopeResolver = "resolver"
 )
+
+// allScopes is the default: everything, as promex does without ?scope=.
+var allScopes = []string{ScopeProcess, ScopeFrontend, ScopeBackend, ScopeServer, ScopeListener, ScopeStickTable, ScopeResolver}
 
 // valueKind says how a family's samples are derived from a CSV field.
 type valueKind uint8
 
 const (
-	plain       valueKind = iota // the field's number, times scale; empty: no sample
-	nanIfEmpty                   // like plain, but an empty field is NaN (a limit that is not set)
-	statusState                  // one series per state, 1 for the current one (the status column)
-	checkState                   // one series per health-check result; none without checks
-	httpCodes                    // one series per response class, from hrsp_1xx…hrsp_other
-	checkCode                    // check_code, 0 when the check has no L7 code; none without checks
-	aggState                     // backend: number of its servers in each state (computed)
-	adminState                   // server: admin state from `show servers state` (lbpilot's own)
+	plain         valueKind = iota // the field's number, times scale; empty: no sample
+	nanIfEmpty                     // like plain, but an empty field is NaN (a limit that is not set)
+	statusState                    // one series per state, 1 for the current one (the status column)
+	checkState                     // one series per health-check result; none without checks
+	httpCodes                      // one series per response class, from hrsp_1xx…hrsp_other
+	checkCode                      // check_code, 0 when the check has no L7 code; none without checks
+	aggState                       // backend: number of its servers in each state (computed)
+	adminState                     // server: admin state from `show servers state` (lbpilot's own)
+	listenerState                  // listener: one series per state (WAITING, OPEN, FULL), the raw status
+	modeInfo                       // frontend/backend: 1, with the proxy's mode (http, tcp) as a label
+	serverInfo                     // server: 1, with address, port and FQDN from `show servers state`
+	aggCheck                       // backend: number of its checked servers per last check result (computed)
 )
 
 // family is one metric family derived from `show stat`.
@@ -67,6 +80,15 @@ var frontendFamilies = []family{
 	{"http_cache_lookups_total", "HTTP cache lookups.", counter, "cache_lookups", 1, plain},
 	{"http_cache_hits_total", "HTTP cache hits.", counter, "cache_hits", 1, plain},
 	{"internal_errors_total", "Internal errors.", counter, "eint", 1, plain},
+	// In promex from HAProxy 3.0 on (2.6's CSV already has the column).
+	{"current_session_rate", "New sessions per second over the last second.", gauge, "rate", 1, plain},
+	// Columns of HAProxy 3.x's CSV; absent on older versions.
+	{"req_bytes_in_total", "Request bytes received (HAProxy 3.x).", counter, "reqbin", 1, plain},
+	{"req_bytes_out_total", "Request bytes sent (HAProxy 3.x).", counter, "reqbout", 1, plain},
+	{"res_bytes_in_total", "Response bytes received (HAProxy 3.x).", counter, "resbin", 1, plain},
+	{"res_bytes_out_total", "Response bytes sent (HAProxy 3.x).", counter, "resbout", 1, plain},
+	// lbpilot's own: the proxy mode as a label.
+	{"info", "The frontend's mode (http, tcp) as a label; the value is 1.", gauge, "mode", 1, modeInfo},
 }
 
 var backendFamilies = []family{
@@ -90,7 +112,7 @@ var backendFamilies = []family{
 	{"backup_servers", "Number of usable backup servers.", gauge, "bck", 1, plain},
 	{"check_up_down_total", "Transitions between UP and DOWN.", counter, "chkdown", 1, plain},
 	{"check_last_change_seconds", "Seconds since the last UP/DOWN transition.", gauge, "lastchg", 1, plain},
-	{"downtime_seconds_total", "Total time the backend was DOWN, in seconds.", counter, "downtime", 1, plain},
+	{"downtime_seconds_total", "Total time the backend was DOWN, in seconds; NaN for a backend without servers.", counter, "downtime", 1, nanIfEmpty},
 	{"loadbalanced_total", "Times a server was selected by load balancing.", counter, "lbtot", 1, plain},
 	{"max_session_rate", "Highest number of new sessions per second seen.", gauge, "rate_max", 1, plain},
 	{"http_responses_total", "HTTP responses by status class.", counter, "", 1, httpCodes},
@@ -119,6 +141,13 @@ var backendFamilies = []family{
 	{"uweight", "Sum of the user weights of the usable active servers.", gauge, "uweight", 1, plain},
 	{"agg_server_status", "Number of the backend's servers in each state.", gauge, "", 1, aggState},
 	{"agg_server_check_status", "Number of the backend's servers in each state (deprecated name of agg_server_status).", gauge, "", 1, aggState},
+	{"agg_check_status", "Number of the backend's servers with running health checks per last check result; absent for a backend without servers.", gauge, "", 1, aggCheck},
+	{"current_session_rate", "New sessions per second over the last second.", gauge, "rate", 1, plain},
+	{"req_bytes_in_total", "Request bytes received (HAProxy 3.x).", counter, "reqbin", 1, plain},
+	{"req_bytes_out_total", "Request bytes sent (HAProxy 3.x).", counter, "reqbout", 1, plain},
+	{"res_bytes_in_total", "Response bytes received (HAProxy 3.x).", counter, "resbin", 1, plain},
+	{"res_bytes_out_total", "Response bytes sent (HAProxy 3.x).", counter, "resbout", 1, plain},
+	{"info", "The backend's mode (http, tcp) as a label; the value is 1.", gauge, "mode", 1, modeInfo},
 }
 
 var serverFamilies = []family{
@@ -137,10 +166,10 @@ var serverFamilies = []family{
 	{"redispatch_warnings_total", "Sessions redispatched away from the server.", counter, "wredis", 1, plain},
 	{"status", "Current status, one series per state (1 for the current one): DRAIN (agent) is DRAIN, MAINT (via …) is MAINT, no check is UP.", gauge, "status", 1, statusState},
 	{"weight", "Effective weight (after slowstart and agent changes).", gauge, "weight", 1, plain},
-	{"check_failures_total", "Failed health checks.", counter, "chkfail", 1, plain},
-	{"check_up_down_total", "Transitions between UP and DOWN.", counter, "chkdown", 1, plain},
+	{"check_failures_total", "Failed health checks; NaN without checks.", counter, "chkfail", 1, nanIfEmpty},
+	{"check_up_down_total", "Transitions between UP and DOWN; NaN without checks.", counter, "chkdown", 1, nanIfEmpty},
 	{"check_last_change_seconds", "Seconds since the last state change.", gauge, "lastchg", 1, plain},
-	{"downtime_seconds_total", "Total time the server was DOWN, in seconds.", counter, "downtime", 1, plain},
+	{"downtime_seconds_total", "Total time the server was DOWN, in seconds; NaN without checks.", counter, "downtime", 1, nanIfEmpty},
 	{"queue_limit", "Configured queue limit (maxqueue); NaN when unset.", gauge, "qlimit", 1, nanIfEmpty},
 	{"current_throttle", "Slowstart throttle in percent; NaN when not throttled.", gauge, "throttle", 1, nanIfEmpty},
 	{"loadbalanced_total", "Times the server was selected by load balancing.", counter, "lbtot", 1, plain},
@@ -174,6 +203,52 @@ var serverFamilies = []family{
 	// lbpilot's own: the admin state HAProxy's status column hides for
 	// DOWN servers (a drained DOWN server still reads DOWN).
 	{"admin_state", "Admin state from show servers state, one series per state (ready, drain, maint; 1 for the current one).", gauge, "", 1, adminState},
+	// In promex from HAProxy 3.0 on; 2.6's CSV already has the columns.
+	{"current_session_rate", "New sessions per second over the last second.", gauge, "rate", 1, plain},
+	{"agent_status", "Result of the last agent check, one series per result (1 for the current one); absent without an agent.", gauge, "agent_status", 1, checkState},
+	{"agent_code", "Code reported by the last agent check; absent without an agent.", gauge, "agent_code", 1, plain},
+	{"agent_duration_seconds", "Duration of the last agent check, in seconds.", gauge, "agent_duration", ms, plain},
+	{"private_idle_connections_current", "Private idle connections (HAProxy 3.x).", gauge, "priv_idle_cur", 1, plain},
+	{"req_bytes_in_total", "Request bytes received (HAProxy 3.x).", counter, "reqbin", 1, plain},
+	{"req_bytes_out_total", "Request bytes sent (HAProxy 3.x).", counter, "reqbout", 1, plain},
+	{"res_bytes_in_total", "Response bytes received (HAProxy 3.x).", counter, "resbin", 1, plain},
+	{"res_bytes_out_total", "Response bytes sent (HAProxy 3.x).", counter, "resbout", 1, plain},
+	{"http_requests_total", "Total HTTP requests sent to the server.", counter, "req_tot", 1, plain},
+	// promex (3.x) renames the act and bck columns for servers.
+	{"active", "1 for an active server, 0 for a backup one.", gauge, "act", 1, plain},
+	{"backup", "1 for a backup server, 0 for an active one.", gauge, "bck", 1, plain},
+	// lbpilot's own: configuration promex does not export.
+	{"check_rise", "Consecutive successful health checks that mark the server UP (rise); absent without checks.", gauge, "check_rise", 1, plain},
+	{"check_fall", "Consecutive failed health checks that mark the server DOWN (fall); absent without checks.", gauge, "check_fall", 1, plain},
+	{"check_health", "Health check level: 0 to fall-1 is DOWN, fall to fall+rise-1 is UP; absent without checks.", gauge, "check_health", 1, plain},
+	{"agent_rise", "Agent checks needed to mark the server UP; absent without an agent.", gauge, "agent_rise", 1, plain},
+	{"agent_fall", "Agent checks needed to mark the server DOWN; absent without an agent.", gauge, "agent_fall", 1, plain},
+	{"agent_health", "Agent check level; absent without an agent.", gauge, "agent_health", 1, plain},
+	{"info", "The server's address, port and FQDN (from show servers state) as labels; the value is 1.", gauge, "", 1, serverInfo},
+}
+
+// listenerFamilies are the listener rows of show stat (a frontend with
+// `option socket-stats`), labelled proxy and listener as promex does.
+var listenerFamilies = []family{
+	{"current_sessions", "Current number of active sessions.", gauge, "scur", 1, plain},
+	{"max_sessions", "Highest number of concurrent sessions seen.", gauge, "smax", 1, plain},
+	{"limit_sessions", "Configured session limit (maxconn); NaN when unset.", gauge, "slim", 1, nanIfEmpty},
+	{"sessions_total", "Total number of sessions.", counter, "stot", 1, plain},
+	{"bytes_in_total", "Total bytes received from clients.", counter, "bin", 1, plain},
+	{"bytes_out_total", "Total bytes sent to clients.", counter, "bout", 1, plain},
+	{"requests_denied_total", "Requests denied by security rules.", counter, "dreq", 1, plain},
+	{"responses_denied_total", "Responses denied by security rules.", counter, "dresp", 1, plain},
+	{"request_errors_total", "Request errors (ereq).", counter, "ereq", 1, plain},
+	{"status", "Current status, one series per state (WAITING, OPEN, FULL; 1 for the current one).", gauge, "status", 1, listenerState},
+	{"denied_connections_total", "Connections denied by tcp-request connection rules.", counter, "dcon", 1, plain},
+	{"denied_sessions_total", "Sessions denied by tcp-request session rules.", counter, "dses", 1, plain},
+	{"failed_header_rewriting_total", "Failed HTTP header rewrites.", counter, "wrew", 1, plain},
+	{"internal_errors_total", "Internal errors.", counter, "eint", 1, plain},
+	{"connections_total", "Total connections accepted (HAProxy 3.x).", counter, "conn_tot", 1, plain},
+	{"req_bytes_in_total", "Request bytes received (HAProxy 3.x).", counter, "reqbin", 1, plain},
+	{"req_bytes_out_total", "Request bytes sent (HAProxy 3.x).", counter, "reqbout", 1, plain},
+	{"res_bytes_in_total", "Response bytes received (HAProxy 3.x).", counter, "resbin", 1, plain},
+	{"res_bytes_out_total", "Response bytes sent (HAProxy 3.x).", counter, "resbout", 1, plain},
 }
 
 // infoFamilies map `show info` keys to haproxy_process_* families.
@@ -243,6 +318,12 @@ var infoFamilies = []struct {
 	{"spliced_bytes_out_total", "Total bytes sent with splicing.", counter, "TotalSplicdedBytesOut"},
 	{"bytes_out_rate", "Bytes sent over the last second.", gauge, "BytesOutRate"},
 	{"recv_logs_total", "Log messages received by log forwarders.", counter, "CumRecvLogs"},
+	// In promex from HAProxy 3.x; absent from older show info.
+	{"patterns_added_total", "ACL and map entries added (HAProxy 3.x).", counter, "PatternsAdded"},
+	{"patterns_freed_total", "ACL and map entries freed (HAProxy 3.x).", counter, "PatternsFreed"},
+	{"nb_thread_groups", "Started thread groups (HAProxy 3.x).", gauge, "NbThreadGroups"},
+	// promex names it total_warnings; a counter needs the _total suffix.
+	{"warnings_total", "Warnings issued (HAProxy 3.x).", counter, "TotalWarnings"},
 }
 
 const (
@@ -257,4 +338,5 @@ var (
 	checkStates    = []string{"HANA", "SOCKERR", "L4OK", "L4TOUT", "L4CON", "L6OK", "L6TOUT", "L6RSP", "L7TOUT", "L7RSP", "L7OK", "L7OKC", "L7STS", "PROCERR", "PROCTOUT", "PROCOK"}
 	httpClasses    = []struct{ code, col string }{{"1xx", "hrsp_1xx"}, {"2xx", "hrsp_2xx"}, {"3xx", "hrsp_3xx"}, {"4xx", "hrsp_4xx"}, {"5xx", "hrsp_5xx"}, {"other", "hrsp_other"}}
 	adminStates    = []string{"ready", "drain", "maint"}
+	listenerStates = []string{"WAITING", "OPEN", "FULL"}
 )

@@ -47,6 +47,8 @@ type Collector struct {
 	frontend  []*compiled
 	backend   []*compiled
 	server    []*compiled
+	listener  []*compiled
+	modules   moduleDescs // show table, show resolvers, extra counters
 
 	constNames, constValues []string // target labels, sorted
 	columns                 []string // CSV columns the selected families read
@@ -108,14 +110,21 @@ func New(opts Options, t collectors.Target, _ collectors.Logger) (*Collector, er
 		procVar = []string{"process"}
 	}
 	if opts.hasScope(ScopeProcess) && c.client != nil {
+		// desc-labels: the global description as a "desc" label (empty,
+		// so absent, when HAProxy has none).
+		var desc []string
+		if opts.DescLabels {
+			desc = []string{"desc"}
+		}
+		desc = append(desc, procVar...)
 		for _, f := range infoFamilies {
 			name := "haproxy_process_" + f.name
 			if opts.wanted(name) {
-				c.info = append(c.info, infoDesc{key: f.key, typ: f.typ, desc: prometheus.NewDesc(name, f.help, procVar, cl)})
+				c.info = append(c.info, infoDesc{key: f.key, typ: f.typ, desc: prometheus.NewDesc(name, f.help, desc, cl)})
 			}
 		}
 		if opts.wanted("haproxy_process_build_info") {
-			c.buildInfo = prometheus.NewDesc("haproxy_process_build_info", "HAProxy version, as a label; the value is 1.", append([]string{"version"}, procVar...), cl)
+			c.buildInfo = prometheus.NewDesc("haproxy_process_build_info", "HAProxy version, as a label; the value is 1.", append([]string{"version"}, desc...), cl)
 		}
 	}
 	compile := func(scope string, fams []family, vars []string) []*compiled {
@@ -143,12 +152,27 @@ func New(opts Options, t collectors.Target, _ collectors.Logger) (*Collector, er
 			case aggState:
 				cf.states = serverStates
 				labels = append(append([]string(nil), vars...), "state")
+			case aggCheck:
+				cf.states = checkStates
+				labels = append(append([]string(nil), vars...), "state")
 			case checkState:
 				cf.states = checkStates
 				labels = append(append([]string(nil), vars...), "state")
 			case adminState:
 				cf.states = adminStates
 				labels = append(append([]string(nil), vars...), "state")
+			case listenerState:
+				cf.states = listenerStates
+				labels = append(append([]string(nil), vars...), "state")
+			case modeInfo:
+				labels = append(append([]string(nil), vars...), "mode")
+			case serverInfo:
+				if c.client == nil {
+					continue // only the socket has show servers state
+				}
+				// One per server even with the process label: every
+				// process has the same address.
+				labels = append(append([]string(nil), vars[:2]...), serverInfoLabels...)
 			case httpCodes:
 				labels = append(append([]string(nil), vars...), "code")
 			}
@@ -160,8 +184,10 @@ func New(opts Options, t collectors.Target, _ collectors.Logger) (*Collector, er
 	c.frontend = compile(ScopeFrontend, frontendFamilies, append([]string{"proxy"}, procVar...))
 	c.backend = compile(ScopeBackend, backendFamilies, append([]string{"proxy"}, procVar...))
 	c.server = compile(ScopeServer, serverFamilies, append([]string{"proxy", "server"}, procVar...))
+	c.listener = compile(ScopeListener, listenerFamilies, append([]string{"proxy", "listener"}, procVar...))
+	c.compileModules()
 	cols := map[string]bool{"status": true, "check_status": true, "mode": true}
-	for _, set := range [][]*compiled{c.frontend, c.backend, c.server} {
+	for _, set := range [][]*compiled{c.frontend, c.backend, c.server, c.listener} {
 		for _, f := range set {
 			cols[f.col] = f.col != ""
 			if f.kind == httpCodes {
@@ -187,21 +213,26 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	if c.buildInfo != nil {
 		ch <- c.buildInfo
 	}
-	for _, set := range [][]*compiled{c.frontend, c.backend, c.server} {
+	for _, set := range [][]*compiled{c.frontend, c.backend, c.server, c.listener} {
 		for _, f := range set {
 			ch <- f.desc
 		}
 	}
+	c.modules.describe(ch)
 }
 
 // snapshot is what one scrape fetched.
 type snapshot struct {
 	info  haproxyapi.Info
 	stat  *haproxyapi.Stat
-	admin map[adminKey]haproxyapi.AdminFlags // nil when not fetched
-	agg   map[string]*[5]int                 // aggKey → servers per state (serverStates order)
+	admin map[adminKey]haproxyapi.AdminFlags               // nil when not fetched
+	addrs map[haproxyapi.ServerRef]*haproxyapi.ServerState // for haproxy_server_info; nil when not fetched
+	mods  moduleData                                       // show table, show resolvers
+	agg   map[string]*[5]int                               // aggKey → servers per state (serverStates order)
+	chk   map[string][]int                                 // aggKey → checked servers per check result (checkStates order)
 	// With the process label: the stat's column holding each row's
-	// process (-1 without), and every process's show info.
+	// process (-1 without), and every process's show info (info is
+	// then their merge, for the labels taken from it).
 	procCol    int
 	procLabels []string
 	infos      []haproxyapi.Info
@@ -233,11 +264,12 @@ func aggKey(backend, proc string) string {
 // field nil; the first error is returned.
 func (c *Collector) fetch(ctx context.Context) (*snapshot, error) {
 	s := &snapshot{procCol: -1}
-	needStat := len(c.frontend)+len(c.backend)+len(c.server) > 0
-	needInfo := len(c.info) > 0 || c.buildInfo != nil
-	needState := c.client != nil && *c.opts.ServersState && c.hasAdminFamily()
+	needStat := len(c.frontend)+len(c.backend)+len(c.server)+len(c.listener) > 0
+	needInfo := len(c.info) > 0 || c.buildInfo != nil || c.modules.node != nil || c.modules.description != nil
+	needAddrs := c.client != nil && c.hasKind(serverInfo)
+	needState := c.client != nil && (*c.opts.ServersState && c.hasKind(adminState) || needAddrs)
 	if c.multi {
-		return c.fetchMulti(ctx, needStat, needInfo, needState)
+		return c.fetchMulti(ctx, needStat, needInfo, needState, needAddrs)
 	}
 	// No cancellation on the first failure here, unlike the HTTP
 	// upstreams: each part feeds its own families, and a failed `show
@@ -269,23 +301,40 @@ func (c *Collector) fetch(ctx context.Context) (*snapshot, error) {
 			if err != nil {
 				return err
 			}
-			s.admin = make(map[adminKey]haproxyapi.AdminFlags, len(ss.Servers))
-			for _, sv := range ss.Servers {
-				s.admin[adminKey{ref: sv.Ref()}] = sv.Admin
+			if *c.opts.ServersState && c.hasKind(adminState) {
+				s.admin = make(map[adminKey]haproxyapi.AdminFlags, len(ss.Servers))
+				for _, sv := range ss.Servers {
+					s.admin[adminKey{ref: sv.Ref()}] = sv.Admin
+				}
+			}
+			if needAddrs {
+				s.addrs = make(map[haproxyapi.ServerRef]*haproxyapi.ServerState, len(ss.Servers))
+				for i := range ss.Servers {
+					s.addrs[ss.Servers[i].Ref()] = &ss.Servers[i]
+				}
 			}
 			return nil
 		})
 	}
+	c.fetchModules(ctx, &g, c.client, &s.mods)
 	err := g.Wait()
-	if s.stat != nil {
-		s.agg = aggregate(s.stat, -1)
-	}
+	c.aggregate(s)
 	return s, err
 }
 
-func (c *Collector) hasAdminFamily() bool {
+// aggregate computes the backends' per-state server counts.
+func (c *Collector) aggregate(s *snapshot) {
+	if s.stat != nil {
+		s.agg = aggregate(s.stat, s.procCol)
+		if c.hasBackendKind(aggCheck) {
+			s.chk = aggregateChecks(s.stat, s.procCol)
+		}
+	}
+}
+
+func (c *Collector) hasKind(k valueKind) bool {
 	for _, f := range c.server {
-		if f.kind == adminState {
+		if f.kind == k {
 			return true
 		}
 	}
@@ -364,10 +413,12 @@ func stateIndex(s string) int {
 func (c *Collector) Update(ctx context.Context, ch chan<- prometheus.Metric) error {
 	s, err := c.fetch(ctx)
 	c.sendInfo(s, ch)
+	c.sendModules(s, ch)
 	if s.stat != nil {
 		c.sendRows(s, haproxyapi.TypeFrontend, c.frontend, ch)
 		c.sendRows(s, haproxyapi.TypeBackend, c.backend, ch)
 		c.sendRows(s, haproxyapi.TypeServer, c.server, ch)
+		c.sendRows(s, haproxyapi.TypeListener, c.listener, ch)
 	}
 	return err
 }
@@ -376,11 +427,13 @@ func (c *Collector) Update(ctx context.Context, ch chan<- prometheus.Metric) err
 func (c *Collector) UpdateStream(ctx context.Context, ch chan<- prometheus.Metric) (expo.Stream, error) {
 	s, err := c.fetch(ctx)
 	c.sendInfo(s, ch)
+	c.sendModules(s, ch)
 	if s.stat == nil {
 		return nil, err
 	}
 	c.sendRows(s, haproxyapi.TypeFrontend, c.frontend, ch)
 	c.sendRows(s, haproxyapi.TypeBackend, c.backend, ch)
+	c.sendRows(s, haproxyapi.TypeListener, c.listener, ch)
 	if len(c.server) == 0 {
 		return nil, err
 	}
@@ -388,25 +441,38 @@ func (c *Collector) UpdateStream(ctx context.Context, ch chan<- prometheus.Metri
 }
 
 func (c *Collector) sendInfo(s *snapshot, ch chan<- prometheus.Metric) {
-	if s.infos != nil {
-		for i, info := range s.infos {
-			c.sendOneInfo(info, []string{s.procLabels[i]}, ch)
-		}
+	if s.info == nil {
 		return
 	}
-	if s.info != nil {
-		c.sendOneInfo(s.info, nil, ch)
+	if s.infos != nil {
+		for i, info := range s.infos {
+			c.sendOneInfo(info, s.procLabels[i], ch)
+		}
+	} else {
+		c.sendOneInfo(s.info, "", ch)
 	}
+	c.sendNode(s, ch)
 }
 
-func (c *Collector) sendOneInfo(info haproxyapi.Info, proc []string, ch chan<- prometheus.Metric) {
+// sendOneInfo sends the process families of one show info (proc: the
+// process label's value, "" without the label).
+func (c *Collector) sendOneInfo(info haproxyapi.Info, proc string, ch chan<- prometheus.Metric) {
+	var lv []string
+	if c.opts.DescLabels {
+		lv = []string{info["description"]}
+	}
+	if proc != "" {
+		lv = append(lv, proc)
+	}
 	for _, d := range c.info {
 		if v, ok := info.Float(d.key); ok {
-			ch <- prometheus.MustNewConstMetric(d.desc, d.typ, v, proc...)
+			ch <- prometheus.MustNewConstMetric(d.desc, d.typ, v, lv...)
+		} else if nanIfAbsent[d.key] {
+			ch <- prometheus.MustNewConstMetric(d.desc, d.typ, math.NaN(), lv...)
 		}
 	}
 	if c.buildInfo != nil && info["Version"] != "" {
-		ch <- prometheus.MustNewConstMetric(c.buildInfo, prometheus.GaugeValue, 1, append([]string{info["Version"]}, proc...)...)
+		ch <- prometheus.MustNewConstMetric(c.buildInfo, prometheus.GaugeValue, 1, append([]string{info["Version"]}, lv...)...)
 	}
 }
 
@@ -418,18 +484,36 @@ func (c *Collector) sendRows(s *snapshot, typ haproxyapi.RowType, fams []*compil
 	st := s.stat
 	cols := resolveColumns(st, fams)
 	px, sv := st.Col("pxname"), st.Col("svname")
+	skip := c.serverFilter(st)
+	var infoSeen map[haproxyapi.ServerRef]bool // haproxy_server_info once per server
+	if s.procCol >= 0 {
+		infoSeen = map[haproxyapi.ServerRef]bool{}
+	}
 	for r := 0; r < st.Rows(); r++ {
-		if st.Type(r) != typ {
+		if st.Type(r) != typ || (typ == haproxyapi.TypeServer && skip(r)) {
 			continue
 		}
 		vars := []string{st.String(r, px)}
-		if typ == haproxyapi.TypeServer {
+		if typ == haproxyapi.TypeServer || typ == haproxyapi.TypeListener {
 			vars = append(vars, st.String(r, sv))
 		}
 		if s.procCol >= 0 {
 			vars = append(vars, s.rowProcess(r))
 		}
 		for i, f := range fams {
+			if f.kind == serverInfo {
+				if infoSeen != nil {
+					ref := haproxyapi.ServerRef{Backend: vars[0], Server: vars[1]}
+					if infoSeen[ref] {
+						continue
+					}
+					infoSeen[ref] = true
+				}
+				if sv, ok := s.serverInfo(vars); ok {
+					ch <- prometheus.MustNewConstMetric(f.desc, f.typ, 1, vars[0], vars[1], sv.Addr, infoPort(sv), sv.FQDN)
+				}
+				continue
+			}
 			rowSamples(s, r, f, cols[i], vars, func(extra string, v float64) {
 				lv := vars
 				if extra != "" {
@@ -528,6 +612,26 @@ func rowSamples(s *snapshot, r int, f *compiled, col columns, vars []string, emi
 		}
 		for i, state := range f.states {
 			emit(state, float64(a[i]))
+		}
+	case aggCheck:
+		counts := s.chk[aggKey(vars[0], s.rowProcess(r))]
+		if counts == nil {
+			return // promex: only backends with servers
+		}
+		for i, state := range f.states {
+			emit(state, float64(counts[i]))
+		}
+	case listenerState:
+		raw := string(st.Bytes(r, col.main))
+		if raw == "" {
+			return
+		}
+		for _, state := range f.states {
+			emit(state, b2f(state == raw))
+		}
+	case modeInfo:
+		if m := st.String(r, col.main); m != "" {
+			emit(m, 1)
 		}
 	case adminState:
 		if s.admin == nil {

@@ -5,12 +5,15 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
 
 	"github.com/lbpilot/lbpilot/collectors"
 	"github.com/lbpilot/lbpilot/internal/haproxyapi"
@@ -123,4 +126,143 @@ func series(name string, cur map[string]string, states []string) string {
 		}
 	}
 	return b.String()
+}
+
+// TestRealHAProxyTablesResolversListeners scrapes a real haproxy with a
+// tracked stick table, a resolvers section, option socket-stats and a
+// backup server, and checks the values of the families they feed.
+func TestRealHAProxyTablesResolversListeners(t *testing.T) {
+	up := haproxytest.Listener(t)
+	httpPort := testenv.FreePort(t)
+	inst := haproxytest.Start(t, haproxytest.Global+fmt.Sprintf(`
+resolvers dns1
+    nameserver ns1 %[2]s
+    hold valid 1s
+
+frontend fe
+    mode http
+    bind 127.0.0.1:%[3]d name main
+    option socket-stats
+    http-request track-sc0 src table tbl
+    http-request return status 200
+
+backend tbl
+    stick-table type ip size 512 expire 1m store http_req_cnt
+
+backend bk
+    mode tcp
+    server active1 %[1]s
+    server spare %[1]s backup
+    server named example.invalid:8080 resolvers dns1 init-addr none
+`, up, testenv.ClosedPort(t), httpPort))
+	// One connection per request: two sessions on the listener.
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	for i := 0; i < 2; i++ {
+		resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d/", httpPort))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	c, err := New(*DefaultOptions(), collectors.Target{URL: inst.Socket}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `# HELP haproxy_sticktable_size Stick table size (maximum number of entries).
+# TYPE haproxy_sticktable_size gauge
+haproxy_sticktable_size{name="tbl",type="ip"} 512
+# HELP haproxy_sticktable_used Entries in use in the stick table.
+# TYPE haproxy_sticktable_used gauge
+haproxy_sticktable_used{name="tbl",type="ip"} 1
+# HELP haproxy_server_backup 1 for a backup server, 0 for an active one.
+# TYPE haproxy_server_backup gauge
+haproxy_server_backup{proxy="bk",server="active1"} 0
+haproxy_server_backup{proxy="bk",server="named"} 0
+haproxy_server_backup{proxy="bk",server="spare"} 1
+# HELP haproxy_listener_sessions_total Total number of sessions.
+# TYPE haproxy_listener_sessions_total counter
+haproxy_listener_sessions_total{listener="main",proxy="fe"} 2
+# HELP haproxy_frontend_info The frontend's mode (http, tcp) as a label; the value is 1.
+# TYPE haproxy_frontend_info gauge
+haproxy_frontend_info{mode="http",proxy="fe"} 1
+`
+	if err := testutil.CollectAndCompare(collectors.Prometheus(c), strings.NewReader(want),
+		"haproxy_sticktable_size", "haproxy_sticktable_used", "haproxy_server_backup", "haproxy_listener_sessions_total", "haproxy_frontend_info"); err != nil {
+		t.Error(err)
+	}
+	// The resolved server's FQDN and port, the others' address.
+	_, upPort, _ := net.SplitHostPort(up)
+	for srv, labels := range map[string]string{
+		"named":   `address="",fqdn="example.invalid",port="8080"`,
+		"active1": `address="127.0.0.1",fqdn="",port="` + upPort + `"`,
+	} {
+		exp := `# HELP haproxy_server_info The server's address, port and FQDN (from show servers state) as labels; the value is 1.
+# TYPE haproxy_server_info gauge
+haproxy_server_info{` + labels + `,proxy="bk",server="` + srv + `"} 1
+`
+		if err := compareOne(c, "haproxy_server_info", srv, exp); err != nil {
+			t.Errorf("%s: %v", srv, err)
+		}
+	}
+	// One sent counter per nameserver (the default section from
+	// resolv.conf may add more).
+	if v := gatherLabelled(t, c, "haproxy_resolver_sent", "nameserver", "ns1"); math.IsNaN(v) {
+		t.Error("no haproxy_resolver_sent for dns1/ns1")
+	}
+}
+
+// compareOne compares one server's series of a family.
+func compareOne(c *Collector, family, server, want string) error {
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(collectors.Prometheus(c))
+	mfs, err := reg.Gather()
+	if err != nil {
+		return err
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != family {
+			continue
+		}
+		var keep []*dto.Metric
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "server" && l.GetValue() == server {
+					keep = append(keep, m)
+				}
+			}
+		}
+		mf.Metric = keep
+		var b strings.Builder
+		if _, err := expfmt.MetricFamilyToText(&b, mf); err != nil {
+			return err
+		}
+		if b.String() != want {
+			return fmt.Errorf("got\n%s\nwant\n%s", b.String(), want)
+		}
+		return nil
+	}
+	return fmt.Errorf("no %s", family)
+}
+
+func gatherLabelled(t *testing.T, c *Collector, family, label, value string) float64 {
+	t.Helper()
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(collectors.Prometheus(c))
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != family {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == label && l.GetValue() == value {
+					return m.GetGauge().GetValue()
+				}
+			}
+		}
+	}
+	return math.NaN()
 }

@@ -123,8 +123,9 @@ func twoDumps(t *testing.T) (a, b []byte) {
 // and checks summed, peak, state and one-process rows.
 func TestMergeStatsFixture(t *testing.T) {
 	a, b := twoDumps(t)
-	sa := haproxytest.NewSocket(t, haproxytest.ByLine(map[string][]byte{"show stat": a, "show info": fixture(t, "show_info.txt")}))
-	sb := haproxytest.NewSocket(t, haproxytest.ByLine(map[string][]byte{"show stat": b, "show info": fixture(t, "show_info.txt")}))
+	state := fixture(t, "show_servers_state.txt")
+	sa := haproxytest.NewSocket(t, haproxytest.ByLine(map[string][]byte{"show stat": a, "show info": fixture(t, "show_info.txt"), "show servers state": state}))
+	sb := haproxytest.NewSocket(t, haproxytest.ByLine(map[string][]byte{"show stat": b, "show info": fixture(t, "show_info.txt"), "show servers state": state}))
 	opts := DefaultOptions()
 	f := false
 	opts.ServersState = &f
@@ -174,7 +175,7 @@ haproxy_server_sessions_total{proxy="bk_web",server="web1"} 20
 // whole scrape its families, not just its share, and the error names it.
 func TestSeveralSocketsOneFails(t *testing.T) {
 	a, _ := twoDumps(t)
-	ok := haproxytest.NewSocket(t, haproxytest.ByLine(map[string][]byte{"show stat": a}))
+	ok := haproxytest.NewSocket(t, haproxytest.ByLine(map[string][]byte{"show stat": a, "show servers state": fixture(t, "show_servers_state.txt")}))
 	bad := haproxytest.NewSocket(t, haproxytest.Static([]byte("Permission denied\n\n")))
 	opts := DefaultOptions()
 	opts.Scopes = []string{ScopeServer}

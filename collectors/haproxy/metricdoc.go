@@ -19,14 +19,19 @@ func MetricDocs() []collectors.MetricDoc {
 		{ScopeFrontend, []string{"proxy"}, frontendFamilies},
 		{ScopeBackend, []string{"proxy"}, backendFamilies},
 		{ScopeServer, []string{"proxy", "server"}, serverFamilies},
+		{ScopeListener, []string{"proxy", "listener"}, listenerFamilies},
 	} {
 		for _, f := range set.fams {
 			labels := set.labels
 			switch f.kind {
-			case statusState, checkState, aggState, adminState:
+			case statusState, checkState, aggState, adminState, listenerState, aggCheck:
 				labels = append(labels[:len(labels):len(labels)], "state")
 			case httpCodes:
 				labels = append(labels[:len(labels):len(labels)], "code")
+			case modeInfo:
+				labels = append(labels[:len(labels):len(labels)], "mode")
+			case serverInfo:
+				labels = append(labels[:len(labels):len(labels)], serverInfoLabels...)
 			}
 			out = append(out, collectors.MetricDoc{
 				Names:  []string{"haproxy_" + set.scope + "_" + f.name},
@@ -49,6 +54,22 @@ func MetricDocs() []collectors.MetricDoc {
 			Source: "`" + f.key + "`",
 		})
 	}
+	out = append(out,
+		collectors.MetricDoc{Names: []string{"haproxy_process_node"}, Type: "gauge", Labels: "node",
+			Help: "The node name (global node), as a label; the value is 1.", Source: "`node`"},
+		collectors.MetricDoc{Names: []string{"haproxy_process_description"}, Type: "gauge", Labels: "desc",
+			Help: "The global description, as a label; the value is 1. Absent without one.", Source: "`description`"},
+		collectors.MetricDoc{Names: []string{"haproxy_sticktable_size"}, Type: "gauge", Labels: "name, type",
+			Help: "Stick table size (maximum number of entries).", Source: "`show table` size"},
+		collectors.MetricDoc{Names: []string{"haproxy_sticktable_used"}, Type: "gauge", Labels: "name, type",
+			Help: "Entries in use in the stick table.", Source: "`show table` used"},
+	)
+	for _, rc := range resolverCounters {
+		out = append(out, collectors.MetricDoc{
+			Names: []string{"haproxy_resolver_" + rc.name}, Type: "gauge", Labels: "resolver, nameserver",
+			Help: rc.help, Source: "`show resolvers` " + rc.key,
+		})
+	}
 	return out
 }
 
@@ -58,8 +79,12 @@ func familySource(f family) string {
 		return "`hrsp_1xx` … `hrsp_other`"
 	case aggState:
 		return "computed from server `status`"
+	case aggCheck:
+		return "computed from server `check_status`"
 	case adminState:
 		return "`show servers state` srv_admin_state"
+	case serverInfo:
+		return "`show servers state` srv_addr, srv_port, srv_fqdn"
 	}
 	s := "`" + f.col + "`"
 	if f.scale == ms {

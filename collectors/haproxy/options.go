@@ -15,7 +15,8 @@ import (
 
 // Options configure the HAProxy collector (the `haproxy:` block of a module).
 type Options struct {
-	// Scopes to export: process, frontend, backend, server. Default: all.
+	// Scopes to export: process (or global, promex's name), frontend,
+	// backend, server, listener, sticktable, resolver. Default: all.
 	Scopes []string `yaml:"scopes"`
 	// IncludeMetrics and ExcludeMetrics are regular expressions matched
 	// against whole family names (e.g. "haproxy_server_check_status");
@@ -23,6 +24,18 @@ type Options struct {
 	// and no exclude. This is the field selection for large configs.
 	IncludeMetrics []string `yaml:"include_metrics"`
 	ExcludeMetrics []string `yaml:"exclude_metrics"`
+	// ExcludeServerStates drops the per-server families of servers whose
+	// status is one of these promex states (maint, drain, nolb, down, up;
+	// case-insensitive): e.g. [maint] or [maint, drain] keeps parked
+	// server-template slots out of Prometheus. Backend aggregates still
+	// count them.
+	ExcludeServerStates []string `yaml:"exclude_server_states"`
+	// DescLabels adds the global description as a "desc" label to the
+	// process families (promex's desc-labels parameter).
+	DescLabels bool `yaml:"desc_labels"`
+	// ExtraCounters exports the counters HAProxy's stats modules add to
+	// show stat (SSL, H1, H2, …; promex's extra-counters parameter).
+	ExtraCounters bool `yaml:"extra_counters"`
 	// ServersState also reads `show servers state` for the admin state
 	// (haproxy_server_admin_state). Socket targets only. Default true.
 	ServersState *bool `yaml:"servers_state"`
@@ -36,6 +49,9 @@ type Options struct {
 	upstream.HTTPOptions `yaml:",inline"`
 
 	include, exclude []*regexp.Regexp
+	excluded         []string // ExcludeServerStates, upper case
+	params           *Params  // a request's metrics= filter
+	noScopes         bool     // a request's scope= left no scope
 }
 
 // DefaultOptions returns the options of the built-in haproxy module.
@@ -49,15 +65,28 @@ func DefaultOptions() *Options {
 
 // Validate fills defaults and checks the options.
 func (o *Options) Validate() error {
-	if len(o.Scopes) == 0 {
-		o.Scopes = []string{ScopeProcess, ScopeFrontend, ScopeBackend, ScopeServer}
+	if len(o.Scopes) == 0 && !o.noScopes {
+		o.Scopes = allScopes
 	}
+	scopes := make([]string, 0, len(o.Scopes))
 	for _, s := range o.Scopes {
 		switch s {
-		case ScopeProcess, ScopeFrontend, ScopeBackend, ScopeServer:
+		case "global":
+			s = ScopeProcess
+		case ScopeProcess, ScopeFrontend, ScopeBackend, ScopeServer, ScopeListener, ScopeStickTable, ScopeResolver:
 		default:
-			return fmt.Errorf("haproxy: unknown scope %q (want process, frontend, backend or server)", s)
+			return fmt.Errorf("haproxy: unknown scope %q (want process, frontend, backend, server, listener, sticktable or resolver)", s)
 		}
+		scopes = append(scopes, s)
+	}
+	o.Scopes = scopes
+	o.excluded = nil
+	for _, s := range o.ExcludeServerStates {
+		up := strings.ToUpper(s)
+		if stateIndex(up) < 0 {
+			return fmt.Errorf("haproxy: exclude_server_states: unknown state %q (want maint, drain, nolb, down or up)", s)
+		}
+		o.excluded = append(o.excluded, up)
 	}
 	if o.ServersState == nil {
 		t := true
@@ -94,8 +123,22 @@ func (o *Options) hasScope(s string) bool {
 	return false
 }
 
-// wanted applies include_metrics and exclude_metrics to a family name.
+// excludes reports whether servers in a promex state (upper case) are left out.
+func (o *Options) excludes(state string) bool {
+	for _, s := range o.excluded {
+		if s == state {
+			return true
+		}
+	}
+	return false
+}
+
+// wanted applies include_metrics, exclude_metrics and a request's metrics=
+// parameter to a family name.
 func (o *Options) wanted(name string) bool {
+	if !o.params.keep(name) {
+		return false
+	}
 	if len(o.include) > 0 {
 		ok := false
 		for _, re := range o.include {

@@ -15,7 +15,7 @@ func TestREADMEListsEveryFamily(t *testing.T) {
 	for _, set := range []struct {
 		scope string
 		fams  []family
-	}{{"frontend", frontendFamilies}, {"backend", backendFamilies}, {"server", serverFamilies}} {
+	}{{"frontend", frontendFamilies}, {"backend", backendFamilies}, {"server", serverFamilies}, {"listener", listenerFamilies}} {
 		for _, f := range set.fams {
 			names = append(names, "haproxy_"+set.scope+"_"+f.name)
 		}
@@ -23,7 +23,10 @@ func TestREADMEListsEveryFamily(t *testing.T) {
 	for _, f := range infoFamilies {
 		names = append(names, "haproxy_process_"+f.name)
 	}
-	names = append(names, "haproxy_process_build_info")
+	names = append(names, "haproxy_process_build_info", "haproxy_process_node", "haproxy_process_description", "haproxy_sticktable_size", "haproxy_sticktable_used")
+	for _, rc := range resolverCounters {
+		names = append(names, "haproxy_resolver_"+rc.name)
+	}
 	for _, n := range names {
 		if !strings.Contains(readme, "`"+n+"`") {
 			t.Errorf("README.md does not document %s", n)

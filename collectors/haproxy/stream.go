@@ -69,8 +69,9 @@ func newServerStream(c *Collector, s *snapshot) *serverStream {
 	}
 
 	px, sv := st.Col("pxname"), st.Col("svname")
+	skip := c.serverFilter(st)
 	for r := 0; r < st.Rows(); r++ {
-		if st.Type(r) != haproxyapi.TypeServer {
+		if st.Type(r) != haproxyapi.TypeServer || skip(r) {
 			continue
 		}
 		p, n, proc := st.String(r, px), st.String(r, sv), s.rowProcess(r)
@@ -134,6 +135,9 @@ func (ss *serverStream) WriteSamples(w *bufio.Writer, name string) error {
 	if !ok {
 		return nil
 	}
+	if f.kind == serverInfo {
+		return ss.writeServerInfo(w, f)
+	}
 	col := ss.cols[name]
 	slot := extraState
 	switch f.kind {
@@ -143,12 +147,12 @@ func (ss *serverStream) WriteSamples(w *bufio.Writer, name string) error {
 		slot = extraNone
 	}
 	st := ss.s.stat
-	fast := f.kind == plain && f.scale == 1 && col.mode < 0 && col.main >= 0
+	fast := (f.kind == plain || f.kind == nanIfEmpty) && f.scale == 1 && col.mode < 0 && col.main >= 0
 	for i, r := range ss.rows {
 		if fast {
 			// Fast path: the CSV already spells the integer.
 			raw := st.Bytes(r, col.main)
-			if len(raw) == 0 {
+			if len(raw) == 0 && f.kind == plain {
 				continue
 			}
 			if isInteger(raw) {
