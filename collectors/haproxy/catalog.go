@@ -35,6 +35,7 @@ const (
 	modeInfo                       // frontend/backend: 1, with the proxy's mode (http, tcp) as a label
 	serverInfo                     // server: 1, with address, port and FQDN from `show servers state`
 	aggCheck                       // backend: number of its checked servers per last check result (computed)
+	extraCounter                   // a stats module's column (extra-counters), with the module as "mod"
 )
 
 // family is one metric family derived from `show stat`.

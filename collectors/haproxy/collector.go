@@ -132,6 +132,9 @@ func New(opts Options, t collectors.Target, _ collectors.Logger) (*Collector, er
 			return nil
 		}
 		var out []*compiled
+		if opts.ExtraCounters {
+			fams = append(fams[:len(fams):len(fams)], extraFamilies()...)
+		}
 		for _, f := range fams {
 			fq := "haproxy_" + scope + "_" + f.name
 			if !opts.wanted(fq) {
@@ -166,6 +169,9 @@ func New(opts Options, t collectors.Target, _ collectors.Logger) (*Collector, er
 				labels = append(append([]string(nil), vars...), "state")
 			case modeInfo:
 				labels = append(append([]string(nil), vars...), "mode")
+			case extraCounter:
+				cf.states = []string{extraModule(f.col)}
+				labels = append(append([]string(nil), vars...), "mod")
 			case serverInfo:
 				if c.client == nil {
 					continue // only the socket has show servers state
@@ -632,6 +638,10 @@ func rowSamples(s *snapshot, r int, f *compiled, col columns, vars []string, emi
 	case modeInfo:
 		if m := st.String(r, col.main); m != "" {
 			emit(m, 1)
+		}
+	case extraCounter:
+		if v, ok := st.Float(r, col.main); ok {
+			emit(f.states[0], v)
 		}
 	case adminState:
 		if s.admin == nil {

@@ -103,6 +103,14 @@ func TestGoldenScenarios(t *testing.T) {
 	}
 }
 
+// TestGoldenExtraCounters: the stats modules' columns of the captured 2.6
+// haproxy under promex's names, labelled with their module.
+func TestGoldenExtraCounters(t *testing.T) {
+	sc := scenarios[len(scenarios)-1]
+	opts := &Options{ExtraCounters: true, IncludeMetrics: []string{"haproxy_[a-z]+_(ssl|h1|h2)_.*"}}
+	goldenCompare(t, newCollector(t, opts, fakeSocket(t, sc), nil), "extra_counters")
+}
+
 func TestGoldenHTTPStatsPage(t *testing.T) {
 	csv := fixture(t, "http_stats_csv.csv")
 	var gotPath, gotUser, gotPass string
@@ -295,11 +303,16 @@ func sameValue(a, b float64) bool { return a == b || (math.IsNaN(a) && math.IsNa
 // uses — and requires the same families, types, help, series and values.
 func TestStreamMatchesConstMetrics(t *testing.T) {
 	// The status zoo again with servers left out by state and the desc label.
+	// The captured 2.6 haproxy again with the extra counters.
 	excl := &Options{ExcludeServerStates: []string{"maint", "drain"}, DescLabels: true}
-	for i, sc := range append(scenarios, scenarios[1]) {
+	extra := &Options{ExtraCounters: true}
+	for i, sc := range append(scenarios, scenarios[1], scenarios[len(scenarios)-1]) {
 		opts := (*Options)(nil)
-		if i == len(scenarios) {
+		switch i {
+		case len(scenarios):
 			sc.name, opts = "status_zoo_excluded", excl
+		case len(scenarios) + 1:
+			sc.name, opts = sc.name+"_extra_counters", extra
 		}
 		t.Run(sc.name, func(t *testing.T) {
 			labels := prometheus.Labels{"target": "lb\"1\\x\n", "site": "dc-1"} // escaping matters

@@ -64,6 +64,20 @@ func MetricDocs() []collectors.MetricDoc {
 		collectors.MetricDoc{Names: []string{"haproxy_sticktable_used"}, Type: "gauge", Labels: "name, type",
 			Help: "Entries in use in the stick table.", Source: "`show table` used"},
 	)
+	for _, e := range extraCounters {
+		typ := "untyped"
+		if e.gauge {
+			typ = "gauge"
+		}
+		var names []string
+		for _, scope := range []string{ScopeFrontend, ScopeBackend, ScopeServer, ScopeListener} {
+			names = append(names, "haproxy_"+scope+"_"+e.col)
+		}
+		out = append(out, collectors.MetricDoc{
+			Names: names, Type: typ, Labels: "proxy (server, listener), mod (`" + e.mod + "`)",
+			Help: e.help + " Only with `extra_counters` or `extra-counters`, where HAProxy fills the column.", Source: extraSource + " `" + e.col + "`",
+		})
+	}
 	for _, rc := range resolverCounters {
 		out = append(out, collectors.MetricDoc{
 			Names: []string{"haproxy_resolver_" + rc.name}, Type: "gauge", Labels: "resolver, nameserver",
@@ -93,9 +107,15 @@ func familySource(f family) string {
 	return s
 }
 
+// extraSource starts the Source of the extra counters' rows.
+const extraSource = "stats module column"
+
 func typeName(t prometheus.ValueType) string {
-	if t == counter {
+	switch t {
+	case counter:
 		return "counter"
+	case prometheus.UntypedValue:
+		return "untyped"
 	}
 	return "gauge"
 }

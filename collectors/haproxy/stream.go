@@ -11,15 +11,17 @@ import (
 	"github.com/lbpilot/lbpilot/internal/haproxyapi"
 )
 
-// Extra label slots: families with no extra label, with "state", with "code".
+// Extra label slots: families with no extra label, with "state", with
+// "code", with "mod" (extra counters).
 const (
 	extraNone = iota
 	extraState
 	extraCode
+	extraMod
 	numSlots
 )
 
-var slotNames = [numSlots]string{"", "state", "code"}
+var slotNames = [numSlots]string{"", "state", "code", "mod"}
 
 // serverStream writes the server families of one snapshot straight into
 // the text format. Each server's label pairs are rendered once, in
@@ -122,8 +124,11 @@ func (ss *serverStream) Families() []expo.Family {
 	out := make([]expo.Family, 0, len(ss.c.server))
 	for _, f := range ss.c.server {
 		t := dto.MetricType_GAUGE
-		if f.typ == prometheus.CounterValue {
+		switch f.typ {
+		case prometheus.CounterValue:
 			t = dto.MetricType_COUNTER
+		case prometheus.UntypedValue:
+			t = dto.MetricType_UNTYPED
 		}
 		out = append(out, expo.Family{Name: f.fqName, Help: f.help, Type: t})
 	}
@@ -143,6 +148,8 @@ func (ss *serverStream) WriteSamples(w *bufio.Writer, name string) error {
 	switch f.kind {
 	case httpCodes:
 		slot = extraCode
+	case extraCounter:
+		slot = extraMod
 	case plain, nanIfEmpty, checkCode:
 		slot = extraNone
 	}

@@ -46,7 +46,7 @@ func TestMetricsDocCurrent(t *testing.T) {
 // allOptIns builds one module per kind with every opt-in family on.
 const allOptIns = `
 modules:
-  haproxy: {haproxy: {servers_state: true}}
+  haproxy: {haproxy: {servers_state: true, extra_counters: true, desc_labels: true}}
   wcs: {wcs: {stream_metrics: true, unknown_keys: true}}
   srs: {srs: {stream_metrics: true, clients: true}}
   emqx: {}
@@ -100,7 +100,7 @@ func TestCatalogsMatchDescriptors(t *testing.T) {
 				}
 				documented[n] = true
 			}
-			if r.Type != "gauge" && r.Type != "counter" && r.Type != "histogram" {
+			if r.Type != "gauge" && r.Type != "counter" && r.Type != "histogram" && r.Type != "untyped" {
 				t.Errorf("%s: %v has type %q", kind, r.Names, r.Type)
 			}
 			if r.Help == "" {
