@@ -21,6 +21,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/lbpilot/lbpilot/internal/docstest"
+	"github.com/lbpilot/lbpilot/internal/haproxyapi/haproxytest"
 	"github.com/lbpilot/lbpilot/internal/lab"
 )
 
@@ -360,4 +361,58 @@ func TestGzipResponses(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// TestProbeSeveralHAProxySockets: /probe takes a comma-separated list of
+// stats sockets (and master CLIs) as one target, merged, and refuses a bad
+// list with a 400 naming the entry.
+func TestProbeSeveralHAProxySockets(t *testing.T) {
+	stat, err := os.ReadFile("../collectors/haproxy/testdata/show_stat.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	state, err := os.ReadFile("../collectors/haproxy/testdata/show_servers_state.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	answers := map[string][]byte{"show stat": stat, "show servers state": state}
+	a := haproxytest.NewSocket(t, haproxytest.ByLine(answers))
+	b := haproxytest.NewSocket(t, haproxytest.ByLine(answers))
+	e, logs := newExporter(t, Options{})
+	h := e.ProbeHandler()
+	one := scrape(t, h, probe("haproxy", a.Addr)+"&scope=frontend")
+	both := scrape(t, h, probe("haproxy", a.Addr+","+b.Addr)+"&scope=frontend")
+	if up := gaugeValue(t, both, "lbpilot_up", nil); up != 1 {
+		t.Fatalf("lbpilot_up %v; log: %s", up, logs)
+	}
+	labels := map[string]string{"proxy": "fe_http"}
+	if o, m := counterOf(t, one, "haproxy_frontend_sessions_total", labels), counterOf(t, both, "haproxy_frontend_sessions_total", labels); o == 0 || m != 2*o {
+		t.Errorf("sessions of two identical processes = %v, want 2 × %v", m, o)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, probe("haproxy", a.Addr+",http://lb/stats"), nil))
+	if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), "stats sockets only") {
+		t.Errorf("a stats page in a list: HTTP %d %q, want 400", rec.Code, rec.Body.String())
+	}
+}
+
+func counterOf(t *testing.T, mfs map[string]*dto.MetricFamily, name string, labels map[string]string) float64 {
+	t.Helper()
+	mf, ok := mfs[name]
+	if !ok {
+		t.Fatalf("no %s", name)
+	}
+	for _, m := range mf.GetMetric() {
+		match := 0
+		for _, l := range m.GetLabel() {
+			if labels[l.GetName()] == l.GetValue() {
+				match++
+			}
+		}
+		if match == len(labels) {
+			return m.GetCounter().GetValue()
+		}
+	}
+	t.Fatalf("no %s%v", name, labels)
+	return 0
 }

@@ -112,18 +112,19 @@ func New(opts Options, t collectors.Target, _ collectors.Logger) (*Collector, er
 	if opts.hasScope(ScopeProcess) && c.client != nil {
 		// desc-labels: the global description as a "desc" label (empty,
 		// so absent, when HAProxy has none).
-		infoVars := procVar
+		var desc []string
 		if opts.DescLabels {
-			infoVars = append(append([]string(nil), procVar...), "desc")
+			desc = []string{"desc"}
 		}
+		desc = append(desc, procVar...)
 		for _, f := range infoFamilies {
 			name := "haproxy_process_" + f.name
 			if opts.wanted(name) {
-				c.info = append(c.info, infoDesc{key: f.key, typ: f.typ, desc: prometheus.NewDesc(name, f.help, infoVars, cl)})
+				c.info = append(c.info, infoDesc{key: f.key, typ: f.typ, desc: prometheus.NewDesc(name, f.help, desc, cl)})
 			}
 		}
 		if opts.wanted("haproxy_process_build_info") {
-			c.buildInfo = prometheus.NewDesc("haproxy_process_build_info", "HAProxy version, as a label; the value is 1.", append([]string{"version"}, infoVars...), cl)
+			c.buildInfo = prometheus.NewDesc("haproxy_process_build_info", "HAProxy version, as a label; the value is 1.", append([]string{"version"}, desc...), cl)
 		}
 	}
 	compile := func(scope string, fams []family, vars []string) []*compiled {
@@ -175,7 +176,9 @@ func New(opts Options, t collectors.Target, _ collectors.Logger) (*Collector, er
 				if c.client == nil {
 					continue // only the socket has show servers state
 				}
-				labels = append(append([]string(nil), vars...), serverInfoLabels...)
+				// One per server even with the process label: every
+				// process has the same address.
+				labels = append(append([]string(nil), vars[:2]...), serverInfoLabels...)
 			case httpCodes:
 				labels = append(append([]string(nil), vars...), "code")
 			}
@@ -229,12 +232,13 @@ type snapshot struct {
 	info  haproxyapi.Info
 	stat  *haproxyapi.Stat
 	admin map[adminKey]haproxyapi.AdminFlags               // nil when not fetched
-	addrs map[haproxyapi.ServerRef]*haproxyapi.ServerState // for haproxy_server_info; nil when not fetched (or several processes)
-	mods  moduleData                                       // show table, show resolvers (one socket only)
+	addrs map[haproxyapi.ServerRef]*haproxyapi.ServerState // for haproxy_server_info; nil when not fetched
+	mods  moduleData                                       // show table, show resolvers
 	agg   map[string]*[5]int                               // aggKey → servers per state (serverStates order)
 	chk   map[string][]int                                 // aggKey → checked servers per check result (checkStates order)
 	// With the process label: the stat's column holding each row's
-	// process (-1 without), and every process's show info.
+	// process (-1 without), and every process's show info (info is
+	// then their merge, for the labels taken from it).
 	procCol    int
 	procLabels []string
 	infos      []haproxyapi.Info
@@ -268,16 +272,10 @@ func (c *Collector) fetch(ctx context.Context) (*snapshot, error) {
 	s := &snapshot{procCol: -1}
 	needStat := len(c.frontend)+len(c.backend)+len(c.server)+len(c.listener) > 0
 	needInfo := len(c.info) > 0 || c.buildInfo != nil || c.modules.node != nil || c.modules.description != nil
-	needAddrs := c.client != nil && !c.multi && c.hasKind(serverInfo)
+	needAddrs := c.client != nil && c.hasKind(serverInfo)
 	needState := c.client != nil && (*c.opts.ServersState && c.hasKind(adminState) || needAddrs)
 	if c.multi {
-		// Stick tables, resolvers and server addresses are read from a
-		// single socket only.
-		s, err := c.fetchMulti(ctx, needStat, needInfo, needState)
-		if s != nil && s.stat != nil && c.hasBackendKind(aggCheck) {
-			s.chk = aggregateChecks(s.stat, s.procCol)
-		}
-		return s, err
+		return c.fetchMulti(ctx, needStat, needInfo, needState, needAddrs)
 	}
 	// No cancellation on the first failure here, unlike the HTTP
 	// upstreams: each part feeds its own families, and a failed `show
@@ -324,15 +322,20 @@ func (c *Collector) fetch(ctx context.Context) (*snapshot, error) {
 			return nil
 		})
 	}
-	c.fetchModules(ctx, &g, s)
+	c.fetchModules(ctx, &g, c.client, &s.mods)
 	err := g.Wait()
+	c.aggregate(s)
+	return s, err
+}
+
+// aggregate computes the backends' per-state server counts.
+func (c *Collector) aggregate(s *snapshot) {
 	if s.stat != nil {
-		s.agg = aggregate(s.stat, -1)
+		s.agg = aggregate(s.stat, s.procCol)
 		if c.hasBackendKind(aggCheck) {
-			s.chk = aggregateChecks(s.stat, -1)
+			s.chk = aggregateChecks(s.stat, s.procCol)
 		}
 	}
-	return s, err
 }
 
 func (c *Collector) hasKind(k valueKind) bool {
@@ -444,22 +447,28 @@ func (c *Collector) UpdateStream(ctx context.Context, ch chan<- prometheus.Metri
 }
 
 func (c *Collector) sendInfo(s *snapshot, ch chan<- prometheus.Metric) {
-	if s.infos != nil {
-		for i, info := range s.infos {
-			c.sendOneInfo(info, []string{s.procLabels[i]}, ch)
-		}
+	if s.info == nil {
 		return
 	}
-	if s.info != nil {
-		c.sendOneInfo(s.info, nil, ch)
+	if s.infos != nil {
+		for i, info := range s.infos {
+			c.sendOneInfo(info, s.procLabels[i], ch)
+		}
+	} else {
+		c.sendOneInfo(s.info, "", ch)
 	}
 	c.sendNode(s, ch)
 }
 
-func (c *Collector) sendOneInfo(info haproxyapi.Info, proc []string, ch chan<- prometheus.Metric) {
-	lv := proc
+// sendOneInfo sends the process families of one show info (proc: the
+// process label's value, "" without the label).
+func (c *Collector) sendOneInfo(info haproxyapi.Info, proc string, ch chan<- prometheus.Metric) {
+	var lv []string
 	if c.opts.DescLabels {
-		lv = append(append([]string(nil), proc...), info["description"])
+		lv = []string{info["description"]}
+	}
+	if proc != "" {
+		lv = append(lv, proc)
 	}
 	for _, d := range c.info {
 		if v, ok := info.Float(d.key); ok {
@@ -482,6 +491,10 @@ func (c *Collector) sendRows(s *snapshot, typ haproxyapi.RowType, fams []*compil
 	cols := resolveColumns(st, fams)
 	px, sv := st.Col("pxname"), st.Col("svname")
 	skip := c.serverFilter(st)
+	var infoSeen map[haproxyapi.ServerRef]bool // haproxy_server_info once per server
+	if s.procCol >= 0 {
+		infoSeen = map[haproxyapi.ServerRef]bool{}
+	}
 	for r := 0; r < st.Rows(); r++ {
 		if st.Type(r) != typ || (typ == haproxyapi.TypeServer && skip(r)) {
 			continue
@@ -495,8 +508,15 @@ func (c *Collector) sendRows(s *snapshot, typ haproxyapi.RowType, fams []*compil
 		}
 		for i, f := range fams {
 			if f.kind == serverInfo {
+				if infoSeen != nil {
+					ref := haproxyapi.ServerRef{Backend: vars[0], Server: vars[1]}
+					if infoSeen[ref] {
+						continue
+					}
+					infoSeen[ref] = true
+				}
 				if sv, ok := s.serverInfo(vars); ok {
-					ch <- prometheus.MustNewConstMetric(f.desc, f.typ, 1, append(vars[:len(vars):len(vars)], sv.Addr, infoPort(sv), sv.FQDN)...)
+					ch <- prometheus.MustNewConstMetric(f.desc, f.typ, 1, vars[0], vars[1], sv.Addr, infoPort(sv), sv.FQDN)
 				}
 				continue
 			}

@@ -32,9 +32,8 @@ func (c *Collector) hasBackendKind(k valueKind) bool {
 
 // aggregateChecks counts, per backend, its servers whose health check runs
 // (a non-empty check_status: not paused, not absent) by last result, as
-// promex's haproxy_backend_agg_check_status does (per process when
-// procCol is a column). Every backend with at least one server gets an
-// entry.
+// promex's haproxy_backend_agg_check_status does. Every backend with at
+// least one server gets an entry.
 func aggregateChecks(st *haproxyapi.Stat, procCol int) map[string][]int {
 	out := map[string][]int{}
 	px, chk := st.Col("pxname"), st.Col("check_status")

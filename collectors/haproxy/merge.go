@@ -62,14 +62,11 @@ var columnMerge = map[string]mergeRule{
 	"srv_icur": mergeSum, "src_ilim": mergeLimit,
 	"qtime_max": mergeMax, "ctime_max": mergeMax, "rtime_max": mergeMax, "ttime_max": mergeMax,
 	"eint": mergeSum, "idle_conn_cur": mergeSum, "safe_conn_cur": mergeSum,
-	"used_conn_cur": mergeSum, "need_conn_est": mergeSum,
-	"reqbin": mergeSum, "reqbout": mergeSum, "resbin": mergeSum, "resbout": mergeSum, "priv_idle_cur": mergeSum,
-	// The agent is asked by every process, like the health check; the
-	// rise/fall settings are configuration, the same everywhere; the
-	// health level follows the status rule (the healthiest process).
+	"used_conn_cur": mergeSum, "need_conn_est": mergeSum, "priv_idle_cur": mergeSum,
+	"reqbin": mergeSum, "reqbout": mergeSum, "resbin": mergeSum, "resbout": mergeSum,
 	"agent_status": mergeFirst, "agent_code": mergeFirst, "agent_duration": mergeFirst,
-	"check_rise": mergeFirst, "check_fall": mergeFirst, "agent_rise": mergeFirst, "agent_fall": mergeFirst,
-	"check_health": mergeMax, "agent_health": mergeMax,
+	"check_rise": mergeFirst, "check_fall": mergeFirst, "check_health": mergeFirst,
+	"agent_rise": mergeFirst, "agent_fall": mergeFirst, "agent_health": mergeFirst,
 }
 
 // statusRank orders the states by how available they leave the server:

@@ -123,8 +123,9 @@ func twoDumps(t *testing.T) (a, b []byte) {
 // and checks summed, peak, state and one-process rows.
 func TestMergeStatsFixture(t *testing.T) {
 	a, b := twoDumps(t)
-	sa := haproxytest.NewSocket(t, haproxytest.ByLine(map[string][]byte{"show stat": a, "show info": fixture(t, "show_info.txt")}))
-	sb := haproxytest.NewSocket(t, haproxytest.ByLine(map[string][]byte{"show stat": b, "show info": fixture(t, "show_info.txt")}))
+	state := fixture(t, "show_servers_state.txt")
+	sa := haproxytest.NewSocket(t, haproxytest.ByLine(map[string][]byte{"show stat": a, "show info": fixture(t, "show_info.txt"), "show servers state": state}))
+	sb := haproxytest.NewSocket(t, haproxytest.ByLine(map[string][]byte{"show stat": b, "show info": fixture(t, "show_info.txt"), "show servers state": state}))
 	opts := DefaultOptions()
 	f := false
 	opts.ServersState = &f
@@ -174,7 +175,7 @@ haproxy_server_sessions_total{proxy="bk_web",server="web1"} 20
 // whole scrape its families, not just its share, and the error names it.
 func TestSeveralSocketsOneFails(t *testing.T) {
 	a, _ := twoDumps(t)
-	ok := haproxytest.NewSocket(t, haproxytest.ByLine(map[string][]byte{"show stat": a}))
+	ok := haproxytest.NewSocket(t, haproxytest.ByLine(map[string][]byte{"show stat": a, "show servers state": fixture(t, "show_servers_state.txt")}))
 	bad := haproxytest.NewSocket(t, haproxytest.Static([]byte("Permission denied\n\n")))
 	opts := DefaultOptions()
 	opts.Scopes = []string{ScopeServer}
@@ -338,4 +339,20 @@ func gatherState(t *testing.T, c *Collector, name, server, state string) float64
 	}
 	t.Fatalf("%s{server=%q,state=%q} not gathered", name, server, state)
 	return 0
+}
+
+func TestMergeModules(t *testing.T) {
+	got := mergeModules([]moduleData{
+		{tables: []haproxyapi.StickTable{{Name: "fe", Type: "ip", Size: 100, Used: 3}},
+			resolvers: []haproxyapi.Nameserver{{Resolvers: "dns", Name: "ns1", Counters: []haproxyapi.Counter{{Name: "sent", Value: 5}}}}},
+		{tables: []haproxyapi.StickTable{{Name: "fe", Type: "ip", Size: 100, Used: 4}, {Name: "be", Type: "string", Size: 10, Used: 1}},
+			resolvers: []haproxyapi.Nameserver{{Resolvers: "dns", Name: "ns1", Counters: []haproxyapi.Counter{{Name: "sent", Value: 7}, {Name: "errors", Value: 1}}}}},
+	})
+	wantTables := []haproxyapi.StickTable{{Name: "fe", Type: "ip", Size: 200, Used: 7}, {Name: "be", Type: "string", Size: 10, Used: 1}}
+	if len(got.tables) != 2 || got.tables[0].Size != wantTables[0].Size || got.tables[0].Used != 7 || got.tables[1].Name != "be" || got.tables[1].Used != 1 {
+		t.Errorf("tables = %+v, want %+v", got.tables, wantTables)
+	}
+	if len(got.resolvers) != 1 || len(got.resolvers[0].Counters) != 2 || got.resolvers[0].Counters[0].Value != 12 || got.resolvers[0].Counters[1].Value != 1 {
+		t.Errorf("resolvers = %+v, want ns1 sent 12, errors 1", got.resolvers)
+	}
 }

@@ -117,39 +117,39 @@ func (m *moduleDescs) describe(ch chan<- *prometheus.Desc) {
 // fetchModules adds the commands the selected families need to g. A
 // HAProxy that does not know a command (ErrUnsupported) just has no such
 // families; any other failure is the scrape's error.
-func (c *Collector) fetchModules(ctx context.Context, g *errgroup.Group, s *snapshot) {
+func (c *Collector) fetchModules(ctx context.Context, g *errgroup.Group, client *haproxyapi.Client, mods *moduleData) {
 	m := &c.modules
 	if m.tableSize != nil || m.tableUsed != nil {
 		g.Go(func() error {
-			t, err := c.client.ShowTables(ctx, "", 0)
+			t, err := client.ShowTables(ctx, "", 0)
 			if errors.Is(err, haproxyapi.ErrUnsupported) {
 				return nil
 			}
-			s.mods.tables = t
+			mods.tables = t
 			return err
 		})
 	}
 	if m.tableEntry != nil {
 		tables := c.opts.StickTableEntries.Tables
-		s.mods.entries = make([][]haproxyapi.StickTable, len(tables))
+		mods.entries = make([][]haproxyapi.StickTable, len(tables))
 		for i, name := range tables {
 			g.Go(func() error {
-				t, err := c.client.ShowTables(ctx, name, c.opts.StickTableEntries.MaxEntries)
+				t, err := client.ShowTables(ctx, name, c.opts.StickTableEntries.MaxEntries)
 				if errors.Is(err, haproxyapi.ErrUnsupported) {
 					return nil
 				}
-				s.mods.entries[i] = t
+				mods.entries[i] = t
 				return err
 			})
 		}
 	}
 	if len(m.resolver) > 0 {
 		g.Go(func() error {
-			r, err := c.client.ShowResolvers(ctx)
+			r, err := client.ShowResolvers(ctx)
 			if errors.Is(err, haproxyapi.ErrUnsupported) {
 				return nil
 			}
-			s.mods.resolvers = r
+			mods.resolvers = r
 			return err
 		})
 	}
@@ -216,4 +216,58 @@ func (c *Collector) sendNode(s *snapshot, ch chan<- prometheus.Metric) {
 	if m.description != nil && s.info["description"] != "" {
 		ch <- prometheus.MustNewConstMetric(m.description, prometheus.GaugeValue, 1, s.info["description"])
 	}
+}
+
+// mergeEntries sums the processes' stick table entries (sticktable_entries)
+// by table, key and stored type: each process has its own table, so a key
+// tracked by several processes adds up, as haproxy_sticktable_used does.
+// Each table keeps the keys in the order first seen, at most as many as
+// the most any process returned (so at most max_entries).
+func mergeEntries(mods []moduleData) [][]haproxyapi.StickTable {
+	var out [][]haproxyapi.StickTable
+	for _, m := range mods {
+		for len(out) < len(m.entries) {
+			out = append(out, nil)
+		}
+	}
+	for i := range out {
+		var merged haproxyapi.StickTable
+		keys := map[string]int{}
+		limit := 0
+		for _, m := range mods {
+			if i >= len(m.entries) {
+				continue
+			}
+			for _, t := range m.entries[i] {
+				merged.Name, merged.Type = t.Name, t.Type
+				limit = max(limit, len(t.Entries))
+				for _, e := range t.Entries {
+					k, ok := keys[e.Key]
+					if !ok {
+						if len(merged.Entries) >= limit {
+							continue
+						}
+						keys[e.Key] = len(merged.Entries)
+						merged.Entries = append(merged.Entries, haproxyapi.StickEntry{Key: e.Key})
+						k = len(merged.Entries) - 1
+					}
+					dst := &merged.Entries[k]
+				data:
+					for _, d := range e.Data {
+						for j := range dst.Data {
+							if dst.Data[j].Name == d.Name {
+								dst.Data[j].Value += d.Value
+								continue data
+							}
+						}
+						dst.Data = append(dst.Data, d)
+					}
+				}
+			}
+		}
+		if merged.Name != "" {
+			out[i] = []haproxyapi.StickTable{merged}
+		}
+	}
+	return out
 }

@@ -74,6 +74,8 @@ type part struct {
 	stat  *haproxyapi.Stat
 	info  haproxyapi.Info
 	admin map[haproxyapi.ServerRef]haproxyapi.AdminFlags
+	addrs map[haproxyapi.ServerRef]*haproxyapi.ServerState
+	mods  moduleData
 }
 
 // processes lists the processes behind the target for this scrape:
@@ -113,7 +115,7 @@ func (c *Collector) processes(ctx context.Context) ([]process, error) {
 // (stat, info, servers state) any process failed to give is left out
 // altogether, since a sum missing a process would look right and be
 // wrong; the first error is returned.
-func (c *Collector) fetchMulti(ctx context.Context, needStat, needInfo, needState bool) (*snapshot, error) {
+func (c *Collector) fetchMulti(ctx context.Context, needStat, needInfo, needState, needAddrs bool) (*snapshot, error) {
 	procs, err := c.processes(ctx)
 	if err != nil {
 		return &snapshot{procCol: -1}, err
@@ -122,7 +124,7 @@ func (c *Collector) fetchMulti(ctx context.Context, needStat, needInfo, needStat
 	var (
 		mu       sync.Mutex
 		firstErr error
-		failed   [3]bool // stat, info, state
+		failed   [4]bool // stat, info, state, modules
 	)
 	fail := func(kind int, p process, err error) {
 		mu.Lock()
@@ -168,12 +170,22 @@ func (c *Collector) fetchMulti(ctx context.Context, needStat, needInfo, needStat
 					return nil
 				}
 				pt.admin = make(map[haproxyapi.ServerRef]haproxyapi.AdminFlags, len(ss.Servers))
-				for _, sv := range ss.Servers {
+				pt.addrs = make(map[haproxyapi.ServerRef]*haproxyapi.ServerState, len(ss.Servers))
+				for i, sv := range ss.Servers {
 					pt.admin[sv.Ref()] = sv.Admin
+					pt.addrs[sv.Ref()] = &ss.Servers[i]
 				}
 				return nil
 			})
 		}
+		var mg errgroup.Group
+		c.fetchModules(ctx, &mg, p.client, &pt.mods)
+		g.Go(func() error {
+			if err := mg.Wait(); err != nil {
+				fail(3, p, err)
+			}
+			return nil
+		})
 	}
 	_ = g.Wait()
 
@@ -208,13 +220,31 @@ func (c *Collector) fetchMulti(ctx context.Context, needStat, needInfo, needStat
 		for i := range parts {
 			infos[i] = parts[i].info
 		}
+		s.info = mergeInfo(infos) // also for the labels taken from it (desc, node)
 		if c.opts.ProcessLabel {
 			s.infos = infos
-		} else {
-			s.info = mergeInfo(infos)
 		}
 	}
-	if needState && !failed[2] {
+	if !failed[3] {
+		mods := make([]moduleData, len(parts))
+		for i := range parts {
+			mods[i] = parts[i].mods
+		}
+		s.mods = mergeModules(mods)
+	}
+	if needState && needAddrs && !failed[2] {
+		// Addresses are configuration: the first process that has the
+		// server says it.
+		s.addrs = map[haproxyapi.ServerRef]*haproxyapi.ServerState{}
+		for i := range parts {
+			for ref, sv := range parts[i].addrs {
+				if _, ok := s.addrs[ref]; !ok {
+					s.addrs[ref] = sv
+				}
+			}
+		}
+	}
+	if needState && *c.opts.ServersState && c.hasKind(adminState) && !failed[2] {
 		s.admin = map[adminKey]haproxyapi.AdminFlags{}
 		for i := range parts {
 			for ref, f := range parts[i].admin {
@@ -228,8 +258,52 @@ func (c *Collector) fetchMulti(ctx context.Context, needStat, needInfo, needStat
 			}
 		}
 	}
-	if s.stat != nil {
-		s.agg = aggregate(s.stat, s.procCol)
-	}
+	c.aggregate(s)
 	return s, firstErr
+}
+
+// mergeModules sums the processes' stick tables (each process has its
+// own: size and used entries add up) by name and type, and their
+// resolvers' counters by resolvers section, nameserver and counter.
+func mergeModules(mods []moduleData) moduleData {
+	var out moduleData
+	tables := map[[2]string]int{}
+	for _, m := range mods {
+		for _, t := range m.tables {
+			k := [2]string{t.Name, t.Type}
+			i, ok := tables[k]
+			if !ok {
+				tables[k] = len(out.tables)
+				out.tables = append(out.tables, haproxyapi.StickTable{Name: t.Name, Type: t.Type})
+				i = len(out.tables) - 1
+			}
+			out.tables[i].Size += t.Size
+			out.tables[i].Used += t.Used
+		}
+	}
+	out.entries = mergeEntries(mods)
+	ns := map[[2]string]int{}
+	for _, m := range mods {
+		for _, n := range m.resolvers {
+			k := [2]string{n.Resolvers, n.Name}
+			i, ok := ns[k]
+			if !ok {
+				ns[k] = len(out.resolvers)
+				out.resolvers = append(out.resolvers, haproxyapi.Nameserver{Resolvers: n.Resolvers, Name: n.Name})
+				i = len(out.resolvers) - 1
+			}
+			dst := &out.resolvers[i]
+		counters:
+			for _, ctr := range n.Counters {
+				for j := range dst.Counters {
+					if dst.Counters[j].Name == ctr.Name {
+						dst.Counters[j].Value += ctr.Value
+						continue counters
+					}
+				}
+				dst.Counters = append(dst.Counters, ctr)
+			}
+		}
+	}
+	return out
 }

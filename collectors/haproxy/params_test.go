@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/lbpilot/lbpilot/collectors"
+	"github.com/lbpilot/lbpilot/internal/haproxyapi"
 )
 
 func TestParseParams(t *testing.T) {
@@ -332,4 +333,22 @@ func containsScope(s string) bool {
 		}
 	}
 	return false
+}
+
+// TestMergeEntries: two processes' views of one table add up per key and
+// stored type, bounded by the most entries any process returned.
+func TestMergeEntries(t *testing.T) {
+	entry := func(key string, n float64) haproxyapi.StickEntry {
+		return haproxyapi.StickEntry{Key: key, Data: []haproxyapi.StickData{{Name: "http_req_cnt", Value: n, Numeric: true}}}
+	}
+	p1 := moduleData{entries: [][]haproxyapi.StickTable{{{Name: "t", Type: "ip", Entries: []haproxyapi.StickEntry{entry("a", 1), entry("b", 2)}}}}}
+	p2 := moduleData{entries: [][]haproxyapi.StickTable{{{Name: "t", Type: "ip", Entries: []haproxyapi.StickEntry{entry("b", 5), entry("c", 7)}}}}}
+	got := mergeEntries([]moduleData{p1, p2})
+	if len(got) != 1 || len(got[0]) != 1 {
+		t.Fatalf("merged %+v", got)
+	}
+	es := got[0][0].Entries
+	if len(es) != 2 || es[0].Key != "a" || es[0].Data[0].Value != 1 || es[1].Key != "b" || es[1].Data[0].Value != 7 {
+		t.Errorf("entries %+v, want a=1, b=2+5 (c over the bound of 2)", es)
+	}
 }

@@ -23,8 +23,19 @@ func (ss *serverStream) writeServerInfo(w *bufio.Writer, f *compiled) error {
 	sort.Slice(order, func(a, b int) bool { return names[order[a]] < names[order[b]] })
 	values := make([]string, len(names))
 	copy(values[5:], ss.c.constValues)
+	var seen map[[2]string]bool // with the process label, servers repeat
+	if ss.s.procCol >= 0 {
+		seen = map[[2]string]bool{}
+	}
 	for i := range ss.rows {
 		vars := ss.vars[i]
+		if seen != nil {
+			k := [2]string{vars[0], vars[1]}
+			if seen[k] {
+				continue
+			}
+			seen[k] = true
+		}
 		sv, ok := ss.s.serverInfo(vars[:])
 		if !ok {
 			continue
