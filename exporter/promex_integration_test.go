@@ -67,8 +67,8 @@ backend bk_tcp
 
 // TestPromexDropIn scrapes HAProxy 2.6's own exporter and lbpilot's
 // /probe on the same haproxy with the same promex parameters, and checks
-// that every series promex has (family, label names and values) is in
-// lbpilot's answer, with the same type.
+// that every family promex has is in lbpilot's answer with the same type
+// and exactly the same series (label names and values).
 func TestPromexDropIn(t *testing.T) {
 	bin := testenv.Binary(t, "haproxy")
 	if out, _ := exec.Command(bin, "-vv").CombinedOutput(); !strings.Contains(string(out), "Prometheus exporter") {
@@ -131,9 +131,18 @@ func TestPromexDropIn(t *testing.T) {
 				for _, m := range of.GetMetric() {
 					have[labelKey(m)] = true
 				}
+				promexHas := map[string]bool{}
 				for _, m := range pf.GetMetric() {
-					if k := labelKey(m); !have[k] {
+					k := labelKey(m)
+					promexHas[k] = true
+					if !have[k] {
 						t.Errorf("%s{%s}: promex has this series, lbpilot not", name, k)
+					}
+				}
+				// And the other way: the same label sets, not more.
+				for k := range have {
+					if !promexHas[k] {
+						t.Errorf("%s{%s}: lbpilot has this series, promex not", name, k)
 					}
 				}
 			}
