@@ -98,3 +98,60 @@ func BenchmarkExposition10kServers(b *testing.B) {
 		}
 	})
 }
+
+// streamOnce is one scrape through the streaming path, written to nowhere.
+func streamOnce(b *testing.B, c *Collector) {
+	ch := make(chan prometheus.Metric, 4096)
+	done := make(chan struct{})
+	go func() {
+		for range ch {
+		}
+		close(done)
+	}()
+	s, err := c.UpdateStream(context.Background(), ch)
+	close(ch)
+	<-done
+	if err != nil {
+		b.Fatal(err)
+	}
+	w := bufio.NewWriterSize(io.Discard, 64<<10)
+	if err := expo.WriteStreams(w, []expo.Stream{s}, nil); err != nil {
+		b.Fatal(err)
+	}
+	w.Flush()
+}
+
+// BenchmarkSeveralSockets compares one socket of 10,000 servers with four
+// sockets of 2,500 each read as one (merged) and side by side (process
+// label): the cost of several processes over the same number of rows.
+func BenchmarkSeveralSockets(b *testing.B) {
+	stat, state := bigStat(b, 2500)
+	answers := map[string][]byte{"show stat": stat, "show servers state": state, "show info": fixture(b, "show_info.txt")}
+	var addrs []string
+	for i := 0; i < 4; i++ {
+		addrs = append(addrs, haproxytest.NewSocket(b, haproxytest.ByLine(answers)).Addr)
+	}
+	b.Run("impl=one_socket_10k", func(b *testing.B) {
+		c := benchCollector(b, 10000)
+		for b.Loop() {
+			streamOnce(b, c)
+		}
+	})
+	for _, label := range []bool{false, true} {
+		name := "impl=four_sockets_merged"
+		if label {
+			name = "impl=four_sockets_process_label"
+		}
+		b.Run(name, func(b *testing.B) {
+			opts := DefaultOptions()
+			opts.ProcessLabel = label
+			c, err := New(*opts, collectors.Target{URL: strings.Join(addrs, ",")}, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				streamOnce(b, c)
+			}
+		})
+	}
+}

@@ -38,7 +38,6 @@ type serverStream struct {
 	split  [numSlots][]int
 	cols   map[string]columns
 	fams   map[string]*compiled
-	buf    []byte
 }
 
 // labelSource is a label in sorted order: a const label, proxy or server.
@@ -163,13 +162,14 @@ func (ss *serverStream) WriteSamples(w *bufio.Writer, name string) error {
 				continue
 			}
 			if isInteger(raw) {
-				b := append(ss.buf[:0], name...)
+				// Appending into the writer's own free space makes
+				// its Write a no-copy commit when the line fits.
+				b := append(w.AvailableBuffer(), name...)
 				b = append(b, '{')
 				b = append(b, ss.labels[i]...)
 				b = append(b, '}', ' ')
 				b = append(b, raw...)
 				b = append(b, '\n')
-				ss.buf = b
 				if _, err := w.Write(b); err != nil {
 					return err
 				}
@@ -179,7 +179,7 @@ func (ss *serverStream) WriteSamples(w *bufio.Writer, name string) error {
 		var werr error
 		vars := ss.vars[i]
 		rowSamples(ss.s, r, f, col, vars, func(extra string, v float64) {
-			b := append(ss.buf[:0], name...)
+			b := append(w.AvailableBuffer(), name...)
 			b = append(b, '{')
 			labels := ss.labels[i]
 			if extra == "" || slot == extraNone {
@@ -202,7 +202,6 @@ func (ss *serverStream) WriteSamples(w *bufio.Writer, name string) error {
 			b = append(b, '}', ' ')
 			b = expo.AppendFloat(b, v)
 			b = append(b, '\n')
-			ss.buf = b
 			if _, err := w.Write(b); err != nil && werr == nil {
 				werr = err
 			}

@@ -41,7 +41,7 @@ func (ss *serverStream) writeServerInfo(w *bufio.Writer, f *compiled) error {
 			continue
 		}
 		values[0], values[1], values[2], values[4] = vars[0], vars[1], sv.Addr, sv.FQDN
-		b := append(ss.buf[:0], f.fqName...)
+		b := append(w.AvailableBuffer(), f.fqName...)
 		b = append(b, '{')
 		for j, k := range order {
 			if j > 0 {
@@ -59,7 +59,6 @@ func (ss *serverStream) writeServerInfo(w *bufio.Writer, f *compiled) error {
 			b = append(b, '"')
 		}
 		b = append(b, "} 1\n"...)
-		ss.buf = b
 		if _, err := w.Write(b); err != nil {
 			return err
 		}
