@@ -122,10 +122,33 @@ func (r replay) Collect(ch chan<- prometheus.Metric) {
 // "http") balancing over servers, and returns the frontend's address.
 func Front(t testing.TB, mode string, servers ...string) string {
 	t.Helper()
+	return front(t, mode, "", servers)
+}
+
+// FrontTLS is Front with haproxy terminating TLS with the CA's server
+// certificate.
+func FrontTLS(t testing.TB, mode string, ca CA, servers ...string) string {
+	t.Helper()
+	cert, err := os.ReadFile(ca.CertFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := os.ReadFile(ca.KeyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bundle := filepath.Join(t.TempDir(), "bundle.pem")
+	if err := os.WriteFile(bundle, append(cert, key...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return front(t, mode, " ssl crt "+bundle, servers)
+}
+
+func front(t testing.TB, mode, bindOpts string, servers []string) string {
 	port := testenv.FreePort(t)
 	var b strings.Builder
 	b.WriteString(haproxytest.Global)
-	b.WriteString("\nfrontend fe\n    mode " + mode + "\n    bind 127.0.0.1:" + strconv.Itoa(port) + "\n    default_backend be\n")
+	b.WriteString("\nfrontend fe\n    mode " + mode + "\n    bind 127.0.0.1:" + strconv.Itoa(port) + bindOpts + "\n    default_backend be\n")
 	b.WriteString("\nbackend be\n    mode " + mode + "\n    balance roundrobin\n")
 	if mode == "http" {
 		b.WriteString("    timeout tunnel 1h\n")
@@ -266,16 +289,17 @@ func NewCA(t testing.TB) CA {
 	return ca
 }
 
-// Garbage serves a TCP listener that answers every connection with junk
-// and closes, and returns its address.
+// Garbage serves a TCP listener that answers whatever a connection sends
+// first with bytes of another protocol (an SSH banner) and closes, and
+// returns its address.
 func Garbage(t testing.TB) string {
 	t.Helper()
 	return testenv.ServeTCP(t, func(c net.Conn) {
 		defer c.Close()
 		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-		_, _ = c.Write([]byte("HTTP/1.0 400 Bad Request\r\nServer: not-what-you-want\r\n\r\nhello\n"))
 		buf := make([]byte, 512)
 		_, _ = c.Read(buf)
+		_, _ = c.Write([]byte("SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n\x00\x00\x01\x14\x07\x14garbage"))
 	})
 }
 

@@ -1,0 +1,96 @@
+package probe
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net/http"
+	"net/http/httptrace"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/lbpilot/lbpilot/internal/upstream"
+)
+
+// CheckHTTPTarget validates an http(s) target URL.
+func CheckHTTPTarget(proto, t string) (*url.URL, error) {
+	u, err := url.Parse(t)
+	if err != nil {
+		return nil, fmt.Errorf("%s target %q: %w", proto, upstream.RedactURL(t), err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return nil, fmt.Errorf("%s target %q: scheme %q (want http or https)", proto, upstream.RedactURL(t), u.Scheme)
+	}
+	if u.Host == "" || u.Hostname() == "" {
+		return nil, fmt.Errorf("%s target %q: no host", proto, upstream.RedactURL(t))
+	}
+	if u.User != nil {
+		return nil, fmt.Errorf("%s target %q: credentials go in the module's http_client_config, not the URL", proto, upstream.RedactURL(t))
+	}
+	return u, nil
+}
+
+// HTTPGet sends GET u on a fresh connection (so that every probe measures
+// a connection set-up, as a new player sees it) and records the phases
+// "connect", "tls" (https only) and "first_byte" (request sent to the
+// response's first byte) when record is true. auth, when non-empty, is
+// sent as basic auth.
+func HTTPGet(ctx context.Context, r *Report, hc *http.Client, u string, auth upstream.Auth, record bool) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, Fail("config", err)
+	}
+	req.Close = true
+	req.Header.Set("User-Agent", "lbpilot-probe")
+	if auth.Username != "" {
+		req.SetBasicAuth(auth.Username, auth.Password)
+	}
+	var mu sync.Mutex
+	var connDone, tlsDone, wrote, first time.Time
+	start := time.Now()
+	if record {
+		trace := &httptrace.ClientTrace{
+			ConnectDone: func(_, _ string, err error) {
+				mu.Lock()
+				if err == nil {
+					connDone = time.Now()
+				}
+				mu.Unlock()
+			},
+			TLSHandshakeDone: func(_ tls.ConnectionState, err error) {
+				mu.Lock()
+				if err == nil {
+					tlsDone = time.Now()
+				}
+				mu.Unlock()
+			},
+			WroteRequest: func(httptrace.WroteRequestInfo) { mu.Lock(); wrote = time.Now(); mu.Unlock() },
+			GotFirstResponseByte: func() {
+				mu.Lock()
+				first = time.Now()
+				mu.Unlock()
+			},
+		}
+		req = req.WithContext(httptrace.WithClientTrace(ctx, trace))
+	}
+	resp, err := hc.Do(req)
+	if record {
+		mu.Lock()
+		if !connDone.IsZero() {
+			r.PhaseTook("connect", connDone.Sub(start))
+			if !tlsDone.IsZero() {
+				r.PhaseTook("tls", tlsDone.Sub(connDone))
+			}
+		}
+		if !first.IsZero() && !wrote.IsZero() {
+			r.PhaseTook("first_byte", first.Sub(wrote))
+		}
+		mu.Unlock()
+		r.Skip()
+	}
+	if err != nil {
+		return nil, Fail(NetReason(err, "protocol"), fmt.Errorf("GET %s: %w", upstream.RedactURL(u), err))
+	}
+	return resp, nil
+}
