@@ -46,51 +46,61 @@ func HTTPGet(ctx context.Context, r *Report, hc *http.Client, u string, auth ups
 	if auth.Username != "" {
 		req.SetBasicAuth(auth.Username, auth.Password)
 	}
-	var mu sync.Mutex
-	var connDone, tlsDone, wrote, first time.Time
-	start := time.Now()
 	if record {
-		trace := &httptrace.ClientTrace{
-			ConnectDone: func(_, _ string, err error) {
-				mu.Lock()
-				if err == nil {
-					connDone = time.Now()
-				}
-				mu.Unlock()
-			},
-			TLSHandshakeDone: func(_ tls.ConnectionState, err error) {
-				mu.Lock()
-				if err == nil {
-					tlsDone = time.Now()
-				}
-				mu.Unlock()
-			},
-			WroteRequest: func(httptrace.WroteRequestInfo) { mu.Lock(); wrote = time.Now(); mu.Unlock() },
-			GotFirstResponseByte: func() {
-				mu.Lock()
-				first = time.Now()
-				mu.Unlock()
-			},
-		}
-		req = req.WithContext(httptrace.WithClientTrace(ctx, trace))
+		var finish func()
+		ctx, finish = Trace(ctx, r)
+		req = req.WithContext(ctx)
+		defer func() { finish(); r.Skip() }()
 	}
 	resp, err := hc.Do(req)
-	if record {
-		mu.Lock()
-		if !connDone.IsZero() {
-			r.PhaseTook("connect", connDone.Sub(start))
-			if !tlsDone.IsZero() {
-				r.PhaseTook("tls", tlsDone.Sub(connDone))
-			}
-		}
-		if !first.IsZero() && !wrote.IsZero() {
-			r.PhaseTook("first_byte", first.Sub(wrote))
-		}
-		mu.Unlock()
-		r.Skip()
-	}
 	if err != nil {
 		return nil, Fail(NetReason(err, "protocol"), fmt.Errorf("GET %s: %w", upstream.RedactURL(u), err))
 	}
 	return resp, nil
+}
+
+// Trace returns ctx with an HTTP client trace and a finish func that
+// records the phases it saw: "connect" (from the call to the connection),
+// "tls" (the handshake, https only) and, when the spec has it,
+// "first_byte" (request written to the response's first byte). finish
+// leaves the report's mark at the end of the connection set-up, so the
+// caller's next Phase measures what followed it.
+func Trace(ctx context.Context, r *Report) (context.Context, func()) {
+	var mu sync.Mutex
+	var connDone, tlsDone, wrote, first time.Time
+	start := time.Now()
+	trace := &httptrace.ClientTrace{
+		ConnectDone: func(_, _ string, err error) {
+			mu.Lock()
+			if err == nil {
+				connDone = time.Now()
+			}
+			mu.Unlock()
+		},
+		TLSHandshakeDone: func(_ tls.ConnectionState, err error) {
+			mu.Lock()
+			if err == nil {
+				tlsDone = time.Now()
+			}
+			mu.Unlock()
+		},
+		WroteRequest:         func(httptrace.WroteRequestInfo) { mu.Lock(); wrote = time.Now(); mu.Unlock() },
+		GotFirstResponseByte: func() { mu.Lock(); first = time.Now(); mu.Unlock() },
+	}
+	return httptrace.WithClientTrace(ctx, trace), func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if connDone.IsZero() {
+			return
+		}
+		r.PhaseTook("connect", connDone.Sub(start))
+		r.mark = connDone
+		if !tlsDone.IsZero() {
+			r.PhaseTook("tls", tlsDone.Sub(connDone))
+			r.mark = tlsDone
+		}
+		if r.spec.phaseSet["first_byte"] && !first.IsZero() && !wrote.IsZero() {
+			r.PhaseTook("first_byte", first.Sub(wrote))
+		}
+	}
 }
