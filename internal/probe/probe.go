@@ -24,11 +24,11 @@ import (
 	"github.com/lbpilot/lbpilot/internal/upstream"
 )
 
-// Descriptors every probe shares.
-var (
-	successDesc  = prometheus.NewDesc("probe_success", "Whether the probe succeeded (1) or failed (0).", nil, nil)
-	durationDesc = prometheus.NewDesc("probe_duration_seconds", "How long the whole probe took, in seconds.", nil, nil)
-	failureDesc  = prometheus.NewDesc("probe_failure_info", "Present (1) when the probe failed: reason is a short class, message the one-line error.", []string{"reason", "message"}, nil)
+// Help of the families every probe shares.
+const (
+	successHelp  = "Whether the probe succeeded (1) or failed (0)."
+	durationHelp = "How long the whole probe took, in seconds."
+	failureHelp  = "Present (1) when the probe failed: reason is a short class, message the one-line error."
 )
 
 // maxMessage bounds the message label of probe_failure_info.
@@ -37,12 +37,33 @@ const maxMessage = 200
 // Spec describes one protocol's metrics; build it once per package with
 // NewSpec.
 type Spec struct {
-	proto    string
-	phases   []string
-	phaseSet map[string]bool
-	phaseDsc *prometheus.Desc
-	values   map[string]*prometheus.Desc
-	order    []string
+	proto     string
+	phases    []string
+	phaseSet  map[string]bool
+	phaseHelp string
+	values    map[string]string // help by name
+	order     []string
+	plain     *descs // without const labels (/probe)
+}
+
+// descs are one collector's descriptors.
+type descs struct {
+	success, duration, failure, phase *prometheus.Desc
+	values                            map[string]*prometheus.Desc
+}
+
+func (s *Spec) descs(labels prometheus.Labels) *descs {
+	d := &descs{
+		success:  prometheus.NewDesc("probe_success", successHelp, nil, labels),
+		duration: prometheus.NewDesc("probe_duration_seconds", durationHelp, nil, labels),
+		failure:  prometheus.NewDesc("probe_failure_info", failureHelp, []string{"reason", "message"}, labels),
+		phase:    prometheus.NewDesc("probe_"+s.proto+"_duration_seconds", s.phaseHelp, []string{"phase"}, labels),
+		values:   map[string]*prometheus.Desc{},
+	}
+	for _, n := range s.order {
+		d.values[n] = prometheus.NewDesc("probe_"+s.proto+"_"+n, s.values[n], nil, labels)
+	}
+	return d
 }
 
 // Value names one protocol-specific gauge: probe_<proto>_<Name>.
@@ -54,17 +75,16 @@ type Value struct {
 // NewSpec builds the descriptors of a protocol: probe_<proto>_duration_seconds
 // with a phase label (phases in the order they run) and one gauge per value.
 func NewSpec(proto string, phases []string, values ...Value) *Spec {
-	s := &Spec{proto: proto, phases: phases, phaseSet: map[string]bool{}, values: map[string]*prometheus.Desc{}}
+	s := &Spec{proto: proto, phases: phases, phaseSet: map[string]bool{}, values: map[string]string{},
+		phaseHelp: "Duration of each phase of the " + proto + " probe, in seconds (phases: " + strings.Join(phases, ", ") + ")."}
 	for _, p := range phases {
 		s.phaseSet[p] = true
 	}
-	s.phaseDsc = prometheus.NewDesc("probe_"+proto+"_duration_seconds",
-		"Duration of each phase of the "+proto+" probe, in seconds (phases: "+strings.Join(phases, ", ")+").",
-		[]string{"phase"}, nil)
 	for _, v := range values {
-		s.values[v.Name] = prometheus.NewDesc("probe_"+proto+"_"+v.Name, v.Help, nil, nil)
+		s.values[v.Name] = v.Help
 		s.order = append(s.order, v.Name)
 	}
+	s.plain = s.descs(nil)
 	return s
 }
 
@@ -90,20 +110,28 @@ type Func func(ctx context.Context, r *Report) error
 // Collector adapts a probe to collectors.Collector.
 type Collector struct {
 	spec *Spec
+	d    *descs
 	run  Func
 }
 
-// NewCollector returns a collector that runs fn on every Update.
-func NewCollector(spec *Spec, fn Func) *Collector { return &Collector{spec: spec, run: fn} }
+// NewCollector returns a collector that runs fn on every Update; labels
+// (a static target's) are added to every series.
+func NewCollector(spec *Spec, labels prometheus.Labels, fn Func) *Collector {
+	d := spec.plain
+	if len(labels) > 0 {
+		d = spec.descs(labels)
+	}
+	return &Collector{spec: spec, d: d, run: fn}
+}
 
 // Describe sends every descriptor the probe may use.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- successDesc
-	ch <- durationDesc
-	ch <- failureDesc
-	ch <- c.spec.phaseDsc
+	ch <- c.d.success
+	ch <- c.d.duration
+	ch <- c.d.failure
+	ch <- c.d.phase
 	for _, n := range c.spec.order {
-		ch <- c.spec.values[n]
+		ch <- c.d.values[n]
 	}
 }
 
@@ -115,7 +143,7 @@ func (c *Collector) Update(ctx context.Context, ch chan<- prometheus.Metric) err
 	if err == nil && ctx.Err() != nil {
 		err = ctx.Err()
 	}
-	r.emit(ch, err)
+	r.emit(ch, c.d, err)
 	return nil
 }
 
@@ -171,32 +199,32 @@ func (r *Report) Set(name string, v float64) {
 // Since is the time since the probe started.
 func (r *Report) Since() time.Duration { return time.Since(r.start) }
 
-func (r *Report) emit(ch chan<- prometheus.Metric, err error) {
+func (r *Report) emit(ch chan<- prometheus.Metric, d *descs, err error) {
 	ok := 1.0
 	if err != nil {
 		ok = 0
 	}
-	ch <- prometheus.MustNewConstMetric(successDesc, prometheus.GaugeValue, ok)
-	ch <- prometheus.MustNewConstMetric(durationDesc, prometheus.GaugeValue, time.Since(r.start).Seconds())
+	ch <- prometheus.MustNewConstMetric(d.success, prometheus.GaugeValue, ok)
+	ch <- prometheus.MustNewConstMetric(d.duration, prometheus.GaugeValue, time.Since(r.start).Seconds())
 	// Every phase is listed, so a dashboard sees the phases that did not
 	// run as 0 rather than as gaps that move between scrapes.
 	for _, p := range r.spec.phases {
-		var d time.Duration
+		var dur time.Duration
 		for _, pt := range r.phases {
 			if pt.name == p {
-				d = pt.d
+				dur = pt.d
 			}
 		}
-		ch <- prometheus.MustNewConstMetric(r.spec.phaseDsc, prometheus.GaugeValue, d.Seconds(), p)
+		ch <- prometheus.MustNewConstMetric(d.phase, prometheus.GaugeValue, dur.Seconds(), p)
 	}
 	for _, n := range r.spec.order {
 		if v, ok := r.values[n]; ok && !math.IsNaN(v) {
-			ch <- prometheus.MustNewConstMetric(r.spec.values[n], prometheus.GaugeValue, v)
+			ch <- prometheus.MustNewConstMetric(d.values[n], prometheus.GaugeValue, v)
 		}
 	}
 	if err != nil {
 		reason, msg := Classify(err)
-		ch <- prometheus.MustNewConstMetric(failureDesc, prometheus.GaugeValue, 1, reason, msg)
+		ch <- prometheus.MustNewConstMetric(d.failure, prometheus.GaugeValue, 1, reason, msg)
 	}
 }
 
@@ -244,5 +272,29 @@ func isTimeout(err error) bool {
 	return errors.As(err, &te) && te.Timeout()
 }
 
-// AsCollector is a helper for the kind table: the probe as a collector.
-func AsCollector(c *Collector) collectors.Collector { return c }
+var _ collectors.Collector = (*Collector)(nil)
+
+// MetricDocs is the metric table of a probe kind (docs/metrics.md).
+func (s *Spec) MetricDocs() []collectors.MetricDoc {
+	rows := []collectors.MetricDoc{
+		{Names: []string{"probe_success"}, Type: "gauge", Help: successHelp, Source: "the probe's outcome"},
+		{Names: []string{"probe_duration_seconds"}, Type: "gauge", Help: durationHelp, Source: "measured"},
+		{Names: []string{"probe_failure_info"}, Type: "gauge", Labels: "`reason`, `message`",
+			Help: "Present (1) only when the probe failed: `reason` is a short class (see exporter.md), `message` the one-line error.", Source: "the probe's error"},
+		{Names: []string{"probe_" + s.proto + "_duration_seconds"}, Type: "gauge",
+			Labels: "`phase`: " + strings.Join(quoted(s.phases), ", "),
+			Help:   "Duration of each phase, in seconds; 0 for a phase that did not run.", Source: "measured"},
+	}
+	for _, n := range s.order {
+		rows = append(rows, collectors.MetricDoc{Names: []string{"probe_" + s.proto + "_" + n}, Type: "gauge", Help: s.values[n], Source: "measured"})
+	}
+	return rows
+}
+
+func quoted(l []string) []string {
+	out := make([]string, len(l))
+	for i, s := range l {
+		out[i] = "`" + s + "`"
+	}
+	return out
+}

@@ -14,6 +14,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/lbpilot/lbpilot/collectors"
 	"github.com/lbpilot/lbpilot/internal/probe"
 	"github.com/lbpilot/lbpilot/internal/upstream"
 )
@@ -62,7 +65,7 @@ func CheckTarget(t string) error {
 }
 
 // New returns the probe of one target.
-func New(o Options, t string) (*probe.Collector, error) {
+func New(o Options, t string, labels prometheus.Labels) (*probe.Collector, error) {
 	if err := CheckTarget(t); err != nil {
 		return nil, err
 	}
@@ -70,7 +73,7 @@ func New(o Options, t string) (*probe.Collector, error) {
 	if err != nil {
 		return nil, err
 	}
-	return probe.NewCollector(Spec, func(ctx context.Context, r *probe.Report) error {
+	return probe.NewCollector(Spec, labels, func(ctx context.Context, r *probe.Report) error {
 		return run(ctx, r, o, t, auth)
 	}), nil
 }
@@ -157,3 +160,6 @@ func mediaReason(ctx context.Context, err error) string {
 	}
 	return probe.NetReason(err, "protocol")
 }
+
+// MetricDocs is the probe's metric table (docs/metrics.md).
+func MetricDocs() []collectors.MetricDoc { return Spec.MetricDocs() }

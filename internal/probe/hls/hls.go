@@ -13,6 +13,9 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/lbpilot/lbpilot/collectors"
 	"github.com/lbpilot/lbpilot/internal/probe"
 	"github.com/lbpilot/lbpilot/internal/upstream"
 )
@@ -65,7 +68,7 @@ func CheckTarget(t string) error {
 }
 
 // New returns the probe of one target.
-func New(o Options, t string) (*probe.Collector, error) {
+func New(o Options, t string, labels prometheus.Labels) (*probe.Collector, error) {
 	if err := CheckTarget(t); err != nil {
 		return nil, err
 	}
@@ -73,7 +76,7 @@ func New(o Options, t string) (*probe.Collector, error) {
 	if err != nil {
 		return nil, err
 	}
-	return probe.NewCollector(Spec, func(ctx context.Context, r *probe.Report) error {
+	return probe.NewCollector(Spec, labels, func(ctx context.Context, r *probe.Report) error {
 		p := &prober{o: o, auth: auth, r: r}
 		return p.run(ctx, t)
 	}), nil
@@ -221,3 +224,6 @@ func segmentEnd(s Segment, resp *http.Response) time.Time {
 	}
 	return time.Time{}
 }
+
+// MetricDocs is the probe's metric table (docs/metrics.md).
+func MetricDocs() []collectors.MetricDoc { return Spec.MetricDocs() }

@@ -23,7 +23,7 @@ func probeOnce(t *testing.T, o Options, target string, timeout time.Duration) pr
 	if err := o.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	c, err := New(o, target)
+	c, err := New(o, target, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,8 +19,10 @@ import (
 	"time"
 
 	"github.com/eclipse/paho.golang/paho"
+	"github.com/prometheus/client_golang/prometheus"
 	promconfig "github.com/prometheus/common/config"
 
+	"github.com/lbpilot/lbpilot/collectors"
 	"github.com/lbpilot/lbpilot/internal/probe"
 	"github.com/lbpilot/lbpilot/internal/upstream"
 )
@@ -121,12 +123,12 @@ func parseTarget(t string) (target, error) {
 }
 
 // New returns the probe of one target.
-func New(o Options, t string) (*probe.Collector, error) {
+func New(o Options, t string, labels prometheus.Labels) (*probe.Collector, error) {
 	tg, err := parseTarget(t)
 	if err != nil {
 		return nil, err
 	}
-	return probe.NewCollector(Spec, func(ctx context.Context, r *probe.Report) error {
+	return probe.NewCollector(Spec, labels, func(ctx context.Context, r *probe.Report) error {
 		return run(ctx, r, o, tg)
 	}), nil
 }
@@ -312,3 +314,6 @@ func reasonOr(ctx context.Context, err error, def string) string {
 	}
 	return probe.NetReason(err, def)
 }
+
+// MetricDocs is the probe's metric table (docs/metrics.md).
+func MetricDocs() []collectors.MetricDoc { return Spec.MetricDocs() }

@@ -19,7 +19,7 @@ func probeOnce(t *testing.T, o Options, target string, timeout time.Duration) pr
 	if err := o.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	c, err := New(o, target)
+	c, err := New(o, target, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +155,7 @@ func TestFailures(t *testing.T) {
 				t.Fatal(err)
 			}
 			_ = os.Remove(gone)
-			c, err := New(o, tt.target)
+			c, err := New(o, tt.target, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -19,8 +19,10 @@ import (
 	"strings"
 
 	"github.com/coder/websocket"
+	"github.com/prometheus/client_golang/prometheus"
 	promconfig "github.com/prometheus/common/config"
 
+	"github.com/lbpilot/lbpilot/collectors"
 	"github.com/lbpilot/lbpilot/internal/probe"
 	"github.com/lbpilot/lbpilot/internal/upstream"
 )
@@ -90,7 +92,7 @@ func parseTarget(t string) (string, error) {
 }
 
 // New returns the probe of one target.
-func New(o Options, t string) (*probe.Collector, error) {
+func New(o Options, t string, labels prometheus.Labels) (*probe.Collector, error) {
 	u, err := parseTarget(t)
 	if err != nil {
 		return nil, err
@@ -99,7 +101,7 @@ func New(o Options, t string) (*probe.Collector, error) {
 	if err != nil {
 		return nil, err
 	}
-	return probe.NewCollector(Spec, func(ctx context.Context, r *probe.Report) error {
+	return probe.NewCollector(Spec, labels, func(ctx context.Context, r *probe.Report) error {
 		return run(ctx, r, o, u, auth)
 	}), nil
 }
@@ -252,3 +254,6 @@ func readFailure(ctx context.Context, what string, err error) error {
 	}
 	return probe.Fail(probe.NetReason(err, "protocol"), fmt.Errorf("%s: %s", what, strings.TrimSpace(err.Error())))
 }
+
+// MetricDocs is the probe's metric table (docs/metrics.md).
+func MetricDocs() []collectors.MetricDoc { return Spec.MetricDocs() }
