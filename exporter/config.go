@@ -19,6 +19,7 @@ import (
 	"github.com/lbpilot/lbpilot/internal/probe/flv"
 	"github.com/lbpilot/lbpilot/internal/probe/hls"
 	mqttprobe "github.com/lbpilot/lbpilot/internal/probe/mqtt"
+	"github.com/lbpilot/lbpilot/internal/probe/rtmp"
 	"github.com/lbpilot/lbpilot/internal/probe/wcsws"
 	"github.com/lbpilot/lbpilot/internal/upstream"
 	"github.com/lbpilot/lbpilot/internal/yamlconf"
@@ -40,8 +41,8 @@ type Config struct {
 // Module is a named set of options for one upstream kind. It is what
 // /probe?module= selects and what static targets refer to.
 type Module struct {
-	// Kind is haproxy, wcs, srs or emqx (an upstream's API), or mqtt, flv,
-	// hls or websocket (an end-to-end probe). It defaults to the module's name
+	// Kind is haproxy, wcs, srs or emqx (an upstream's API), or mqtt, rtmp,
+	// flv, hls or websocket (an end-to-end probe). It defaults to the module's name
 	// when that name is a kind.
 	Kind string `yaml:"kind"`
 	// Timeout bounds one scrape of one target of this module.
@@ -56,6 +57,7 @@ type Module struct {
 	MQTT      *mqttprobe.Options `yaml:"mqtt,omitempty"`
 	FLV       *flv.Options       `yaml:"flv,omitempty"`
 	HLS       *hls.Options       `yaml:"hls,omitempty"`
+	RTMP      *rtmp.Options      `yaml:"rtmp,omitempty"`
 	WebSocket *wcsws.Options     `yaml:"websocket,omitempty"`
 }
 

@@ -7,6 +7,7 @@ import (
 	"github.com/lbpilot/lbpilot/internal/probe/flv"
 	"github.com/lbpilot/lbpilot/internal/probe/hls"
 	"github.com/lbpilot/lbpilot/internal/probe/mqtt"
+	"github.com/lbpilot/lbpilot/internal/probe/rtmp"
 	"github.com/lbpilot/lbpilot/internal/probe/wcsws"
 )
 
@@ -50,6 +51,18 @@ func probeKinds() map[string]Kind {
 			CheckURL: hls.CheckTarget,
 			New: func(m *Module, t collectors.Target, _ log.Logger) (collectors.Collector, error) {
 				return hls.New(*m.HLS, t.URL, t.Labels)
+			},
+		},
+		"rtmp": {
+			Prepare: func(m *Module) error {
+				if m.RTMP == nil {
+					m.RTMP = rtmp.DefaultOptions()
+				}
+				return m.RTMP.Validate()
+			},
+			CheckURL: rtmp.CheckTarget,
+			New: func(m *Module, t collectors.Target, _ log.Logger) (collectors.Collector, error) {
+				return rtmp.New(*m.RTMP, t.URL, t.Labels)
 			},
 		},
 		"websocket": {

@@ -67,6 +67,7 @@ targets:
 		{"module=flv&target=rtmp://x/live/s", "Bad target"},
 		{"module=hls&target=ftp://x/s.m3u8", "Bad target"},
 		{"module=websocket&target=tcp://x:1", "Bad target"},
+		{"module=rtmp&target=http://x/live/s", "Bad target"},
 		{"module=rtmpx&target=rtmp://x/live/s", "Unknown module"},
 	} {
 		rec, body := get(t, e.ProbeHandler(), "/probe?"+tt.query, nil)

@@ -184,6 +184,13 @@ func (r *Report) PhaseTook(name string, d time.Duration) {
 	r.phases = append(r.phases, phaseTime{name, d})
 }
 
+// Mark is when the last phase ended (or the probe started).
+func (r *Report) Mark() time.Time { return r.mark }
+
+// SetMark moves the mark to t, for a phase whose end the caller saw
+// happen earlier than now.
+func (r *Report) SetMark(t time.Time) { r.mark = t }
+
 // Skip moves the mark without recording a phase (a wait that is not part
 // of any phase).
 func (r *Report) Skip() { r.mark = time.Now() }

@@ -23,6 +23,7 @@ import (
 	"github.com/lbpilot/lbpilot/internal/probe/flv"
 	"github.com/lbpilot/lbpilot/internal/probe/hls"
 	"github.com/lbpilot/lbpilot/internal/probe/mqtt"
+	"github.com/lbpilot/lbpilot/internal/probe/rtmp"
 	"github.com/lbpilot/lbpilot/internal/probe/wcsws"
 )
 
@@ -37,6 +38,7 @@ var catalogs = map[string]func() []collectors.MetricDoc{
 	"emqx":    emqx.MetricDocs,
 	// The protocol probes (internal/probe).
 	"mqtt":      mqtt.MetricDocs,
+	"rtmp":      rtmp.MetricDocs,
 	"flv":       flv.MetricDocs,
 	"hls":       hls.MetricDocs,
 	"websocket": wcsws.MetricDocs,

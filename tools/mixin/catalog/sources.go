@@ -50,6 +50,7 @@ var sampleURLs = map[string]string{
 	"emqx":    "http://127.0.0.1:18083",
 
 	"mqtt":      "mqtt://127.0.0.1:1883",
+	"rtmp":      "rtmp://127.0.0.1:1935/live/s",
 	"flv":       "http://127.0.0.1:8080/live/s.flv",
 	"hls":       "http://127.0.0.1:8080/live/s.m3u8",
 	"websocket": "ws://127.0.0.1:8080/",
