@@ -112,6 +112,7 @@ type Collector struct {
 	spec *Spec
 	d    *descs
 	run  Func
+	now  func() time.Time // the clock (tests set a fake one)
 }
 
 // NewCollector returns a collector that runs fn on every Update; labels
@@ -121,7 +122,7 @@ func NewCollector(spec *Spec, labels prometheus.Labels, fn Func) *Collector {
 	if len(labels) > 0 {
 		d = spec.descs(labels)
 	}
-	return &Collector{spec: spec, d: d, run: fn}
+	return &Collector{spec: spec, d: d, run: fn, now: time.Now}
 }
 
 // Describe sends every descriptor the probe may use.
@@ -137,7 +138,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 
 // Update runs the probe once. It returns nil: a failed probe is a result.
 func (c *Collector) Update(ctx context.Context, ch chan<- prometheus.Metric) error {
-	r := &Report{spec: c.spec, start: time.Now(), values: map[string]float64{}}
+	r := &Report{spec: c.spec, now: c.now, start: c.now(), values: map[string]float64{}}
 	r.mark = r.start
 	err := c.run(ctx, r)
 	if err == nil && ctx.Err() != nil {
@@ -150,6 +151,7 @@ func (c *Collector) Update(ctx context.Context, ch chan<- prometheus.Metric) err
 // Report collects what one probe measured.
 type Report struct {
 	spec   *Spec
+	now    func() time.Time
 	start  time.Time
 	mark   time.Time
 	phases []phaseTime
@@ -164,7 +166,7 @@ type phaseTime struct {
 // Phase ends the phase name: it took the time since the previous phase
 // ended (or the probe started).
 func (r *Report) Phase(name string) {
-	now := time.Now()
+	now := r.now()
 	r.PhaseTook(name, now.Sub(r.mark))
 	r.mark = now
 }
@@ -193,7 +195,7 @@ func (r *Report) SetMark(t time.Time) { r.mark = t }
 
 // Skip moves the mark without recording a phase (a wait that is not part
 // of any phase).
-func (r *Report) Skip() { r.mark = time.Now() }
+func (r *Report) Skip() { r.mark = r.now() }
 
 // Set sets the value name.
 func (r *Report) Set(name string, v float64) {
@@ -204,7 +206,7 @@ func (r *Report) Set(name string, v float64) {
 }
 
 // Since is the time since the probe started.
-func (r *Report) Since() time.Duration { return time.Since(r.start) }
+func (r *Report) Since() time.Duration { return r.now().Sub(r.start) }
 
 func (r *Report) emit(ch chan<- prometheus.Metric, d *descs, err error) {
 	ok := 1.0
@@ -212,7 +214,7 @@ func (r *Report) emit(ch chan<- prometheus.Metric, d *descs, err error) {
 		ok = 0
 	}
 	ch <- prometheus.MustNewConstMetric(d.success, prometheus.GaugeValue, ok)
-	ch <- prometheus.MustNewConstMetric(d.duration, prometheus.GaugeValue, time.Since(r.start).Seconds())
+	ch <- prometheus.MustNewConstMetric(d.duration, prometheus.GaugeValue, r.now().Sub(r.start).Seconds())
 	// Every phase is listed, so a dashboard sees the phases that did not
 	// run as 0 rather than as gaps that move between scrapes.
 	for _, p := range r.spec.phases {
