@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -184,6 +185,42 @@ func TestBadConfigAndTargets(t *testing.T) {
 	for _, tg := range []string{"", "ftp://h/x.m3u8", "https://", "http://u:pw@h/x.m3u8"} {
 		if err := CheckTarget(tg); err == nil {
 			t.Errorf("CheckTarget(%q) passed", tg)
+		}
+	}
+}
+
+// Credentials from http_client_config.basic_auth reach the server; a
+// wrong password is the server's 401, and the password never shows.
+func TestBasicAuth(t *testing.T) {
+	var seq atomic.Int64
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u, p, ok := r.BasicAuth(); !ok || u != "probe" || p != "s3cret" {
+			http.Error(w, "who are you", http.StatusUnauthorized)
+			return
+		}
+		if strings.HasSuffix(r.URL.Path, ".ts") {
+			_, _ = w.Write(make([]byte, 376))
+			return
+		}
+		_, _ = io.WriteString(w, media(seq.Add(1), 2, ""))
+	}))
+	t.Cleanup(ts.Close)
+	dir := t.TempDir()
+	for _, tt := range []struct {
+		password, reason string
+	}{{"s3cret", ""}, {"wrong", "playlist_status"}} {
+		pw := dir + "/pw-" + tt.password
+		if err := os.WriteFile(pw, []byte(tt.password+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		o := Options{Freshness: no(), HTTPOptions: upstream.HTTPOptions{HTTPClientConfig: &upstream.ClientConfig{
+			Config: promconfig.HTTPClientConfig{BasicAuth: &promconfig.BasicAuth{Username: "probe", PasswordFile: pw}, FollowRedirects: true}}}}
+		r := probeOnce(t, o, ts.URL+"/live/s.m3u8", 2*time.Second)
+		if r.Reason != tt.reason || (tt.reason != "" && r.Values["http_status_code"] != 401) {
+			t.Errorf("password %s: %+v", tt.password, r)
+		}
+		if strings.Contains(r.Message, tt.password) {
+			t.Errorf("the message shows the password: %q", r.Message)
 		}
 	}
 }
