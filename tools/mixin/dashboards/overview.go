@@ -77,7 +77,7 @@ func Overview() (dashboard.Dashboard, error) {
 	d.row("What users feel: end-to-end probes")
 	d.add(6, 8,
 		statPanel("Probes failing",
-			"lbpilot's protocol probes (mqtt, flv, hls, websocket modules) failing now, by reason: clients connecting through HAProxy fail the same way. Alerts: ProbeFailing, HLSStale.",
+			"lbpilot's protocol probes (mqtt, rtmp, flv, hls, websocket modules) failing now, by reason: clients connecting through HAProxy fail the same way. Alerts: ProbeFailing, HLSStale.",
 			"none",
 			instant(`count by (reason) (probe_failure_info{`+jobInst+`}) or vector(0)`, "{{reason}}")).
 			Thresholds(steps("green", 1, "red")).ColorMode(common.BigValueColorModeBackground).GraphMode(common.BigValueGraphModeNone),
@@ -114,7 +114,8 @@ func Overview() (dashboard.Dashboard, error) {
 			q(`avg by (phase) (probe_mqtt_duration_seconds{`+jobInst+`})`, "mqtt {{phase}}"),
 			q(`avg by (phase) (probe_flv_duration_seconds{`+jobInst+`})`, "flv {{phase}}"),
 			q(`avg by (phase) (probe_hls_duration_seconds{`+jobInst+`})`, "hls {{phase}}"),
-			q(`avg by (phase) (probe_websocket_duration_seconds{`+jobInst+`})`, "websocket {{phase}}")).
+			q(`avg by (phase) (probe_websocket_duration_seconds{`+jobInst+`})`, "websocket {{phase}}"),
+			q(`avg by (phase) (probe_rtmp_duration_seconds{`+jobInst+`})`, "rtmp {{phase}}")).
 			Stacking(stack()).FillOpacity(60).LineWidth(0),
 	)
 
