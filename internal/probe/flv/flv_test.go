@@ -107,6 +107,11 @@ func TestFailures(t *testing.T) {
 	mux.HandleFunc("/badtag.flv", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write(append(flvHeader(), tag(7, 10, 0)...))
 	})
+	mux.HandleFunc("/onetag.flv", func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write(append(flvHeader(), tag(TagVideo, 100, 0)...))
+		w.(http.Flusher).Flush()
+		<-r.Context().Done()
+	})
 	mux.HandleFunc("/silent.flv", func(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write(flvHeader())
 		w.(http.Flusher).Flush()
@@ -124,6 +129,7 @@ func TestFailures(t *testing.T) {
 		{"ends after the header", ts.URL + "/headeronly.flv", "stream_ended"},
 		{"unknown tag", ts.URL + "/badtag.flv", "protocol"},
 		{"no media before the deadline", ts.URL + "/silent.flv", "timeout"},
+		{"nothing after the first tag", ts.URL + "/onetag.flv", "no_media"},
 		{"404", ts.URL + "/nothing.flv", "http_status"},
 		{"garbage server", "http://" + probetest.Garbage(t) + "/s.flv", "protocol"},
 		{"silent server", "http://" + probetest.Silent(t) + "/s.flv", "timeout"},

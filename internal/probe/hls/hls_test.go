@@ -224,3 +224,41 @@ func TestBasicAuth(t *testing.T) {
 		}
 	}
 }
+
+// The rest of the HLS failure paths, on a server written for each.
+func TestMoreFailures(t *testing.T) {
+	var back atomic.Int64
+	back.Store(10)
+	mux := http.NewServeMux()
+	mux.HandleFunc("/empty-seg.m3u8", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, media(1, 1, "")) })
+	mux.HandleFunc("/seg-1.ts", func(http.ResponseWriter, *http.Request) {})
+	mux.HandleFunc("/big.m3u8", func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = io.WriteString(w, "#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:1,\nbig.ts\n")
+	})
+	mux.HandleFunc("/big.ts", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write(make([]byte, 4096)) })
+	mux.HandleFunc("/back.m3u8", func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = io.WriteString(w, media(back.Add(-1), 1, ""))
+	})
+	mux.HandleFunc("/seg-9.ts", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write(make([]byte, 188)) })
+	mux.HandleFunc("/nested.m3u8", func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = io.WriteString(w, "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\nnested.m3u8\n")
+	})
+	ts := httptest.NewServer(mux)
+	t.Cleanup(ts.Close)
+	for _, tt := range []struct {
+		name, path, reason string
+		o                  Options
+	}{
+		{"empty segment", "/empty-seg.m3u8", "segment_empty", Options{}},
+		{"segment over max_segment_bytes", "/big.m3u8", "protocol", Options{MaxSegmentBytes: 1024}},
+		{"media sequence going back", "/back.m3u8", "stale", Options{}},
+		{"master playlist pointing at itself", "/nested.m3u8", "protocol", Options{}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := probeOnce(t, tt.o, ts.URL+tt.path, 3*time.Second)
+			if r.Success || r.Reason != tt.reason {
+				t.Errorf("reason %q (%s), want %q", r.Reason, r.Message, tt.reason)
+			}
+		})
+	}
+}

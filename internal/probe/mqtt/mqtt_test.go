@@ -208,3 +208,18 @@ func TestBadConfigAndTargets(t *testing.T) {
 		}
 	}
 }
+
+// A broker whose ACL lets the probe connect and subscribe (mosquitto 2.0
+// grants the subscription) but not publish: the PUBACK's refusal is the
+// failure.
+func TestPublishRefused(t *testing.T) {
+	acl := filepath.Join(t.TempDir(), "acl")
+	if err := os.WriteFile(acl, []byte("topic read nothing/here\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	broker := probetest.Mosquitto(t, "acl_file "+acl+"\n")
+	r := probeOnce(t, Options{}, "mqtt://"+broker, 3*time.Second)
+	if r.Success || r.Reason != "publish" || r.Phases["subscribe"] <= 0 || !strings.Contains(r.Message, "not authorized") {
+		t.Errorf("publish denied: %+v", r)
+	}
+}

@@ -2,6 +2,8 @@ package wcsws
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -158,5 +160,48 @@ func TestBadConfigAndTargets(t *testing.T) {
 	o := Options{HTTPOptions: upstream.HTTPOptions{HTTPClientConfig: &upstream.ClientConfig{Config: promconfig.HTTPClientConfig{EnableHTTP2: true}}}}
 	if err := o.Validate(); err != nil || o.HTTPClientConfig.Config.EnableHTTP2 {
 		t.Errorf("enable_http2 stays on: %v", err)
+	}
+}
+
+// A node that opens the session but refuses the stream: play_failed,
+// whether it says so with fail or with a FAILED status.
+func TestPlayRefused(t *testing.T) {
+	for _, answer := range []string{
+		`{"message":"fail","data":[{"apiMethod":"StreamStatusEvent","id":"%s","status":"FAILED","info":"no such stream"}]}`,
+		`{"message":"notifyStreamStatusEvent","data":[{"mediaSessionId":"%s","status":"FAILED","info":"no such stream"}]}`,
+	} {
+		node := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			c, err := websocket.Accept(w, r, nil)
+			if err != nil {
+				return
+			}
+			defer c.CloseNow()
+			ctx := r.Context()
+			if _, _, err := c.Read(ctx); err != nil { // connection
+				return
+			}
+			_ = c.Write(ctx, websocket.MessageText, []byte(`{"message":"ping","data":[]}`))
+			_ = c.Write(ctx, websocket.MessageText, []byte(`{"message":"getUserData","data":[{"authToken":"t"}]}`))
+			for {
+				_, b, err := c.Read(ctx)
+				if err != nil {
+					return
+				}
+				var m struct {
+					Message string `json:"message"`
+					Data    []struct {
+						ID string `json:"mediaSessionId"`
+					} `json:"data"`
+				}
+				if json.Unmarshal(b, &m) == nil && m.Message == "playStream" && len(m.Data) == 1 {
+					_ = c.Write(ctx, websocket.MessageText, []byte(fmt.Sprintf(answer, m.Data[0].ID)))
+				}
+			}
+		}))
+		r := probeOnce(t, Options{PlayStream: "nope"}, strings.Replace(node.URL, "http", "ws", 1), 3*time.Second)
+		node.Close()
+		if r.Success || r.Reason != "play_failed" || !strings.Contains(r.Message, "no such stream") || r.Phases["wcs_connect"] <= 0 {
+			t.Errorf("%s: %+v", answer[:30], r)
+		}
 	}
 }
