@@ -20,9 +20,10 @@ LDFLAGS   := -s -w \
 # System packages the tests talk to for real; haproxy_exporter only for `make bench`.
 # docker-compose (Debian's 1.29, no engine) checks docker-compose.yml and
 # systemd's systemd-analyze the unit examples (tools/deploy); mosquitto-clients
-# (mosquitto_pub/_sub) talk MQTT to the lab's EMQX brokers; the demo needs
-# only the first four.
-DEB_TEST_PKGS  := haproxy prometheus prometheus-alertmanager mosquitto-clients docker-compose systemd
+# (mosquitto_pub/_sub) talk MQTT to the lab's EMQX brokers; mosquitto (the
+# broker, run by the MQTT probe's tests on a free port, never as a service)
+# is a second real broker for the probe; the demo needs only the first four.
+DEB_TEST_PKGS  := haproxy prometheus prometheus-alertmanager mosquitto-clients mosquitto docker-compose systemd
 DEB_BENCH_PKGS := prometheus-haproxy-exporter
 
 .PHONY: all build deps demo-deps bench-deps test unit mixin deploy dashboards previews docs fmt-check vet lint checkmetrics fuzz-short fuzz bench demo clean
@@ -41,6 +42,7 @@ deps: demo-deps
 	@missing=""; \
 	command -v docker-compose  >/dev/null 2>&1 || missing="$$missing docker-compose"; \
 	command -v systemd-analyze >/dev/null 2>&1 || missing="$$missing systemd"; \
+	command -v mosquitto >/dev/null 2>&1 || missing="$$missing mosquitto"; \
 	if [ -n "$$missing" ]; then ./scripts/apt-install.sh $$missing; fi
 
 # demo-deps: what `make demo` runs (and most tests too).

@@ -52,6 +52,7 @@ type Files struct {
 	RebalancerWeb    string // rebalancer-web.yml (basic auth)
 	Password         string // rebalancer.password
 	EMQXKey          string // emqx-api-key (key:secret, EMQX's bootstrap file format)
+	MQTTProbe        string // mqtt-probe.password: the same secret alone, the MQTT probe's password
 	Agents           [2]string
 	Prometheus       string // prometheus.yml
 	Rules            string // rules/ (the shipped rules, scaled)
@@ -71,6 +72,7 @@ func NewFiles(dir string) Files {
 	return Files{
 		Dir: dir, HAProxy: p("haproxy.cfg"), Exporter: p("lbpilot.yml"), Rebalancer: p("rebalancer.yml"),
 		RebalancerWeb: p("rebalancer-web.yml"), Password: p("rebalancer.password"), EMQXKey: p("emqx-api-key"),
+		MQTTProbe:  p("mqtt-probe.password"),
 		Agents:     [2]string{p("agent-wcs1.yml"), p("agent-wcs2.yml")},
 		Prometheus: p("prometheus.yml"), Rules: p("rules"), Alertmanager: p("alertmanager.yml"),
 		StateFile: p("rebalancer-state.json"), HAProxySocket: p("haproxy.sock"), HAProxyMaster: p("haproxy-master.sock"),
@@ -165,6 +167,9 @@ func Render(f Files, repo string, ports Ports) error {
 		return err
 	}
 	if err := write(f.EMQXKey, []byte("lbpilot-demo:"+secret+"\n"), 0o600); err != nil {
+		return err
+	}
+	if err := write(f.MQTTProbe, []byte(secret+"\n"), 0o600); err != nil {
 		return err
 	}
 

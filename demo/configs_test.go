@@ -444,8 +444,9 @@ func TestRenderConsistent(t *testing.T) {
 	if !strings.Contains(prom, "'127.0.0.1:"+strconv.Itoa(ports.Alertmanager)+"'") || !strings.Contains(prom, f.Rules+"/*.rules.yml") {
 		t.Errorf("prometheus.yml does not send to the demo's Alertmanager or load its rules:\n%s", prom)
 	}
-	if rules, _ := filepath.Glob(filepath.Join(f.Rules, "*.rules.yml")); len(rules) != 5 {
-		t.Errorf("rules/: %v", rules)
+	shipped, _ := filepath.Glob(filepath.Join(repo, "alerts", "*.rules.yml"))
+	if rules, _ := filepath.Glob(filepath.Join(f.Rules, "*.rules.yml")); len(rules) != len(shipped) || len(rules) < 7 {
+		t.Errorf("rules/: %v, want one per alerts/*.rules.yml (%d)", rules, len(shipped))
 	}
 	am := read(f.Alertmanager)
 	if !strings.Contains(am, "http://127.0.0.1:"+strconv.Itoa(ports.Rebalancer)+"/api/v1/alerts") || !strings.Contains(am, f.Password) {
@@ -466,7 +467,10 @@ func TestRenderConsistent(t *testing.T) {
 	if key := read(f.EMQXKey); !regexp.MustCompile(`^lbpilot-demo:[0-9a-f]{32}\n$`).MatchString(key) {
 		t.Errorf("EMQX key file %q is not key:secret", key)
 	}
-	for _, secret := range []string{f.Password, f.RebalancerWeb, f.EMQXKey} {
+	if key, pw := read(f.EMQXKey), read(f.MQTTProbe); !strings.HasSuffix(key, ":"+pw) {
+		t.Errorf("the MQTT probe's password %q is not the EMQX key's secret", pw)
+	}
+	for _, secret := range []string{f.Password, f.RebalancerWeb, f.EMQXKey, f.MQTTProbe} {
 		if fi, err := os.Stat(secret); err != nil || fi.Mode().Perm() != 0o600 {
 			t.Errorf("%s: mode %v (%v), want 0600", secret, fi.Mode().Perm(), err)
 		}

@@ -16,6 +16,11 @@ import (
 	"github.com/lbpilot/lbpilot/collectors/srs"
 	"github.com/lbpilot/lbpilot/collectors/wcs"
 	"github.com/lbpilot/lbpilot/internal/emqxapi"
+	"github.com/lbpilot/lbpilot/internal/probe/flv"
+	"github.com/lbpilot/lbpilot/internal/probe/hls"
+	mqttprobe "github.com/lbpilot/lbpilot/internal/probe/mqtt"
+	"github.com/lbpilot/lbpilot/internal/probe/rtmp"
+	"github.com/lbpilot/lbpilot/internal/probe/wcsws"
 	"github.com/lbpilot/lbpilot/internal/upstream"
 	"github.com/lbpilot/lbpilot/internal/yamlconf"
 )
@@ -36,7 +41,8 @@ type Config struct {
 // Module is a named set of options for one upstream kind. It is what
 // /probe?module= selects and what static targets refer to.
 type Module struct {
-	// Kind is haproxy, wcs, srs or emqx. It defaults to the module's name
+	// Kind is haproxy, wcs, srs or emqx (an upstream's API), or mqtt, rtmp,
+	// flv, hls or websocket (an end-to-end probe). It defaults to the module's name
 	// when that name is a kind.
 	Kind string `yaml:"kind"`
 	// Timeout bounds one scrape of one target of this module.
@@ -46,6 +52,13 @@ type Module struct {
 	WCS     *wcs.Options     `yaml:"wcs,omitempty"`
 	SRS     *srs.Options     `yaml:"srs,omitempty"`
 	EMQX    *emqxapi.Options `yaml:"emqx,omitempty"`
+
+	// The end-to-end probes (kinds_probe.go).
+	MQTT      *mqttprobe.Options `yaml:"mqtt,omitempty"`
+	FLV       *flv.Options       `yaml:"flv,omitempty"`
+	HLS       *hls.Options       `yaml:"hls,omitempty"`
+	RTMP      *rtmp.Options      `yaml:"rtmp,omitempty"`
+	WebSocket *wcsws.Options     `yaml:"websocket,omitempty"`
 }
 
 // TargetConfig is one static target.
@@ -195,6 +208,12 @@ func (m *Module) HTTP() *upstream.HTTPOptions {
 		return &m.SRS.HTTPOptions
 	case m.Kind == "emqx" && m.EMQX != nil:
 		return &m.EMQX.HTTPOptions
+	case m.Kind == "flv" && m.FLV != nil:
+		return &m.FLV.HTTPOptions
+	case m.Kind == "hls" && m.HLS != nil:
+		return &m.HLS.HTTPOptions
+	case m.Kind == "websocket" && m.WebSocket != nil:
+		return &m.WebSocket.HTTPOptions
 	}
 	return nil
 }

@@ -40,6 +40,15 @@ func Kinds() map[string]Kind { return KindsWith(KindOptions{}) }
 
 // KindsWith is Kinds with command-line defaults applied.
 func KindsWith(ko KindOptions) map[string]Kind {
+	kinds := apiKinds(ko)
+	for name, k := range probeKinds() {
+		kinds[name] = k
+	}
+	return kinds
+}
+
+// apiKinds are the kinds that read an upstream's own API.
+func apiKinds(ko KindOptions) map[string]Kind {
 	return map[string]Kind{
 		"haproxy": {
 			Prepare: func(m *Module) error {

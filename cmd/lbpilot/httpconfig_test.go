@@ -37,7 +37,7 @@ func TestConfigCheckHTTPClientConfig(t *testing.T) {
 		t.Fatalf("code %d: %s", code, stderr)
 	}
 	for _, w := range []string{
-		"OK (6 modules, 0 targets)",
+		"OK (11 modules, 0 targets)", // the two above and the nine built-in kinds (four APIs, five probes)
 		"  srs_old:\n    kind: srs\n",
 		"      http_client_config:\n        basic_auth:\n          username: admin\n          password_file: " + pass + "\n",
 		"        authorization:\n          type: Bearer\n          credentials: <secret>\n        tls_config:\n          server_name: wcs.example\n",

@@ -70,6 +70,9 @@ func TestReadmeDeployingExamples(t *testing.T) {
 				job := "scrape_configs:\n  - job_name: sharded\n    metrics_path: /probe\n    static_configs: [{targets: ['http://10.0.0.21:8081']}]\n" + block
 				check(name, job, promtool, "check", "config")
 				counts["prometheus"]++
+			case strings.Contains(first, "prometheus-adapter config"), strings.Contains(first, "kubernetes manifest"), strings.Contains(first, "keda scaledobject"):
+				checkAutoscaler(t, first, block)
+				counts["autoscaler"]++
 			case strings.HasPrefix(block, "receivers:"):
 				check(name, "route: {receiver: lbpilot-rebalancer}\n"+block, amtool, "check-config")
 				counts["alertmanager"]++
@@ -78,8 +81,8 @@ func TestReadmeDeployingExamples(t *testing.T) {
 			}
 		}
 	}
-	if counts["exporter"] != 1 || counts["prometheus"] != 4 || counts["alertmanager"] != 1 {
-		t.Errorf("checked %v README examples, want 1 exporter, 4 Prometheus, 1 Alertmanager", counts)
+	if counts["exporter"] != 1 || counts["prometheus"] != 5 || counts["alertmanager"] != 1 || counts["autoscaler"] != 3 {
+		t.Errorf("checked %v README examples, want 1 exporter, 5 Prometheus, 1 Alertmanager, 3 autoscaler", counts)
 	}
 }
 

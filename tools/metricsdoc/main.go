@@ -20,6 +20,11 @@ import (
 	"github.com/lbpilot/lbpilot/collectors/haproxy"
 	"github.com/lbpilot/lbpilot/collectors/srs"
 	"github.com/lbpilot/lbpilot/collectors/wcs"
+	"github.com/lbpilot/lbpilot/internal/probe/flv"
+	"github.com/lbpilot/lbpilot/internal/probe/hls"
+	"github.com/lbpilot/lbpilot/internal/probe/mqtt"
+	"github.com/lbpilot/lbpilot/internal/probe/rtmp"
+	"github.com/lbpilot/lbpilot/internal/probe/wcsws"
 )
 
 //go:embed metrics.md.tmpl
@@ -31,6 +36,12 @@ var catalogs = map[string]func() []collectors.MetricDoc{
 	"wcs":     wcs.MetricDocs,
 	"srs":     srs.MetricDocs,
 	"emqx":    emqx.MetricDocs,
+	// The protocol probes (internal/probe).
+	"mqtt":      mqtt.MetricDocs,
+	"rtmp":      rtmp.MetricDocs,
+	"flv":       flv.MetricDocs,
+	"hls":       hls.MetricDocs,
+	"websocket": wcsws.MetricDocs,
 }
 
 // nativeHeader names the column of the upstream's own exporter, per kind.

@@ -48,6 +48,12 @@ var sampleURLs = map[string]string{
 	"wcs":     "http://127.0.0.1:8081",
 	"srs":     "http://127.0.0.1:1985",
 	"emqx":    "http://127.0.0.1:18083",
+
+	"mqtt":      "mqtt://127.0.0.1:1883",
+	"rtmp":      "rtmp://127.0.0.1:1935/live/s",
+	"flv":       "http://127.0.0.1:8080/live/s.flv",
+	"hls":       "http://127.0.0.1:8080/live/s.m3u8",
+	"websocket": "ws://127.0.0.1:8080/",
 }
 
 // Build derives the catalog from the lbpilot source tree at root. It runs

@@ -437,6 +437,9 @@ func lintQuery(q Query, vars map[string]Variable, cat *catalog.Catalog) []string
 		if s.Name == "ALERTS" || s.Name == "ALERTS_FOR_STATE" || q.Kind == "annotation" {
 			continue // Prometheus's own series and cluster-wide event markers
 		}
+		if clusterWide(s.Name) {
+			continue // capacity.rules.yml's per-cluster series have no job or instance
+		}
 		if q.Kind == "variable" && (q.VarName == "job" || q.VarName == "instance") {
 			// The job variable lists jobs; instance filters by job only.
 			if q.VarName == "instance" && !hasVarMatcher(s, "job") {
@@ -496,4 +499,12 @@ var validUnits = map[string]bool{
 	"dtdurations": true, "bytes": true, "decbytes": true, "bits": true, "Bps": true, "bps": true, "binBps": true,
 	"ops": true, "reqps": true, "rps": true, "wps": true, "cps": true, "pps": true, "hertz": true, "bool": true,
 	"bool_on_off": true, "dateTimeAsIso": true, "dateTimeFromNow": true, "string": true,
+}
+
+// clusterWide reports whether a series is one of the per-cluster
+// recording rules (level cluster or cluster_dimension, or lbpilot's
+// global settings): they aggregate job and instance away, so the
+// dashboard's job and instance variables cannot apply to them.
+func clusterWide(name string) bool {
+	return strings.HasPrefix(name, "cluster:") || strings.HasPrefix(name, "cluster_dimension:") || strings.HasPrefix(name, "lbpilot:")
 }

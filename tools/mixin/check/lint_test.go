@@ -21,6 +21,8 @@ func smallCatalog() *catalog.Catalog {
 	c.AddFamily("req_total", "counter", "t", "code").AddValue("code", "5xx")
 	c.AddFamily("lat_seconds", "histogram", "t")
 	c.AddFamily("lbpilot_rebalancer_actions_total", "counter", "t", "action", "result").AddValue("result", "success")
+	c.AddFamily("cluster:up_gauge:max", "gauge", "t", "cluster")
+	c.AddFamily("clusterish_gauge", "gauge", "t", "cluster")
 	c.Prometheus()
 	return c
 }
@@ -103,6 +105,21 @@ func targetAt(m map[string]any, p, i int) map[string]any {
 func TestLintGoodDashboard(t *testing.T) {
 	if probs := lintMap(t, goodDashboard()); len(probs) > 0 {
 		t.Fatalf("the good dashboard has problems:\n%s", strings.Join(probs, "\n"))
+	}
+}
+
+// The per-cluster recording rules have no job or instance to match on;
+// any other series still needs the variables.
+func TestLintClusterWideSeries(t *testing.T) {
+	m := goodDashboard()
+	targetAt(m, 2, 0)["expr"] = `cluster:up_gauge:max`
+	if probs := lintMap(t, m); len(probs) > 0 {
+		t.Errorf("a per-cluster series: %v", probs)
+	}
+	m = goodDashboard()
+	targetAt(m, 2, 0)["expr"] = `clusterish_gauge`
+	if probs := strings.Join(lintMap(t, m), "\n"); !strings.Contains(probs, "no job matcher") {
+		t.Errorf("a series that is not a per-cluster rule: %q", probs)
 	}
 }
 

@@ -177,7 +177,7 @@ func literalAlternatives(re string) []string {
 // targets, /probe jobs' relabeling) and the target labels lbpilot's rules
 // and dashboards read (README "Alerts and dashboards").
 var ConventionalLabels = map[string]bool{
-	"job": true, "instance": true, "target": true, "role": true, "site": true,
+	"job": true, "instance": true, "target": true, "role": true, "site": true, "cluster": true,
 	"haproxy_backend": true, "haproxy_server": true,
 }
 

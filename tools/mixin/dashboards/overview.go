@@ -6,7 +6,7 @@ import (
 )
 
 // lbpilotAlerts selects the firing alerts of alerts/*.rules.yml.
-const lbpilotAlerts = `ALERTS{alertstate="firing",alertname=~"(HAProxy|WCS|SRS|EMQX|Lbpilot).+"}`
+const lbpilotAlerts = `ALERTS{alertstate="firing",alertname=~"(HAProxy|WCS|SRS|EMQX|Lbpilot|Probe|HLS|Cluster).+"}`
 
 // Overview is the cluster overview: health on top, then load share per
 // server, then traffic per service.
@@ -72,6 +72,77 @@ func Overview() (dashboard.Dashboard, error) {
 			"lbpilot's alerts firing over time, by alert name.",
 			"none",
 			q(`count by (alertname) (`+lbpilotAlerts+`)`, "{{alertname}}")).Stacking(stack()).FillOpacity(60).LineWidth(0),
+	)
+
+	d.row("What users feel: end-to-end probes")
+	d.add(6, 8,
+		statPanel("Probes failing",
+			"lbpilot's protocol probes (mqtt, rtmp, flv, hls, websocket modules) failing now, by reason: clients connecting through HAProxy fail the same way. Alerts: ProbeFailing, HLSStale.",
+			"none",
+			instant(`count by (reason) (probe_failure_info{`+jobInst+`}) or vector(0)`, "{{reason}}")).
+			Thresholds(steps("green", 1, "red")).ColorMode(common.BigValueColorModeBackground).GraphMode(common.BigValueGraphModeNone),
+		timeSeries("Probe success",
+			"Share of successful probes per probe job (the mean over the job's targets).",
+			"percentunit",
+			q(`avg by (job) (probe_success{`+jobInst+`})`, "{{job}}")).
+			Min(0).Max(1),
+		timeSeries("Time to first media and to a session",
+			"HTTP-FLV: request to the first audio or video tag; WCS WebSocket: connect to the node's answer; HLS: playlist to the newest segment fetched. Alert: ProbeMediaStartSlow above 3 s.",
+			"s",
+			q(`sum by (target) (probe_flv_duration_seconds{`+jobInst+`,phase=~"connect|tls|first_byte|header|first_media"})`, "flv {{target}}"),
+			q(`sum by (target) (probe_websocket_duration_seconds{`+jobInst+`,phase=~"connect|tls|upgrade|wcs_connect"})`, "websocket {{target}}"),
+			q(`sum by (target) (probe_hls_duration_seconds{`+jobInst+`,phase=~"connect|tls|first_byte|playlist|segment"})`, "hls {{target}}")),
+		timeSeries("MQTT round trip",
+			"Time from publishing the probe message to receiving it back through HAProxy and the broker. Alert: ProbeRoundTripSlow above 500 ms (dashed line).",
+			"s",
+			q(`max by (target) (probe_mqtt_round_trip_seconds{`+jobInst+`})`, "{{target}}")).
+			Thresholds(steps("green", 0.5, "red")).ThresholdsStyle(dashed()),
+	)
+	d.add(8, 8,
+		timeSeries("HTTP-FLV bitrate",
+			"Bitrate an HTTP-FLV player receives over the probe's window, per probed stream.",
+			"bps",
+			q(`max by (target) (probe_flv_bitrate_bits_per_second{`+jobInst+`})`, "{{target}}")),
+		timeSeries("HLS freshness",
+			"Whether each probed HLS playlist's media sequence advanced during the probe (1) or stayed (0: stale, alert HLSStale).",
+			"none",
+			q(`min by (target) (probe_hls_media_sequence_advanced{`+jobInst+`})`, "{{target}}")).
+			Min(0).Max(1),
+		timeSeries("Probe phases",
+			"Mean duration of each phase of each probe kind: where the time of a slow probe goes.",
+			"s",
+			q(`avg by (phase) (probe_mqtt_duration_seconds{`+jobInst+`})`, "mqtt {{phase}}"),
+			q(`avg by (phase) (probe_flv_duration_seconds{`+jobInst+`})`, "flv {{phase}}"),
+			q(`avg by (phase) (probe_hls_duration_seconds{`+jobInst+`})`, "hls {{phase}}"),
+			q(`avg by (phase) (probe_websocket_duration_seconds{`+jobInst+`})`, "websocket {{phase}}"),
+			q(`avg by (phase) (probe_rtmp_duration_seconds{`+jobInst+`})`, "rtmp {{phase}}")).
+			Stacking(stack()).FillOpacity(60).LineWidth(0),
+	)
+
+	d.row("Capacity per cluster")
+	d.add(6, 8,
+		timeSeries("Utilisation of the busiest dimension",
+			"Per cluster, the utilisation of its busiest dimension against the agents' limits (1 = the limit, where the agents shed HAProxy weight). The dashed line is the target utilisation; ClusterCapacityLow fires 10 points above it.",
+			"percentunit",
+			q(`cluster:lbpilot_capacity_utilization:max`, "{{cluster}}"),
+			q(`lbpilot:capacity_target_utilization:ratio`, "target")).
+			Min(0).OverrideByName("target", fixedColor(colErr)),
+		timeSeries("Utilisation per dimension",
+			"Each dimension the agents check, per cluster: the mean of the nodes' reading over their limit.",
+			"percentunit",
+			q(`cluster_dimension:lbpilot_agent_utilization:avg`, "{{cluster}} {{dimension}}")).
+			Min(0),
+		barGauge("Headroom",
+			"The share of each cluster's capacity left per dimension (1 − utilisation).",
+			"percentunit",
+			instant(`cluster_dimension:lbpilot_capacity_headroom:ratio`, "{{cluster}} {{dimension}}")).
+			Min(0).Max(1).Thresholds(steps("red", 0.1, "orange", 0.3, "green")),
+		timeSeries("Nodes: reporting and needed at the target",
+			"Nodes whose agent reports, and the nodes that would bring the busiest dimension to the target utilisation (what an autoscaler tracks, docs/scaling.md).",
+			"none",
+			q(`cluster:lbpilot_agent_nodes:count`, "{{cluster}} reporting"),
+			q(`cluster:lbpilot_capacity_nodes_needed:max`, "{{cluster}} needed")).
+			Min(0),
 	)
 
 	d.row("Load share per server")
