@@ -304,7 +304,8 @@ func (r *Rebalancer) Run(ctx context.Context) error {
 }
 
 // Mux serves the rebalancer's HTTP API: POST /api/v1/alerts, GET
-// /api/v1/state, the metrics, /-/healthy and /-/ready.
+// /api/v1/state, the metrics, /-/healthy, /-/ready, and the operator page
+// at "/".
 func (r *Rebalancer) Mux(telemetryPath string) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.Handle("/api/v1/alerts", WebhookHandler(r, r.auth, r.m, r.logger))
@@ -321,6 +322,7 @@ func (r *Rebalancer) Mux(telemetryPath string) *http.ServeMux {
 	})
 	mux.Handle("/-/healthy", ok)
 	mux.Handle("/-/ready", ok)
+	r.mountPage(mux, telemetryPath)
 	return mux
 }
 

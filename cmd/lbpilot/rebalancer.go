@@ -131,24 +131,7 @@ func (r *rebalancerRole) run(ctx context.Context, stdout, stderr io.Writer) int 
 		level.Error(logger).Log("msg", "Cannot start the rebalancer", "err", err)
 		return 1
 	}
-	mux := rb.Mux(r.telemetryPath)
-	if r.telemetryPath != "/" {
-		landing, err := web.NewLandingPage(web.LandingConfig{
-			Name:        "lbpilot rebalancer",
-			Description: "Alertmanager webhook → HAProxy drain / maint / weight, guarded and self-reconciling",
-			Version:     version.Info(),
-			Links: []web.LandingLinks{
-				{Address: r.telemetryPath, Text: "Metrics"},
-				{Address: "/api/v1/state", Text: "State (alerts, ownership)"},
-				{Address: "/-/healthy", Text: "Health"},
-			},
-		})
-		if err != nil {
-			level.Error(logger).Log("msg", "Building the landing page", "err", err)
-			return 1
-		}
-		mux.Handle("/", landing)
-	}
+	mux := rb.Mux(r.telemetryPath) // with the operator page at "/"
 	loopCtx, stopLoop := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Add(1)
