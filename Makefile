@@ -20,9 +20,9 @@ LDFLAGS   := -s -w \
 # System packages the tests talk to for real; haproxy_exporter only for `make bench`.
 # docker-compose (Debian's 1.29, no engine) checks docker-compose.yml and
 # systemd's systemd-analyze the unit examples (tools/deploy); mosquitto-clients
-# (mosquitto_pub/_sub) talk MQTT to the lab's EMQX brokers; the demo needs
-# only the first four.
-DEB_TEST_PKGS  := haproxy prometheus prometheus-alertmanager mosquitto-clients docker-compose systemd
+# (mosquitto_pub/_sub) talk MQTT to the lab's EMQX brokers; chromium runs the
+# rebalancer page's browser tests (headless); the demo needs only the first four.
+DEB_TEST_PKGS  := haproxy prometheus prometheus-alertmanager mosquitto-clients docker-compose systemd chromium
 DEB_BENCH_PKGS := prometheus-haproxy-exporter
 
 .PHONY: all build deps demo-deps bench-deps test unit mixin deploy dashboards previews docs fmt-check vet lint checkmetrics fuzz-short fuzz bench demo clean
@@ -41,6 +41,7 @@ deps: demo-deps
 	@missing=""; \
 	command -v docker-compose  >/dev/null 2>&1 || missing="$$missing docker-compose"; \
 	command -v systemd-analyze >/dev/null 2>&1 || missing="$$missing systemd"; \
+	command -v chromium        >/dev/null 2>&1 || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then ./scripts/apt-install.sh $$missing; fi
 
 # demo-deps: what `make demo` runs (and most tests too).
