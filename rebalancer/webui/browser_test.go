@@ -1,0 +1,391 @@
+package webui
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/lbpilot/lbpilot/internal/browser"
+	"github.com/lbpilot/lbpilot/internal/testenv"
+)
+
+// tab is one headless Chromium tab of a test.
+type tab struct {
+	t    testing.TB
+	ctx  context.Context
+	logs *testenv.SyncBuffer
+}
+
+// newTab starts Chromium (failing in CI when it is missing).
+func newTab(t testing.TB) *tab {
+	t.Helper()
+	bin := testenv.Binary(t, "chromium")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	logs := &testenv.SyncBuffer{}
+	tctx, stop, err := browser.Start(ctx, bin, logs)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, logs.String())
+	}
+	t.Cleanup(stop)
+	return &tab{t: t, ctx: tctx, logs: logs}
+}
+
+func (b *tab) do(steps ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	if err := chromedp.Do(b.ctx, steps...); err != nil {
+		b.t.Fatalf("browser: %v\n%s", err, b.logs.String())
+	}
+}
+
+// eval runs a JavaScript expression (promises awaited) and decodes its value.
+func eval[T any](b *tab, expr string) T {
+	b.t.Helper()
+	v, err := chromedp.Run(b.ctx, chromedp.Evaluate[T](expr, chromedp.EvalAwaitPromise))
+	if err != nil {
+		b.t.Fatalf("evaluating %s: %v", expr, err)
+	}
+	return v
+}
+
+// wait polls a JavaScript condition until it holds.
+func (b *tab) wait(cond string, within time.Duration) {
+	b.t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		if eval[bool](b, "!!("+cond+")") {
+			return
+		}
+		if time.Now().After(deadline) {
+			b.t.Fatalf("page: %s still false after %s; page text:\n%s", cond, within, eval[string](b, "document.body.innerText"))
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+}
+
+func (b *tab) text(css string) string {
+	b.t.Helper()
+	return eval[string](b, fmt.Sprintf("(function(){var e=document.querySelector(%q);return e?e.textContent:'<missing '+%q+'>';})()", css, css))
+}
+
+// canonJS serializes an element's tree (tags, sorted attributes, merged
+// text without whitespace-only nodes), to compare what the server rendered
+// with what the script builds.
+const canonJS = `(function canonOf(doc, sel){
+  function canon(n){
+    if (n.nodeType === 3) return n.data.trim() === '' ? '' : JSON.stringify(n.data);
+    if (n.nodeType !== 1) return '';
+    var attrs = Array.prototype.map.call(n.attributes, function(a){ return a.name + '=' + JSON.stringify(a.value); }).sort().join(' ');
+    return '<' + n.tagName.toLowerCase() + (attrs ? ' ' + attrs : '') + '>' + Array.prototype.map.call(n.childNodes, canon).join('') + '</' + n.tagName.toLowerCase() + '>';
+  }
+  var c = doc.querySelector(sel).cloneNode(true);
+  c.normalize();
+  return canon(c);
+})`
+
+// fakeRebalancer serves the page over the contract's API: a state the test
+// can change, the history, the CSRF token, and every POST recorded and
+// answered as the test says.
+type fakeRebalancer struct {
+	t   testing.TB
+	srv *httptest.Server
+
+	mu     sync.Mutex
+	state  []byte
+	posts  []post
+	answer func(path string) (int, string)
+}
+
+type post struct {
+	Path, CSRF string
+	Body       map[string]any
+}
+
+func newFakeRebalancer(t testing.TB, stateFile string, o Options) *fakeRebalancer {
+	t.Helper()
+	st, err := os.ReadFile(stateFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hist, err := os.ReadFile("testdata/history.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fakeRebalancer{t: t, state: st, answer: func(string) (int, string) { return 200, `{"result":"applied"}` }}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/v1/state", func(w http.ResponseWriter, _ *http.Request) {
+		f.mu.Lock()
+		b := f.state
+		f.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(b)
+	})
+	mux.HandleFunc("GET /api/v1/history", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write(hist) })
+	mux.HandleFunc("GET /api/v1/csrf", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte(`{"token":"tok-123"}`)) })
+	mux.HandleFunc("POST /api/v1/", func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		p := post{Path: r.URL.Path, CSRF: r.Header.Get("X-CSRF-Token")}
+		if err := json.Unmarshal(b, &p.Body); err != nil {
+			t.Errorf("POST %s: body %q is not JSON: %v", r.URL.Path, b, err)
+		}
+		f.mu.Lock()
+		f.posts = append(f.posts, p)
+		code, answer := f.answer(r.URL.Path)
+		f.mu.Unlock()
+		w.WriteHeader(code)
+		_, _ = w.Write([]byte(answer))
+	})
+	o.API = mux
+	page, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux.Handle("/", page)
+	f.srv = httptest.NewServer(mux)
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+// edit changes the served state.
+func (f *fakeRebalancer) edit(fn func(st map[string]any)) {
+	f.t.Helper()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var st map[string]any
+	if err := json.Unmarshal(f.state, &st); err != nil {
+		f.t.Fatal(err)
+	}
+	fn(st)
+	b, err := json.Marshal(st)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	f.state = b
+}
+
+func (f *fakeRebalancer) recorded() []post {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]post(nil), f.posts...)
+}
+
+// open loads the page and waits for the script's first poll.
+func (b *tab) open(url string) {
+	b.t.Helper()
+	b.do(chromedp.Navigate(url))
+	b.wait("window.lbpilot && window.lbpilot.stats.polls >= 1", 10*time.Second)
+}
+
+func TestBrowserScriptRendersLikeTheServer(t *testing.T) {
+	f := newFakeRebalancer(t, "testdata/state.json", Options{ExpandAll: 3, Refresh: time.Hour})
+	b := newTab(t)
+	b.open(f.srv.URL)
+	// What the server rendered, parsed without running the script.
+	eval[bool](b, `fetch('/').then(function(r){return r.text()}).then(function(h){window._served=new DOMParser().parseFromString(h,'text/html');return true})`)
+	sections := []string{"#status", "#pause-global", "#proposals", "#backends", "#alerts", "#history"}
+	served := map[string]string{}
+	for _, s := range sections {
+		served[s] = eval[string](b, canonJS+"(window._served, "+jsQuote(s)+")")
+		if len(served[s]) < 40 {
+			t.Fatalf("%s: server rendered %q", s, served[s])
+		}
+	}
+	eval[bool](b, "window.lbpilot.rerender(), true")
+	if n := eval[int](b, "window.lbpilot.stats.rowsBuilt"); n < 5 {
+		t.Fatalf("the forced re-render built %d rows", n)
+	}
+	for _, s := range sections {
+		if got := eval[string](b, canonJS+"(document, "+jsQuote(s)+")"); got != served[s] {
+			t.Errorf("%s: the script renders\n%s\nthe server rendered\n%s", s, got, served[s])
+		}
+	}
+}
+
+func jsQuote(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+func TestBrowserUpdatesOnlyWhatChanged(t *testing.T) {
+	f := newFakeRebalancer(t, "testdata/state.json", Options{ExpandAll: 3, Refresh: 100 * time.Millisecond})
+	f.edit(func(map[string]any) {}) // the edits below re-encode the state (keys sorted): do it once before
+	b := newTab(t)
+	b.open(f.srv.URL)
+	// The first poll may rebuild the server-rendered rows once; mark the
+	// rows after it and count from there.
+	b.wait("window.lbpilot.stats.polls >= 2", 5*time.Second)
+	eval[bool](b, `(function(){document.querySelectorAll('tr[data-key]').forEach(function(r){r._mark=1});window._built=window.lbpilot.stats.rowsBuilt;return true})()`)
+	f.edit(func(st map[string]any) {
+		for _, s := range st["servers"].([]any) {
+			if m := s.(map[string]any); m["server"] == "emqx2" {
+				m["haproxy_state"] = "DRAIN"
+			}
+		}
+	})
+	b.wait(`(document.querySelector('tr[data-server="emqx2"] .state')||{}).textContent === 'DRAIN'`, 5*time.Second)
+	if got := b.text(`details[data-backend="be_emqx"] .be-sum`); !strings.Contains(got, "1 DRAIN") {
+		t.Errorf("summary not updated: %q", got)
+	}
+	if n := eval[int](b, "window.lbpilot.stats.rowsBuilt - window._built"); n != 1 {
+		t.Errorf("%d rows rebuilt for one changed server", n)
+	}
+	if !eval[bool](b, `document.querySelector('tr[data-server="wcs1"]')._mark === 1 && document.querySelector('tr[data-server="emqx1"]')._mark === 1`) {
+		t.Error("unchanged rows were replaced")
+	}
+	// A collapsed backend gets its rows when opened.
+	if eval[int](b, `document.querySelectorAll('details[data-backend="be_quiet"] tbody tr').length`) != 0 {
+		t.Fatal("be_quiet has rows while collapsed")
+	}
+	b.do(chromedp.Click(chromedp.CSS(`details[data-backend="be_quiet"] > summary`)))
+	b.wait(`document.querySelectorAll('details[data-backend="be_quiet"] tbody tr').length === 2`, 5*time.Second)
+	// and stays open across refreshes: the operator opened it.
+	polls := eval[int](b, "window.lbpilot.stats.polls")
+	f.edit(func(st map[string]any) { st["last_reconcile"] = "2026-12-02T12:05:00Z" })
+	b.wait(fmt.Sprintf("window.lbpilot.stats.polls > %d + 1", polls), 5*time.Second)
+	if !eval[bool](b, `document.querySelector('details[data-backend="be_quiet"]').open`) {
+		t.Error("be_quiet closed again")
+	}
+	if got := b.text("#status"); !strings.Contains(got, "last reconcile 2026-12-02 12:05:00Z ok") {
+		t.Errorf("status %q", got)
+	}
+	// A backend that goes away goes from the page.
+	f.edit(func(st map[string]any) {
+		var keep []any
+		for _, s := range st["servers"].([]any) {
+			if s.(map[string]any)["backend"] != "be_quiet" {
+				keep = append(keep, s)
+			}
+		}
+		st["servers"] = keep
+	})
+	b.wait(`!document.querySelector('details[data-backend="be_quiet"]')`, 5*time.Second)
+}
+
+func TestBrowserLabelsStayInert(t *testing.T) {
+	f := newFakeRebalancer(t, "testdata/state.json", Options{Refresh: 100 * time.Millisecond})
+	b := newTab(t)
+	b.open(f.srv.URL)
+	// Now through the script too: a new alert whose labels carry markup.
+	f.edit(func(st map[string]any) {
+		st["alerts"] = append(st["alerts"].([]any), map[string]any{
+			"fingerprint": "ffff000000000009", "status": "firing", "rule": "x", "in_force": true,
+			"labels": map[string]any{"alertname": `<img src=x onerror="window.__xss=1">`, "summary": `<script>window.__xss=2</script>`},
+		})
+		for _, s := range st["servers"].([]any) {
+			if m := s.(map[string]any); m["server"] == "q1" {
+				m["alerts"] = []any{"ffff000000000009"}
+			}
+		}
+	})
+	b.wait(`document.querySelector('tr[data-server="q1"] .alert')`, 5*time.Second)
+	time.Sleep(300 * time.Millisecond) // an onerror would have fired by now
+	if got := b.text(`tr[data-server="q1"] .alert`); got != `<img src=x onerror="window.__xss=1">` {
+		t.Errorf("alert name shown as %q", got)
+	}
+	if got := b.text(`tr[data-server="wcs2"] .alert`); got != `<script>bad()</script>` {
+		t.Errorf("server-rendered alert name shown as %q", got)
+	}
+	if n := eval[int](b, `document.querySelectorAll('img, #backends script, #alerts script').length`); n != 0 {
+		t.Errorf("%d elements made from labels", n)
+	}
+	if v := eval[bool](b, `window.__xss === undefined`); !v {
+		t.Error("markup from a label ran")
+	}
+}
+
+func TestBrowserActionsConfirmAndPostWithCSRF(t *testing.T) {
+	f := newFakeRebalancer(t, "testdata/state.json", Options{Refresh: time.Hour})
+	b := newTab(t)
+	b.open(f.srv.URL)
+	b.do(chromedp.Click(chromedp.CSS(`tr[data-server="wcs1"] button[data-act="drain"]`)))
+	b.wait(`document.getElementById('confirm').open`, 5*time.Second)
+	if got := b.text("#confirm-title"); got != "drain be_wcs/wcs1" {
+		t.Errorf("dialog title %q", got)
+	}
+	// No reason: refused in the page, nothing sent.
+	b.do(chromedp.SetValue(chromedp.CSS("#f-author"), "dave"), chromedp.Click(chromedp.CSS("#confirm-ok")))
+	b.wait(`document.getElementById('confirm-error').textContent === 'a reason is required'`, 5*time.Second)
+	if p := f.recorded(); len(p) != 0 {
+		t.Fatalf("sent without a reason: %v", p)
+	}
+	// The guard refuses: the dialog stays with the API's message.
+	f.mu.Lock()
+	f.answer = func(string) (int, string) {
+		return 409, `{"error":"be_wcs would keep 0 ready servers","guard":"min_ready 1"}`
+	}
+	f.mu.Unlock()
+	b.do(chromedp.SendKeys(chromedp.CSS("#f-reason"), "kernel update"), chromedp.SetValue(chromedp.CSS("#f-expires"), "30m"), chromedp.Click(chromedp.CSS("#confirm-ok")))
+	b.wait(`document.getElementById('confirm-error').textContent.indexOf('409') === 0`, 5*time.Second)
+	if got := b.text("#confirm-error"); got != "409: be_wcs would keep 0 ready servers (guard: min_ready 1)" {
+		t.Errorf("error shown %q", got)
+	}
+	// Forced, accepted.
+	f.mu.Lock()
+	f.answer = func(string) (int, string) { return 200, `{"result":"applied","server":{}}` }
+	f.mu.Unlock()
+	b.do(chromedp.Click(chromedp.CSS("#f-force")), chromedp.Click(chromedp.CSS("#confirm-ok")))
+	b.wait(`!document.getElementById('confirm').open`, 5*time.Second)
+	if got := b.text("#flash"); got != "drain be_wcs/wcs1: applied" {
+		t.Errorf("flash %q", got)
+	}
+	posts := f.recorded()
+	if len(posts) != 2 {
+		t.Fatalf("posts %v", posts)
+	}
+	last := posts[1]
+	want := map[string]any{"author": "dave", "reason": "kernel update", "expires_in": "30m", "force": true}
+	if last.Path != "/api/v1/servers/be_wcs/wcs1/drain" || last.CSRF != "tok-123" || fmt.Sprint(last.Body) != fmt.Sprint(want) {
+		t.Errorf("sent %+v, want path /api/v1/servers/be_wcs/wcs1/drain, token tok-123, body %v", last, want)
+	}
+
+	// The other buttons, each with its own path and body.
+	for _, tc := range []struct {
+		button, path string
+		fill         map[string]string
+		want         map[string]any
+	}{
+		{`button[data-act="approve"][data-id="p-1"]`, "/api/v1/proposals/p-1/approve", nil, map[string]any{"author": "dave"}},
+		{`button[data-act="reject"][data-id="p-1"]`, "/api/v1/proposals/p-1/reject", map[string]string{"#f-reason": "not now"}, map[string]any{"author": "dave", "reason": "not now"}},
+		{`#pause-global button[data-act="pause"]`, "/api/v1/pause", map[string]string{"#f-reason": "incident 42", "#f-expires": "1h"},
+			map[string]any{"author": "dave", "backend": "", "reason": "incident 42", "expires_in": "1h", "restores": false}},
+		{`button[data-act="resume"][data-backend="be_srs"]`, "/api/v1/resume", nil, map[string]any{"author": "dave", "backend": "be_srs"}},
+		{`tr[data-server="emqx1"] button[data-act="release"]`, "/api/v1/servers/be_emqx/emqx1/release", nil, map[string]any{"author": "dave"}},
+		{`tr[data-server="emqx2"] button[data-act="ready"]`, "/api/v1/servers/be_emqx/emqx2/ready", map[string]string{"#f-reason": "back"}, map[string]any{"author": "dave", "reason": "back", "force": false}},
+	} {
+		n := len(f.recorded())
+		b.do(chromedp.Click(chromedp.CSS(tc.button)))
+		b.wait(`document.getElementById('confirm').open`, 5*time.Second)
+		for sel, v := range tc.fill {
+			b.do(chromedp.SetValue(chromedp.CSS(sel), v))
+		}
+		b.do(chromedp.Click(chromedp.CSS("#confirm-ok")))
+		b.wait(`!document.getElementById('confirm').open`, 5*time.Second)
+		posts := f.recorded()
+		if len(posts) != n+1 {
+			t.Errorf("%s: %d posts", tc.button, len(posts)-n)
+			continue
+		}
+		if p := posts[n]; p.Path != tc.path || p.CSRF != "tok-123" || fmt.Sprint(p.Body) != fmt.Sprint(tc.want) {
+			t.Errorf("%s: sent %+v, want %s %v", tc.button, p, tc.path, tc.want)
+		}
+	}
+	// Cancel sends nothing.
+	n := len(f.recorded())
+	b.do(chromedp.Click(chromedp.CSS(`tr[data-server="wcs2"] button[data-act="maint"]`)))
+	b.wait(`document.getElementById('confirm').open`, 5*time.Second)
+	b.do(chromedp.Click(chromedp.CSS("#confirm-cancel")))
+	b.wait(`!document.getElementById('confirm').open`, 5*time.Second)
+	if len(f.recorded()) != n {
+		t.Error("cancel sent a request")
+	}
+}
