@@ -48,6 +48,8 @@ type Rebalancer struct {
 	m       *metrics
 	now     func() time.Time
 	dryRun  bool
+	hist    *History
+	csrf    *csrfToken
 
 	cycleMu sync.Mutex // one reconcile cycle at a time
 	kick    chan struct{}
@@ -67,6 +69,11 @@ type socketStatus struct {
 	Pid      int        `json:"pid,omitempty"`
 	SeenAt   time.Time  `json:"seen_at,omitzero"`
 	Deferred []Deferral `json:"deferred"`
+
+	// servers is the last `show servers state` (read-back when there was
+	// one), alerts the fingerprints acting on each server: the server view.
+	servers *haproxyapi.ServersState
+	alerts  map[haproxyapi.ServerRef][]string
 }
 
 // New builds a rebalancer and loads its state file.
@@ -134,6 +141,18 @@ func New(o Options) (*Rebalancer, error) {
 			return nil, err
 		}
 		r.store = st
+	}
+	histPath := cfg.Rebalancer.HistoryPath()
+	if r.dryRun {
+		histPath = "" // a dry run writes no file
+	}
+	hist, err := OpenHistory(histPath, cfg.Rebalancer.HistoryMaxBytes, cfg.Rebalancer.HistoryMaxAge, o.Now)
+	if err != nil {
+		return nil, err
+	}
+	r.hist = hist
+	if r.csrf, err = newCSRFToken(); err != nil {
+		return nil, err
 	}
 	r.reg = o.Registry
 	if r.reg == nil {
@@ -304,12 +323,19 @@ func (r *Rebalancer) Run(ctx context.Context) error {
 }
 
 // Mux serves the rebalancer's HTTP API: POST /api/v1/alerts, GET
-// /api/v1/state, the metrics, /-/healthy, /-/ready, and the operator page
-// at "/".
+// /api/v1/state, the operator endpoints (csrf, history, pause, resume,
+// servers/…/drain|maint|ready|weight|release, proposals/…/approve|reject),
+// the metrics, /-/healthy, /-/ready, and the operator page at "/".
 func (r *Rebalancer) Mux(telemetryPath string) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.Handle("/api/v1/alerts", WebhookHandler(r, r.auth, r.m, r.logger))
 	mux.Handle("/api/v1/state", StateHandler(r, r.auth))
+	mux.Handle("/api/v1/csrf", r.opHandler(http.MethodGet, r.serveCSRF))
+	mux.Handle("/api/v1/history", r.opHandler(http.MethodGet, r.serveHistory))
+	mux.Handle("/api/v1/pause", r.opHandler(http.MethodPost, r.servePause))
+	mux.Handle("/api/v1/resume", r.opHandler(http.MethodPost, r.serveResume))
+	mux.Handle("/api/v1/servers/{backend}/{server}/{action}", r.opHandler(http.MethodPost, r.serveManual))
+	mux.Handle("/api/v1/proposals/{id}/{verb}", r.opHandler(http.MethodPost, r.serveDecision))
 	mux.Handle(telemetryPath, promhttp.HandlerFor(r.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
 	ok := http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if req.Method != http.MethodGet && req.Method != http.MethodHead {

@@ -19,6 +19,10 @@ type StateView struct {
 	Released            []*Release               `json:"released"`
 	Rules               []string                 `json:"rules"`
 	AlertmanagerStarted time.Time                `json:"alertmanager_started,omitzero"`
+	// Operator control (view.go).
+	Paused    PausedView     `json:"paused"`
+	Servers   []ServerView   `json:"servers"`
+	Proposals []ProposalView `json:"proposals"`
 }
 
 // AlertView is one alert of the state view.
@@ -59,6 +63,7 @@ func (r *Rebalancer) StateView() StateView {
 	for _, rule := range r.rules {
 		v.Rules = append(v.Rules, rule.Describe())
 	}
+	r.operatorView(&v, now)
 	return v
 }
 
