@@ -1,7 +1,6 @@
 package webui
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -16,66 +15,15 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/lbpilot/lbpilot/internal/browser"
-	"github.com/lbpilot/lbpilot/internal/testenv"
 )
 
-// tab is one headless Chromium tab of a test.
-type tab struct {
-	t    testing.TB
-	ctx  context.Context
-	logs *testenv.SyncBuffer
-}
+type tab = browser.Tab
 
-// newTab starts Chromium (failing in CI when it is missing).
-func newTab(t testing.TB) *tab {
-	t.Helper()
-	bin := testenv.Binary(t, "chromium")
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	t.Cleanup(cancel)
-	logs := &testenv.SyncBuffer{}
-	tctx, stop, err := browser.Start(ctx, bin, logs)
-	if err != nil {
-		t.Fatalf("%v\n%s", err, logs.String())
-	}
-	t.Cleanup(stop)
-	return &tab{t: t, ctx: tctx, logs: logs}
-}
+var newTab = browser.NewTab
 
-func (b *tab) do(steps ...chromedp.Action[chromedp.Void]) {
-	b.t.Helper()
-	if err := chromedp.Do(b.ctx, steps...); err != nil {
-		b.t.Fatalf("browser: %v\n%s", err, b.logs.String())
-	}
-}
-
-// eval runs a JavaScript expression (promises awaited) and decodes its value.
 func eval[T any](b *tab, expr string) T {
-	b.t.Helper()
-	v, err := chromedp.Run(b.ctx, chromedp.Evaluate[T](expr, chromedp.EvalAwaitPromise))
-	if err != nil {
-		b.t.Fatalf("evaluating %s: %v", expr, err)
-	}
-	return v
-}
-
-// wait polls a JavaScript condition until it holds.
-func (b *tab) wait(cond string, within time.Duration) {
-	b.t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		if eval[bool](b, "!!("+cond+")") {
-			return
-		}
-		if time.Now().After(deadline) {
-			b.t.Fatalf("page: %s still false after %s; page text:\n%s", cond, within, eval[string](b, "document.body.innerText"))
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
-}
-
-func (b *tab) text(css string) string {
-	b.t.Helper()
-	return eval[string](b, fmt.Sprintf("(function(){var e=document.querySelector(%q);return e?e.textContent:'<missing '+%q+'>';})()", css, css))
+	b.T.Helper()
+	return browser.Eval[T](b, expr)
 }
 
 // canonJS serializes an element's tree (tags, sorted attributes, merged
@@ -179,17 +127,17 @@ func (f *fakeRebalancer) recorded() []post {
 	return append([]post(nil), f.posts...)
 }
 
-// open loads the page and waits for the script's first poll.
-func (b *tab) open(url string) {
-	b.t.Helper()
-	b.do(chromedp.Navigate(url))
-	b.wait("window.lbpilot && window.lbpilot.stats.polls >= 1", 10*time.Second)
+// openPage loads the page and waits for the script's first poll.
+func openPage(b *tab, url string) {
+	b.T.Helper()
+	b.Do(chromedp.Navigate(url))
+	b.Wait("window.lbpilot && window.lbpilot.stats.polls >= 1", 10*time.Second)
 }
 
 func TestBrowserScriptRendersLikeTheServer(t *testing.T) {
 	f := newFakeRebalancer(t, "testdata/state.json", Options{ExpandAll: 3, Refresh: time.Hour})
 	b := newTab(t)
-	b.open(f.srv.URL)
+	openPage(b, f.srv.URL)
 	// What the server rendered, parsed without running the script.
 	eval[bool](b, `fetch('/').then(function(r){return r.text()}).then(function(h){window._served=new DOMParser().parseFromString(h,'text/html');return true})`)
 	sections := []string{"#status", "#pause-global", "#proposals", "#backends", "#alerts", "#history"}
@@ -220,10 +168,10 @@ func TestBrowserUpdatesOnlyWhatChanged(t *testing.T) {
 	f := newFakeRebalancer(t, "testdata/state.json", Options{ExpandAll: 3, Refresh: 100 * time.Millisecond})
 	f.edit(func(map[string]any) {}) // the edits below re-encode the state (keys sorted): do it once before
 	b := newTab(t)
-	b.open(f.srv.URL)
+	openPage(b, f.srv.URL)
 	// The first poll may rebuild the server-rendered rows once; mark the
 	// rows after it and count from there.
-	b.wait("window.lbpilot.stats.polls >= 2", 5*time.Second)
+	b.Wait("window.lbpilot.stats.polls >= 2", 5*time.Second)
 	eval[bool](b, `(function(){document.querySelectorAll('tr[data-key]').forEach(function(r){r._mark=1});window._built=window.lbpilot.stats.rowsBuilt;return true})()`)
 	f.edit(func(st map[string]any) {
 		for _, s := range st["servers"].([]any) {
@@ -232,8 +180,8 @@ func TestBrowserUpdatesOnlyWhatChanged(t *testing.T) {
 			}
 		}
 	})
-	b.wait(`(document.querySelector('tr[data-server="emqx2"] .state')||{}).textContent === 'DRAIN'`, 5*time.Second)
-	if got := b.text(`details[data-backend="be_emqx"] .be-sum`); !strings.Contains(got, "1 DRAIN") {
+	b.Wait(`(document.querySelector('tr[data-server="emqx2"] .state')||{}).textContent === 'DRAIN'`, 5*time.Second)
+	if got := b.Text(`details[data-backend="be_emqx"] .be-sum`); !strings.Contains(got, "1 DRAIN") {
 		t.Errorf("summary not updated: %q", got)
 	}
 	if n := eval[int](b, "window.lbpilot.stats.rowsBuilt - window._built"); n != 1 {
@@ -246,16 +194,16 @@ func TestBrowserUpdatesOnlyWhatChanged(t *testing.T) {
 	if eval[int](b, `document.querySelectorAll('details[data-backend="be_quiet"] tbody tr').length`) != 0 {
 		t.Fatal("be_quiet has rows while collapsed")
 	}
-	b.do(chromedp.Click(chromedp.CSS(`details[data-backend="be_quiet"] > summary`)))
-	b.wait(`document.querySelectorAll('details[data-backend="be_quiet"] tbody tr').length === 2`, 5*time.Second)
+	b.Do(chromedp.Click(chromedp.CSS(`details[data-backend="be_quiet"] > summary`)))
+	b.Wait(`document.querySelectorAll('details[data-backend="be_quiet"] tbody tr').length === 2`, 5*time.Second)
 	// and stays open across refreshes: the operator opened it.
 	polls := eval[int](b, "window.lbpilot.stats.polls")
 	f.edit(func(st map[string]any) { st["last_reconcile"] = "2026-12-02T12:05:00Z" })
-	b.wait(fmt.Sprintf("window.lbpilot.stats.polls > %d + 1", polls), 5*time.Second)
+	b.Wait(fmt.Sprintf("window.lbpilot.stats.polls > %d + 1", polls), 5*time.Second)
 	if !eval[bool](b, `document.querySelector('details[data-backend="be_quiet"]').open`) {
 		t.Error("be_quiet closed again")
 	}
-	if got := b.text("#status"); !strings.Contains(got, "last reconcile 2026-12-02 12:05:00Z ok") {
+	if got := b.Text("#status"); !strings.Contains(got, "last reconcile 2026-12-02 12:05:00Z ok") {
 		t.Errorf("status %q", got)
 	}
 	// A backend that goes away goes from the page.
@@ -268,13 +216,13 @@ func TestBrowserUpdatesOnlyWhatChanged(t *testing.T) {
 		}
 		st["servers"] = keep
 	})
-	b.wait(`!document.querySelector('details[data-backend="be_quiet"]')`, 5*time.Second)
+	b.Wait(`!document.querySelector('details[data-backend="be_quiet"]')`, 5*time.Second)
 }
 
 func TestBrowserLabelsStayInert(t *testing.T) {
 	f := newFakeRebalancer(t, "testdata/state.json", Options{Refresh: 100 * time.Millisecond})
 	b := newTab(t)
-	b.open(f.srv.URL)
+	openPage(b, f.srv.URL)
 	// Now through the script too: a new alert whose labels carry markup.
 	f.edit(func(st map[string]any) {
 		st["alerts"] = append(st["alerts"].([]any), map[string]any{
@@ -287,12 +235,12 @@ func TestBrowserLabelsStayInert(t *testing.T) {
 			}
 		}
 	})
-	b.wait(`document.querySelector('tr[data-server="q1"] .alert')`, 5*time.Second)
+	b.Wait(`document.querySelector('tr[data-server="q1"] .alert')`, 5*time.Second)
 	time.Sleep(300 * time.Millisecond) // an onerror would have fired by now
-	if got := b.text(`tr[data-server="q1"] .alert`); got != `<img src=x onerror="window.__xss=1">` {
+	if got := b.Text(`tr[data-server="q1"] .alert`); got != `<img src=x onerror="window.__xss=1">` {
 		t.Errorf("alert name shown as %q", got)
 	}
-	if got := b.text(`tr[data-server="wcs2"] .alert`); got != `<script>bad()</script>` {
+	if got := b.Text(`tr[data-server="wcs2"] .alert`); got != `<script>bad()</script>` {
 		t.Errorf("server-rendered alert name shown as %q", got)
 	}
 	if n := eval[int](b, `document.querySelectorAll('img, #backends script, #alerts script').length`); n != 0 {
@@ -306,15 +254,15 @@ func TestBrowserLabelsStayInert(t *testing.T) {
 func TestBrowserActionsConfirmAndPostWithCSRF(t *testing.T) {
 	f := newFakeRebalancer(t, "testdata/state.json", Options{Refresh: time.Hour})
 	b := newTab(t)
-	b.open(f.srv.URL)
-	b.do(chromedp.Click(chromedp.CSS(`tr[data-server="wcs1"] button[data-act="drain"]`)))
-	b.wait(`document.getElementById('confirm').open`, 5*time.Second)
-	if got := b.text("#confirm-title"); got != "drain be_wcs/wcs1" {
+	openPage(b, f.srv.URL)
+	b.Do(chromedp.Click(chromedp.CSS(`tr[data-server="wcs1"] button[data-act="drain"]`)))
+	b.Wait(`document.getElementById('confirm').open`, 5*time.Second)
+	if got := b.Text("#confirm-title"); got != "drain be_wcs/wcs1" {
 		t.Errorf("dialog title %q", got)
 	}
 	// No reason: refused in the page, nothing sent.
-	b.do(chromedp.SetValue(chromedp.CSS("#f-author"), "dave"), chromedp.Click(chromedp.CSS("#confirm-ok")))
-	b.wait(`document.getElementById('confirm-error').textContent === 'a reason is required'`, 5*time.Second)
+	b.Do(chromedp.SetValue(chromedp.CSS("#f-author"), "dave"), chromedp.Click(chromedp.CSS("#confirm-ok")))
+	b.Wait(`document.getElementById('confirm-error').textContent === 'a reason is required'`, 5*time.Second)
 	if p := f.recorded(); len(p) != 0 {
 		t.Fatalf("sent without a reason: %v", p)
 	}
@@ -324,18 +272,18 @@ func TestBrowserActionsConfirmAndPostWithCSRF(t *testing.T) {
 		return 409, `{"error":"be_wcs would keep 0 ready servers","guard":"min_ready 1"}`
 	}
 	f.mu.Unlock()
-	b.do(chromedp.SendKeys(chromedp.CSS("#f-reason"), "kernel update"), chromedp.SetValue(chromedp.CSS("#f-expires"), "30m"), chromedp.Click(chromedp.CSS("#confirm-ok")))
-	b.wait(`document.getElementById('confirm-error').textContent.indexOf('409') === 0`, 5*time.Second)
-	if got := b.text("#confirm-error"); got != "409: be_wcs would keep 0 ready servers (guard: min_ready 1)" {
+	b.Do(chromedp.SendKeys(chromedp.CSS("#f-reason"), "kernel update"), chromedp.SetValue(chromedp.CSS("#f-expires"), "30m"), chromedp.Click(chromedp.CSS("#confirm-ok")))
+	b.Wait(`document.getElementById('confirm-error').textContent.indexOf('409') === 0`, 5*time.Second)
+	if got := b.Text("#confirm-error"); got != "409: be_wcs would keep 0 ready servers (guard: min_ready 1)" {
 		t.Errorf("error shown %q", got)
 	}
 	// Forced, accepted.
 	f.mu.Lock()
 	f.answer = func(string) (int, string) { return 200, `{"result":"applied","server":{}}` }
 	f.mu.Unlock()
-	b.do(chromedp.Click(chromedp.CSS("#f-force")), chromedp.Click(chromedp.CSS("#confirm-ok")))
-	b.wait(`!document.getElementById('confirm').open`, 5*time.Second)
-	if got := b.text("#flash"); got != "drain be_wcs/wcs1: applied" {
+	b.Do(chromedp.Click(chromedp.CSS("#f-force")), chromedp.Click(chromedp.CSS("#confirm-ok")))
+	b.Wait(`!document.getElementById('confirm').open`, 5*time.Second)
+	if got := b.Text("#flash"); got != "drain be_wcs/wcs1: applied" {
 		t.Errorf("flash %q", got)
 	}
 	posts := f.recorded()
@@ -363,13 +311,13 @@ func TestBrowserActionsConfirmAndPostWithCSRF(t *testing.T) {
 		{`tr[data-server="emqx2"] button[data-act="ready"]`, "/api/v1/servers/be_emqx/emqx2/ready", map[string]string{"#f-reason": "back"}, map[string]any{"author": "dave", "reason": "back", "force": false}},
 	} {
 		n := len(f.recorded())
-		b.do(chromedp.Click(chromedp.CSS(tc.button)))
-		b.wait(`document.getElementById('confirm').open`, 5*time.Second)
+		b.Do(chromedp.Click(chromedp.CSS(tc.button)))
+		b.Wait(`document.getElementById('confirm').open`, 5*time.Second)
 		for sel, v := range tc.fill {
-			b.do(chromedp.SetValue(chromedp.CSS(sel), v))
+			b.Do(chromedp.SetValue(chromedp.CSS(sel), v))
 		}
-		b.do(chromedp.Click(chromedp.CSS("#confirm-ok")))
-		b.wait(`!document.getElementById('confirm').open`, 5*time.Second)
+		b.Do(chromedp.Click(chromedp.CSS("#confirm-ok")))
+		b.Wait(`!document.getElementById('confirm').open`, 5*time.Second)
 		posts := f.recorded()
 		if len(posts) != n+1 {
 			t.Errorf("%s: %d posts", tc.button, len(posts)-n)
@@ -381,10 +329,10 @@ func TestBrowserActionsConfirmAndPostWithCSRF(t *testing.T) {
 	}
 	// Cancel sends nothing.
 	n := len(f.recorded())
-	b.do(chromedp.Click(chromedp.CSS(`tr[data-server="wcs2"] button[data-act="maint"]`)))
-	b.wait(`document.getElementById('confirm').open`, 5*time.Second)
-	b.do(chromedp.Click(chromedp.CSS("#confirm-cancel")))
-	b.wait(`!document.getElementById('confirm').open`, 5*time.Second)
+	b.Do(chromedp.Click(chromedp.CSS(`tr[data-server="wcs2"] button[data-act="maint"]`)))
+	b.Wait(`document.getElementById('confirm').open`, 5*time.Second)
+	b.Do(chromedp.Click(chromedp.CSS("#confirm-cancel")))
+	b.Wait(`!document.getElementById('confirm').open`, 5*time.Second)
 	if len(f.recorded()) != n {
 		t.Error("cancel sent a request")
 	}
