@@ -36,6 +36,7 @@ func Options(execPath, dataDir string, log io.Writer) []chromedp.ExecAllocatorOp
 		chromedp.Flag("disable-domain-reliability", true),
 		chromedp.Flag("no-pings", true),
 		chromedp.Flag("hide-scrollbars", true),
+		chromedp.Flag("log-level", "3"), // fatal only: no D-Bus complaints in test output
 		chromedp.WindowSize(1400, 900),
 	)
 	if log != nil {
@@ -132,10 +133,15 @@ func (b *Tab) Text(css string) string {
 	return Eval[string](b, fmt.Sprintf("(function(){var e=document.querySelector(%s);return e?e.textContent:'<missing '+%s+'>';})()", jsString(css), jsString(css)))
 }
 
-// Screenshot writes a PNG of the whole page.
-func (b *Tab) Screenshot(file string) {
+// Screenshot writes a PNG of the whole page, or of the window only (what a
+// modal dialog covers).
+func (b *Tab) Screenshot(file string, wholePage bool) {
 	b.T.Helper()
-	png, err := chromedp.Run(b.Ctx, chromedp.FullScreenshot(100))
+	shot := chromedp.CaptureScreenshot()
+	if wholePage {
+		shot = chromedp.FullScreenshot(100)
+	}
+	png, err := chromedp.Run(b.Ctx, shot)
 	if err != nil {
 		b.T.Fatalf("screenshot: %v", err)
 	}
@@ -147,4 +153,13 @@ func (b *Tab) Screenshot(file string) {
 func jsString(s string) string {
 	q, _ := json.Marshal(s)
 	return string(q)
+}
+
+// SetValue sets a form field's value (an empty one too, which chromedp's
+// SetValue reports as a failure).
+func (b *Tab) SetValue(css, value string) {
+	b.T.Helper()
+	if !Eval[bool](b, fmt.Sprintf("(function(){var e=document.querySelector(%s);if(!e)return false;e.value=%s;return true})()", jsString(css), jsString(value))) {
+		b.T.Fatalf("no field %s", css)
+	}
 }
