@@ -15,7 +15,7 @@
   var historyLimit = parseInt(meta('lbpilot-history-limit'), 10) || 50;
 
   // stats are read by the browser test and the benchmark.
-  var stats = { polls: 0, errors: 0, fetchMS: 0, parseMS: 0, renderMS: 0, totalMS: 0, rowsBuilt: 0, backendsUpdated: 0, lastError: '' };
+  var stats = { polls: 0, liveMS: 0, errors: 0, fetchMS: 0, parseMS: 0, renderMS: 0, totalMS: 0, rowsBuilt: 0, backendsUpdated: 0, lastError: '' };
   var current = null;   // last state seen
   var userOpen = {};    // backend -> open/closed as the operator chose
   var sigs = { proposals: '', alerts: '', history: '', pause: '', status: '' };
@@ -209,31 +209,37 @@
     Object.keys(old).forEach(function (k) { old[k].remove(); });
   }
 
+  // A backend is rendered closed as its summary only; its pause switch and
+  // rows are built when it is open.
   function buildBackend(g) {
     return el('details', { class: 'backend', 'data-backend': g.name, 'data-filled': '0' },
-      el('summary', null, el('span', { class: 'be-name' }, g.name), el('span', { class: 'be-sum' })),
-      el('div', { class: 'be-pause' }),
-      el('table', { class: 'servers' },
-        el('thead', null, el('tr', null, ['server', 'socket', 'state', 'weight', 'owner', 'alerts', 'notes', ''].map(function (h) { return el('th', null, h); }))),
-        el('tbody')));
+      el('summary', null, el('span', { class: 'be-name' }, g.name), el('span', { class: 'be-sum' })));
+  }
+
+  function fillBackend(d, g, alerts, force) {
+    if (!d.querySelector(':scope > table')) {
+      d.append(el('div', { class: 'be-pause' }),
+        el('table', { class: 'servers' },
+          el('thead', null, el('tr', null, ['server', 'socket', 'state', 'weight', 'owner', 'alerts', 'notes', ''].map(function (h) { return el('th', null, h); }))),
+          el('tbody')));
+    }
+    replace(d.querySelector(':scope > .be-pause'), bePauseNodes(g));
+    fillRows(d.querySelector('tbody'), g.servers, alerts, force);
+    d.setAttribute('data-filled', '1');
+  }
+
+  function emptyBackend(d) {
+    Array.prototype.forEach.call(d.querySelectorAll(':scope > .be-pause, :scope > table'), function (n) { n.remove(); });
+    d.setAttribute('data-filled', '0');
   }
 
   function updateBackend(d, g, alerts, force) {
     stats.backendsUpdated++;
-    d.querySelector('.be-sum').replaceChildren.apply(d.querySelector('.be-sum'),
-      summary(g.servers, !!g.pause, g.proposals).map(function (t) { return el('span', { class: 'badge' }, t); }));
-    var bp = d.querySelector('.be-pause');
-    bp.replaceChildren.apply(bp, bePauseNodes(g));
+    replace(d.querySelector('.be-sum'), summary(g.servers, !!g.pause, g.proposals).map(function (t) { return el('span', { class: 'badge' }, t); }));
     var open = Object.prototype.hasOwnProperty.call(userOpen, g.name) ? userOpen[g.name] : g.auto;
     if (d.open !== open) d.open = open;
-    var tbody = d.querySelector('tbody');
-    if (open) {
-      fillRows(tbody, g.servers, alerts, force);
-      d.setAttribute('data-filled', '1');
-    } else if (d.getAttribute('data-filled') !== '0') {
-      tbody.replaceChildren();
-      d.setAttribute('data-filled', '0');
-    }
+    if (open) fillBackend(d, g, alerts, force);
+    else if (d.getAttribute('data-filled') !== '0') emptyBackend(d);
   }
 
   function renderBackends(st, alerts, force) {
@@ -360,6 +366,7 @@
       var t3 = performance.now();
       stats.fetchMS = t1 - t0; stats.parseMS = t2 - t1; stats.renderMS = t3 - t2; stats.totalMS = t3 - t0;
       stats.polls++;
+      if (stats.polls === 1) stats.liveMS = performance.now(); // since navigation start
       $('refreshed').textContent = ts(new Date().toISOString());
     }, function (e) {
       stats.errors++;
@@ -482,14 +489,10 @@
     // A backend rendered closed gets its rows when it is opened.
     $('backends').addEventListener('toggle', function (ev) {
       var d = ev.target;
-      if (d.open && d.getAttribute('data-filled') === '0' && current) {
-        var g = group(current).filter(function (x) { return x.name === d.getAttribute('data-backend'); })[0];
-        if (g) {
-          var alerts = {};
-          (current.alerts || []).forEach(function (a) { alerts[a.fingerprint] = a; });
-          fillRows(d.querySelector('tbody'), g.servers, alerts, false);
-          d.setAttribute('data-filled', '1');
-        }
+      if (d.open && d.getAttribute('data-filled') === '0' && d._group && current) {
+        var alerts = {};
+        (current.alerts || []).forEach(function (a) { alerts[a.fingerprint] = a; });
+        fillBackend(d, d._group, alerts, false);
       }
     }, true);
     $('confirm-form').addEventListener('submit', submit);
