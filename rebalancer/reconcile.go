@@ -557,6 +557,6 @@ func (r *Rebalancer) refresh(ctx context.Context, now time.Time) error {
 		level.Warn(r.logger).Log("msg", "Alertmanager restarted", "started", started)
 	}
 	res := r.store.Observe(obs, r.now(), r.cfg.MassResolve)
-	r.logTransitions(res)
+	r.logTransitions(res, r.cfg)
 	return nil
 }
