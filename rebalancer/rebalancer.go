@@ -70,6 +70,7 @@ type Rebalancer struct {
 	lastOK    bool
 	nextWake  time.Time
 	amStarted time.Time
+	progress  map[string]*MaintProgress // graceful maintenances under way, by ownKey
 }
 
 type socketStatus struct {
