@@ -26,6 +26,7 @@ import (
 // scripts/bench.d/30-rebalancer.sh turns their metrics into BENCHMARKS.md.
 
 type benchLab struct {
+	r      *Rebalancer
 	client *haproxyapi.Client
 	srv    *httptest.Server
 	stop   func()
@@ -62,7 +63,7 @@ func startBenchLab(b *testing.B, servers int) *benchLab {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); _ = r.Run(ctx) }()
-	return &benchLab{client: client, srv: srv, stop: func() { cancel(); <-done; srv.Close() }}
+	return &benchLab{r: r, client: client, srv: srv, stop: func() { cancel(); <-done; srv.Close() }}
 }
 
 func (l *benchLab) post(b *testing.B, alerts []template.Alert) {

@@ -96,6 +96,10 @@ type RebalancerConfig struct {
 	HistoryMaxBytes int64 `yaml:"history_max_bytes"`
 	// HistoryMaxAge: older entries are not served, older rotated files removed.
 	HistoryMaxAge time.Duration `yaml:"history_max_age"`
+	// GracefulMaintTimeout > 0 makes every maint (alert or manual) drain
+	// first and switch to maint when the server has no session left, or
+	// after this long, whichever comes first. 0: maint at once.
+	GracefulMaintTimeout time.Duration `yaml:"graceful_maint_timeout"`
 }
 
 // AlertmanagerConfig enables the reconcile loop's refresh from the
@@ -266,6 +270,9 @@ func (c *Config) Complete() error {
 	}
 	if rb.HistoryMaxAge == 0 {
 		rb.HistoryMaxAge = DefaultHistoryMaxAge
+	}
+	if rb.GracefulMaintTimeout < 0 {
+		return fmt.Errorf("rebalancer.graceful_maint_timeout must not be negative")
 	}
 	if rb.HistoryMaxAge < 0 {
 		return fmt.Errorf("rebalancer.history_max_age must not be negative")

@@ -201,8 +201,12 @@ type HistoryFilter struct {
 	Limit   int
 }
 
+// match: a backend filter also keeps the global entries (a global pause,
+// a reload), which concern every backend; a server filter keeps that
+// server's entries only.
 func (f HistoryFilter) match(e *HistoryEntry) bool {
-	return (f.Backend == "" || e.Backend == f.Backend) && (f.Server == "" || e.Server == f.Server) &&
+	backendOK := f.Backend == "" || e.Backend == f.Backend || (e.Backend == "" && f.Server == "")
+	return backendOK && (f.Server == "" || e.Server == f.Server) &&
 		(f.Since.IsZero() || !e.Time.Before(f.Since))
 }
 

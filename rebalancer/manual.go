@@ -185,10 +185,17 @@ func (r *Rebalancer) Manual(ctx context.Context, a ManualAction) (*WriteResult, 
 	if a.ExpiresIn > 0 {
 		h.Expires = now.Add(a.ExpiresIn)
 	}
+	graceful := a.Action == HoldMaint && r.cfg.Rebalancer.GracefulMaintTimeout > 0
 	if cur != nil && cur.same(h) {
 		inEffect := true
 		for _, rd := range reads {
-			if rd.srv != nil && !cur.inEffect(rd.srv) {
+			if rd.srv == nil {
+				continue
+			}
+			if graceful && forcedState(rd.srv.Admin) == haproxyapi.StateDrain {
+				continue // draining before its maint
+			}
+			if !cur.inEffect(rd.srv) {
 				inEffect = false
 			}
 		}
@@ -247,9 +254,16 @@ func (r *Rebalancer) Manual(ctx context.Context, a ManualAction) (*WriteResult, 
 	if err != nil {
 		return nil, badRequest("%v", err) // unreachable: validated above
 	}
+	if graceful {
+		// Drain first; the reconcile switches to maint when the sessions
+		// end or at the deadline.
+		if cmd, err = haproxyapi.SetServerState(a.Ref, haproxyapi.StateDrain); err != nil {
+			return nil, badRequest("%v", err)
+		}
+	}
 	var errs []error
 	for _, rd := range reads {
-		if rd.srv == nil || h.inEffect(rd.srv) {
+		if rd.srv == nil || h.inEffect(rd.srv) || (graceful && forcedState(rd.srv.Admin) == haproxyapi.StateDrain) {
 			continue
 		}
 		if err := r.applyOne(ctx, rd.s, cmd); err != nil {
@@ -272,6 +286,9 @@ func (r *Rebalancer) Manual(ctx context.Context, a ManualAction) (*WriteResult, 
 		"author", a.Author, "reason", a.Reason, "forced", h.Forced, "expires", h.Expires, "result", res)
 	if len(errs) > 0 {
 		return nil, &apiError{Code: http.StatusBadGateway, Msg: "held, but HAProxy did not take it (retried every reconcile): " + errors.Join(errs...).Error()}
+	}
+	if graceful {
+		r.Kick()
 	}
 	return &WriteResult{Result: ManualApplied, Server: r.serverView(a.Ref)}, nil
 }

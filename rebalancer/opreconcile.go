@@ -173,7 +173,7 @@ func alertActor(incs []string, rule string) Actor {
 // enforceHolds keeps held servers in the state their operator asked for
 // (a HAProxy reload forgets runtime changes), and hands expired holds
 // back. It returns the expired holds it handed back on this socket.
-func (r *Rebalancer) enforceHolds(ctx context.Context, s Socket, ix *serverIndex, holds map[haproxyapi.ServerRef]*Hold, now time.Time) error {
+func (r *Rebalancer) enforceHolds(ctx context.Context, s Socket, ix *serverIndex, holds map[haproxyapi.ServerRef]*Hold, mg *maintGate, now time.Time) error {
 	var cmds []haproxyapi.Command
 	var what []HistoryEntry
 	for _, ref := range sortedHoldRefs(holds) {
@@ -198,6 +198,15 @@ func (r *Rebalancer) enforceHolds(ctx context.Context, s Socket, ix *serverIndex
 		c, err := h.command(ref)
 		if err != nil {
 			continue
+		}
+		if h.Action == HoldMaint && mg.timeout > 0 && mg.wait(ctx, ref, h.Since) {
+			// Graceful: drained until the sessions end or the deadline.
+			if forcedState(srv.Admin) == haproxyapi.StateDrain {
+				continue
+			}
+			if c, err = haproxyapi.SetServerState(ref, haproxyapi.StateDrain); err != nil {
+				continue
+			}
 		}
 		cmds = append(cmds, c)
 		what = append(what, HistoryEntry{Kind: HistApplied, Backend: ref.Backend, Server: ref.Server, Action: h.Action, Actor: Actor{Type: ActorSystem},

@@ -33,6 +33,10 @@ type Options struct {
 	Logger                 log.Logger
 	// Now is the clock (tests); nil is time.Now.
 	Now func() time.Time
+	// Load reads the configuration again for Reload (SIGHUP, POST
+	// /-/reload): the file with the command line's flags laid over it.
+	// Nil: reloading is refused.
+	Load func() (*Config, error)
 }
 
 // Rebalancer receives alerts and keeps HAProxy in line with them.
@@ -51,6 +55,11 @@ type Rebalancer struct {
 	hist    *History
 	csrf    *csrfToken
 
+	load         func() (*Config, error)
+	cfgMu        sync.RWMutex // cfg, rules and am: swapped by Reload; readers outside a cycle lock it
+	socketsGiven bool
+	amGiven      bool
+
 	cycleMu sync.Mutex // one reconcile cycle at a time
 	kick    chan struct{}
 
@@ -61,6 +70,7 @@ type Rebalancer struct {
 	lastOK    bool
 	nextWake  time.Time
 	amStarted time.Time
+	progress  map[string]*MaintProgress // graceful maintenances under way, by ownKey
 }
 
 type socketStatus struct {
@@ -91,6 +101,7 @@ func New(o Options) (*Rebalancer, error) {
 	r := &Rebalancer{
 		cfg: cfg, rules: cfg.CompiledRules(), logger: o.Logger, now: o.Now, dryRun: cfg.Rebalancer.DryRun,
 		kick: make(chan struct{}, 1), sockState: map[string]*socketStatus{}, reported: map[string]map[string]bool{},
+		load: o.Load, socketsGiven: o.Sockets != nil, amGiven: o.Alertmanager != nil,
 	}
 	sockets := o.Sockets
 	if sockets == nil {
@@ -208,6 +219,7 @@ func (r *Rebalancer) Kick() {
 func (r *Rebalancer) Record(_ context.Context, msg *Message) (Summary, error) {
 	now := r.now()
 	sum := Summary{Alerts: len(msg.Alerts)}
+	cfg, rules := r.currentConfig()
 	if msg.TruncatedAlerts > 0 {
 		r.m.truncated.Add(float64(msg.TruncatedAlerts))
 		level.Warn(r.logger).Log("msg", "Alertmanager truncated this notification (max_alerts); the missing alerts are never delivered. Set max_alerts: 0 on the rebalancer receiver", "group_key", msg.GroupKey, "truncated", msg.TruncatedAlerts)
@@ -215,7 +227,7 @@ func (r *Rebalancer) Record(_ context.Context, msg *Message) (Summary, error) {
 	obs := make([]Observation, 0, len(msg.Alerts))
 	for _, a := range msg.Alerts {
 		r.m.alertsReceived.WithLabelValues(statusLabel(a.Status)).Inc()
-		o, rej := classify(r.rules, a, SourceWebhook)
+		o, rej := classify(rules, a, SourceWebhook)
 		if rej != nil {
 			sum.Ignored++
 			r.reject(rej, msg.GroupKey)
@@ -223,12 +235,12 @@ func (r *Rebalancer) Record(_ context.Context, msg *Message) (Summary, error) {
 		}
 		obs = append(obs, o)
 	}
-	res := r.store.Observe(obs, now, r.cfg.MassResolve)
+	res := r.store.Observe(obs, now, cfg.MassResolve)
 	sum.Recorded, sum.Unchanged, sum.Stale = res.Changed, res.Unchanged, res.Stale
 	sum.Ignored += res.NotTracked
 	r.m.alertsIgnored.WithLabelValues(ReasonStale).Add(float64(res.Stale))
 	r.m.alertsIgnored.WithLabelValues(ReasonNotTracked).Add(float64(res.NotTracked))
-	r.logTransitions(res)
+	r.logTransitions(res, cfg)
 	if err := r.store.Sync(res.Seq); err != nil {
 		r.m.stateWriteFails.Inc()
 		return sum, fmt.Errorf("%w: %v", errPersist, err)
@@ -260,14 +272,14 @@ func (r *Rebalancer) reject(rej *Rejection, groupKey string) {
 	}
 }
 
-func (r *Rebalancer) logTransitions(res ObserveResult) {
+func (r *Rebalancer) logTransitions(res ObserveResult, cfg *Config) {
 	for _, t := range res.Transitions {
 		level.Info(r.logger).Log("msg", "Alert "+t.To, "fingerprint", t.Fingerprint, "rule", t.Rule, "from", orNone(t.From), "to", t.To, "source", t.Source)
 	}
 	if res.MassHeld > 0 {
 		r.m.massResolves.Add(float64(res.MassHeld))
 		level.Warn(r.logger).Log("msg", "Many alerts resolved at once (Prometheus stopped sending?); holding their restores", "resolved", res.MassHeld,
-			"min_alerts", *r.cfg.MassResolve.MinAlerts, "window", r.cfg.MassResolve.Window, "grace", r.cfg.MassResolve.Grace)
+			"min_alerts", *cfg.MassResolve.MinAlerts, "window", cfg.MassResolve.Window, "grace", cfg.MassResolve.Grace)
 	}
 }
 
@@ -287,7 +299,8 @@ const flushDelay = 200 * time.Millisecond
 // webhook that changed something, and when a hold expires, until ctx ends.
 // The final state is written on the way out.
 func (r *Rebalancer) Run(ctx context.Context) error {
-	interval := r.cfg.Rebalancer.ReconcileInterval
+	cfg, _ := r.currentConfig()
+	interval := cfg.Rebalancer.ReconcileInterval
 	ticker := time.NewTicker(interval)
 	defer ticker.Stop()
 	wake := time.NewTimer(time.Hour)
@@ -297,6 +310,10 @@ func (r *Rebalancer) Run(ctx context.Context) error {
 	refresh := true
 	for {
 		_ = r.reconcile(ctx, refresh, false)
+		if cfg, _ := r.currentConfig(); cfg.Rebalancer.ReconcileInterval != interval {
+			interval = cfg.Rebalancer.ReconcileInterval // reloaded
+			ticker.Reset(interval)
+		}
 		flush.Reset(flushDelay)
 		r.viewMu.Lock()
 		next := r.nextWake
@@ -336,6 +353,7 @@ func (r *Rebalancer) Mux(telemetryPath string) *http.ServeMux {
 	mux.Handle("/api/v1/resume", r.opHandler(http.MethodPost, r.serveResume))
 	mux.Handle("/api/v1/servers/{backend}/{server}/{action}", r.opHandler(http.MethodPost, r.serveManual))
 	mux.Handle("/api/v1/proposals/{id}/{verb}", r.opHandler(http.MethodPost, r.serveDecision))
+	mux.Handle("/-/reload", r.opHandler(http.MethodPost, r.serveReload))
 	mux.Handle(telemetryPath, promhttp.HandlerFor(r.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
 	ok := http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if req.Method != http.MethodGet && req.Method != http.MethodHead {

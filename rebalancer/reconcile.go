@@ -176,10 +176,14 @@ func (r *Rebalancer) reconcileSocket(ctx context.Context, s Socket, alerts []*Al
 		Socket: name, Servers: ix, Reloaded: reloaded, Desires: desires, Owned: owned, Released: released,
 		InForce: inForce, Guard: &r.cfg.Guard, MinHold: r.cfg.Rebalancer.MinHold, Now: now,
 	})
+	mg := r.newMaintGate(s, now)
+	r.graceful(ctx, mg, dec, ix)
 	r.gate(name, dec, op, now)
 	r.logNotes(name, seen, dec.Notes)
 	for _, df := range dec.Deferred {
-		r.m.deferred.Inc()
+		if df.Reason == GuardMinReady || df.Reason == GuardMaxUnavailable {
+			r.m.deferred.Inc()
+		}
 		if r.once(name, seen, "deferred", df.Server, df.Facet, df.Action, df.Reason) {
 			msg := "Action deferred by the guard; retried every reconcile"
 			if df.Reason != GuardMinReady && df.Reason != GuardMaxUnavailable {
@@ -199,7 +203,11 @@ func (r *Rebalancer) reconcileSocket(ctx context.Context, s Socket, alerts []*Al
 	r.viewMu.Unlock()
 	r.m.socketUp.WithLabelValues(name).Set(1)
 
-	holdErr := r.enforceHolds(ctx, s, ix, holds, now)
+	holdErr := r.enforceHolds(ctx, s, ix, holds, mg, now)
+	r.publishProgress(mg)
+	if !mg.wake.IsZero() {
+		dec.wake(mg.wake)
+	}
 	markSteps(dec.Owned, name, dec.Steps)
 	seq := r.commit(name, dec, markOK, pid, uptime, now)
 	if len(dec.Steps) == 0 {
@@ -557,6 +565,6 @@ func (r *Rebalancer) refresh(ctx context.Context, now time.Time) error {
 		level.Warn(r.logger).Log("msg", "Alertmanager restarted", "started", started)
 	}
 	res := r.store.Observe(obs, r.now(), r.cfg.MassResolve)
-	r.logTransitions(res)
+	r.logTransitions(res, r.cfg)
 	return nil
 }

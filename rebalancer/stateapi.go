@@ -60,7 +60,8 @@ func (r *Rebalancer) StateView() StateView {
 		v.Sockets[name] = &c
 	}
 	r.viewMu.Unlock()
-	for _, rule := range r.rules {
+	_, rules := r.currentConfig()
+	for _, rule := range rules {
 		v.Rules = append(v.Rules, rule.Describe())
 	}
 	r.operatorView(&v, now)

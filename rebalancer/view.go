@@ -36,6 +36,8 @@ type MaintProgress struct {
 	Sessions int       `json:"sessions"`
 	Since    time.Time `json:"since"`
 	Deadline time.Time `json:"deadline"`
+
+	socket string
 }
 
 // ProposalView is a pending proposal of the state view.
