@@ -308,13 +308,17 @@ func TestBrowserActionsConfirmAndPostWithCSRF(t *testing.T) {
 			map[string]any{"author": "dave", "backend": "", "reason": "incident 42", "expires_in": "1h", "restores": false}},
 		{`button[data-act="resume"][data-backend="be_srs"]`, "/api/v1/resume", nil, map[string]any{"author": "dave", "backend": "be_srs"}},
 		{`tr[data-server="emqx1"] button[data-act="release"]`, "/api/v1/servers/be_emqx/emqx1/release", nil, map[string]any{"author": "dave"}},
+		{`tr[data-server="q1"] button[data-act="weight"]`, "/api/v1/servers/be_quiet/q1/weight", map[string]string{"#f-reason": "canary", "#f-weight": "10"},
+			map[string]any{"author": "dave", "reason": "canary", "weight": 10, "force": false}},
+		{`tr[data-server="q2"] button[data-act="weight"]`, "/api/v1/servers/be_quiet/q2/weight", map[string]string{"#f-reason": "drained", "#f-weight": "0"},
+			map[string]any{"author": "dave", "reason": "drained", "weight": 0, "force": false}},
 		{`tr[data-server="emqx2"] button[data-act="ready"]`, "/api/v1/servers/be_emqx/emqx2/ready", map[string]string{"#f-reason": "back"}, map[string]any{"author": "dave", "reason": "back", "force": false}},
 	} {
 		n := len(f.recorded())
 		b.Do(chromedp.Click(chromedp.CSS(tc.button)))
 		b.Wait(`document.getElementById('confirm').open`, 5*time.Second)
 		for sel, v := range tc.fill {
-			b.Do(chromedp.SetValue(chromedp.CSS(sel), v))
+			b.SetValue(sel, v)
 		}
 		b.Do(chromedp.Click(chromedp.CSS("#confirm-ok")))
 		b.Wait(`!document.getElementById('confirm').open`, 5*time.Second)
@@ -326,6 +330,18 @@ func TestBrowserActionsConfirmAndPostWithCSRF(t *testing.T) {
 		if p := posts[n]; p.Path != tc.path || p.CSRF != "tok-123" || fmt.Sprint(p.Body) != fmt.Sprint(tc.want) {
 			t.Errorf("%s: sent %+v, want %s %v", tc.button, p, tc.path, tc.want)
 		}
+	}
+	// A weight out of range is refused in the page.
+	n0 := len(f.recorded())
+	b.Do(chromedp.Click(chromedp.CSS(`tr[data-server="q1"] button[data-act="weight"]`)))
+	b.Wait(`document.getElementById('confirm').open`, 5*time.Second)
+	b.SetValue("#f-reason", "too much")
+	b.SetValue("#f-weight", "300")
+	b.Do(chromedp.Click(chromedp.CSS("#confirm-ok")))
+	b.Wait(`document.getElementById('confirm-error').textContent.indexOf('the weight must be') === 0`, 5*time.Second)
+	b.Do(chromedp.Click(chromedp.CSS("#confirm-cancel")))
+	if len(f.recorded()) != n0 {
+		t.Error("a weight of 300 was sent")
 	}
 	// Cancel sends nothing.
 	n := len(f.recorded())

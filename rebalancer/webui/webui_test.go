@@ -87,7 +87,7 @@ func TestPageRendersState(t *testing.T) {
 		// operator hold, deferral, graceful maintenance
 		`<div>hold maint by bob: disk swap (until 2026-12-02 14:30:00Z) [forced]</div><div>draining for maint: 12 sessions, maint at 2026-12-02 10:10:00Z at the latest</div>`,
 		`<div>deferred: floor: be_wcs keeps 1 ready server</div>`,
-		`<button type="button" data-act="release">release</button>`,
+		`<button type="button" data-act="maint">maint</button><button type="button" data-act="weight">weight</button><button type="button" data-act="release">release</button>`,
 		// pauses
 		`<span class="running">running: alerts are applied</span>`,
 		`paused by alice since 2026-12-02 11:00:00Z until 2026-12-02 13:00:00Z: upgrade &lt;b&gt;srs&lt;/b&gt;</span> <button type="button" data-act="resume" data-backend="be_srs">resume backend</button>`,

@@ -169,7 +169,8 @@
     var acts = [
       el('button', { type: 'button', 'data-act': 'drain' }, 'drain'),
       el('button', { type: 'button', 'data-act': 'ready' }, 'ready'),
-      el('button', { type: 'button', 'data-act': 'maint' }, 'maint')
+      el('button', { type: 'button', 'data-act': 'maint' }, 'maint'),
+      el('button', { type: 'button', 'data-act': 'weight' }, 'weight')
     ];
     if (s.owner === 'operator') acts.push(el('button', { type: 'button', 'data-act': 'release' }, 'release'));
     return el('tr', { 'data-key': s.socket + '|' + s.backend + '|' + s.server, 'data-backend': s.backend, 'data-server': s.server },
@@ -396,6 +397,7 @@
       case 'drain': return 'Drain ' + target + ': no new sessions, the current ones finish. The server is held until released or the expiry.';
       case 'maint': return 'Put ' + target + ' into maintenance: it takes no traffic. Held until released or the expiry.';
       case 'ready': return 'Set ' + target + ' ready and hold it there: alerts do not take it out until released or the expiry.';
+      case 'weight': return 'Set the weight of ' + target + ' and hold it there until released or the expiry.';
       case 'release': return 'Hand ' + target + ' back to the rebalancer: alerts decide again.';
       case 'pause': return 'Pause ' + target + ': alerts are still recorded, but no new drain, maint or weight change is applied.';
       case 'resume': return 'Resume ' + target + ': alerts are applied again.';
@@ -422,16 +424,19 @@
       p.target = p.backend + '/' + p.server;
       p.url = '/api/v1/servers/' + encodeURIComponent(p.backend) + '/' + encodeURIComponent(p.server) + '/' + act;
     }
-    p.needReason = act === 'drain' || act === 'maint' || act === 'ready' || act === 'pause';
+    var onServer = act === 'drain' || act === 'maint' || act === 'ready' || act === 'weight';
+    p.needReason = onServer || act === 'pause';
     pending = p;
     $('confirm-title').textContent = act + ' ' + p.target;
     $('confirm-what').textContent = describe(act, p.target);
-    $('row-expires').hidden = !(act === 'drain' || act === 'maint' || act === 'ready' || act === 'pause');
-    $('row-force').hidden = !(act === 'drain' || act === 'maint' || act === 'ready');
+    $('row-weight').hidden = act !== 'weight';
+    $('row-expires').hidden = !(onServer || act === 'pause');
+    $('row-force').hidden = !onServer;
     $('row-restores').hidden = act !== 'pause';
     $('f-reason').placeholder = p.needReason ? 'required' : 'optional';
     $('f-reason').value = '';
     $('f-expires').value = '';
+    $('f-weight').value = '';
     $('f-force').checked = false;
     $('f-restores').checked = false;
     if (!$('f-author').value) $('f-author').value = localStorage.getItem('lbpilot-author') || meta('lbpilot-operator');
@@ -448,6 +453,12 @@
     var reason = $('f-reason').value.trim(), author = $('f-author').value.trim();
     if (p.needReason && !reason) { $('confirm-error').textContent = 'a reason is required'; return; }
     if (!author) { $('confirm-error').textContent = 'an author is required'; return; }
+    var weight = null;
+    if (p.act === 'weight') {
+      var w = $('f-weight').value.trim();
+      if (!/^[0-9]+$/.test(w) || +w > 256) { $('confirm-error').textContent = 'the weight must be a whole number from 0 to 256'; return; }
+      weight = +w;
+    }
     localStorage.setItem('lbpilot-author', author);
     var body = { author: author };
     if (reason) body.reason = reason;
@@ -455,6 +466,7 @@
     if (!$('row-expires').hidden && $('f-expires').value.trim()) body.expires_in = $('f-expires').value.trim();
     if (!$('row-force').hidden) body.force = $('f-force').checked;
     if (p.act === 'pause') body.restores = $('f-restores').checked;
+    if (weight !== null) body.weight = weight;
     $('confirm-ok').disabled = true;
     fetch(p.url, {
       method: 'POST', credentials: 'same-origin', cache: 'no-store',
