@@ -26,12 +26,16 @@ func (r *Rebalancer) mountPage(mux *http.ServeMux, telemetryPath string) {
 			{Address: "/-/ready", Text: "Ready"},
 		},
 	})
+	mux.Handle("/", pageOr500(page, err))
+}
+
+// pageOr500 is the page, or when it could not be built (only a broken
+// build, its embedded template, gets there) an answer saying why.
+func pageOr500(page http.Handler, err error) http.Handler {
 	if err != nil {
-		// Only a broken build (its embedded template) gets here.
-		mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-		}))
-		return
+		return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			http.Error(w, "operator page: "+err.Error(), http.StatusInternalServerError)
+		})
 	}
-	mux.Handle("/", page)
+	return page
 }

@@ -50,6 +50,7 @@ type fakeRebalancer struct {
 
 	mu     sync.Mutex
 	state  []byte
+	fail   string // when set, the state and history answer 503 with it
 	posts  []post
 	answer func(path string) (int, string)
 }
@@ -71,14 +72,21 @@ func newFakeRebalancer(t testing.TB, stateFile string, o Options) *fakeRebalance
 	}
 	f := &fakeRebalancer{t: t, state: st, answer: func(string) (int, string) { return 200, `{"result":"applied"}` }}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /api/v1/state", func(w http.ResponseWriter, _ *http.Request) {
-		f.mu.Lock()
-		b := f.state
-		f.mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(b)
-	})
-	mux.HandleFunc("GET /api/v1/history", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write(hist) })
+	serve := func(body func() []byte) http.HandlerFunc {
+		return func(w http.ResponseWriter, _ *http.Request) {
+			f.mu.Lock()
+			b, fail := body(), f.fail
+			f.mu.Unlock()
+			w.Header().Set("Content-Type", "application/json")
+			if fail != "" {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				b, _ = json.Marshal(map[string]string{"error": fail})
+			}
+			_, _ = w.Write(b)
+		}
+	}
+	mux.HandleFunc("GET /api/v1/state", serve(func() []byte { return f.state }))
+	mux.HandleFunc("GET /api/v1/history", serve(func() []byte { return hist }))
 	mux.HandleFunc("GET /api/v1/csrf", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte(`{"token":"tok-123"}`)) })
 	mux.HandleFunc("POST /api/v1/", func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
@@ -352,4 +360,30 @@ func TestBrowserActionsConfirmAndPostWithCSRF(t *testing.T) {
 	if len(f.recorded()) != n {
 		t.Error("cancel sent a request")
 	}
+}
+
+func TestBrowserShowsAPIFailures(t *testing.T) {
+	f := newFakeRebalancer(t, "testdata/state.json", Options{Refresh: 100 * time.Millisecond})
+	b := newTab(t)
+	openPage(b, f.srv.URL)
+	f.mu.Lock()
+	f.fail = "state file unreadable"
+	f.mu.Unlock()
+	b.Wait(`window.lbpilot.stats.errors > 0`, 5*time.Second)
+	if got := b.Text("#refreshed"); got != "failed: /api/v1/state: 503 state file unreadable" {
+		t.Errorf("refresh failure shown as %q", got)
+	}
+	b.Wait(`document.getElementById('history-error').textContent !== ''`, 5*time.Second)
+	if got := b.Text("#history-error"); got != "history unavailable: /api/v1/history?limit=50: 503 state file unreadable" {
+		t.Errorf("history failure shown as %q", got)
+	}
+	// The last good state stays on the page, and it recovers by itself.
+	if got := b.Text(`tr[data-server="wcs1"] .state`); got != "DRAIN" {
+		t.Errorf("wcs1 %q", got)
+	}
+	f.mu.Lock()
+	f.fail = ""
+	f.mu.Unlock()
+	b.Wait(`document.getElementById('refreshed').textContent.indexOf('failed') < 0`, 5*time.Second)
+	b.Wait(`document.getElementById('history-error').textContent === ''`, 5*time.Second)
 }

@@ -79,7 +79,10 @@ type asset struct {
 }
 
 // New builds the page handler; templates are parsed once, here.
-func New(o Options) (*Handler, error) {
+func New(o Options) (*Handler, error) { return newHandler(o, assets) }
+
+// newHandler builds the handler from the files under assets/ of files.
+func newHandler(o Options, files fs.FS) (*Handler, error) {
 	if o.API == nil {
 		return nil, fmt.Errorf("webui: no API handler")
 	}
@@ -98,7 +101,7 @@ func New(o Options) (*Handler, error) {
 	h := &Handler{o: o, files: map[string]asset{}}
 	sum := sha256.New()
 	for name, ct := range map[string]string{"app.js": "text/javascript; charset=utf-8", "style.css": "text/css; charset=utf-8"} {
-		b, err := fs.ReadFile(assets, "assets/"+name)
+		b, err := fs.ReadFile(files, "assets/"+name)
 		if err != nil {
 			return nil, fmt.Errorf("webui: asset %s: %w", name, err)
 		}
@@ -114,7 +117,7 @@ func New(o Options) (*Handler, error) {
 		"weight":    weightText,
 		"labels":    labelsText,
 		"alertName": alertName,
-	}).ParseFS(assets, "assets/page.html")
+	}).ParseFS(files, "assets/page.html")
 	if err != nil {
 		return nil, fmt.Errorf("webui: template: %w", err)
 	}
@@ -193,7 +196,7 @@ func alertName(alerts map[string]Alert, fp string) string {
 
 func (h *Handler) servePage(w http.ResponseWriter, r *http.Request) {
 	var st State
-	if code, hdr, body := h.get(r, "/api/v1/state"); code != http.StatusOK {
+	if code, hdr, body := h.get(r, "/api/v1/state", nil); code != http.StatusOK {
 		// The API refused (auth) or failed: answer as it did.
 		if v := hdr.Get("WWW-Authenticate"); v != "" {
 			w.Header().Set("WWW-Authenticate", v)
@@ -212,7 +215,7 @@ func (h *Handler) servePage(w http.ResponseWriter, r *http.Request) {
 	if user, _, ok := r.BasicAuth(); ok {
 		d.Operator = user
 	}
-	if code, _, body := h.get(r, "/api/v1/csrf"); code == http.StatusOK {
+	if code, _, body := h.get(r, "/api/v1/csrf", nil); code == http.StatusOK {
 		var tok struct {
 			Token string `json:"token"`
 		}
@@ -220,8 +223,7 @@ func (h *Handler) servePage(w http.ResponseWriter, r *http.Request) {
 			d.CSRF = tok.Token
 		}
 	}
-	q := url.Values{"limit": {strconv.Itoa(h.o.HistoryLimit)}}
-	if code, _, body := h.get(r, "/api/v1/history?"+q.Encode()); code == http.StatusOK {
+	if code, _, body := h.get(r, "/api/v1/history", url.Values{"limit": {strconv.Itoa(h.o.HistoryLimit)}}); code == http.StatusOK {
 		var hist History
 		if err := json.Unmarshal(body, &hist); err != nil {
 			d.HistoryError = "undecodable history: " + err.Error()
@@ -253,11 +255,8 @@ func (h *Handler) servePage(w http.ResponseWriter, r *http.Request) {
 }
 
 // get passes a GET with the caller's credentials to the API handler.
-func (h *Handler) get(r *http.Request, path string) (int, http.Header, []byte) {
-	u, err := url.Parse(path)
-	if err != nil {
-		return http.StatusInternalServerError, nil, []byte(err.Error())
-	}
+func (h *Handler) get(r *http.Request, path string, query url.Values) (int, http.Header, []byte) {
+	u := &url.URL{Path: path, RawQuery: query.Encode()}
 	req := r.Clone(context.WithoutCancel(r.Context()))
 	req.Method, req.URL, req.RequestURI, req.Body, req.ContentLength = http.MethodGet, u, u.RequestURI(), http.NoBody, 0
 	rec := &recorder{header: http.Header{}, code: http.StatusOK}

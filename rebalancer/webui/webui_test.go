@@ -1,11 +1,13 @@
 package webui
 
 import (
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
+	"testing/fstest"
 )
 
 // fakeAPI serves the contract's reads from testdata, behind a bearer token
@@ -215,8 +217,48 @@ func TestPageRoutes(t *testing.T) {
 	}
 }
 
-func TestNewNeedsAPI(t *testing.T) {
-	if _, err := New(Options{}); err == nil || !strings.Contains(err.Error(), "no API handler") {
-		t.Fatalf("err %v", err)
+func TestNewRefuses(t *testing.T) {
+	api := http.NewServeMux()
+	good := func() fstest.MapFS {
+		m := fstest.MapFS{}
+		for _, f := range []string{"app.js", "style.css", "page.html"} {
+			b, err := fs.ReadFile(assets, "assets/"+f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m["assets/"+f] = &fstest.MapFile{Data: b}
+		}
+		return m
+	}
+	noJS := good()
+	delete(noJS, "assets/app.js")
+	badTmpl := good()
+	badTmpl["assets/page.html"] = &fstest.MapFile{Data: []byte("{{if}")}
+	for _, tc := range []struct {
+		name  string
+		o     Options
+		files fs.FS
+		want  string
+	}{
+		{"no API", Options{}, good(), "webui: no API handler"},
+		{"asset missing", Options{API: api}, noJS, "webui: asset app.js"},
+		{"template broken", Options{API: api}, badTmpl, "webui: template"},
+	} {
+		if _, err := newHandler(tc.o, tc.files); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err %v, want %q", tc.name, err, tc.want)
+		}
+	}
+	if _, err := newHandler(Options{API: api}, good()); err != nil {
+		t.Fatalf("the embedded files: %v", err)
+	}
+	// A template that fails while rendering: 500, saying so.
+	badExec := good()
+	badExec["assets/page.html"] = &fstest.MapFile{Data: []byte(`{{template "nope" .}}`)}
+	h, err := newHandler(Options{API: fakeAPI(t, "", fullAPI)}, badExec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec := get(t, h, "/", nil); rec.Code != 500 || !strings.Contains(rec.Body.String(), "rendering the page") {
+		t.Errorf("%d %s", rec.Code, rec.Body)
 	}
 }

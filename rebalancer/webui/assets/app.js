@@ -331,11 +331,11 @@
   }
 
   function renderHistory(h) {
+    $('history-error').textContent = '';
     var sig = JSON.stringify(h);
     if (sig === sigs.history) return;
     sigs.history = sig;
     replace($('history'), historyRows(h.entries || []));
-    $('history-error').textContent = '';
   }
 
   function getJSON(url) {
