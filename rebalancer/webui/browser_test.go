@@ -48,11 +48,12 @@ type fakeRebalancer struct {
 	t   testing.TB
 	srv *httptest.Server
 
-	mu     sync.Mutex
-	state  []byte
-	fail   string // when set, the state and history answer 503 with it
-	posts  []post
-	answer func(path string) (int, string)
+	mu                     sync.Mutex
+	state                  []byte
+	failState, failHistory string // when set, that read answers 503 with it
+	historyReads           int
+	posts                  []post
+	answer                 func(path string) (int, string)
 }
 
 type post struct {
@@ -72,10 +73,13 @@ func newFakeRebalancer(t testing.TB, stateFile string, o Options) *fakeRebalance
 	}
 	f := &fakeRebalancer{t: t, state: st, answer: func(string) (int, string) { return 200, `{"result":"applied"}` }}
 	mux := http.NewServeMux()
-	serve := func(body func() []byte) http.HandlerFunc {
-		return func(w http.ResponseWriter, _ *http.Request) {
+	serve := func(body func() []byte, fail *string) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
 			f.mu.Lock()
-			b, fail := body(), f.fail
+			b, fail := body(), *fail
+			if r.URL.Path == "/api/v1/history" {
+				f.historyReads++
+			}
 			f.mu.Unlock()
 			w.Header().Set("Content-Type", "application/json")
 			if fail != "" {
@@ -85,8 +89,8 @@ func newFakeRebalancer(t testing.TB, stateFile string, o Options) *fakeRebalance
 			_, _ = w.Write(b)
 		}
 	}
-	mux.HandleFunc("GET /api/v1/state", serve(func() []byte { return f.state }))
-	mux.HandleFunc("GET /api/v1/history", serve(func() []byte { return hist }))
+	mux.HandleFunc("GET /api/v1/state", serve(func() []byte { return f.state }, &f.failState))
+	mux.HandleFunc("GET /api/v1/history", serve(func() []byte { return hist }, &f.failHistory))
 	mux.HandleFunc("GET /api/v1/csrf", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte(`{"token":"tok-123"}`)) })
 	mux.HandleFunc("POST /api/v1/", func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
@@ -366,24 +370,47 @@ func TestBrowserShowsAPIFailures(t *testing.T) {
 	f := newFakeRebalancer(t, "testdata/state.json", Options{Refresh: 100 * time.Millisecond})
 	b := newTab(t)
 	openPage(b, f.srv.URL)
-	f.mu.Lock()
-	f.fail = "state file unreadable"
-	f.mu.Unlock()
+	set := func(fn func()) { f.mu.Lock(); fn(); f.mu.Unlock() }
+	set(func() { f.failState = "state file unreadable" })
 	b.Wait(`window.lbpilot.stats.errors > 0`, 5*time.Second)
 	if got := b.Text("#refreshed"); got != "failed: /api/v1/state: 503 state file unreadable" {
 		t.Errorf("refresh failure shown as %q", got)
-	}
-	b.Wait(`document.getElementById('history-error').textContent !== ''`, 5*time.Second)
-	if got := b.Text("#history-error"); got != "history unavailable: /api/v1/history?limit=50: 503 state file unreadable" {
-		t.Errorf("history failure shown as %q", got)
 	}
 	// The last good state stays on the page, and it recovers by itself.
 	if got := b.Text(`tr[data-server="wcs1"] .state`); got != "DRAIN" {
 		t.Errorf("wcs1 %q", got)
 	}
-	f.mu.Lock()
-	f.fail = ""
-	f.mu.Unlock()
+	set(func() { f.failState, f.failHistory = "", "history file unreadable" })
+	f.edit(func(st map[string]any) { st["last_reconcile"] = "2026-12-02T12:30:00Z" }) // a change: the history is read again
 	b.Wait(`document.getElementById('refreshed').textContent.indexOf('failed') < 0`, 5*time.Second)
+	b.Wait(`document.getElementById('history-error').textContent !== ''`, 5*time.Second)
+	if got := b.Text("#history-error"); got != "history unavailable: /api/v1/history?limit=50: 503 history file unreadable" {
+		t.Errorf("history failure shown as %q", got)
+	}
+	set(func() { f.failHistory = "" })
 	b.Wait(`document.getElementById('history-error').textContent === ''`, 5*time.Second)
+}
+
+// The history (a file the rebalancer reads) is fetched when the state
+// changed, not on every poll.
+func TestBrowserReadsHistoryOnChange(t *testing.T) {
+	f := newFakeRebalancer(t, "testdata/state.json", Options{Refresh: 50 * time.Millisecond})
+	b := newTab(t)
+	openPage(b, f.srv.URL)
+	reads := func() int { f.mu.Lock(); defer f.mu.Unlock(); return f.historyReads }
+	polls := eval[int](b, "window.lbpilot.stats.polls")
+	n := reads()
+	b.Wait(fmt.Sprintf("window.lbpilot.stats.polls >= %d", polls+10), 10*time.Second)
+	if got := reads(); got != n {
+		t.Errorf("%d history reads in 10 polls of an unchanged state", got-n)
+	}
+	f.edit(func(st map[string]any) { st["last_reconcile"] = "2026-12-02T12:31:00Z" })
+	b.Wait(`document.getElementById('status').textContent.indexOf('12:31:00Z') >= 0`, 5*time.Second)
+	deadline := time.Now().Add(5 * time.Second)
+	for reads() == n && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := reads(); got != n+1 {
+		t.Errorf("%d history reads after one change, want 1", got-n)
+	}
 }

@@ -352,14 +352,28 @@
     return text.slice(0, 200);
   }
 
-  // refresh fetches the state (and the history) once and renders it.
-  function refresh() {
-    var t0 = performance.now();
-    var hist = getJSON('/api/v1/history?limit=' + historyLimit).then(function (t) { renderHistory(JSON.parse(t)); }, function (e) {
+  // The history is read from the rebalancer's log file, which is costlier
+  // than the state: it is fetched when the state changed, after an action,
+  // and at least every historyMaxAgeMS.
+  var historyMaxAgeMS = 30000;
+  var lastStateText = null, lastHistoryAt = -Infinity, historyWanted = true;
+
+  function fetchHistory() {
+    lastHistoryAt = performance.now();
+    historyWanted = false;
+    return getJSON('/api/v1/history?limit=' + historyLimit).then(function (t) { renderHistory(JSON.parse(t)); }, function (e) {
+      historyWanted = true; // try again on the next poll
       $('history-error').textContent = 'history unavailable: ' + e.message;
     });
-    var state = getJSON('/api/v1/state').then(function (text) {
+  }
+
+  // refresh fetches the state once and renders it, and the history when due.
+  function refresh() {
+    var t0 = performance.now();
+    return getJSON('/api/v1/state').then(function (text) {
       var t1 = performance.now();
+      var changed = text !== lastStateText;
+      lastStateText = text;
       var st = JSON.parse(text);
       var t2 = performance.now();
       current = st;
@@ -369,12 +383,12 @@
       stats.polls++;
       if (stats.polls === 1) stats.liveMS = performance.now(); // since navigation start
       $('refreshed').textContent = ts(new Date().toISOString());
+      if (changed || historyWanted || performance.now() - lastHistoryAt > historyMaxAgeMS) return fetchHistory();
     }, function (e) {
       stats.errors++;
       stats.lastError = e.message;
       $('refreshed').textContent = 'failed: ' + e.message;
     });
-    return Promise.all([state, hist]);
   }
 
   function loop() {
@@ -480,6 +494,7 @@
         $('confirm').close();
         pending = null;
         flash(p.act + ' ' + p.target + ': ' + (res || 'done'), false);
+        historyWanted = true;
         loop();
       });
     }).catch(function (e) {
