@@ -172,8 +172,8 @@ func alertActor(incs []string, rule string) Actor {
 
 // enforceHolds keeps held servers in the state their operator asked for
 // (a HAProxy reload forgets runtime changes), and hands expired holds
-// back. It returns the expired holds it handed back on this socket.
-func (r *Rebalancer) enforceHolds(ctx context.Context, s Socket, ix *serverIndex, holds map[haproxyapi.ServerRef]*Hold, mg *maintGate, now time.Time) error {
+// back. When it changed anything it returns the socket's state read back.
+func (r *Rebalancer) enforceHolds(ctx context.Context, s Socket, ix *serverIndex, holds map[haproxyapi.ServerRef]*Hold, mg *maintGate, now time.Time) (*haproxyapi.ServersState, error) {
 	var cmds []haproxyapi.Command
 	var what []HistoryEntry
 	for _, ref := range sortedHoldRefs(holds) {
@@ -213,7 +213,7 @@ func (r *Rebalancer) enforceHolds(ctx context.Context, s Socket, ix *serverIndex
 			Reason: h.Reason, Detail: "operator hold re-applied on " + s.Name() + " (HAProxy showed something else, e.g. after a reload)"})
 	}
 	if len(cmds) == 0 {
-		return nil
+		return nil, nil
 	}
 	res, err := s.Apply(ctx, cmds)
 	for i := range what {
@@ -226,15 +226,17 @@ func (r *Rebalancer) enforceHolds(ctx context.Context, s Socket, ix *serverIndex
 		}
 	}
 	r.history(what...)
-	if rb, rbErr := s.ShowServersState(ctx); rbErr == nil {
-		r.viewMu.Lock()
-		r.sockState[s.Name()].servers = rb
-		r.viewMu.Unlock()
+	rb, rbErr := s.ShowServersState(ctx)
+	if rbErr != nil {
+		rb = nil
+	}
+	if err == nil {
+		err = res.Err()
 	}
 	if err != nil {
-		return fmt.Errorf("%s: operator holds: %w", s.Name(), err)
+		return rb, fmt.Errorf("%s: operator holds: %w", s.Name(), err)
 	}
-	return res.Err()
+	return rb, nil
 }
 
 // expireOperator ends expired pauses and proposals, forgets the proposals
