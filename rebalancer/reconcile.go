@@ -226,9 +226,13 @@ func (r *Rebalancer) reconcileSocket(ctx context.Context, s Socket, alerts []*Al
 		return dec.NextWake, err
 	}
 	cmds := make([]haproxyapi.Command, len(dec.Steps))
+	planned := make([]HistoryEntry, len(dec.Steps))
 	for i, st := range dec.Steps {
 		cmds[i] = st.Cmd
+		planned[i] = stepEntry(name, st, "")
+		planned[i].Kind = HistPlanned
 	}
+	r.history(planned...)
 	results, applyErr := s.Apply(ctx, cmds)
 	readback, rbErr := s.ShowServersState(ctx)
 	var rbIx *serverIndex
