@@ -429,3 +429,22 @@ func TestProposalDroppedOnResolveOrExpiry(t *testing.T) {
 	}
 	hs.wantAdmin("be_app", "web2", haproxyapi.StateReady)
 }
+
+func TestProposalShowsTheGuardsVerdict(t *testing.T) {
+	hs := newHarness(t, "rebalancer: {approve: true}\nguard: {min_ready: 2}", three())
+	t0 := hs.clock.Now()
+	hs.h.SetUp("be_app", "web3", false) // two usable: a drain would leave one
+	hs.mustPost(body(alert(StatusFiring, "f1", "drain", "be_app", "web1", t0)))
+	hs.mustReconcile()
+	ps := hs.r.StateView().Proposals
+	if len(ps) != 1 || !strings.HasPrefix(ps[0].Guard, GuardMinReady+": ") {
+		t.Fatalf("proposals %+v", ps)
+	}
+	hs.h.SetUp("be_app", "web3", true)
+	hs.mustReconcile()
+	if ps := hs.r.StateView().Proposals; len(ps) != 1 || ps[0].Guard != "ok" {
+		t.Fatalf("guard verdict not updated: %+v", ps)
+	}
+	hs.mustOp(http.MethodPost, "/api/v1/proposals/"+ps[0].ID+"/approve", obj{"author": "a"})
+	hs.wantAdmin("be_app", "web1", haproxyapi.StateDrain)
+}

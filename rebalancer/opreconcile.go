@@ -95,22 +95,36 @@ func proposalID(s Step) string {
 func (r *Rebalancer) gate(socket string, dec *decision, op *OperatorState, now time.Time) {
 	kept := dec.Steps[:0]
 	var created []*Proposal
+	guards := map[string]string{} // proposal id → the guard's verdict this cycle
+	propose := func(s Step, guard string) *Proposal {
+		id := proposalID(s)
+		guards[id] = guard
+		if p := op.Proposals[id]; p != nil {
+			return p
+		}
+		p := &Proposal{ID: id, Backend: s.Ref.Backend, Server: s.Ref.Server, Action: s.Action, Rule: strings.Join(s.Rules, ","),
+			Alerts: append([]string(nil), s.Alerts...), Guard: guard, Created: now, Expires: now.Add(r.cfg.Rebalancer.ProposalTTL), Status: ProposalPending}
+		if s.Facet == FacetWeight {
+			w := s.weight
+			p.Weight = &w
+		}
+		op.Proposals[id] = p
+		created = append(created, p)
+		return p
+	}
+	// A step the guard holds back that needs an approval is proposed too,
+	// with the guard's verdict, so the operator sees it waiting for both.
+	for i, d := range dec.Deferred {
+		if d.step != nil && r.needsApproval(*d.step) {
+			p := propose(*d.step, d.Reason+": "+d.Detail)
+			dec.Deferred[i].Detail += " (proposal " + p.ID + ")"
+		}
+	}
 	for _, s := range dec.Steps {
 		if r.needsApproval(s) {
-			id := proposalID(s)
-			p := op.Proposals[id]
+			p := propose(s, "ok")
 			reason := ""
 			switch {
-			case p == nil:
-				p = &Proposal{ID: id, Backend: s.Ref.Backend, Server: s.Ref.Server, Action: s.Action, Rule: strings.Join(s.Rules, ","),
-					Alerts: append([]string(nil), s.Alerts...), Guard: "ok", Created: now, Expires: now.Add(r.cfg.Rebalancer.ProposalTTL), Status: ProposalPending}
-				if s.Facet == FacetWeight {
-					w := s.weight
-					p.Weight = &w
-				}
-				op.Proposals[id] = p
-				created = append(created, p)
-				reason = DeferAwaitingApproval
 			case p.Status == ProposalPending:
 				reason = DeferAwaitingApproval
 			case p.Status == ProposalRejected:
@@ -133,12 +147,25 @@ func (r *Rebalancer) gate(socket string, dec *decision, op *OperatorState, now t
 	}
 	dec.Steps = kept
 	sort.SliceStable(dec.Deferred, func(i, j int) bool { return dec.Deferred[i].Server < dec.Deferred[j].Server })
-	if len(created) == 0 {
+	// The guard's verdict on pending proposals follows the capacity.
+	var changed []string
+	for id, g := range guards {
+		if p := op.Proposals[id]; p != nil && p.Status == ProposalPending && p.Guard != g && !slicesContains(created, p) {
+			p.Guard = g
+			changed = append(changed, id)
+		}
+	}
+	if len(created) == 0 && len(changed) == 0 {
 		return
 	}
 	var hist []HistoryEntry
 	r.store.Update(func(st *State) {
 		o := st.operator()
+		for _, id := range changed {
+			if p := o.Proposals[id]; p != nil {
+				p.Guard = guards[id]
+			}
+		}
 		for _, p := range created {
 			if _, ok := o.Proposals[p.ID]; ok {
 				continue // another socket's cycle proposed it first
@@ -323,4 +350,13 @@ func itoaPtr(p *int) string {
 		return ""
 	}
 	return strconv.Itoa(*p)
+}
+
+func slicesContains(ps []*Proposal, p *Proposal) bool {
+	for _, x := range ps {
+		if x == p {
+			return true
+		}
+	}
+	return false
 }
