@@ -336,8 +336,12 @@ func TestHistoryRecordsAndFilters(t *testing.T) {
 	hs.mustOp(http.MethodPost, "/api/v1/pause", obj{"reason": "window", "author": "bob"})
 	hs.start() // the log survives a restart
 	all := hs.mustOp(http.MethodGet, "/api/v1/history", nil)["entries"].([]any)
-	if len(all) != 3 {
-		t.Fatalf("entries %v", all)
+	var kinds []string
+	for _, e := range all {
+		kinds = append(kinds, e.(map[string]any)["kind"].(string))
+	}
+	if got := strings.Join(kinds, ","); got != "paused,operator,applied,planned,alert_received" {
+		t.Fatalf("entries %s", got)
 	}
 	first := all[0].(map[string]any)
 	if first["kind"] != HistPaused || first["actor"].(map[string]any)["name"] != "bob" {
@@ -348,7 +352,7 @@ func TestHistoryRecordsAndFilters(t *testing.T) {
 		t.Fatalf("server filter: %v", web2)
 	}
 	web1 := hs.mustOp(http.MethodGet, "/api/v1/history?backend=be_app&server=web1", nil)["entries"].([]any)
-	if len(web1) != 1 || web1[0].(map[string]any)["actor"].(map[string]any)["fingerprints"].([]any)[0] != "f1" {
+	if len(web1) != 2 || web1[0].(map[string]any)["actor"].(map[string]any)["fingerprints"].([]any)[0] != "f1" {
 		t.Fatalf("alert entry: %v", web1)
 	}
 	since := hs.mustOp(http.MethodGet, "/api/v1/history?since=30s", nil)["entries"].([]any)
@@ -424,4 +428,23 @@ func TestProposalDroppedOnResolveOrExpiry(t *testing.T) {
 		t.Fatalf("approving an expired proposal: %d %v", code, out)
 	}
 	hs.wantAdmin("be_app", "web2", haproxyapi.StateReady)
+}
+
+func TestProposalShowsTheGuardsVerdict(t *testing.T) {
+	hs := newHarness(t, "rebalancer: {approve: true}\nguard: {min_ready: 2}", three())
+	t0 := hs.clock.Now()
+	hs.h.SetUp("be_app", "web3", false) // two usable: a drain would leave one
+	hs.mustPost(body(alert(StatusFiring, "f1", "drain", "be_app", "web1", t0)))
+	hs.mustReconcile()
+	ps := hs.r.StateView().Proposals
+	if len(ps) != 1 || !strings.HasPrefix(ps[0].Guard, GuardMinReady+": ") {
+		t.Fatalf("proposals %+v", ps)
+	}
+	hs.h.SetUp("be_app", "web3", true)
+	hs.mustReconcile()
+	if ps := hs.r.StateView().Proposals; len(ps) != 1 || ps[0].Guard != "ok" {
+		t.Fatalf("guard verdict not updated: %+v", ps)
+	}
+	hs.mustOp(http.MethodPost, "/api/v1/proposals/"+ps[0].ID+"/approve", obj{"author": "a"})
+	hs.wantAdmin("be_app", "web1", haproxyapi.StateDrain)
 }

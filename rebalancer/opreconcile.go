@@ -95,22 +95,36 @@ func proposalID(s Step) string {
 func (r *Rebalancer) gate(socket string, dec *decision, op *OperatorState, now time.Time) {
 	kept := dec.Steps[:0]
 	var created []*Proposal
+	guards := map[string]string{} // proposal id → the guard's verdict this cycle
+	propose := func(s Step, guard string) *Proposal {
+		id := proposalID(s)
+		guards[id] = guard
+		if p := op.Proposals[id]; p != nil {
+			return p
+		}
+		p := &Proposal{ID: id, Backend: s.Ref.Backend, Server: s.Ref.Server, Action: s.Action, Rule: strings.Join(s.Rules, ","),
+			Alerts: append([]string(nil), s.Alerts...), Guard: guard, Created: now, Expires: now.Add(r.cfg.Rebalancer.ProposalTTL), Status: ProposalPending}
+		if s.Facet == FacetWeight {
+			w := s.weight
+			p.Weight = &w
+		}
+		op.Proposals[id] = p
+		created = append(created, p)
+		return p
+	}
+	// A step the guard holds back that needs an approval is proposed too,
+	// with the guard's verdict, so the operator sees it waiting for both.
+	for i, d := range dec.Deferred {
+		if d.step != nil && r.needsApproval(*d.step) {
+			p := propose(*d.step, d.Reason+": "+d.Detail)
+			dec.Deferred[i].Detail += " (proposal " + p.ID + ")"
+		}
+	}
 	for _, s := range dec.Steps {
 		if r.needsApproval(s) {
-			id := proposalID(s)
-			p := op.Proposals[id]
+			p := propose(s, "ok")
 			reason := ""
 			switch {
-			case p == nil:
-				p = &Proposal{ID: id, Backend: s.Ref.Backend, Server: s.Ref.Server, Action: s.Action, Rule: strings.Join(s.Rules, ","),
-					Alerts: append([]string(nil), s.Alerts...), Guard: "ok", Created: now, Expires: now.Add(r.cfg.Rebalancer.ProposalTTL), Status: ProposalPending}
-				if s.Facet == FacetWeight {
-					w := s.weight
-					p.Weight = &w
-				}
-				op.Proposals[id] = p
-				created = append(created, p)
-				reason = DeferAwaitingApproval
 			case p.Status == ProposalPending:
 				reason = DeferAwaitingApproval
 			case p.Status == ProposalRejected:
@@ -133,12 +147,25 @@ func (r *Rebalancer) gate(socket string, dec *decision, op *OperatorState, now t
 	}
 	dec.Steps = kept
 	sort.SliceStable(dec.Deferred, func(i, j int) bool { return dec.Deferred[i].Server < dec.Deferred[j].Server })
-	if len(created) == 0 {
+	// The guard's verdict on pending proposals follows the capacity.
+	var changed []string
+	for id, g := range guards {
+		if p := op.Proposals[id]; p != nil && p.Status == ProposalPending && p.Guard != g && !slicesContains(created, p) {
+			p.Guard = g
+			changed = append(changed, id)
+		}
+	}
+	if len(created) == 0 && len(changed) == 0 {
 		return
 	}
 	var hist []HistoryEntry
 	r.store.Update(func(st *State) {
 		o := st.operator()
+		for _, id := range changed {
+			if p := o.Proposals[id]; p != nil {
+				p.Guard = guards[id]
+			}
+		}
 		for _, p := range created {
 			if _, ok := o.Proposals[p.ID]; ok {
 				continue // another socket's cycle proposed it first
@@ -172,8 +199,8 @@ func alertActor(incs []string, rule string) Actor {
 
 // enforceHolds keeps held servers in the state their operator asked for
 // (a HAProxy reload forgets runtime changes), and hands expired holds
-// back. It returns the expired holds it handed back on this socket.
-func (r *Rebalancer) enforceHolds(ctx context.Context, s Socket, ix *serverIndex, holds map[haproxyapi.ServerRef]*Hold, mg *maintGate, now time.Time) error {
+// back. When it changed anything it returns the socket's state read back.
+func (r *Rebalancer) enforceHolds(ctx context.Context, s Socket, ix *serverIndex, holds map[haproxyapi.ServerRef]*Hold, mg *maintGate, now time.Time) (*haproxyapi.ServersState, error) {
 	var cmds []haproxyapi.Command
 	var what []HistoryEntry
 	for _, ref := range sortedHoldRefs(holds) {
@@ -213,7 +240,7 @@ func (r *Rebalancer) enforceHolds(ctx context.Context, s Socket, ix *serverIndex
 			Reason: h.Reason, Detail: "operator hold re-applied on " + s.Name() + " (HAProxy showed something else, e.g. after a reload)"})
 	}
 	if len(cmds) == 0 {
-		return nil
+		return nil, nil
 	}
 	res, err := s.Apply(ctx, cmds)
 	for i := range what {
@@ -226,15 +253,17 @@ func (r *Rebalancer) enforceHolds(ctx context.Context, s Socket, ix *serverIndex
 		}
 	}
 	r.history(what...)
-	if rb, rbErr := s.ShowServersState(ctx); rbErr == nil {
-		r.viewMu.Lock()
-		r.sockState[s.Name()].servers = rb
-		r.viewMu.Unlock()
+	rb, rbErr := s.ShowServersState(ctx)
+	if rbErr != nil {
+		rb = nil
+	}
+	if err == nil {
+		err = res.Err()
 	}
 	if err != nil {
-		return fmt.Errorf("%s: operator holds: %w", s.Name(), err)
+		return rb, fmt.Errorf("%s: operator holds: %w", s.Name(), err)
 	}
-	return res.Err()
+	return rb, nil
 }
 
 // expireOperator ends expired pauses and proposals, forgets the proposals
@@ -321,4 +350,13 @@ func itoaPtr(p *int) string {
 		return ""
 	}
 	return strconv.Itoa(*p)
+}
+
+func slicesContains(ps []*Proposal, p *Proposal) bool {
+	for _, x := range ps {
+		if x == p {
+			return true
+		}
+	}
+	return false
 }

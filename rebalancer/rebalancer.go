@@ -273,9 +273,13 @@ func (r *Rebalancer) reject(rej *Rejection, groupKey string) {
 }
 
 func (r *Rebalancer) logTransitions(res ObserveResult, cfg *Config) {
+	hist := make([]HistoryEntry, 0, len(res.Transitions))
 	for _, t := range res.Transitions {
 		level.Info(r.logger).Log("msg", "Alert "+t.To, "fingerprint", t.Fingerprint, "rule", t.Rule, "from", orNone(t.From), "to", t.To, "source", t.Source)
+		hist = append(hist, HistoryEntry{Kind: HistAlertReceived, Actor: Actor{Type: ActorAlert, Rule: t.Rule, Fingerprints: []string{t.Fingerprint}},
+			Result: t.To, Detail: "from " + orNone(t.From) + " via " + t.Source})
 	}
+	r.history(hist...)
 	if res.MassHeld > 0 {
 		r.m.massResolves.Add(float64(res.MassHeld))
 		level.Warn(r.logger).Log("msg", "Many alerts resolved at once (Prometheus stopped sending?); holding their restores", "resolved", res.MassHeld,

@@ -155,9 +155,15 @@ func (r *Rebalancer) reconcileSocket(ctx context.Context, s Socket, alerts []*Al
 		level.Info(logger).Log("msg", "HAProxy reloaded or restarted; its runtime changes are gone, re-applying", "socket", name, "pid", pid, "uptime_sec", uptime)
 	}
 
+	// Operator holds first, so that the guard below counts what they take.
+	holds := op.holdsSnapshot()
+	mg := r.newMaintGate(s, now)
+	rb, holdErr := r.enforceHolds(ctx, s, indexServers(ss), holds, mg, now)
+	if rb != nil {
+		ss = rb
+	}
 	ix := indexServers(ss)
 	desires, unresolved := Plan(r.rules, alerts, ix)
-	holds := op.holdsSnapshot()
 	dropHeld(desires, owned, released, holds)
 	alertsBy := map[haproxyapi.ServerRef][]string{}
 	for ref, d := range desires {
@@ -176,7 +182,6 @@ func (r *Rebalancer) reconcileSocket(ctx context.Context, s Socket, alerts []*Al
 		Socket: name, Servers: ix, Reloaded: reloaded, Desires: desires, Owned: owned, Released: released,
 		InForce: inForce, Guard: &r.cfg.Guard, MinHold: r.cfg.Rebalancer.MinHold, Now: now,
 	})
-	mg := r.newMaintGate(s, now)
 	r.graceful(ctx, mg, dec, ix)
 	r.gate(name, dec, op, now)
 	r.logNotes(name, seen, dec.Notes)
@@ -203,7 +208,6 @@ func (r *Rebalancer) reconcileSocket(ctx context.Context, s Socket, alerts []*Al
 	r.viewMu.Unlock()
 	r.m.socketUp.WithLabelValues(name).Set(1)
 
-	holdErr := r.enforceHolds(ctx, s, ix, holds, mg, now)
 	r.publishProgress(mg)
 	if !mg.wake.IsZero() {
 		dec.wake(mg.wake)
@@ -222,9 +226,13 @@ func (r *Rebalancer) reconcileSocket(ctx context.Context, s Socket, alerts []*Al
 		return dec.NextWake, err
 	}
 	cmds := make([]haproxyapi.Command, len(dec.Steps))
+	planned := make([]HistoryEntry, len(dec.Steps))
 	for i, st := range dec.Steps {
 		cmds[i] = st.Cmd
+		planned[i] = stepEntry(name, st, "")
+		planned[i].Kind = HistPlanned
 	}
+	r.history(planned...)
 	results, applyErr := s.Apply(ctx, cmds)
 	readback, rbErr := s.ShowServersState(ctx)
 	var rbIx *serverIndex
