@@ -20,7 +20,6 @@ package webui
 
 import (
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
@@ -257,8 +256,10 @@ func (h *Handler) servePage(w http.ResponseWriter, r *http.Request) {
 // get passes a GET with the caller's credentials to the API handler.
 func (h *Handler) get(r *http.Request, path string, query url.Values) (int, http.Header, []byte) {
 	u := &url.URL{Path: path, RawQuery: query.Encode()}
-	req := r.Clone(context.WithoutCancel(r.Context()))
+	req := r.Clone(r.Context())
 	req.Method, req.URL, req.RequestURI, req.Body, req.ContentLength = http.MethodGet, u, u.RequestURI(), http.NoBody, 0
+	// The page decodes the answer itself: it must come uncompressed.
+	req.Header.Del("Accept-Encoding")
 	rec := &recorder{header: http.Header{}, code: http.StatusOK}
 	h.o.API.ServeHTTP(rec, req)
 	return rec.code, rec.header, rec.body.Bytes()

@@ -30,6 +30,12 @@ func fakeAPI(t *testing.T, token string, routes map[string]string) http.Handler 
 				_, _ = w.Write([]byte(`{"status":"error","error":"missing or wrong bearer token"}`))
 				return
 			}
+			if r.Header.Get("Accept-Encoding") != "" {
+				// What a compressing API would send: the page must not ask for it.
+				w.Header().Set("Content-Encoding", "gzip")
+				_, _ = w.Write([]byte{0x1f, 0x8b, 0x08})
+				return
+			}
 			if r.Method != http.MethodGet {
 				w.WriteHeader(http.StatusMethodNotAllowed)
 				return
@@ -71,6 +77,7 @@ func TestPageRendersState(t *testing.T) {
 	h := newPage(t, Options{API: fakeAPI(t, "", fullAPI), Version: "v9.9.9", Links: []Link{{Address: "/metrics", Text: "Metrics"}}})
 	req := httptest.NewRequest(http.MethodGet, "/", nil)
 	req.SetBasicAuth("carol", "pw")
+	req.Header.Set("Accept-Encoding", "gzip, deflate, br") // as browsers send
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
 	if rec.Code != 200 {
