@@ -74,8 +74,8 @@ func rowState(server string) string {
 
 // TestPageInBrowserAgainstRealHAProxy drives the operator page in a real
 // browser against a real rebalancer and a real haproxy: a drain by hand,
-// an approval, a pause that keeps an alert from being applied, and an
-// alert label carrying markup.
+// an approval, a pause that keeps an alert from being applied, an alert
+// label carrying markup, a guard refusal and a forced maint, a release.
 func TestPageInBrowserAgainstRealHAProxy(t *testing.T) {
 	lab := startRealLab(t, pageBackend, `rules: [{name: gated, matchers: ['alertname="Gated"'], action: drain, approve: true}]`)
 	for _, s := range []string{"web1", "web2", "web3", "web4"} {
@@ -163,6 +163,31 @@ func TestPageInBrowserAgainstRealHAProxy(t *testing.T) {
 	if !browser.Eval[bool](b, `window.__xss === undefined`) {
 		t.Error("markup from a label ran")
 	}
+
+	// The guard refuses a maint of the last ready server: the dialog says
+	// why, nothing changes; forced, it is applied (and shown as forced).
+	b.Do(chromedp.Click(chromedp.CSS(`tr[data-server="web4"] button[data-act="maint"]`)))
+	b.Wait(`document.getElementById('confirm').open`, 5*time.Second)
+	b.SetValue("#f-author", "erin")
+	b.SetValue("#f-reason", "disk swap")
+	b.Do(chromedp.Click(chromedp.CSS("#confirm-ok")))
+	b.Wait(`document.getElementById('confirm-error').textContent !== ''`, 5*time.Second)
+	if got := b.Text("#confirm-error"); !strings.HasPrefix(got, "409: ") || !strings.Contains(got, "(guard: ") {
+		t.Errorf("guard refusal shown as %q", got)
+	}
+	if got := adminOf(t, lab.client, "web4"); got != "READY" {
+		t.Fatalf("web4 %s after a refused maint", got)
+	}
+	b.Do(chromedp.Click(chromedp.CSS("#f-force")), chromedp.Click(chromedp.CSS("#confirm-ok")))
+	b.Wait(`!document.getElementById('confirm').open`, 5*time.Second)
+	lab.waitAdmin("web4", "MAINT", 5*time.Second)
+	b.Wait(`document.querySelector('tr[data-server="web4"] .notes').textContent.indexOf('hold maint by erin: disk swap [forced]') >= 0`, 5*time.Second)
+
+	// Released, web1 goes back to the rebalancer: no alert, so ready.
+	b.Do(chromedp.Click(chromedp.CSS(`tr[data-server="web1"] button[data-act="release"]`)))
+	confirm(b, "")
+	lab.waitAdmin("web1", "READY", 5*time.Second)
+	b.Wait(rowState("web1")+` === 'READY' && !document.querySelector('tr[data-server="web1"] button[data-act="release"]')`, 5*time.Second)
 	b.Wait(`document.querySelectorAll('#history tr:not(.empty)').length >= 3`, 5*time.Second)
 
 	if os.Getenv("LBPILOT_UPDATE_SCREENSHOTS") != "" {
@@ -174,10 +199,10 @@ func TestPageInBrowserAgainstRealHAProxy(t *testing.T) {
 func screenshots(t *testing.T, b *browser.Tab) {
 	dir := filepath.Join("..", "docs", "images")
 	b.Screenshot(filepath.Join(dir, "rebalancer-page.png"), true)
-	b.Do(chromedp.Click(chromedp.CSS(`tr[data-server="web4"] button[data-act="maint"]`)))
+	b.Do(chromedp.Click(chromedp.CSS(`tr[data-server="web1"] button[data-act="drain"]`)))
 	b.Wait(`document.getElementById('confirm').open`, 5*time.Second)
 	b.SetValue("#f-author", "erin")
-	b.SetValue("#f-reason", "disk swap")
+	b.SetValue("#f-reason", "kernel update")
 	b.SetValue("#f-expires", "2h")
 	b.Screenshot(filepath.Join(dir, "rebalancer-page-confirm.png"), false)
 	t.Logf("screenshots written to %s", dir)
