@@ -8,7 +8,8 @@ import (
 	"github.com/lbpilot/lbpilot/internal/haproxyapi"
 )
 
-// DeferGracefulMaint: a maint waits for the drained server's sessions.
+// DeferGracefulMaint is the deferral reason of a maint that waits for the
+// drained server's sessions.
 const DeferGracefulMaint = "graceful_maint"
 
 // sessionReader is a socket that reports each server's current sessions

@@ -80,7 +80,6 @@ type History struct {
 	f    *os.File
 	size int64
 	mem  []HistoryEntry
-	err  error // last write error, reported once per change
 }
 
 // memEntries bounds an in-memory history.

@@ -205,6 +205,16 @@ func (r *Rebalancer) Manual(ctx context.Context, a ManualAction) (*WriteResult, 
 		h = cur // same decision, HAProxy lost it: apply again, keep its record
 	}
 
+	// A weight the server's agent-check would overwrite at its next check
+	// is refused, as for alerts.
+	if h.Action == HoldWeight {
+		for _, rd := range reads {
+			if rd.srv != nil && rd.srv.AgentEnabled() {
+				return nil, conflict("", "%s has an enabled agent-check, which sets its weight; disable it (disable agent %s) before holding a weight", a.Ref, a.Ref)
+			}
+		}
+	}
+
 	// The guard, on every socket, before anything changes.
 	if h.reduces() {
 		for _, rd := range reads {

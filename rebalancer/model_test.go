@@ -737,16 +737,19 @@ func (m *world) pause() {
 	m.pauses[b] = &Pause{Restores: restores}
 }
 
+// resume ends the first pause (in name order), if any.
 func (m *world) resume() {
-	for _, b := range sortedKeys(m.pauses) {
-		res, err := m.hs.r.Resume(b, "model", "op")
-		m.log("resume %q: %v %v", b, resultText(res), err)
-		if err != nil || res.Result != ManualApplied {
-			m.fail("resume: %v %v", resultText(res), err)
-		}
-		delete(m.pauses, b)
+	keys := sortedKeys(m.pauses)
+	if len(keys) == 0 {
 		return
 	}
+	b := keys[0]
+	res, err := m.hs.r.Resume(b, "model", "op")
+	m.log("resume %q: %v %v", b, resultText(res), err)
+	if err != nil || res.Result != ManualApplied {
+		m.fail("resume: %v %v", resultText(res), err)
+	}
+	delete(m.pauses, b)
 }
 
 // paused returns the pause in force for a backend.

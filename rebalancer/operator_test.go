@@ -448,3 +448,19 @@ func TestProposalShowsTheGuardsVerdict(t *testing.T) {
 	hs.mustOp(http.MethodPost, "/api/v1/proposals/"+ps[0].ID+"/approve", obj{"author": "a"})
 	hs.wantAdmin("be_app", "web1", haproxyapi.StateDrain)
 }
+
+func TestManualWeightRefusedWithAgentCheck(t *testing.T) {
+	srvs := three()
+	srvs[0].Agent = true
+	hs := newHarness(t, "", srvs)
+	hs.mustReconcile()
+	code, out := hs.op(http.MethodPost, "/api/v1/servers/be_app/web1/weight", obj{"reason": "r", "author": "a", "weight": 10})
+	if code != http.StatusConflict || !strings.Contains(out["error"].(string), "agent-check") {
+		t.Fatalf("%d %v", code, out)
+	}
+	if c := hs.setCommands(); len(c) != 0 {
+		t.Fatalf("sent %v", c)
+	}
+	// drain is fine: the agent of lbpilot never replies drain or ready.
+	hs.mustOp(http.MethodPost, "/api/v1/servers/be_app/web1/drain", obj{"reason": "r", "author": "a"})
+}

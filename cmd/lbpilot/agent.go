@@ -218,6 +218,13 @@ func (r *agentRole) run(ctx context.Context, stdout, stderr io.Writer) int {
 		return c.Options(logger)
 	}
 	reload := func() error { return a.Reload(load) }
+	mux, err := agentMux(a, reload)
+	if err != nil {
+		level.Error(logger).Log("msg", "Building HTTP handlers", "err", err)
+		return 1
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -231,13 +238,6 @@ func (r *agentRole) run(ctx context.Context, stdout, stderr io.Writer) int {
 			}
 		}
 	}()
-	mux, err := agentMux(a, reload)
-	if err != nil {
-		level.Error(logger).Log("msg", "Building HTTP handlers", "err", err)
-		return 1
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	errc := make(chan error, 2)
 	running := 1
 	go func() { errc <- a.Serve(ctx, ln) }()
