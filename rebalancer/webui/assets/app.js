@@ -421,6 +421,10 @@
     return act + ' ' + target;
   }
 
+  // The author is remembered in the browser when it lets the page store it.
+  function stored(k) { try { return localStorage.getItem(k); } catch (e) { return null; } }
+  function store(k, v) { try { localStorage.setItem(k, v); } catch (e) { /* storage off: ask again next time */ } }
+
   function openDialog(act, btn) {
     var p = { act: act };
     if (act === 'approve' || act === 'reject') {
@@ -453,7 +457,7 @@
     $('f-weight').value = '';
     $('f-force').checked = false;
     $('f-restores').checked = false;
-    if (!$('f-author').value) $('f-author').value = localStorage.getItem('lbpilot-author') || meta('lbpilot-operator');
+    if (!$('f-author').value) $('f-author').value = stored('lbpilot-author') || meta('lbpilot-operator');
     $('confirm-error').textContent = '';
     $('confirm-ok').disabled = false;
     $('confirm').showModal();
@@ -473,7 +477,7 @@
       if (!/^[0-9]+$/.test(w) || +w > 256) { $('confirm-error').textContent = 'the weight must be a whole number from 0 to 256'; return; }
       weight = +w;
     }
-    localStorage.setItem('lbpilot-author', author);
+    store('lbpilot-author', author);
     var body = { author: author };
     if (reason) body.reason = reason;
     if (p.act === 'pause' || p.act === 'resume') body.backend = p.backend;
