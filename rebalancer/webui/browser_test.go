@@ -50,7 +50,8 @@ type fakeRebalancer struct {
 
 	mu                     sync.Mutex
 	state                  []byte
-	failState, failHistory string // when set, that read answers 503 with it
+	failState, failHistory string              // when set, that read answers 503 with it
+	servedToPage           func([]byte) []byte // changes the state the server renders the page from
 	historyReads           int
 	posts                  []post
 	answer                 func(path string) (int, string)
@@ -89,7 +90,19 @@ func newFakeRebalancer(t testing.TB, stateFile string, o Options) *fakeRebalance
 			_, _ = w.Write(b)
 		}
 	}
-	mux.HandleFunc("GET /api/v1/state", serve(func() []byte { return f.state }, &f.failState))
+	mux.HandleFunc("GET /api/v1/state", func(w http.ResponseWriter, r *http.Request) {
+		// The page's own read carries the browser's page request headers.
+		if strings.Contains(r.Header.Get("Accept"), "text/html") {
+			f.mu.Lock()
+			st, change := f.state, f.servedToPage
+			f.mu.Unlock()
+			if change != nil {
+				_, _ = w.Write(change(st))
+				return
+			}
+		}
+		serve(func() []byte { return f.state }, &f.failState)(w, r)
+	})
 	mux.HandleFunc("GET /api/v1/history", serve(func() []byte { return hist }, &f.failHistory))
 	mux.HandleFunc("GET /api/v1/csrf", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte(`{"token":"tok-123"}`)) })
 	mux.HandleFunc("POST /api/v1/", func(w http.ResponseWriter, r *http.Request) {
@@ -181,8 +194,10 @@ func TestBrowserUpdatesOnlyWhatChanged(t *testing.T) {
 	f.edit(func(map[string]any) {}) // the edits below re-encode the state (keys sorted): do it once before
 	b := newTab(t)
 	openPage(b, f.srv.URL)
-	// The first poll may rebuild the server-rendered rows once; mark the
-	// rows after it and count from there.
+	// The first poll found the state the server rendered: nothing rebuilt.
+	if !eval[bool](b, "window.lbpilot.stats.adopted && window.lbpilot.stats.rowsBuilt === 0 && window.lbpilot.stats.backendsUpdated === 0") {
+		t.Errorf("the first poll rebuilt the server-rendered page: %v", eval[map[string]any](b, "window.lbpilot.stats"))
+	}
 	b.Wait("window.lbpilot.stats.polls >= 2", 5*time.Second)
 	eval[bool](b, `(function(){document.querySelectorAll('tr[data-key]').forEach(function(r){r._mark=1});window._built=window.lbpilot.stats.rowsBuilt;return true})()`)
 	f.edit(func(st map[string]any) {
@@ -412,5 +427,22 @@ func TestBrowserReadsHistoryOnChange(t *testing.T) {
 	}
 	if got := reads(); got != n+1 {
 		t.Errorf("%d history reads after one change, want 1", got-n)
+	}
+}
+
+// A state that changed between the page and its first poll is not taken
+// as rendered: the page is brought in line at once.
+func TestBrowserFirstPollAfterAChange(t *testing.T) {
+	f := newFakeRebalancer(t, "testdata/state.json", Options{Refresh: time.Hour})
+	f.mu.Lock()
+	f.servedToPage = func(st []byte) []byte { return []byte(strings.Replace(string(st), `"DRAIN"`, `"MAINT"`, 1)) }
+	f.mu.Unlock()
+	b := newTab(t)
+	openPage(b, f.srv.URL)
+	if eval[bool](b, "window.lbpilot.stats.adopted") {
+		t.Fatal("a different state was adopted")
+	}
+	if got := b.Text(`tr[data-server="wcs1"] .state`); got != "DRAIN" {
+		t.Errorf("wcs1 shows %q after the first poll", got)
 	}
 }

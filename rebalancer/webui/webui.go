@@ -25,6 +25,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"html/template"
 	"io/fs"
 	"net/http"
@@ -156,6 +157,7 @@ func methodNotAllowed(w http.ResponseWriter) {
 // pageData is what the template renders.
 type pageData struct {
 	Title, Version, CSRF, Operator, AssetVersion string
+	StateHash                                    string // of the state rendered (app.js's fnv1a)
 	RefreshMS, ExpandAll, HistoryLimit           int
 	Links                                        []Link
 	State                                        *State
@@ -195,6 +197,7 @@ func alertName(alerts map[string]Alert, fp string) string {
 
 func (h *Handler) servePage(w http.ResponseWriter, r *http.Request) {
 	var st State
+	var stateHash string
 	if code, hdr, body := h.get(r, "/api/v1/state", nil); code != http.StatusOK {
 		// The API refused (auth) or failed: answer as it did.
 		if v := hdr.Get("WWW-Authenticate"); v != "" {
@@ -205,9 +208,13 @@ func (h *Handler) servePage(w http.ResponseWriter, r *http.Request) {
 	} else if err := json.Unmarshal(body, &st); err != nil {
 		http.Error(w, "state: undecodable answer of /api/v1/state: "+err.Error(), http.StatusBadGateway)
 		return
+	} else {
+		fh := fnv.New32a()
+		fh.Write(body)
+		stateHash = fmt.Sprintf("%08x", fh.Sum32())
 	}
 	d := pageData{
-		Title: h.o.Title, Version: h.o.Version, AssetVersion: h.assetVer, Links: h.o.Links,
+		Title: h.o.Title, Version: h.o.Version, AssetVersion: h.assetVer, Links: h.o.Links, StateHash: stateHash,
 		RefreshMS: int(h.o.Refresh / time.Millisecond), ExpandAll: h.o.ExpandAll, HistoryLimit: h.o.HistoryLimit,
 		State: &st, Alerts: map[string]Alert{}, Proposals: st.Proposals, Rendered: time.Now().UTC(),
 	}
