@@ -51,9 +51,10 @@ $(row "rebuild everything shown from the last state" rerender)
 | page as served | $(metric collapsed-html-KiB $B | awk '{printf "%.0f", $1}') KiB | | $(metric expanded-html-KiB $B | awk '{printf "%.0f", $1}') KiB | | |
 
 The server renders the collapsed page in $(awk -v v="$render" 'BEGIN { printf "%.0f ms", v / 1e6 }') (\`BenchmarkPageRender\`: the
-state read through the API handler, decoded, grouped, rendered). A refresh
-costs about what fetching the JSON costs: the script compares each
-backend's data with the last poll's and rebuilds only the rows that
-changed.
+state read through the API handler, decoded, grouped, rendered). The first
+poll finds the state the page was rendered from (a hash in the page) and
+rebuilds nothing; a refresh costs about what fetching the JSON costs: the
+script compares each backend's data with the last poll's and rebuilds only
+the rows that changed.
 MD
 cat "$out/31-rebalancer-page.md"
