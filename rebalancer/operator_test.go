@@ -312,6 +312,7 @@ func TestOperatorBadRequests(t *testing.T) {
 		{"resume no author", "POST", "/api/v1/resume", obj{}, 400, "author"},
 		{"unknown proposal", "POST", "/api/v1/proposals/abc/approve", obj{"author": "a"}, 404, "abc"},
 		{"GET a write", "GET", "/api/v1/pause", nil, 405, "POST"},
+		{"unknown path", "POST", "/api/v1/servers/be_app/web1/", obj{}, 404, "no such endpoint"},
 		{"history since", "GET", "/api/v1/history?since=yesterday", nil, 400, "since"},
 		{"history limit", "GET", "/api/v1/history?limit=-1", nil, 400, "limit"},
 	} {
