@@ -73,6 +73,11 @@ func (r *Rebalancer) Decide(id string, approve bool, author, reason string) (*Wr
 	}
 	if result == ManualApplied {
 		if err := r.syncOp(seq); err != nil {
+			r.store.Update(func(st *State) { // not on disk: not done
+				if cur := st.operator().Proposals[id]; cur != nil {
+					cur.Status, cur.DecidedBy = ProposalPending, ""
+				}
+			})
 			return nil, err
 		}
 		kind := HistRejected

@@ -151,6 +151,7 @@ func (r *Rebalancer) Manual(ctx context.Context, a ManualAction) (*WriteResult, 
 		}
 		seq := r.store.Update(func(st *State) { delete(st.operator().Holds, holdKey(a.Ref)) })
 		if err := r.syncOp(seq); err != nil {
+			r.store.Update(func(st *State) { st.operator().Holds[holdKey(a.Ref)] = cur.clone() }) // not on disk: not done
 			return nil, err
 		}
 		var errs []error
@@ -243,21 +244,39 @@ func (r *Rebalancer) Manual(ctx context.Context, a ManualAction) (*WriteResult, 
 	// Intent first: the hold, and the end of lbpilot's own ownership of
 	// the server (an alert's end must not undo the operator's state).
 	var dropped []string
+	droppedOwned := map[string]*Ownership{}
+	droppedRel := map[string]*Release{}
 	seq := r.store.Update(func(st *State) {
 		st.operator().Holds[holdKey(a.Ref)] = h.clone()
 		for k, o := range st.Owned {
 			if o.Backend == a.Ref.Backend && o.Server == a.Ref.Server {
+				droppedOwned[k] = o
 				delete(st.Owned, k)
 				dropped = append(dropped, k)
 			}
 		}
 		for k, rel := range st.Released {
 			if rel.Backend == a.Ref.Backend && rel.Server == a.Ref.Server {
+				droppedRel[k] = rel
 				delete(st.Released, k)
 			}
 		}
 	})
 	if err := r.syncOp(seq); err != nil {
+		// Not on disk: not done. Everything goes back as it was.
+		r.store.Update(func(st *State) {
+			if cur != nil {
+				st.operator().Holds[holdKey(a.Ref)] = cur.clone()
+			} else {
+				delete(st.operator().Holds, holdKey(a.Ref))
+			}
+			for k, o := range droppedOwned {
+				st.Owned[k] = o
+			}
+			for k, rel := range droppedRel {
+				st.Released[k] = rel
+			}
+		})
 		return nil, err
 	}
 	cmd, err := h.command(a.Ref)

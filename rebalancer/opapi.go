@@ -246,24 +246,32 @@ func (r *Rebalancer) Pause(backend, reason, author string, expiresIn time.Durati
 		p.Expires = now.Add(expiresIn)
 	}
 	result := ManualApplied
+	var prev *Pause
+	set := func(o *OperatorState, p *Pause) {
+		switch {
+		case backend == "":
+			o.Pause = p
+		case p == nil:
+			delete(o.Pauses, backend)
+		default:
+			o.Pauses[backend] = p
+		}
+	}
 	seq := r.store.Update(func(st *State) {
 		o := st.operator()
-		cur := o.Pause
+		prev = o.Pause
 		if backend != "" {
-			cur = o.Pauses[backend]
+			prev = o.Pauses[backend]
 		}
-		if cur != nil && cur.active(now) && cur.Restores == restores {
+		if prev != nil && prev.active(now) && prev.Restores == restores {
 			result = ManualUnchanged
 			return
 		}
-		if backend == "" {
-			o.Pause = p
-		} else {
-			o.Pauses[backend] = p
-		}
+		set(o, p)
 	})
 	if result == ManualApplied {
 		if err := r.syncOp(seq); err != nil {
+			r.store.Update(func(st *State) { set(st.operator(), prev) }) // not on disk: not done
 			return nil, err
 		}
 		detail := "no new drain, maint or weight change"
@@ -298,6 +306,13 @@ func (r *Rebalancer) Resume(backend, reason, author string) (*WriteResult, error
 	})
 	if result == ManualApplied {
 		if err := r.syncOp(seq); err != nil {
+			r.store.Update(func(st *State) { // not on disk: not done
+				if o := st.operator(); backend == "" {
+					o.Pause = old
+				} else {
+					o.Pauses[backend] = old
+				}
+			})
 			return nil, err
 		}
 		r.history(HistoryEntry{Kind: HistResumed, Backend: backend, Actor: Actor{Type: ActorOperator, Name: strings.TrimSpace(author)}, Reason: strings.TrimSpace(reason),

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -310,6 +312,7 @@ func TestOperatorBadRequests(t *testing.T) {
 		{"resume no author", "POST", "/api/v1/resume", obj{}, 400, "author"},
 		{"unknown proposal", "POST", "/api/v1/proposals/abc/approve", obj{"author": "a"}, 404, "abc"},
 		{"GET a write", "GET", "/api/v1/pause", nil, 405, "POST"},
+		{"unknown path", "POST", "/api/v1/servers/be_app/web1/", obj{}, 404, "no such endpoint"},
 		{"history since", "GET", "/api/v1/history?since=yesterday", nil, 400, "since"},
 		{"history limit", "GET", "/api/v1/history?limit=-1", nil, 400, "limit"},
 	} {
@@ -463,4 +466,63 @@ func TestManualWeightRefusedWithAgentCheck(t *testing.T) {
 	}
 	// drain is fine: the agent of lbpilot never replies drain or ready.
 	hs.mustOp(http.MethodPost, "/api/v1/servers/be_app/web1/drain", obj{"reason": "r", "author": "a"})
+}
+
+func TestOperatorWritesNeedAPersistedState(t *testing.T) {
+	hs := newHarness(t, "", three())
+	dir := filepath.Join(hs.dir, "sub")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	hs.cfg.Rebalancer.StateFile = filepath.Join(dir, "state.json")
+	hs.start()
+	hs.mustReconcile()
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	code, out := hs.op(http.MethodPost, "/api/v1/servers/be_app/web1/drain", obj{"reason": "r", "author": "a"})
+	if code != http.StatusServiceUnavailable || !strings.Contains(out["error"].(string), "persisted") {
+		t.Fatalf("%d %v", code, out)
+	}
+	if c := hs.setCommands(); len(c) != 0 {
+		t.Fatalf("HAProxy changed although the hold is not on disk: %v", c)
+	}
+	if code, _ := hs.op(http.MethodPost, "/api/v1/pause", obj{"reason": "r", "author": "a"}); code != http.StatusServiceUnavailable {
+		t.Fatalf("pause: %d", code)
+	}
+	// Nothing half-applied: no hold, no pause, and the next cycle (state
+	// still unwritable) sends nothing either.
+	v := hs.r.StateView()
+	if v.Paused.Global != nil || v.Servers[0].Hold != nil {
+		t.Fatalf("refused writes left state behind: %+v %+v", v.Paused, v.Servers[0])
+	}
+	_ = hs.reconcile()
+	if c := hs.setCommands(); len(c) != 0 {
+		t.Fatalf("sent %v", c)
+	}
+}
+
+func TestOperatorBodyLimits(t *testing.T) {
+	hs := newHarness(t, "", three())
+	for _, c := range []struct {
+		ctype, body string
+		code        int
+	}{
+		{"text/plain", `{"reason":"r","author":"a"}`, http.StatusUnsupportedMediaType},
+		{"application/json", `{"reason":"` + strings.Repeat("x", maxOpBody) + `","author":"a"}`, http.StatusRequestEntityTooLarge},
+		{"application/json", `{"reason":"r","author":"a"} {}`, http.StatusBadRequest},
+		{"application/json", `[1]`, http.StatusBadRequest},
+	} {
+		req := httptest.NewRequest(http.MethodPost, "/api/v1/pause", strings.NewReader(c.body))
+		req.Header.Set("Content-Type", c.ctype)
+		req.Header.Set(CSRFHeader, hs.r.CSRFToken())
+		rec := httptest.NewRecorder()
+		hs.r.Mux("/metrics").ServeHTTP(rec, req)
+		if rec.Code != c.code {
+			t.Errorf("%s %.40q: %d, want %d (%s)", c.ctype, c.body, rec.Code, c.code, rec.Body)
+		}
+	}
+	if hs.r.StateView().Paused.Global != nil {
+		t.Fatal("a refused body paused the rebalancer")
+	}
 }

@@ -358,6 +358,15 @@ func (r *Rebalancer) Mux(telemetryPath string) *http.ServeMux {
 	mux.Handle("/api/v1/servers/{backend}/{server}/{action}", r.opHandler(http.MethodPost, r.serveManual))
 	mux.Handle("/api/v1/proposals/{id}/{verb}", r.opHandler(http.MethodPost, r.serveDecision))
 	mux.Handle("/-/reload", r.opHandler(http.MethodPost, r.serveReload))
+	mux.Handle("/api/v1/", http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		// Every other API path: a JSON 404 like the endpoints' own.
+		if !r.auth.Allow(req) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="lbpilot rebalancer"`)
+			writeJSON(w, http.StatusUnauthorized, &apiError{Msg: "missing or wrong bearer token"})
+			return
+		}
+		writeJSON(w, http.StatusNotFound, &apiError{Msg: "no such endpoint: " + clip(req.URL.Path, 80)})
+	}))
 	mux.Handle(telemetryPath, promhttp.HandlerFor(r.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
 	ok := http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if req.Method != http.MethodGet && req.Method != http.MethodHead {
