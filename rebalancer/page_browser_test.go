@@ -58,11 +58,11 @@ func (l *realLab) waitAdmin(server, want string, within time.Duration) {
 // confirm fills the page's confirmation dialog and submits it.
 func confirm(b *browser.Tab, reason string) {
 	b.T.Helper()
-	b.Wait(`document.getElementById('confirm').open`, 5*time.Second)
+	b.Wait(`document.getElementById('confirm').open`, 10*time.Second)
 	b.SetValue("#f-author", "erin")
 	b.SetValue("#f-reason", reason)
 	b.Do(chromedp.Click(chromedp.CSS("#confirm-ok")))
-	b.Wait(`!document.getElementById('confirm').open || document.getElementById('confirm-error').textContent`, 5*time.Second)
+	b.Wait(`!document.getElementById('confirm').open || document.getElementById('confirm-error').textContent`, 10*time.Second)
 	if msg := b.Text("#confirm-error"); msg != "" {
 		b.T.Fatalf("the API refused: %s", msg)
 	}
@@ -79,12 +79,12 @@ func rowState(server string) string {
 func TestPageInBrowserAgainstRealHAProxy(t *testing.T) {
 	lab := startRealLab(t, pageBackend, `rules: [{name: gated, matchers: ['alertname="Gated"'], action: drain, approve: true}]`)
 	for _, s := range []string{"web1", "web2", "web3", "web4"} {
-		lab.waitStatus(s, "UP", 5*time.Second)
+		lab.waitStatus(s, "UP", 10*time.Second)
 	}
 	b := browser.NewTab(t)
 	b.Do(chromedp.Navigate(lab.srv.URL + "/"))
 	b.Wait(`window.lbpilot && window.lbpilot.stats.polls >= 1`, 10*time.Second)
-	b.Wait(rowState("web1")+` === 'READY'`, 5*time.Second)
+	b.Wait(rowState("web1")+` === 'READY'`, 10*time.Second)
 	if csrf := browser.Eval[string](b, `document.querySelector('meta[name="csrf-token"]').content`); len(csrf) < 16 {
 		t.Fatalf("page carries CSRF token %q", csrf)
 	}
@@ -92,8 +92,8 @@ func TestPageInBrowserAgainstRealHAProxy(t *testing.T) {
 	// A drain by hand: confirmed in the page, in HAProxy, then on the page.
 	b.Do(chromedp.Click(chromedp.CSS(`tr[data-server="web1"] button[data-act="drain"]`)))
 	confirm(b, "kernel update")
-	lab.waitAdmin("web1", "DRAIN", 5*time.Second)
-	b.Wait(rowState("web1")+` === 'DRAIN'`, 5*time.Second)
+	lab.waitAdmin("web1", "DRAIN", 10*time.Second)
+	b.Wait(rowState("web1")+` === 'DRAIN'`, 10*time.Second)
 	if got := b.Text(`tr[data-server="web1"] [class^="owner-"]`); got != "operator" {
 		t.Errorf("web1 owner on the page: %q", got)
 	}
@@ -106,7 +106,7 @@ func TestPageInBrowserAgainstRealHAProxy(t *testing.T) {
 	gated := alert(StatusFiring, "g1", "drain", "bk", "web2", t0)
 	gated.Labels["alertname"] = "Gated"
 	lab.post(body(gated))
-	b.Wait(`document.querySelector('#proposals button[data-act="approve"]')`, 5*time.Second)
+	b.Wait(`document.querySelector('#proposals button[data-act="approve"]')`, 10*time.Second)
 	if got := b.Text("#proposals tr"); !strings.Contains(got, "bk/web2") || !strings.Contains(got, "drain") {
 		t.Errorf("proposal row: %q", got)
 	}
@@ -115,19 +115,19 @@ func TestPageInBrowserAgainstRealHAProxy(t *testing.T) {
 	}
 	b.Do(chromedp.Click(chromedp.CSS(`#proposals button[data-act="approve"]`)))
 	confirm(b, "")
-	lab.waitAdmin("web2", "DRAIN", 5*time.Second)
-	b.Wait(rowState("web2")+` === 'DRAIN'`, 5*time.Second)
-	b.Wait(`document.querySelector('#proposals tr.empty')`, 5*time.Second)
+	lab.waitAdmin("web2", "DRAIN", 10*time.Second)
+	b.Wait(rowState("web2")+` === 'DRAIN'`, 10*time.Second)
+	b.Wait(`document.querySelector('#proposals tr.empty')`, 10*time.Second)
 
 	// Paused: an alert is recorded and shown, but not applied.
 	b.Do(chromedp.Click(chromedp.CSS(`#pause-global button[data-act="pause"]`)))
 	confirm(b, "incident 42")
-	b.Wait(`document.querySelector('#pause-global .paused')`, 5*time.Second)
+	b.Wait(`document.querySelector('#pause-global .paused')`, 10*time.Second)
 	if got := b.Text("#pause-global .paused"); !strings.Contains(got, "paused by erin") || !strings.Contains(got, "incident 42") {
 		t.Errorf("pause shown as %q", got)
 	}
 	lab.post(body(alert(StatusFiring, "a3", "drain", "bk", "web3", t0)))
-	b.Wait(`document.querySelector('tr[data-server="web3"] .alert')`, 5*time.Second)
+	b.Wait(`document.querySelector('tr[data-server="web3"] .alert')`, 10*time.Second)
 	lab.holdStatus("web3", "UP", 3*labInterval)
 	if got := adminOf(t, lab.client, "web3"); got != "READY" {
 		t.Fatalf("web3 %s while paused", got)
@@ -140,14 +140,14 @@ func TestPageInBrowserAgainstRealHAProxy(t *testing.T) {
 	x.Labels["alertname"] = `<img src=x onerror="window.__xss=1">`
 	x.Labels["summary"] = `<script>window.__xss=2</script>`
 	lab.post(body(x))
-	b.Wait(`document.querySelector('tr[data-server="web4"] .alert')`, 5*time.Second)
+	b.Wait(`document.querySelector('tr[data-server="web4"] .alert')`, 10*time.Second)
 
 	// Resumed: the alert recorded while paused is applied.
 	b.Do(chromedp.Click(chromedp.CSS(`#pause-global button[data-act="resume"]`)))
 	confirm(b, "incident over")
-	lab.waitAdmin("web3", "DRAIN", 5*time.Second)
-	b.Wait(rowState("web3")+` === 'DRAIN'`, 5*time.Second)
-	b.Wait(`document.querySelector('tr[data-server="web4"] .notes').textContent.indexOf('deferred: ') === 0`, 5*time.Second)
+	lab.waitAdmin("web3", "DRAIN", 10*time.Second)
+	b.Wait(rowState("web3")+` === 'DRAIN'`, 10*time.Second)
+	b.Wait(`document.querySelector('tr[data-server="web4"] .notes').textContent.indexOf('deferred: ') === 0`, 10*time.Second)
 	if got := adminOf(t, lab.client, "web4"); got != "READY" {
 		t.Errorf("web4 %s: the guard should have kept it", got)
 	}
@@ -167,11 +167,11 @@ func TestPageInBrowserAgainstRealHAProxy(t *testing.T) {
 	// The guard refuses a maint of the last ready server: the dialog says
 	// why, nothing changes; forced, it is applied (and shown as forced).
 	b.Do(chromedp.Click(chromedp.CSS(`tr[data-server="web4"] button[data-act="maint"]`)))
-	b.Wait(`document.getElementById('confirm').open`, 5*time.Second)
+	b.Wait(`document.getElementById('confirm').open`, 10*time.Second)
 	b.SetValue("#f-author", "erin")
 	b.SetValue("#f-reason", "disk swap")
 	b.Do(chromedp.Click(chromedp.CSS("#confirm-ok")))
-	b.Wait(`document.getElementById('confirm-error').textContent !== ''`, 5*time.Second)
+	b.Wait(`document.getElementById('confirm-error').textContent !== ''`, 10*time.Second)
 	if got := b.Text("#confirm-error"); !strings.HasPrefix(got, "409: ") || !strings.Contains(got, "(guard: ") {
 		t.Errorf("guard refusal shown as %q", got)
 	}
@@ -179,16 +179,16 @@ func TestPageInBrowserAgainstRealHAProxy(t *testing.T) {
 		t.Fatalf("web4 %s after a refused maint", got)
 	}
 	b.Do(chromedp.Click(chromedp.CSS("#f-force")), chromedp.Click(chromedp.CSS("#confirm-ok")))
-	b.Wait(`!document.getElementById('confirm').open`, 5*time.Second)
-	lab.waitAdmin("web4", "MAINT", 5*time.Second)
-	b.Wait(`document.querySelector('tr[data-server="web4"] .notes').textContent.indexOf('hold maint by erin: disk swap [forced]') >= 0`, 5*time.Second)
+	b.Wait(`!document.getElementById('confirm').open`, 10*time.Second)
+	lab.waitAdmin("web4", "MAINT", 10*time.Second)
+	b.Wait(`document.querySelector('tr[data-server="web4"] .notes').textContent.indexOf('hold maint by erin: disk swap [forced]') >= 0`, 10*time.Second)
 
 	// Released, web1 goes back to the rebalancer: no alert, so ready.
 	b.Do(chromedp.Click(chromedp.CSS(`tr[data-server="web1"] button[data-act="release"]`)))
 	confirm(b, "")
-	lab.waitAdmin("web1", "READY", 5*time.Second)
-	b.Wait(rowState("web1")+` === 'READY' && !document.querySelector('tr[data-server="web1"] button[data-act="release"]')`, 5*time.Second)
-	b.Wait(`document.querySelectorAll('#history tr:not(.empty)').length >= 3`, 5*time.Second)
+	lab.waitAdmin("web1", "READY", 10*time.Second)
+	b.Wait(rowState("web1")+` === 'READY' && !document.querySelector('tr[data-server="web1"] button[data-act="release"]')`, 10*time.Second)
+	b.Wait(`document.querySelectorAll('#history tr:not(.empty)').length >= 3`, 10*time.Second)
 
 	if os.Getenv("LBPILOT_UPDATE_SCREENSHOTS") != "" {
 		screenshots(t, b)
@@ -200,7 +200,7 @@ func screenshots(t *testing.T, b *browser.Tab) {
 	dir := filepath.Join("..", "docs", "images")
 	b.Screenshot(filepath.Join(dir, "rebalancer-page.png"), true)
 	b.Do(chromedp.Click(chromedp.CSS(`tr[data-server="web1"] button[data-act="drain"]`)))
-	b.Wait(`document.getElementById('confirm').open`, 5*time.Second)
+	b.Wait(`document.getElementById('confirm').open`, 10*time.Second)
 	b.SetValue("#f-author", "erin")
 	b.SetValue("#f-reason", "kernel update")
 	b.SetValue("#f-expires", "2h")

@@ -198,7 +198,7 @@ func TestBrowserUpdatesOnlyWhatChanged(t *testing.T) {
 	if !eval[bool](b, "window.lbpilot.stats.adopted && window.lbpilot.stats.rowsBuilt === 0 && window.lbpilot.stats.backendsUpdated === 0") {
 		t.Errorf("the first poll rebuilt the server-rendered page: %v", eval[map[string]any](b, "window.lbpilot.stats"))
 	}
-	b.Wait("window.lbpilot.stats.polls >= 2", 5*time.Second)
+	b.Wait("window.lbpilot.stats.polls >= 2", 10*time.Second)
 	eval[bool](b, `(function(){document.querySelectorAll('tr[data-key]').forEach(function(r){r._mark=1});window._built=window.lbpilot.stats.rowsBuilt;return true})()`)
 	f.edit(func(st map[string]any) {
 		for _, s := range st["servers"].([]any) {
@@ -207,7 +207,7 @@ func TestBrowserUpdatesOnlyWhatChanged(t *testing.T) {
 			}
 		}
 	})
-	b.Wait(`(document.querySelector('tr[data-server="emqx2"] .state')||{}).textContent === 'DRAIN'`, 5*time.Second)
+	b.Wait(`(document.querySelector('tr[data-server="emqx2"] .state')||{}).textContent === 'DRAIN'`, 10*time.Second)
 	if got := b.Text(`details[data-backend="be_emqx"] .be-sum`); !strings.Contains(got, "1 DRAIN") {
 		t.Errorf("summary not updated: %q", got)
 	}
@@ -222,11 +222,11 @@ func TestBrowserUpdatesOnlyWhatChanged(t *testing.T) {
 		t.Fatal("be_quiet has rows while collapsed")
 	}
 	b.Do(chromedp.Click(chromedp.CSS(`details[data-backend="be_quiet"] > summary`)))
-	b.Wait(`document.querySelectorAll('details[data-backend="be_quiet"] tbody tr').length === 2`, 5*time.Second)
+	b.Wait(`document.querySelectorAll('details[data-backend="be_quiet"] tbody tr').length === 2`, 10*time.Second)
 	// and stays open across refreshes: the operator opened it.
 	polls := eval[int](b, "window.lbpilot.stats.polls")
 	f.edit(func(st map[string]any) { st["last_reconcile"] = "2026-12-02T12:05:00Z" })
-	b.Wait(fmt.Sprintf("window.lbpilot.stats.polls > %d + 1", polls), 5*time.Second)
+	b.Wait(fmt.Sprintf("window.lbpilot.stats.polls > %d + 1", polls), 10*time.Second)
 	if !eval[bool](b, `document.querySelector('details[data-backend="be_quiet"]').open`) {
 		t.Error("be_quiet closed again")
 	}
@@ -243,7 +243,7 @@ func TestBrowserUpdatesOnlyWhatChanged(t *testing.T) {
 		}
 		st["servers"] = keep
 	})
-	b.Wait(`!document.querySelector('details[data-backend="be_quiet"]')`, 5*time.Second)
+	b.Wait(`!document.querySelector('details[data-backend="be_quiet"]')`, 10*time.Second)
 }
 
 func TestBrowserLabelsStayInert(t *testing.T) {
@@ -262,7 +262,7 @@ func TestBrowserLabelsStayInert(t *testing.T) {
 			}
 		}
 	})
-	b.Wait(`document.querySelector('tr[data-server="q1"] .alert')`, 5*time.Second)
+	b.Wait(`document.querySelector('tr[data-server="q1"] .alert')`, 10*time.Second)
 	time.Sleep(300 * time.Millisecond) // an onerror would have fired by now
 	if got := b.Text(`tr[data-server="q1"] .alert`); got != `<img src=x onerror="window.__xss=1">` {
 		t.Errorf("alert name shown as %q", got)
@@ -283,13 +283,13 @@ func TestBrowserActionsConfirmAndPostWithCSRF(t *testing.T) {
 	b := newTab(t)
 	openPage(b, f.srv.URL)
 	b.Do(chromedp.Click(chromedp.CSS(`tr[data-server="wcs1"] button[data-act="drain"]`)))
-	b.Wait(`document.getElementById('confirm').open`, 5*time.Second)
+	b.Wait(`document.getElementById('confirm').open`, 10*time.Second)
 	if got := b.Text("#confirm-title"); got != "drain be_wcs/wcs1" {
 		t.Errorf("dialog title %q", got)
 	}
 	// No reason: refused in the page, nothing sent.
 	b.Do(chromedp.SetValue(chromedp.CSS("#f-author"), "dave"), chromedp.Click(chromedp.CSS("#confirm-ok")))
-	b.Wait(`document.getElementById('confirm-error').textContent === 'a reason is required'`, 5*time.Second)
+	b.Wait(`document.getElementById('confirm-error').textContent === 'a reason is required'`, 10*time.Second)
 	if p := f.recorded(); len(p) != 0 {
 		t.Fatalf("sent without a reason: %v", p)
 	}
@@ -300,7 +300,7 @@ func TestBrowserActionsConfirmAndPostWithCSRF(t *testing.T) {
 	}
 	f.mu.Unlock()
 	b.Do(chromedp.SendKeys(chromedp.CSS("#f-reason"), "kernel update"), chromedp.SetValue(chromedp.CSS("#f-expires"), "30m"), chromedp.Click(chromedp.CSS("#confirm-ok")))
-	b.Wait(`document.getElementById('confirm-error').textContent.indexOf('409') === 0`, 5*time.Second)
+	b.Wait(`document.getElementById('confirm-error').textContent.indexOf('409') === 0`, 10*time.Second)
 	if got := b.Text("#confirm-error"); got != "409: be_wcs would keep 0 ready servers (guard: min_ready 1)" {
 		t.Errorf("error shown %q", got)
 	}
@@ -309,7 +309,7 @@ func TestBrowserActionsConfirmAndPostWithCSRF(t *testing.T) {
 	f.answer = func(string) (int, string) { return 200, `{"result":"applied","server":{}}` }
 	f.mu.Unlock()
 	b.Do(chromedp.Click(chromedp.CSS("#f-force")), chromedp.Click(chromedp.CSS("#confirm-ok")))
-	b.Wait(`!document.getElementById('confirm').open`, 5*time.Second)
+	b.Wait(`!document.getElementById('confirm').open`, 10*time.Second)
 	if got := b.Text("#flash"); got != "drain be_wcs/wcs1: applied" {
 		t.Errorf("flash %q", got)
 	}
@@ -343,12 +343,12 @@ func TestBrowserActionsConfirmAndPostWithCSRF(t *testing.T) {
 	} {
 		n := len(f.recorded())
 		b.Do(chromedp.Click(chromedp.CSS(tc.button)))
-		b.Wait(`document.getElementById('confirm').open`, 5*time.Second)
+		b.Wait(`document.getElementById('confirm').open`, 10*time.Second)
 		for sel, v := range tc.fill {
 			b.SetValue(sel, v)
 		}
 		b.Do(chromedp.Click(chromedp.CSS("#confirm-ok")))
-		b.Wait(`!document.getElementById('confirm').open`, 5*time.Second)
+		b.Wait(`!document.getElementById('confirm').open`, 10*time.Second)
 		posts := f.recorded()
 		if len(posts) != n+1 {
 			t.Errorf("%s: %d posts", tc.button, len(posts)-n)
@@ -361,11 +361,11 @@ func TestBrowserActionsConfirmAndPostWithCSRF(t *testing.T) {
 	// A weight out of range is refused in the page.
 	n0 := len(f.recorded())
 	b.Do(chromedp.Click(chromedp.CSS(`tr[data-server="q1"] button[data-act="weight"]`)))
-	b.Wait(`document.getElementById('confirm').open`, 5*time.Second)
+	b.Wait(`document.getElementById('confirm').open`, 10*time.Second)
 	b.SetValue("#f-reason", "too much")
 	b.SetValue("#f-weight", "300")
 	b.Do(chromedp.Click(chromedp.CSS("#confirm-ok")))
-	b.Wait(`document.getElementById('confirm-error').textContent.indexOf('the weight must be') === 0`, 5*time.Second)
+	b.Wait(`document.getElementById('confirm-error').textContent.indexOf('the weight must be') === 0`, 10*time.Second)
 	b.Do(chromedp.Click(chromedp.CSS("#confirm-cancel")))
 	if len(f.recorded()) != n0 {
 		t.Error("a weight of 300 was sent")
@@ -373,9 +373,9 @@ func TestBrowserActionsConfirmAndPostWithCSRF(t *testing.T) {
 	// Cancel sends nothing.
 	n := len(f.recorded())
 	b.Do(chromedp.Click(chromedp.CSS(`tr[data-server="wcs2"] button[data-act="maint"]`)))
-	b.Wait(`document.getElementById('confirm').open`, 5*time.Second)
+	b.Wait(`document.getElementById('confirm').open`, 10*time.Second)
 	b.Do(chromedp.Click(chromedp.CSS("#confirm-cancel")))
-	b.Wait(`!document.getElementById('confirm').open`, 5*time.Second)
+	b.Wait(`!document.getElementById('confirm').open`, 10*time.Second)
 	if len(f.recorded()) != n {
 		t.Error("cancel sent a request")
 	}
@@ -387,7 +387,7 @@ func TestBrowserShowsAPIFailures(t *testing.T) {
 	openPage(b, f.srv.URL)
 	set := func(fn func()) { f.mu.Lock(); fn(); f.mu.Unlock() }
 	set(func() { f.failState = "state file unreadable" })
-	b.Wait(`window.lbpilot.stats.errors > 0`, 5*time.Second)
+	b.Wait(`window.lbpilot.stats.errors > 0`, 10*time.Second)
 	if got := b.Text("#refreshed"); got != "failed: /api/v1/state: 503 state file unreadable" {
 		t.Errorf("refresh failure shown as %q", got)
 	}
@@ -397,13 +397,13 @@ func TestBrowserShowsAPIFailures(t *testing.T) {
 	}
 	set(func() { f.failState, f.failHistory = "", "history file unreadable" })
 	f.edit(func(st map[string]any) { st["last_reconcile"] = "2026-12-02T12:30:00Z" }) // a change: the history is read again
-	b.Wait(`document.getElementById('refreshed').textContent.indexOf('failed') < 0`, 5*time.Second)
-	b.Wait(`document.getElementById('history-error').textContent !== ''`, 5*time.Second)
+	b.Wait(`document.getElementById('refreshed').textContent.indexOf('failed') < 0`, 10*time.Second)
+	b.Wait(`document.getElementById('history-error').textContent !== ''`, 10*time.Second)
 	if got := b.Text("#history-error"); got != "history unavailable: /api/v1/history?limit=50: 503 history file unreadable" {
 		t.Errorf("history failure shown as %q", got)
 	}
 	set(func() { f.failHistory = "" })
-	b.Wait(`document.getElementById('history-error').textContent === ''`, 5*time.Second)
+	b.Wait(`document.getElementById('history-error').textContent === ''`, 10*time.Second)
 }
 
 // The history (a file the rebalancer reads) is fetched when the state
@@ -420,8 +420,8 @@ func TestBrowserReadsHistoryOnChange(t *testing.T) {
 		t.Errorf("%d history reads in 10 polls of an unchanged state", got-n)
 	}
 	f.edit(func(st map[string]any) { st["last_reconcile"] = "2026-12-02T12:31:00Z" })
-	b.Wait(`document.getElementById('status').textContent.indexOf('12:31:00Z') >= 0`, 5*time.Second)
-	deadline := time.Now().Add(5 * time.Second)
+	b.Wait(`document.getElementById('status').textContent.indexOf('12:31:00Z') >= 0`, 10*time.Second)
+	deadline := time.Now().Add(10 * time.Second)
 	for reads() == n && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
