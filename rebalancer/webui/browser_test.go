@@ -446,3 +446,37 @@ func TestBrowserFirstPollAfterAChange(t *testing.T) {
 		t.Errorf("wcs1 shows %q after the first poll", got)
 	}
 }
+
+func TestBrowserFilter(t *testing.T) {
+	f := newFakeRebalancer(t, "testdata/state.json", Options{ExpandAll: 3, Refresh: time.Hour})
+	b := newTab(t)
+	openPage(b, f.srv.URL)
+	shown := func() string {
+		return eval[string](b, `Array.prototype.filter.call(document.querySelectorAll('#backends > details'), function(d){return !d.hidden}).map(function(d){
+			var rows = Array.prototype.filter.call(d.querySelectorAll('tbody tr'), function(r){return !r.hidden}).map(function(r){return r.getAttribute('data-server')});
+			return d.getAttribute('data-backend') + (d.open ? '(' + rows.join(',') + ')' : '');
+		}).join(' ')`)
+	}
+	if got := shown(); got != "be_emqx(emqx1,emqx2) be_quiet be_srs(srs1) be_wcs(wcs1,wcs2)" {
+		t.Fatalf("before filtering: %s", got)
+	}
+	for _, tc := range []struct{ text, want string }{
+		{"Q2", "be_quiet(q2)"},          // a server's name: its backend opens, with that server only
+		{"be_wcs", "be_wcs(wcs1,wcs2)"}, // a backend's name: all of it
+		{"1", "be_emqx(emqx1) be_quiet(q1) be_srs(srs1) be_wcs(wcs1)"},
+		{"nothing-like-it", ""},
+		{"", "be_emqx(emqx1,emqx2) be_quiet be_srs(srs1) be_wcs(wcs1,wcs2)"}, // cleared: as before
+	} {
+		b.SetValue("#filter", tc.text)
+		eval[bool](b, `document.getElementById('filter').dispatchEvent(new Event('input')), true`)
+		deadline := time.Now().Add(10 * time.Second)
+		got := shown()
+		for got != tc.want && time.Now().Before(deadline) {
+			time.Sleep(25 * time.Millisecond)
+			got = shown()
+		}
+		if got != tc.want {
+			t.Errorf("filter %q shows %s, want %s", tc.text, got, tc.want)
+		}
+	}
+}

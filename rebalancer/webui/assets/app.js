@@ -19,6 +19,7 @@
   var stats = { polls: 0, liveMS: 0, adopted: false, errors: 0, fetchMS: 0, parseMS: 0, renderMS: 0, totalMS: 0, rowsBuilt: 0, backendsUpdated: 0, lastError: '' };
   var current = null;   // last state seen
   var userOpen = {};    // backend -> open/closed as the operator chose
+  var filter = '';      // lower-case text of the filter box
   var sigs = { proposals: '', alerts: '', history: '', pause: '', status: '' };
   var timer = null;
 
@@ -113,6 +114,8 @@
     });
   }
 
+  function serverMatches(s) { return s.server.toLowerCase().indexOf(filter) >= 0; }
+
   function cmp(a, b) { return a < b ? -1 : (a > b ? 1 : 0); }
 
   // group sorts the servers like the page does and splits them by backend.
@@ -130,9 +133,12 @@
       while (j < servers.length && servers[j].backend === servers[i].backend) j++;
       var name = servers[i].backend, srv = servers.slice(i, j);
       var pause = pauses[name] || null;
+      var nameHit = !!filter && name.toLowerCase().indexOf(filter) >= 0;
+      var serverHit = !!filter && srv.some(serverMatches);
       out.push({
         name: name, servers: srv, pause: pause, proposals: proposed[name] || 0,
-        auto: servers.length <= expandAll || !!pause || (proposed[name] || 0) > 0 || needsAttention(srv)
+        auto: servers.length <= expandAll || !!pause || (proposed[name] || 0) > 0 || needsAttention(srv),
+        shown: !filter || nameHit || serverHit, nameHit: nameHit, serverHit: serverHit
       });
       i = j;
     }
@@ -226,8 +232,14 @@
           el('tbody')));
     }
     replace(d.querySelector(':scope > .be-pause'), bePauseNodes(g));
-    fillRows(d.querySelector('tbody'), g.servers, alerts, force);
+    var tbody = d.querySelector('tbody');
+    fillRows(tbody, g.servers, alerts, force);
     d.setAttribute('data-filled', '1');
+    // Found by a server's name: only the servers that match.
+    var only = g.serverHit && !g.nameHit;
+    for (var r = tbody.firstElementChild; r; r = r.nextElementSibling) {
+      r.hidden = only && r.getAttribute('data-server').toLowerCase().indexOf(filter) < 0;
+    }
   }
 
   function emptyBackend(d) {
@@ -238,7 +250,8 @@
   function updateBackend(d, g, alerts, force) {
     stats.backendsUpdated++;
     replace(d.querySelector('.be-sum'), summary(g.servers, !!g.pause, g.proposals).map(function (t) { return el('span', { class: 'badge' }, t); }));
-    var open = Object.prototype.hasOwnProperty.call(userOpen, g.name) ? userOpen[g.name] : g.auto;
+    // A server found by the filter is shown: its backend opens.
+    var open = g.serverHit || (Object.prototype.hasOwnProperty.call(userOpen, g.name) ? userOpen[g.name] : g.auto);
     if (d.open !== open) d.open = open;
     if (open) fillBackend(d, g, alerts, force);
     else if (d.getAttribute('data-filled') !== '0') emptyBackend(d);
@@ -267,7 +280,7 @@
       var d = old[g.name];
       delete old[g.name];
       var sig = JSON.stringify(g.servers) + '\u0000' + JSON.stringify(g.pause) + '\u0000' + g.proposals + '\u0000' +
-        (g.servers.some(function (s) { return s.alerts && s.alerts.length; }) ? JSON.stringify(alerts) : '');
+        (g.servers.some(function (s) { return s.alerts && s.alerts.length; }) ? JSON.stringify(alerts) : '') + '\u0000' + filter;
       if (!d) {
         d = buildBackend(g);
         updateBackend(d, g, alerts, force);
@@ -278,6 +291,7 @@
       }
       d._sig = sig;
       d._group = g;
+      d.hidden = !g.shown;
       var want = prev ? prev.nextElementSibling : box.firstElementChild;
       if (want !== d) box.insertBefore(d, want);
       prev = d;
@@ -560,6 +574,14 @@
         fillBackend(d, d._group, alerts, false);
       }
     }, true);
+    var filterTimer = null;
+    $('filter').addEventListener('input', function () {
+      clearTimeout(filterTimer);
+      filterTimer = setTimeout(function () {
+        filter = $('filter').value.trim().toLowerCase();
+        if (current) render(current, false);
+      }, 150);
+    });
     $('confirm-form').addEventListener('submit', submit);
     $('confirm-cancel').addEventListener('click', function () { pending = null; $('confirm').close(); });
     loop();
