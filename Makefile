@@ -22,8 +22,9 @@ LDFLAGS   := -s -w \
 # systemd's systemd-analyze the unit examples (tools/deploy); mosquitto-clients
 # (mosquitto_pub/_sub) talk MQTT to the lab's EMQX brokers; mosquitto (the
 # broker, run by the MQTT probe's tests on a free port, never as a service)
-# is a second real broker for the probe; the demo needs only the first four.
-DEB_TEST_PKGS  := haproxy prometheus prometheus-alertmanager mosquitto-clients mosquitto docker-compose systemd
+# is a second real broker for the probe; chromium runs the rebalancer page's
+# browser tests (headless); the demo needs only the first four.
+DEB_TEST_PKGS  := haproxy prometheus prometheus-alertmanager mosquitto-clients mosquitto docker-compose systemd chromium
 DEB_BENCH_PKGS := prometheus-haproxy-exporter
 
 .PHONY: all build deps demo-deps bench-deps test unit mixin deploy dashboards previews docs fmt-check vet lint checkmetrics fuzz-short fuzz bench demo clean
@@ -43,6 +44,7 @@ deps: demo-deps
 	command -v docker-compose  >/dev/null 2>&1 || missing="$$missing docker-compose"; \
 	command -v systemd-analyze >/dev/null 2>&1 || missing="$$missing systemd"; \
 	command -v mosquitto >/dev/null 2>&1 || missing="$$missing mosquitto"; \
+	command -v chromium        >/dev/null 2>&1 || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then ./scripts/apt-install.sh $$missing; fi
 
 # demo-deps: what `make demo` runs (and most tests too).

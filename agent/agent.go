@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-kit/log"
@@ -52,20 +53,30 @@ type Options struct {
 
 // Agent answers agent checks and /health from cached decisions.
 type Agent struct {
-	opts   Options
 	logger log.Logger
 	reg    *prometheus.Registry
 	m      *metrics
-	cache  *cache[*result]
 	sem    chan struct{}
-	// replyTimeout bounds a connection's wait for a reading plus the write.
-	replyTimeout time.Duration
+	// state is the configuration in force with its cache; Reload swaps it.
+	state atomic.Pointer[live]
 
 	mu   sync.Mutex // the last decision, for logging transitions
 	last *result
 
 	rejectLog rateLimit
 }
+
+// live is what a reload replaces as a whole: the options, the cache of
+// readings from their source, the reply deadline.
+type live struct {
+	opts  Options
+	cache *cache[*result]
+	// replyTimeout bounds a connection's wait for a reading plus the write.
+	replyTimeout time.Duration
+}
+
+// cur is the configuration in force.
+func (a *Agent) cur() *live { return a.state.Load() }
 
 // result is one reading with its decision and the bytes to send.
 type result struct {
@@ -76,23 +87,8 @@ type result struct {
 
 // New validates the options and builds an agent.
 func New(o Options) (*Agent, error) {
-	if o.Source == nil {
-		return nil, errors.New("agent: no source")
-	}
-	if _, ok := kindDimensions[o.Kind]; !ok {
-		return nil, fmt.Errorf("agent: unknown source kind %q", o.Kind)
-	}
-	if err := o.Policy.Validate(); err != nil {
-		return nil, fmt.Errorf("agent: %w", err)
-	}
-	if o.CacheTTL < 0 {
-		return nil, fmt.Errorf("agent: cache TTL %v must not be negative", o.CacheTTL)
-	}
-	if o.UpstreamTimeout <= 0 {
-		return nil, fmt.Errorf("agent: upstream timeout %v must be positive", o.UpstreamTimeout)
-	}
-	if o.CPU == nil {
-		o.CPU = ProcCPU{}
+	if err := o.check(); err != nil {
+		return nil, err
 	}
 	if o.Logger == nil {
 		o.Logger = log.NewNopLogger()
@@ -104,13 +100,42 @@ func New(o Options) (*Agent, error) {
 		o.maxChecks = maxConcurrentChecks
 	}
 	a := &Agent{
-		opts:         o,
-		logger:       o.Logger,
-		reg:          o.Registry,
-		m:            newMetrics(o.Registry, o.Kind, o.Policy.Mode),
-		sem:          make(chan struct{}, o.maxChecks),
-		replyTimeout: o.UpstreamTimeout + time.Second,
+		logger: o.Logger,
+		reg:    o.Registry,
+		m:      newMetrics(o.Registry, o.Kind, o.Policy.Mode),
+		sem:    make(chan struct{}, o.maxChecks),
 	}
+	a.state.Store(a.newLive(o))
+	return a, nil
+}
+
+// check validates options and fills the defaults that do not depend on
+// an agent.
+func (o *Options) check() error {
+	if o.Source == nil {
+		return errors.New("agent: no source")
+	}
+	if _, ok := kindDimensions[o.Kind]; !ok {
+		return fmt.Errorf("agent: unknown source kind %q", o.Kind)
+	}
+	if err := o.Policy.Validate(); err != nil {
+		return fmt.Errorf("agent: %w", err)
+	}
+	if o.CacheTTL < 0 {
+		return fmt.Errorf("agent: cache TTL %v must not be negative", o.CacheTTL)
+	}
+	if o.UpstreamTimeout <= 0 {
+		return fmt.Errorf("agent: upstream timeout %v must be positive", o.UpstreamTimeout)
+	}
+	if o.CPU == nil {
+		o.CPU = ProcCPU{}
+	}
+	return nil
+}
+
+// newLive builds the cache of a configuration.
+func (a *Agent) newLive(o Options) *live {
+	l := &live{opts: o, replyTimeout: o.UpstreamTimeout + time.Second}
 	src := o.Source
 	if _, checked := o.Policy.Thresholds[CPU]; checked {
 		if _, err := o.CPU.Percent(); err != nil {
@@ -118,8 +143,48 @@ func New(o Options) (*Agent, error) {
 		}
 		src = withCPU{src: src, cpu: o.CPU}
 	}
-	a.cache = newCache(o.CacheTTL, o.UpstreamTimeout, nil, func(ctx context.Context) *result { return a.evaluate(ctx, src) })
-	return a, nil
+	l.cache = newCache(o.CacheTTL, o.UpstreamTimeout, nil, func(ctx context.Context) *result { return a.evaluate(ctx, src, &l.opts) })
+	return l
+}
+
+// Reload loads new options (load reads and compiles the configuration)
+// and puts them in force: source, thresholds, allowlist, cache and
+// timeouts. Options that do not load or check, or that change the source
+// kind or the mode (the metrics are labelled by them), leave the running
+// configuration as it is and set lbpilot_config_last_reload_successful to
+// 0. Checks in progress finish with the old configuration; the next ones
+// read the new source.
+func (a *Agent) Reload(load func() (Options, error)) error {
+	if err := a.reload(load); err != nil {
+		a.m.reloadOK.Set(0)
+		level.Error(a.logger).Log("msg", "Configuration reload refused; the running configuration stays", "err", err)
+		return err
+	}
+	a.m.reloadOK.Set(1)
+	a.m.reloadTime.SetToCurrentTime()
+	o := a.cur().opts
+	level.Info(a.logger).Log("msg", "Configuration reloaded", "target", o.Target, "thresholds", o.Policy.Thresholds, "allow", o.Allow)
+	return nil
+}
+
+func (a *Agent) reload(load func() (Options, error)) error {
+	o, err := load()
+	if err != nil {
+		return err
+	}
+	cur := a.cur().opts
+	if err := o.check(); err != nil {
+		return err
+	}
+	switch {
+	case o.Kind != cur.Kind:
+		return fmt.Errorf("agent: the source kind cannot change on reload (%s → %s); restart the agent", cur.Kind, o.Kind)
+	case o.Policy.Mode != cur.Policy.Mode:
+		return fmt.Errorf("agent: the mode cannot change on reload (%s → %s); restart the agent", cur.Policy.Mode, o.Policy.Mode)
+	}
+	o.Logger, o.Registry, o.maxChecks = cur.Logger, cur.Registry, cur.maxChecks
+	a.state.Store(a.newLive(o))
+	return nil
 }
 
 // Registry returns the registry holding the agent's metrics.
@@ -128,7 +193,7 @@ func (a *Agent) Registry() *prometheus.Registry { return a.reg }
 // Decide returns the current decision (from the cache, or a fresh
 // reading). ok is false when ctx ended first.
 func (a *Agent) Decide(ctx context.Context) (Decision, bool) {
-	r, ok := a.cache.get(ctx)
+	r, ok := a.cur().cache.get(ctx)
 	if !ok {
 		return Decision{}, false
 	}
@@ -137,15 +202,15 @@ func (a *Agent) Decide(ctx context.Context) (Decision, bool) {
 
 // evaluate reads the upstream once and decides; the cache calls it, one
 // reading at a time.
-func (a *Agent) evaluate(ctx context.Context, src Source) *result {
+func (a *Agent) evaluate(ctx context.Context, src Source, o *Options) *result {
 	a.m.upRequests.Inc()
 	s, err := src.Sample(ctx)
 	if err != nil {
 		a.m.upErrors.Inc()
 	}
-	d := a.opts.Policy.Decide(s, err)
+	d := o.Policy.Decide(s, err)
 	r := &result{at: time.Now(), d: d, line: []byte(d.Reply + "\n")}
-	a.m.observe(d, a.opts.Kind.Dimensions())
+	a.m.observe(d, o.Kind.Dimensions())
 	a.logTransition(r)
 	return r
 }

@@ -52,14 +52,15 @@ func (a *Agent) HealthHandler() http.Handler {
 			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 			return
 		}
-		res, ok := a.cache.get(r.Context())
+		l := a.cur()
+		res, ok := l.cache.get(r.Context())
 		if !ok {
 			return // the client went away
 		}
 		d := res.d
 		body := healthBody{
-			Status: statusOK, Reply: d.Reply, WeightPercent: d.Weight, Mode: a.opts.Policy.Mode,
-			Source: a.opts.Kind, Reason: d.Reason, LoadRatio: d.Load, Dimensions: []dimensionBody{},
+			Status: statusOK, Reply: d.Reply, WeightPercent: d.Weight, Mode: l.opts.Policy.Mode,
+			Source: l.opts.Kind, Reason: d.Reason, LoadRatio: d.Load, Dimensions: []dimensionBody{},
 			SampledAt: res.at.UTC(),
 		}
 		for _, s := range d.Dims {

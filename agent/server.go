@@ -56,7 +56,7 @@ func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
 		}
 		backoff = 0
 		// The source check comes before anything is read or computed.
-		if !a.opts.Allow.Allows(c.RemoteAddr()) {
+		if !a.cur().opts.Allow.Allows(c.RemoteAddr()) {
 			a.reject(c, rejectNotAllowed)
 			continue
 		}
@@ -82,7 +82,7 @@ func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
 func (a *Agent) reject(c net.Conn, reason string) {
 	a.m.rejected.WithLabelValues(reason).Inc()
 	if ok, held := a.rejectLog.allow(time.Now(), rejectLogPeriod); ok {
-		level.Warn(a.logger).Log("msg", "Closed an agent-check connection without a reply", "reason", reason, "source", c.RemoteAddr(), "allow", a.opts.Allow, "similar_since_last_warning", held)
+		level.Warn(a.logger).Log("msg", "Closed an agent-check connection without a reply", "reason", reason, "source", c.RemoteAddr(), "allow", a.cur().opts.Allow, "similar_since_last_warning", held)
 	}
 	_ = c.Close()
 }
@@ -91,8 +91,9 @@ func (a *Agent) reject(c net.Conn, reason string) {
 func (a *Agent) handle(ctx context.Context, c net.Conn) {
 	start := time.Now()
 	defer c.Close()
-	_ = c.SetDeadline(start.Add(a.replyTimeout))
-	r, ok := a.cache.get(ctx)
+	l := a.cur()
+	_ = c.SetDeadline(start.Add(l.replyTimeout))
+	r, ok := l.cache.get(ctx)
 	if !ok {
 		return // shutting down: no line, HAProxy keeps the last state
 	}

@@ -26,6 +26,7 @@ import (
 // scripts/bench.d/30-rebalancer.sh turns their metrics into BENCHMARKS.md.
 
 type benchLab struct {
+	r      *Rebalancer
 	client *haproxyapi.Client
 	srv    *httptest.Server
 	stop   func()
@@ -62,7 +63,7 @@ func startBenchLab(b *testing.B, servers int) *benchLab {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); _ = r.Run(ctx) }()
-	return &benchLab{client: client, srv: srv, stop: func() { cancel(); <-done; srv.Close() }}
+	return &benchLab{r: r, client: client, srv: srv, stop: func() { cancel(); <-done; srv.Close() }}
 }
 
 func (l *benchLab) post(b *testing.B, alerts []template.Alert) {
@@ -220,4 +221,53 @@ func benchStateDir(b *testing.B) string {
 		return dir
 	}
 	return b.TempDir()
+}
+
+// BenchmarkStateAPI10000Servers: GET /api/v1/state with 1,000 backends ×
+// 10 servers (what the operator page refreshes from), some of them held
+// by an operator, one backend paused.
+func BenchmarkStateAPI10000Servers(b *testing.B) {
+	spec := map[string][]string{}
+	for i := 0; i < 1000; i++ {
+		names := make([]string, 10)
+		for j := range names {
+			names[j] = fmt.Sprintf("srv%02d", j)
+		}
+		spec[fmt.Sprintf("be%04d", i)] = names
+	}
+	h := haproxytest.NewHAProxy(b, servers(spec))
+	cfg := Default()
+	cfg.HAProxy.Sockets = []string{h.Socket.Addr}
+	cfg.Rebalancer.StateFile = filepath.Join(b.TempDir(), "state.json")
+	if err := cfg.Complete(); err != nil {
+		b.Fatal(err)
+	}
+	r, err := New(Options{Config: cfg, Logger: log.NewNopLogger(), DisableExporterMetrics: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := r.Reconcile(ctx, false); err != nil {
+		b.Fatal(err)
+	}
+	for i := 0; i < 100; i++ {
+		if _, err := r.Manual(ctx, ManualAction{Ref: refOf(fmt.Sprintf("be%04d", i), "srv00"), Action: HoldDrain, Reason: "bench", Author: "bench"}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if _, err := r.Pause("be0999", "bench", "bench", 0, false); err != nil {
+		b.Fatal(err)
+	}
+	mux := r.Mux("/metrics")
+	var size int
+	b.ResetTimer()
+	for b.Loop() {
+		rec := httptest.NewRecorder()
+		mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/v1/state", nil))
+		if rec.Code != http.StatusOK {
+			b.Fatal(rec.Code)
+		}
+		size = rec.Body.Len()
+	}
+	b.ReportMetric(float64(size)/1024, "KiB")
 }

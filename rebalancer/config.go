@@ -32,6 +32,9 @@ const (
 	DefaultMassWindow        = time.Minute
 	DefaultMassGrace         = 5 * time.Minute
 	DefaultSocketTimeout     = 5 * time.Second
+	DefaultProposalTTL       = time.Hour
+	DefaultHistoryMaxBytes   = 16 << 20
+	DefaultHistoryMaxAge     = 30 * 24 * time.Hour
 )
 
 // The labels of the built-in rule.
@@ -81,6 +84,22 @@ type RebalancerConfig struct {
 	// AlertRetention keeps resolved alerts (tombstones) this long so that
 	// late replays of their notifications stay no-ops.
 	AlertRetention time.Duration `yaml:"alert_retention"`
+	// Approve makes every rule propose its actions instead of applying
+	// them (as if each rule had approve: true).
+	Approve bool `yaml:"approve"`
+	// ProposalTTL is how long a proposal waits for an approval.
+	ProposalTTL time.Duration `yaml:"proposal_ttl"`
+	// HistoryFile is the audit log (default: next to the state file).
+	HistoryFile string `yaml:"history_file"`
+	// HistoryMaxBytes rotates the audit log at this size (one rotated
+	// file is kept).
+	HistoryMaxBytes int64 `yaml:"history_max_bytes"`
+	// HistoryMaxAge: older entries are not served, older rotated files removed.
+	HistoryMaxAge time.Duration `yaml:"history_max_age"`
+	// GracefulMaintTimeout > 0 makes every maint (alert or manual) drain
+	// first and switch to maint when the server has no session left, or
+	// after this long, whichever comes first. 0: maint at once.
+	GracefulMaintTimeout time.Duration `yaml:"graceful_maint_timeout"`
 }
 
 // AlertmanagerConfig enables the reconcile loop's refresh from the
@@ -148,6 +167,9 @@ type RuleConfig struct {
 	Action      string       `yaml:"action"`
 	ActionLabel string       `yaml:"action_label"`
 	Target      TargetConfig `yaml:"target"`
+	// Approve: the rule's drains, maints and weight changes are proposed
+	// and applied only once an operator approves them.
+	Approve bool `yaml:"approve"`
 }
 
 // TargetConfig says how an alert names its servers.
@@ -233,6 +255,27 @@ func (c *Config) Complete() error {
 	}
 	if rb.AlertRetention < 0 {
 		return fmt.Errorf("rebalancer.alert_retention must not be negative")
+	}
+	if rb.ProposalTTL == 0 {
+		rb.ProposalTTL = DefaultProposalTTL
+	}
+	if rb.ProposalTTL < 0 {
+		return fmt.Errorf("rebalancer.proposal_ttl must not be negative")
+	}
+	if rb.HistoryMaxBytes == 0 {
+		rb.HistoryMaxBytes = DefaultHistoryMaxBytes
+	}
+	if rb.HistoryMaxBytes < 4096 {
+		return fmt.Errorf("rebalancer.history_max_bytes %d: want at least 4096", rb.HistoryMaxBytes)
+	}
+	if rb.HistoryMaxAge == 0 {
+		rb.HistoryMaxAge = DefaultHistoryMaxAge
+	}
+	if rb.GracefulMaintTimeout < 0 {
+		return fmt.Errorf("rebalancer.graceful_maint_timeout must not be negative")
+	}
+	if rb.HistoryMaxAge < 0 {
+		return fmt.Errorf("rebalancer.history_max_age must not be negative")
 	}
 	if err := c.Alertmanager.complete(); err != nil {
 		return err
@@ -438,6 +481,7 @@ type Rule struct {
 	matchers    labels.Matchers
 	action      Action
 	actionLabel string
+	approve     bool
 	target      TargetConfig
 	backends    map[string]bool
 }
@@ -446,7 +490,7 @@ func compileRule(rc *RuleConfig) (*Rule, error) {
 	if rc.Name == "" {
 		return nil, fmt.Errorf("name is required")
 	}
-	r := &Rule{Name: rc.Name}
+	r := &Rule{Name: rc.Name, approve: rc.Approve}
 	ms, err := parseMatchers(rc.Matchers)
 	if err != nil {
 		return nil, err
@@ -644,3 +688,12 @@ func (r *Rule) Describe() string {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// HistoryPath is the audit log: history_file, or next to the state file
+// (state.json → state.history.jsonl).
+func (rb *RebalancerConfig) HistoryPath() string {
+	if rb.HistoryFile != "" {
+		return rb.HistoryFile
+	}
+	return strings.TrimSuffix(rb.StateFile, ".json") + ".history.jsonl"
+}

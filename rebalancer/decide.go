@@ -55,6 +55,9 @@ type Deferral struct {
 	Reason string               `json:"reason"`
 	Detail string               `json:"detail"`
 	Alerts []string             `json:"alerts"`
+
+	// The deferred step (approval: a proposal shows the guard's verdict).
+	step *Step
 }
 
 // Note kinds: things worth a log line that are not actions.
@@ -188,7 +191,7 @@ func decide(in decideInput) *decision {
 			for _, i := range idx {
 				s := d.Steps[i]
 				drop[i] = true
-				d.Deferred = append(d.Deferred, Deferral{Ref: ref, Server: ref.String(), Facet: s.Facet, Action: s.Action, Reason: v.reason, Detail: v.detail, Alerts: s.Alerts})
+				d.Deferred = append(d.Deferred, Deferral{Ref: ref, Server: ref.String(), Facet: s.Facet, Action: s.Action, Reason: v.reason, Detail: v.detail, Alerts: s.Alerts, step: &s})
 			}
 		}
 		if len(drop) > 0 {

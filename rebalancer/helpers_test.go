@@ -79,6 +79,7 @@ func newHarness(t *testing.T, yml string, srvs []haproxytest.Server) *harness {
 	}
 	cfg.HAProxy.Sockets = []string{h.Socket.Addr}
 	cfg.Rebalancer.StateFile = filepath.Join(hs.dir, "state.json")
+	cfg.Rebalancer.HistoryFile = filepath.Join(hs.dir, "history.jsonl")
 	if err := cfg.Complete(); err != nil {
 		t.Fatal(err)
 	}

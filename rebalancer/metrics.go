@@ -14,23 +14,28 @@ const (
 )
 
 type metrics struct {
-	actions         *prometheus.CounterVec
-	deferred        prometheus.Counter
-	webhookRequests *prometheus.CounterVec
-	webhookDuration prometheus.Histogram
-	alertsReceived  *prometheus.CounterVec
-	alertsIgnored   *prometheus.CounterVec
-	truncated       prometheus.Counter
-	reconcileTime   prometheus.Gauge
-	reconcileOK     prometheus.Gauge
-	reconcileDur    prometheus.Histogram
-	socketUp        *prometheus.GaugeVec
-	reloads         *prometheus.CounterVec
-	overrides       prometheus.Counter
-	stateWriteFails prometheus.Counter
-	amRefreshOK     prometheus.Gauge
-	amRefreshTime   prometheus.Gauge
-	massResolves    prometheus.Counter
+	actions           *prometheus.CounterVec
+	deferred          prometheus.Counter
+	webhookRequests   *prometheus.CounterVec
+	webhookDuration   prometheus.Histogram
+	alertsReceived    *prometheus.CounterVec
+	alertsIgnored     *prometheus.CounterVec
+	truncated         prometheus.Counter
+	reconcileTime     prometheus.Gauge
+	reconcileOK       prometheus.Gauge
+	reconcileDur      prometheus.Histogram
+	socketUp          *prometheus.GaugeVec
+	reloads           *prometheus.CounterVec
+	overrides         prometheus.Counter
+	stateWriteFails   prometheus.Counter
+	amRefreshOK       prometheus.Gauge
+	amRefreshTime     prometheus.Gauge
+	massResolves      prometheus.Counter
+	historyWriteFails prometheus.Counter
+	forced            *prometheus.CounterVec
+	manual            *prometheus.CounterVec
+	reloadOK          prometheus.Gauge
+	reloadTime        prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer, r *Rebalancer) *metrics {
@@ -105,6 +110,36 @@ func newMetrics(reg prometheus.Registerer, r *Rebalancer) *metrics {
 			Name: "lbpilot_rebalancer_mass_resolves_total",
 			Help: "Resolved alerts whose restore was held back because many alerts resolved at once.",
 		}),
+		historyWriteFails: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "lbpilot_rebalancer_history_write_failures_total",
+			Help: "Audit log entries that could not be written.",
+		}),
+		forced: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "lbpilot_rebalancer_forced_actions_total",
+			Help: "Manual actions an operator forced past the guard's refusal, by action.",
+		}, []string{"action"}),
+		manual: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "lbpilot_rebalancer_manual_actions_total",
+			Help: "Manual actions requested through the API, by action (drain, maint, ready, weight, release) and result (applied, unchanged, refused, error).",
+		}, []string{"action", "result"}),
+		reloadOK: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "lbpilot_config_last_reload_successful",
+			Help: "Whether the last configuration reload attempt was successful.",
+		}),
+		reloadTime: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "lbpilot_config_last_reload_success_timestamp_seconds",
+			Help: "Timestamp of the last successful configuration reload.",
+		}),
+	}
+	m.reloadOK.Set(1)
+	m.reloadTime.SetToCurrentTime()
+	for _, a := range []string{HoldDrain, HoldMaint, HoldReady, HoldWeight, "release"} {
+		for _, res := range []string{ManualApplied, ManualUnchanged, ManualRefused, ManualError} {
+			m.manual.WithLabelValues(a, res)
+		}
+		if a != "release" && a != HoldReady {
+			m.forced.WithLabelValues(a)
+		}
 	}
 	for _, a := range []string{ActDrain, ActMaint, ActReady, ActWeight, ActRestoreWeight} {
 		for _, res := range []string{ResultSuccess, ResultError, ResultMismatch} {
@@ -120,7 +155,7 @@ func newMetrics(reg prometheus.Registerer, r *Rebalancer) *metrics {
 	}
 	reg.MustRegister(m.actions, m.deferred, m.webhookRequests, m.webhookDuration, m.alertsReceived, m.alertsIgnored,
 		m.truncated, m.reconcileTime, m.reconcileOK, m.reconcileDur, m.socketUp, m.reloads, m.overrides,
-		m.stateWriteFails, m.massResolves, stateCollector{r})
+		m.stateWriteFails, m.massResolves, m.historyWriteFails, m.forced, m.manual, m.reloadOK, m.reloadTime, stateCollector{r})
 	if r.am != nil {
 		reg.MustRegister(m.amRefreshOK, m.amRefreshTime)
 	}
@@ -140,6 +175,15 @@ var (
 	deferredNowDesc = prometheus.NewDesc("lbpilot_rebalancer_deferred_actions",
 		"Actions the guard held back in the last reconcile cycle.",
 		nil, nil)
+	pausedDesc = prometheus.NewDesc("lbpilot_rebalancer_paused",
+		"Whether the rebalancer is paused (1): backend=\"\" for the global pause (always present), one series per paused backend.",
+		[]string{"backend"}, nil)
+	holdsDesc = prometheus.NewDesc("lbpilot_rebalancer_operator_holds",
+		"Servers an operator holds through the API (drain, maint, ready, weight), by backend and action.",
+		[]string{"backend", "action"}, nil)
+	proposalsDesc = prometheus.NewDesc("lbpilot_rebalancer_pending_proposals",
+		"Actions waiting for an operator's approval.",
+		nil, nil)
 	dryRunDesc = prometheus.NewDesc("lbpilot_rebalancer_dry_run",
 		"Whether the rebalancer runs with --dry-run (plans and logs, changes nothing).",
 		nil, nil)
@@ -154,6 +198,9 @@ func (c stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- releasedDesc
 	ch <- deferredNowDesc
 	ch <- dryRunDesc
+	ch <- pausedDesc
+	ch <- holdsDesc
+	ch <- proposalsDesc
 }
 
 func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
@@ -168,7 +215,28 @@ func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
 	alerts := map[string]float64{StatusFiring: 0, "held": 0, StatusResolved: 0}
 	released := map[string]bool{}
 	now := c.r.now()
+	paused := map[string]float64{"": 0}
+	holds := map[key]float64{}
+	pending := 0.0
 	c.r.store.View(func(st *State) {
+		if o := st.Operator; o != nil {
+			if o.Pause != nil && o.Pause.active(now) {
+				paused[""] = 1
+			}
+			for b, p := range o.Pauses {
+				if p.active(now) {
+					paused[b] = 1
+				}
+			}
+			for k, h := range o.Holds {
+				holds[key{holdRef(k).Backend, h.Action}]++
+			}
+			for _, p := range o.Proposals {
+				if p.Status == ProposalPending {
+					pending++
+				}
+			}
+		}
 		for _, o := range st.Owned {
 			if o.Admin != nil {
 				add(key{o.Backend, string(o.Admin.State)}, o.Server)
@@ -204,4 +272,11 @@ func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
 		dry = 1
 	}
 	ch <- prometheus.MustNewConstMetric(dryRunDesc, prometheus.GaugeValue, dry)
+	for b, v := range paused {
+		ch <- prometheus.MustNewConstMetric(pausedDesc, prometheus.GaugeValue, v, b)
+	}
+	for k, v := range holds {
+		ch <- prometheus.MustNewConstMetric(holdsDesc, prometheus.GaugeValue, v, k.backend, k.state)
+	}
+	ch <- prometheus.MustNewConstMetric(proposalsDesc, prometheus.GaugeValue, pending)
 }

@@ -1,6 +1,8 @@
 package rebalancer
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"math/rand"
 	"os"
@@ -11,6 +13,8 @@ import (
 	"time"
 
 	"github.com/prometheus/alertmanager/template"
+
+	"github.com/lbpilot/lbpilot/internal/haproxyapi"
 )
 
 // The model test drives the rebalancer through seeded random sequences of
@@ -29,6 +33,21 @@ import (
 //     reconcile interval);
 //   - replay: re-delivering any earlier notification changes no alert.
 //
+// Operator control joins in: manual holds (drain, maint, ready, weight,
+// release; some forced), pauses (global or per backend, with or without
+// restores) and approvals of the weight-0 rule, which needs one:
+//
+//   - floor: a manual action that is not forced never breaks it either
+//     (a 409 changes nothing), and a reconcile keeps it with the holds
+//     counted as taken;
+//   - holds: no alert acts on a held server, and its end never lifts the
+//     hold; lbpilot only ever sends a held server its hold;
+//   - pauses: while paused, no alert-driven change reaches the paused
+//     backends (nor restores, unless the pause lets them through);
+//   - approvals: a weight 0% is only sent once its proposal is approved;
+//   - idempotence: replaying an operator request answers "unchanged" and
+//     sends nothing.
+//
 // LBPILOT_MODEL_SEEDS and LBPILOT_MODEL_STEPS make it run longer; a failure
 // prints the seed and the last operations.
 
@@ -46,6 +65,7 @@ rules:
   - name: off
     match: {lbpilot_action: weight0}
     action: weight 0%
+    approve: true
 `
 
 type mAlert struct {
@@ -80,6 +100,8 @@ type mServer struct {
 	wSeen     bool
 	protAt    map[string]bool
 	wProtAt   map[string]bool
+
+	hold *Hold // the operator's hold through the API (nil: none)
 }
 
 type world struct {
@@ -93,6 +115,8 @@ type world struct {
 	down    bool
 	seed    int64
 	step    int
+
+	pauses map[string]*Pause // "" global, else backend
 }
 
 func envInt(name string, def int) int {
@@ -113,7 +137,7 @@ func TestModelRandomized(t *testing.T) {
 func runModel(t *testing.T, seed int64, steps int) {
 	spec := map[string][]string{"be_a": {"a1", "a2", "a3", "a4", "a5"}, "be_b": {"b1", "b2", "b3"}}
 	hs := newHarness(t, modelConfig, servers(spec))
-	m := &world{t: t, hs: hs, rng: rand.New(rand.NewSource(seed)), servers: map[string]*mServer{}, seed: seed}
+	m := &world{t: t, hs: hs, rng: rand.New(rand.NewSource(seed)), servers: map[string]*mServer{}, seed: seed, pauses: map[string]*Pause{}}
 	for b, ns := range spec {
 		for _, n := range ns {
 			m.servers[b+"/"+n] = &mServer{setter: "config", wSetter: "config", protected: map[string]bool{}, wProt: map[string]bool{},
@@ -138,6 +162,7 @@ func runModel(t *testing.T, seed int64, steps int) {
 	ops := []op{
 		{10, m.fire}, {8, m.resolve}, {3, m.staleResolved}, {3, m.duplicate}, {4, m.replay},
 		{4, m.operator}, {2, m.operatorWeight}, {2, m.health}, {1, m.reload}, {1, m.restart}, {1, m.outage}, {12, m.tick},
+		{3, m.manual}, {2, m.release}, {1, m.pause}, {2, m.resume}, {3, m.decide},
 	}
 	total := 0
 	for _, o := range ops {
@@ -153,9 +178,19 @@ func runModel(t *testing.T, seed int64, steps int) {
 			n -= o.w
 		}
 	}
-	// The end: everything resolves, HAProxy is up; all of lbpilot's changes go away.
+	// The end: everything resolves, HAProxy is up, pauses end, holds are
+	// released; all of lbpilot's changes go away.
 	if m.down {
 		m.outage()
+	}
+	for len(m.pauses) > 0 {
+		m.resume()
+	}
+	for _, k := range sortedKeys(m.servers) {
+		if m.servers[k].hold != nil {
+			b, s, _ := strings.Cut(k, "/")
+			m.releaseOne(b, s)
+		}
 	}
 	for _, a := range m.alerts {
 		if a.status == StatusFiring {
@@ -411,7 +446,13 @@ func (m *world) tick() {
 	if m.down && len(cmds) > 0 {
 		m.fail("commands while HAProxy was unreachable: %v", cmds)
 	}
-	// Floor.
+	// Floor, with what the holds take counted as taken already.
+	for k, ms := range m.servers {
+		b, _, _ := strings.Cut(k, "/")
+		if ms.hold != nil && ms.hold.reduces() && m.usable(before, k) {
+			before.usable[b]--
+		}
+	}
 	for b, total := range before.total {
 		minReady, maxUn := m.hs.cfg.Guard.limitsFor(b)
 		if after.usable[b] < min(minReady, before.usable[b]) {
@@ -458,6 +499,26 @@ func (m *world) tick() {
 		}
 		b, s, _ := strings.Cut(key, "/")
 		ms := m.servers[key]
+		if h := ms.hold; h != nil {
+			// Only its hold (or a graceful step towards it) for a held server.
+			want := string(h.adminState())
+			if h.Action == HoldWeight {
+				want = strconv.Itoa(*h.Weight)
+			}
+			if what != want {
+				m.fail("sent %q to %s, held %s %s by an operator", c, key, h.Action, want)
+			}
+			continue
+		}
+		if p := m.paused(b); p != nil {
+			restore := what == "ready" || (f[1] == "weight" && !strings.HasSuffix(what, "%"))
+			if !restore || !p.Restores {
+				m.fail("sent %q while %s is paused (restores %v)", c, b, p.Restores)
+			}
+		}
+		if f[1] == "weight" && what == "0%" && !m.approved(b, s) {
+			m.fail("sent %q without an approved proposal", c)
+		}
 		if f[1] == "server" {
 			switch what {
 			case "ready":
@@ -515,6 +576,9 @@ func (m *world) tick() {
 		}
 		for k, ms := range m.servers {
 			b, s, _ := strings.Cut(k, "/")
+			if p := m.paused(b); p != nil && !p.Restores {
+				continue // restores wait for the end of the pause
+			}
 			if ms.setter == "rebalancer" && after.admin[k] != "ready" && len(m.inForce(b, s, true)) == 0 {
 				m.fail("%s is %s by lbpilot but no alert asks for it any more", k, after.admin[k])
 			}
@@ -551,4 +615,188 @@ func anyOf(xs, set map[string]bool) bool {
 		}
 	}
 	return false
+}
+
+// manual holds a random server through the API.
+func (m *world) manual() {
+	b, s, ms := m.pickServer()
+	acts := []string{HoldDrain, HoldDrain, HoldMaint, HoldReady, HoldWeight}
+	a := ManualAction{Ref: refOf(b, s), Action: acts[m.rng.Intn(len(acts))], Reason: "model", Author: "op", Force: m.rng.Intn(4) == 0}
+	if a.Action == HoldWeight {
+		a.Weight = []int{0, 30, 60}[m.rng.Intn(3)]
+	}
+	before := m.snapshot()
+	res, err := m.hs.r.Manual(context.Background(), a)
+	m.log("manual %s %s/%s weight=%d force=%v: %v %v", a.Action, b, s, a.Weight, a.Force, resultText(res), err)
+	after := m.snapshot()
+	var ae *apiError
+	switch {
+	case m.down:
+		if err == nil {
+			m.fail("manual action answered %v with HAProxy down", res.Result)
+		}
+		return
+	case errors.As(err, &ae) && ae.Code == 409:
+		if a.Force || !reflect.DeepEqual(before, after) {
+			m.fail("a refused manual action changed HAProxy (force=%v)", a.Force)
+		}
+		return
+	case err != nil:
+		m.fail("manual action: %v", err)
+	}
+	minReady, maxUn := m.hs.cfg.Guard.limitsFor(b)
+	if !a.Force && after.usable[b] < min(minReady, before.usable[b]) {
+		m.fail("unforced manual %s took %s from %d to %d usable, floor %d", a.Action, b, before.usable[b], after.usable[b], minReady)
+	}
+	if total := float64(after.total[b]); !a.Force && float64(after.total[b]-after.usable[b])/total > max(maxUn, float64(before.total[b]-before.usable[b])/total)+1e-9 {
+		m.fail("unforced manual %s broke max_unavailable of %s", a.Action, b)
+	}
+	var h *Hold
+	m.hs.r.store.View(func(st *State) { h = st.Operator.Holds[holdKey(a.Ref)].clone() })
+	ms.hold = h
+	ms.setter, ms.wSetter, ms.believed, ms.believedW, ms.rbWeight = "api", "api", "", -1, false
+	ms.protected, ms.wProt = map[string]bool{}, map[string]bool{}
+	if !h.inEffect(m.hsServer(b, s)) {
+		m.fail("HAProxy does not show the hold %+v after the answer", h)
+	}
+	// Idempotence: the same request again changes nothing.
+	if m.rng.Intn(3) == 0 {
+		n := len(m.hs.setCommands())
+		res, err := m.hs.r.Manual(context.Background(), a)
+		if err != nil || res.Result != ManualUnchanged || len(m.hs.setCommands()) != n {
+			m.fail("replayed manual action: %v %v, commands %v", resultText(res), err, m.hs.setCommands()[n:])
+		}
+	}
+}
+
+func (m *world) hsServer(b, s string) *haproxyapi.ServerState {
+	srv, _ := m.hs.h.Server(b, s)
+	st := &haproxyapi.ServerState{Backend: b, Name: s, Admin: haproxyapi.AdminFlags(srv.Admin), UWeight: srv.UWeight, IWeight: srv.IWeight}
+	return st
+}
+
+func resultText(r *WriteResult) string {
+	if r == nil {
+		return "-"
+	}
+	return r.Result
+}
+
+func (m *world) release() {
+	keys := sortedKeys(m.servers)
+	k := keys[m.rng.Intn(len(keys))]
+	b, s, _ := strings.Cut(k, "/")
+	if m.down {
+		return
+	}
+	m.releaseOne(b, s)
+}
+
+func (m *world) releaseOne(b, s string) {
+	ms := m.servers[b+"/"+s]
+	res, err := m.hs.r.Manual(context.Background(), ManualAction{Ref: refOf(b, s), Action: ActRelease, Author: "op"})
+	m.log("release %s/%s: %v %v", b, s, resultText(res), err)
+	if err != nil {
+		m.fail("release: %v", err)
+	}
+	if (ms.hold == nil) != (res.Result == ManualUnchanged) {
+		m.fail("release of %s/%s answered %s; held: %v", b, s, res.Result, ms.hold != nil)
+	}
+	if ms.hold != nil {
+		srv, _ := m.hs.h.Server(b, s)
+		if ms.hold.Action == HoldWeight && srv.UWeight != srv.IWeight || ms.hold.Action != HoldWeight && srv.Admin&0x09 != 0 {
+			m.fail("release did not hand %s/%s back: admin %#x weight %d", b, s, srv.Admin, srv.UWeight)
+		}
+		// The server is lbpilot's again, as if freshly configured.
+		ms.hold = nil
+		ms.setter, ms.wSetter = "config", "config"
+		if ms.hold == nil && m.hs.admin(b, s) != "ready" {
+			ms.setter = "operator" // a weight hold leaves someone else's drain alone
+		}
+		if srv.UWeight != srv.IWeight {
+			ms.wSetter = "operator"
+		}
+	}
+}
+
+func (m *world) pause() {
+	backends := []string{"", "be_a", "be_b"}
+	b := backends[m.rng.Intn(len(backends))]
+	restores := m.rng.Intn(2) == 0
+	res, err := m.hs.r.Pause(b, "model", "op", 0, restores)
+	m.log("pause %q restores=%v: %v %v", b, restores, resultText(res), err)
+	if err != nil {
+		m.fail("pause: %v", err)
+	}
+	if p := m.pauses[b]; p != nil && p.Restores == restores {
+		if res.Result != ManualUnchanged {
+			m.fail("repeated pause answered %s", res.Result)
+		}
+		return
+	}
+	m.pauses[b] = &Pause{Restores: restores}
+}
+
+// resume ends the first pause (in name order), if any.
+func (m *world) resume() {
+	keys := sortedKeys(m.pauses)
+	if len(keys) == 0 {
+		return
+	}
+	b := keys[0]
+	res, err := m.hs.r.Resume(b, "model", "op")
+	m.log("resume %q: %v %v", b, resultText(res), err)
+	if err != nil || res.Result != ManualApplied {
+		m.fail("resume: %v %v", resultText(res), err)
+	}
+	delete(m.pauses, b)
+}
+
+// paused returns the pause in force for a backend.
+func (m *world) paused(b string) *Pause {
+	if p := m.pauses[""]; p != nil {
+		return p
+	}
+	return m.pauses[b]
+}
+
+// decide approves or rejects a pending proposal.
+func (m *world) decide() {
+	ps := m.hs.r.StateView().Proposals
+	if len(ps) == 0 {
+		return
+	}
+	p := ps[m.rng.Intn(len(ps))]
+	approve := m.rng.Intn(3) > 0
+	res, err := m.hs.r.Decide(p.ID, approve, "op", "model")
+	m.log("decide %s %s/%s approve=%v: %v %v", p.ID, p.Backend, p.Server, approve, resultText(res), err)
+	if err != nil || res.Result != ManualApplied {
+		m.fail("deciding a pending proposal: %v %v", resultText(res), err)
+	}
+	if res, err := m.hs.r.Decide(p.ID, approve, "op", "model"); err != nil || res.Result != ManualUnchanged {
+		m.fail("deciding it again: %v %v", resultText(res), err)
+	}
+}
+
+// approved reports whether an approved proposal covers a weight 0% on a server.
+func (m *world) approved(b, s string) bool {
+	ok := false
+	m.hs.r.store.View(func(st *State) {
+		if st.Operator == nil {
+			return
+		}
+		for _, p := range st.Operator.Proposals {
+			if p.Backend == b && p.Server == s && p.Status == ProposalApproved {
+				ok = true
+			}
+		}
+	})
+	return ok
+}
+
+// usable reports whether a server counted as usable in a snapshot.
+func (m *world) usable(sn snap, k string) bool {
+	b, n, _ := strings.Cut(k, "/")
+	srv, _ := m.hs.h.Server(b, n)
+	return srv.Up && sn.admin[k] == "ready" && sn.weight[k] > 0
 }

@@ -33,6 +33,10 @@ type Options struct {
 	Logger                 log.Logger
 	// Now is the clock (tests); nil is time.Now.
 	Now func() time.Time
+	// Load reads the configuration again for Reload (SIGHUP, POST
+	// /-/reload): the file with the command line's flags laid over it.
+	// Nil: reloading is refused.
+	Load func() (*Config, error)
 }
 
 // Rebalancer receives alerts and keeps HAProxy in line with them.
@@ -48,6 +52,13 @@ type Rebalancer struct {
 	m       *metrics
 	now     func() time.Time
 	dryRun  bool
+	hist    *History
+	csrf    *csrfToken
+
+	load         func() (*Config, error)
+	cfgMu        sync.RWMutex // cfg, rules and am: swapped by Reload; readers outside a cycle lock it
+	socketsGiven bool
+	amGiven      bool
 
 	cycleMu sync.Mutex // one reconcile cycle at a time
 	kick    chan struct{}
@@ -59,6 +70,7 @@ type Rebalancer struct {
 	lastOK    bool
 	nextWake  time.Time
 	amStarted time.Time
+	progress  map[string]*MaintProgress // graceful maintenances under way, by ownKey
 }
 
 type socketStatus struct {
@@ -67,6 +79,11 @@ type socketStatus struct {
 	Pid      int        `json:"pid,omitempty"`
 	SeenAt   time.Time  `json:"seen_at,omitzero"`
 	Deferred []Deferral `json:"deferred"`
+
+	// servers is the last `show servers state` (read-back when there was
+	// one), alerts the fingerprints acting on each server: the server view.
+	servers *haproxyapi.ServersState
+	alerts  map[haproxyapi.ServerRef][]string
 }
 
 // New builds a rebalancer and loads its state file.
@@ -84,6 +101,7 @@ func New(o Options) (*Rebalancer, error) {
 	r := &Rebalancer{
 		cfg: cfg, rules: cfg.CompiledRules(), logger: o.Logger, now: o.Now, dryRun: cfg.Rebalancer.DryRun,
 		kick: make(chan struct{}, 1), sockState: map[string]*socketStatus{}, reported: map[string]map[string]bool{},
+		load: o.Load, socketsGiven: o.Sockets != nil, amGiven: o.Alertmanager != nil,
 	}
 	sockets := o.Sockets
 	if sockets == nil {
@@ -134,6 +152,18 @@ func New(o Options) (*Rebalancer, error) {
 			return nil, err
 		}
 		r.store = st
+	}
+	histPath := cfg.Rebalancer.HistoryPath()
+	if r.dryRun {
+		histPath = "" // a dry run writes no file
+	}
+	hist, err := OpenHistory(histPath, cfg.Rebalancer.HistoryMaxBytes, cfg.Rebalancer.HistoryMaxAge, o.Now)
+	if err != nil {
+		return nil, err
+	}
+	r.hist = hist
+	if r.csrf, err = newCSRFToken(); err != nil {
+		return nil, err
 	}
 	r.reg = o.Registry
 	if r.reg == nil {
@@ -189,6 +219,7 @@ func (r *Rebalancer) Kick() {
 func (r *Rebalancer) Record(_ context.Context, msg *Message) (Summary, error) {
 	now := r.now()
 	sum := Summary{Alerts: len(msg.Alerts)}
+	cfg, rules := r.currentConfig()
 	if msg.TruncatedAlerts > 0 {
 		r.m.truncated.Add(float64(msg.TruncatedAlerts))
 		level.Warn(r.logger).Log("msg", "Alertmanager truncated this notification (max_alerts); the missing alerts are never delivered. Set max_alerts: 0 on the rebalancer receiver", "group_key", msg.GroupKey, "truncated", msg.TruncatedAlerts)
@@ -196,7 +227,7 @@ func (r *Rebalancer) Record(_ context.Context, msg *Message) (Summary, error) {
 	obs := make([]Observation, 0, len(msg.Alerts))
 	for _, a := range msg.Alerts {
 		r.m.alertsReceived.WithLabelValues(statusLabel(a.Status)).Inc()
-		o, rej := classify(r.rules, a, SourceWebhook)
+		o, rej := classify(rules, a, SourceWebhook)
 		if rej != nil {
 			sum.Ignored++
 			r.reject(rej, msg.GroupKey)
@@ -204,12 +235,12 @@ func (r *Rebalancer) Record(_ context.Context, msg *Message) (Summary, error) {
 		}
 		obs = append(obs, o)
 	}
-	res := r.store.Observe(obs, now, r.cfg.MassResolve)
+	res := r.store.Observe(obs, now, cfg.MassResolve)
 	sum.Recorded, sum.Unchanged, sum.Stale = res.Changed, res.Unchanged, res.Stale
 	sum.Ignored += res.NotTracked
 	r.m.alertsIgnored.WithLabelValues(ReasonStale).Add(float64(res.Stale))
 	r.m.alertsIgnored.WithLabelValues(ReasonNotTracked).Add(float64(res.NotTracked))
-	r.logTransitions(res)
+	r.logTransitions(res, cfg)
 	if err := r.store.Sync(res.Seq); err != nil {
 		r.m.stateWriteFails.Inc()
 		return sum, fmt.Errorf("%w: %v", errPersist, err)
@@ -241,14 +272,18 @@ func (r *Rebalancer) reject(rej *Rejection, groupKey string) {
 	}
 }
 
-func (r *Rebalancer) logTransitions(res ObserveResult) {
+func (r *Rebalancer) logTransitions(res ObserveResult, cfg *Config) {
+	hist := make([]HistoryEntry, 0, len(res.Transitions))
 	for _, t := range res.Transitions {
 		level.Info(r.logger).Log("msg", "Alert "+t.To, "fingerprint", t.Fingerprint, "rule", t.Rule, "from", orNone(t.From), "to", t.To, "source", t.Source)
+		hist = append(hist, HistoryEntry{Kind: HistAlertReceived, Actor: Actor{Type: ActorAlert, Rule: t.Rule, Fingerprints: []string{t.Fingerprint}},
+			Result: t.To, Detail: "from " + orNone(t.From) + " via " + t.Source})
 	}
+	r.history(hist...)
 	if res.MassHeld > 0 {
 		r.m.massResolves.Add(float64(res.MassHeld))
 		level.Warn(r.logger).Log("msg", "Many alerts resolved at once (Prometheus stopped sending?); holding their restores", "resolved", res.MassHeld,
-			"min_alerts", *r.cfg.MassResolve.MinAlerts, "window", r.cfg.MassResolve.Window, "grace", r.cfg.MassResolve.Grace)
+			"min_alerts", *cfg.MassResolve.MinAlerts, "window", cfg.MassResolve.Window, "grace", cfg.MassResolve.Grace)
 	}
 }
 
@@ -268,7 +303,8 @@ const flushDelay = 200 * time.Millisecond
 // webhook that changed something, and when a hold expires, until ctx ends.
 // The final state is written on the way out.
 func (r *Rebalancer) Run(ctx context.Context) error {
-	interval := r.cfg.Rebalancer.ReconcileInterval
+	cfg, _ := r.currentConfig()
+	interval := cfg.Rebalancer.ReconcileInterval
 	ticker := time.NewTicker(interval)
 	defer ticker.Stop()
 	wake := time.NewTimer(time.Hour)
@@ -278,6 +314,10 @@ func (r *Rebalancer) Run(ctx context.Context) error {
 	refresh := true
 	for {
 		_ = r.reconcile(ctx, refresh, false)
+		if cfg, _ := r.currentConfig(); cfg.Rebalancer.ReconcileInterval != interval {
+			interval = cfg.Rebalancer.ReconcileInterval // reloaded
+			ticker.Reset(interval)
+		}
 		flush.Reset(flushDelay)
 		r.viewMu.Lock()
 		next := r.nextWake
@@ -304,11 +344,29 @@ func (r *Rebalancer) Run(ctx context.Context) error {
 }
 
 // Mux serves the rebalancer's HTTP API: POST /api/v1/alerts, GET
-// /api/v1/state, the metrics, /-/healthy and /-/ready.
+// /api/v1/state, the operator endpoints (csrf, history, pause, resume,
+// servers/…/drain|maint|ready|weight|release, proposals/…/approve|reject),
+// the metrics, /-/healthy, /-/ready, and the operator page at "/".
 func (r *Rebalancer) Mux(telemetryPath string) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.Handle("/api/v1/alerts", WebhookHandler(r, r.auth, r.m, r.logger))
 	mux.Handle("/api/v1/state", StateHandler(r, r.auth))
+	mux.Handle("/api/v1/csrf", r.opHandler(http.MethodGet, r.serveCSRF))
+	mux.Handle("/api/v1/history", r.opHandler(http.MethodGet, r.serveHistory))
+	mux.Handle("/api/v1/pause", r.opHandler(http.MethodPost, r.servePause))
+	mux.Handle("/api/v1/resume", r.opHandler(http.MethodPost, r.serveResume))
+	mux.Handle("/api/v1/servers/{backend}/{server}/{action}", r.opHandler(http.MethodPost, r.serveManual))
+	mux.Handle("/api/v1/proposals/{id}/{verb}", r.opHandler(http.MethodPost, r.serveDecision))
+	mux.Handle("/-/reload", r.opHandler(http.MethodPost, r.serveReload))
+	mux.Handle("/api/v1/", http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		// Every other API path: a JSON 404 like the endpoints' own.
+		if !r.auth.Allow(req) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="lbpilot rebalancer"`)
+			writeJSON(w, http.StatusUnauthorized, &apiError{Msg: "missing or wrong bearer token"})
+			return
+		}
+		writeJSON(w, http.StatusNotFound, &apiError{Msg: "no such endpoint: " + clip(req.URL.Path, 80)})
+	}))
 	mux.Handle(telemetryPath, promhttp.HandlerFor(r.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
 	ok := http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if req.Method != http.MethodGet && req.Method != http.MethodHead {
@@ -321,6 +379,7 @@ func (r *Rebalancer) Mux(telemetryPath string) *http.ServeMux {
 	})
 	mux.Handle("/-/healthy", ok)
 	mux.Handle("/-/ready", ok)
+	r.mountPage(mux, telemetryPath)
 	return mux
 }
 

@@ -59,6 +59,11 @@ func (r *Rebalancer) reconcile(ctx context.Context, refresh, syncAtEnd bool) err
 		}
 	})
 	sort.Slice(alerts, func(i, j int) bool { return alerts[i].Fingerprint < alerts[j].Fingerprint })
+	r.expireOperator(now, inForce)
+	op := r.operatorSnapshot()
+	if t := op.nextExpiry(now); !t.IsZero() && (wake.IsZero() || t.Before(wake)) {
+		wake = t
+	}
 
 	var wg sync.WaitGroup
 	errs := make([]error, len(r.sockets))
@@ -67,7 +72,7 @@ func (r *Rebalancer) reconcile(ctx context.Context, refresh, syncAtEnd bool) err
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			wakes[i], errs[i] = r.reconcileSocket(ctx, s, alerts, inForce, now)
+			wakes[i], errs[i] = r.reconcileSocket(ctx, s, alerts, inForce, op, now)
 		}()
 	}
 	wg.Wait()
@@ -79,6 +84,9 @@ func (r *Rebalancer) reconcile(ctx context.Context, refresh, syncAtEnd bool) err
 		if w := wakes[i]; !w.IsZero() && (wake.IsZero() || w.Before(wake)) {
 			wake = w
 		}
+	}
+	if ok {
+		r.forgetExpiredHolds(now)
 	}
 	if syncAtEnd {
 		if err := r.flush(); err != nil {
@@ -111,7 +119,7 @@ func (r *Rebalancer) flush() error {
 
 // reconcileSocket brings one socket in line. It returns when it wants to
 // run again (a hold expiring) and whether it failed.
-func (r *Rebalancer) reconcileSocket(ctx context.Context, s Socket, alerts []*AlertRecord, inForce map[string]bool, now time.Time) (time.Time, error) {
+func (r *Rebalancer) reconcileSocket(ctx context.Context, s Socket, alerts []*AlertRecord, inForce map[string]bool, op *OperatorState, now time.Time) (time.Time, error) {
 	name := s.Name()
 	logger := r.logger
 	info, err := s.ShowInfo(ctx)
@@ -147,8 +155,22 @@ func (r *Rebalancer) reconcileSocket(ctx context.Context, s Socket, alerts []*Al
 		level.Info(logger).Log("msg", "HAProxy reloaded or restarted; its runtime changes are gone, re-applying", "socket", name, "pid", pid, "uptime_sec", uptime)
 	}
 
+	// Operator holds first, so that the guard below counts what they take.
+	holds := op.holdsSnapshot()
+	mg := r.newMaintGate(s, now)
+	rb, holdErr := r.enforceHolds(ctx, s, indexServers(ss), holds, mg, now)
+	if rb != nil {
+		ss = rb
+	}
 	ix := indexServers(ss)
 	desires, unresolved := Plan(r.rules, alerts, ix)
+	dropHeld(desires, owned, released, holds)
+	alertsBy := map[haproxyapi.ServerRef][]string{}
+	for ref, d := range desires {
+		for _, w := range append(append([]Want(nil), d.Admin...), d.Weight...) {
+			alertsBy[ref] = append(alertsBy[ref], w.Fingerprint)
+		}
+	}
 	seen := map[string]bool{}
 	for _, u := range unresolved {
 		if r.once(name, seen, "unresolved", u.Incarnation, u.Reason) {
@@ -160,25 +182,40 @@ func (r *Rebalancer) reconcileSocket(ctx context.Context, s Socket, alerts []*Al
 		Socket: name, Servers: ix, Reloaded: reloaded, Desires: desires, Owned: owned, Released: released,
 		InForce: inForce, Guard: &r.cfg.Guard, MinHold: r.cfg.Rebalancer.MinHold, Now: now,
 	})
+	r.graceful(ctx, mg, dec, ix)
+	r.gate(name, dec, op, now)
 	r.logNotes(name, seen, dec.Notes)
 	for _, df := range dec.Deferred {
-		r.m.deferred.Inc()
+		if df.Reason == GuardMinReady || df.Reason == GuardMaxUnavailable {
+			r.m.deferred.Inc()
+		}
 		if r.once(name, seen, "deferred", df.Server, df.Facet, df.Action, df.Reason) {
-			level.Warn(logger).Log("msg", "Action deferred by the guard; retried every reconcile", "socket", name, "backend", df.Ref.Backend, "server", df.Ref.Server,
+			msg := "Action deferred by the guard; retried every reconcile"
+			if df.Reason != GuardMinReady && df.Reason != GuardMaxUnavailable {
+				msg = "Action held back (" + df.Reason + "); retried every reconcile"
+			}
+			level.Warn(logger).Log("msg", msg, "socket", name, "backend", df.Ref.Backend, "server", df.Ref.Server,
 				"action", df.Action, "reason", df.Reason, "detail", df.Detail, "alerts", strings.Join(df.Alerts, ","))
+			r.history(HistoryEntry{Kind: HistDeferred, Backend: df.Ref.Backend, Server: df.Ref.Server, Action: df.Action, Actor: alertActor(df.Alerts, ""),
+				Reason: df.Reason, Detail: df.Detail + " (" + name + ")"})
 		}
 	}
 	r.viewMu.Lock()
 	r.reported[name] = seen
 	st := r.sockState[name]
 	st.Up, st.Error, st.Pid, st.SeenAt, st.Deferred = true, "", pid, now, dec.Deferred
+	st.servers, st.alerts = ss, alertsBy
 	r.viewMu.Unlock()
 	r.m.socketUp.WithLabelValues(name).Set(1)
 
+	r.publishProgress(mg)
+	if !mg.wake.IsZero() {
+		dec.wake(mg.wake)
+	}
 	markSteps(dec.Owned, name, dec.Steps)
 	seq := r.commit(name, dec, markOK, pid, uptime, now)
 	if len(dec.Steps) == 0 {
-		return dec.NextWake, nil
+		return dec.NextWake, holdErr
 	}
 	// The intent (pending / restoring) must be on disk before HAProxy
 	// changes: after a crash at any point, the next start finds a record to
@@ -189,14 +226,21 @@ func (r *Rebalancer) reconcileSocket(ctx context.Context, s Socket, alerts []*Al
 		return dec.NextWake, err
 	}
 	cmds := make([]haproxyapi.Command, len(dec.Steps))
+	planned := make([]HistoryEntry, len(dec.Steps))
 	for i, st := range dec.Steps {
 		cmds[i] = st.Cmd
+		planned[i] = stepEntry(name, st, "")
+		planned[i].Kind = HistPlanned
 	}
+	r.history(planned...)
 	results, applyErr := s.Apply(ctx, cmds)
 	readback, rbErr := s.ShowServersState(ctx)
 	var rbIx *serverIndex
 	if rbErr == nil {
 		rbIx = indexServers(readback)
+		r.viewMu.Lock()
+		r.sockState[name].servers = readback
+		r.viewMu.Unlock()
 	}
 	failed := applyErr != nil
 	outcomes := make([]string, len(dec.Steps))
@@ -237,6 +281,11 @@ func (r *Rebalancer) reconcileSocket(ctx context.Context, s Socket, alerts []*Al
 			}
 		}
 	})
+	hist := make([]HistoryEntry, 0, len(dec.Steps))
+	for i, stp := range dec.Steps {
+		hist = append(hist, stepEntry(name, stp, outcomes[i]))
+	}
+	r.history(hist...)
 	for i, stp := range dec.Steps {
 		r.m.actions.WithLabelValues(stp.Action, outcomes[i]).Inc()
 		kv := []any{"msg", "Rebalancer action", "socket", name, "backend", stp.Ref.Backend, "server", stp.Ref.Server, "facet", stp.Facet,
@@ -257,7 +306,7 @@ func (r *Rebalancer) reconcileSocket(ctx context.Context, s Socket, alerts []*Al
 	if failed {
 		return dec.NextWake, fmt.Errorf("%s: some changes failed", name)
 	}
-	return dec.NextWake, nil
+	return dec.NextWake, holdErr
 }
 
 // commit replaces this socket's ownership and releases with the decision's
@@ -404,6 +453,8 @@ func (r *Rebalancer) logNotes(socket string, seen map[string]bool, notes []Note)
 		switch n.Kind {
 		case NoteOperator:
 			r.m.overrides.Inc()
+			r.history(HistoryEntry{Kind: HistOperator, Backend: n.Ref.Backend, Server: n.Ref.Server, Actor: alertActor(n.Alerts, strings.Join(n.Rules, ",")),
+				Result: "released", Detail: n.Detail + " (" + socket + ")"})
 			level.Warn(r.logger).Log(append([]any{"msg", "Server changed outside lbpilot; released, it will not be restored"}, kv...)...)
 		case NoteNotOurs:
 			if r.once(socket, seen, n.Kind, n.Ref.String(), n.Facet, strings.Join(n.Alerts, ",")) {
@@ -419,6 +470,8 @@ func (r *Rebalancer) logNotes(socket string, seen map[string]bool, notes []Note)
 				level.Info(r.logger).Log(append([]any{"msg", "Restore held (min_hold)"}, kv...)...)
 			}
 		case NoteConfirmed:
+			r.history(HistoryEntry{Kind: HistReadBack, Backend: n.Ref.Backend, Server: n.Ref.Server, Action: n.To, Actor: alertActor(n.Alerts, strings.Join(n.Rules, ",")),
+				Result: "confirmed", Detail: "pending change found in effect (" + socket + ")"})
 			level.Info(r.logger).Log(append([]any{"msg", "Pending change found in effect; confirmed"}, kv...)...)
 		case NoteRestored:
 			level.Info(r.logger).Log(append([]any{"msg", "Restore found in effect"}, kv...)...)
@@ -520,6 +573,6 @@ func (r *Rebalancer) refresh(ctx context.Context, now time.Time) error {
 		level.Warn(r.logger).Log("msg", "Alertmanager restarted", "started", started)
 	}
 	res := r.store.Observe(obs, r.now(), r.cfg.MassResolve)
-	r.logTransitions(res)
+	r.logTransitions(res, r.cfg)
 	return nil
 }

@@ -18,6 +18,8 @@ type State struct {
 	Owned    map[string]*Ownership   `json:"owned"`
 	Released map[string]*Release     `json:"released"`
 	Sockets  map[string]*SocketMark  `json:"sockets"`
+	// Operator holds pauses, holds and proposals (operator.go).
+	Operator *OperatorState `json:"operator,omitempty"`
 }
 
 // stateVersion is the state file format.

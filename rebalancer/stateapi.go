@@ -19,6 +19,10 @@ type StateView struct {
 	Released            []*Release               `json:"released"`
 	Rules               []string                 `json:"rules"`
 	AlertmanagerStarted time.Time                `json:"alertmanager_started,omitzero"`
+	// Operator control (view.go).
+	Paused    PausedView     `json:"paused"`
+	Servers   []ServerView   `json:"servers"`
+	Proposals []ProposalView `json:"proposals"`
 }
 
 // AlertView is one alert of the state view.
@@ -56,9 +60,11 @@ func (r *Rebalancer) StateView() StateView {
 		v.Sockets[name] = &c
 	}
 	r.viewMu.Unlock()
-	for _, rule := range r.rules {
+	_, rules := r.currentConfig()
+	for _, rule := range rules {
 		v.Rules = append(v.Rules, rule.Describe())
 	}
+	r.operatorView(&v, now)
 	return v
 }
 

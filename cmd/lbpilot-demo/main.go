@@ -105,6 +105,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	say("  Prometheus        %s/alerts", demo.URL(p.Prometheus))
 	say("  Alertmanager      %s/#/alerts", demo.URL(p.Alertmanager))
 	say("  exporter          %s/metrics", demo.URL(p.Exporter))
+	say("  rebalancer page   %s/  (user %s, password in %s)", demo.URL(p.Rebalancer), demo.WebhookUser, s.Files.Password)
 	say("  rebalancer state  curl -u %s:$(cat %s) %s/api/v1/state", demo.WebhookUser, s.Files.Password, demo.URL(p.Rebalancer))
 	say("  HAProxy stats     %s/stats", demo.URL(p.HAProxyStats))
 	say("  agents            %s/health, %s/health", demo.URL(p.AgentHTTP[0]), demo.URL(p.AgentHTTP[1]))

@@ -6,8 +6,11 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"os/signal"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
@@ -196,13 +199,45 @@ func (r *agentRole) run(ctx context.Context, stdout, stderr io.Writer) int {
 		level.Warn(logger).Log("msg", "The connections threshold is the WCS docs' default of 100; an EMQX node usually holds far more, set --agent.threshold=connections=N")
 	}
 
-	mux, err := agentMux(a)
+	// Reload (SIGHUP, POST /-/reload): the file and the flags again; the
+	// listeners cannot move while they are open.
+	load := func() (agent.Options, error) {
+		c, err := r.config()
+		if err == nil {
+			err = c.Complete()
+		}
+		switch {
+		case err != nil:
+			return agent.Options{}, err
+		case c.ListenAddress != cfg.ListenAddress:
+			return agent.Options{}, fmt.Errorf("listen_address cannot change on reload (%s → %s); restart the agent", cfg.ListenAddress, c.ListenAddress)
+		case *c.HTTPListenAddress != *cfg.HTTPListenAddress:
+			return agent.Options{}, fmt.Errorf("http_listen_address cannot change on reload (%q → %q); restart the agent", *cfg.HTTPListenAddress, *c.HTTPListenAddress)
+		}
+		c.LogDeprecation(logger)
+		return c.Options(logger)
+	}
+	reload := func() error { return a.Reload(load) }
+	mux, err := agentMux(a, reload)
 	if err != nil {
 		level.Error(logger).Log("msg", "Building HTTP handlers", "err", err)
 		return 1
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-hup:
+				_ = reload() // logs and sets lbpilot_config_last_reload_successful
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
 	errc := make(chan error, 2)
 	running := 1
 	go func() { errc <- a.Serve(ctx, ln) }()
@@ -229,8 +264,20 @@ func thresholdsOf(cfg *agent.Config) agent.Thresholds {
 }
 
 // agentMux wires the agent's HTTP routes.
-func agentMux(a *agent.Agent) (http.Handler, error) {
+func agentMux(a *agent.Agent, reload func() error) (http.Handler, error) {
 	mux := http.NewServeMux()
+	mux.Handle("/-/reload", http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if req.Method != http.MethodPost && req.Method != http.MethodPut {
+			w.Header().Set("Allow", "POST, PUT")
+			http.Error(w, "This endpoint requires a POST request.", http.StatusMethodNotAllowed)
+			return
+		}
+		if err := reload(); err != nil {
+			http.Error(w, fmt.Sprintf("failed to reload config: %s", err), http.StatusInternalServerError)
+			return
+		}
+		fmt.Fprintln(w, "OK")
+	}))
 	mux.Handle("/health", a.HealthHandler())
 	mux.Handle("/metrics", promhttp.HandlerFor(a.Registry(), promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
 	mux.Handle("/-/healthy", webserver.Healthy())

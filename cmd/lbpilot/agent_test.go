@@ -172,17 +172,19 @@ func TestFlagsDocumented(t *testing.T) {
 	for _, tc := range []struct {
 		role, page string
 		min        int
+		anchor     string
 	}{
-		{"agent", "docs/agent.md", 15},
-		{"exporter", "docs/exporter.md", 10},
-		{"rebalancer", "docs/rebalancer.md", 10},
+		{"agent", "docs/agent.md", 15, "flags"},
+		{"exporter", "docs/exporter.md", 10, "flags"},
+		{"rebalancer", "docs/rebalancer.md", 10, "flags"},
+		{"ctl", "docs/rebalancer.md", 12, "ctl-flags"},
 	} {
 		t.Run(tc.role, func(t *testing.T) {
 			code, help, _ := runArgs(tc.role, "--help")
 			if code != 0 {
 				t.Fatal(code)
 			}
-			section := docstest.Section(t, tc.page, "flags")
+			section := docstest.Section(t, tc.page, tc.anchor)
 			n := 0
 			for _, f := range strings.Fields(help) {
 				if !strings.HasPrefix(f, "--") {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/alecthomas/kingpin/v2"
@@ -76,5 +77,7 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return cmds[cmd].run(ctx, stdout, stderr)
+	// Nested commands (lbpilot ctl status) run their top-level role.
+	top, _, _ := strings.Cut(cmd, " ")
+	return cmds[top].run(ctx, stdout, stderr)
 }

@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"os/signal"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
@@ -126,29 +129,32 @@ func (r *rebalancerRole) run(ctx context.Context, stdout, stderr io.Writer) int 
 		return 0
 	}
 	level.Info(logger).Log("msg", "Starting lbpilot rebalancer", "version", version.Info(), "build_context", version.BuildContext())
-	rb, err := rebalancer.New(rebalancer.Options{Config: cfg, Logger: logger, DisableExporterMetrics: r.disableSelf})
+	load := func() (*rebalancer.Config, error) {
+		c, err := r.config()
+		if err == nil {
+			c.LogDeprecations(logger)
+		}
+		return c, err
+	}
+	rb, err := rebalancer.New(rebalancer.Options{Config: cfg, Logger: logger, DisableExporterMetrics: r.disableSelf, Load: load})
 	if err != nil {
 		level.Error(logger).Log("msg", "Cannot start the rebalancer", "err", err)
 		return 1
 	}
-	mux := rb.Mux(r.telemetryPath)
-	if r.telemetryPath != "/" {
-		landing, err := web.NewLandingPage(web.LandingConfig{
-			Name:        "lbpilot rebalancer",
-			Description: "Alertmanager webhook → HAProxy drain / maint / weight, guarded and self-reconciling",
-			Version:     version.Info(),
-			Links: []web.LandingLinks{
-				{Address: r.telemetryPath, Text: "Metrics"},
-				{Address: "/api/v1/state", Text: "State (alerts, ownership)"},
-				{Address: "/-/healthy", Text: "Health"},
-			},
-		})
-		if err != nil {
-			level.Error(logger).Log("msg", "Building the landing page", "err", err)
-			return 1
+	mux := rb.Mux(r.telemetryPath) // with the operator page at "/"
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-hup:
+				_ = rb.Reload() // logs and sets lbpilot_config_last_reload_successful
+			case <-ctx.Done():
+				return
+			}
 		}
-		mux.Handle("/", landing)
-	}
+	}()
 	loopCtx, stopLoop := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Add(1)

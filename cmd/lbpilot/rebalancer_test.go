@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -205,9 +206,17 @@ func TestRebalancerServesWithBasicAuth(t *testing.T) {
 	req, _ := http.NewRequest(http.MethodGet, base+"/", nil)
 	req.SetBasicAuth("alertmanager", "hunter2")
 	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 200 {
-		t.Errorf("landing page: %v %v", resp, err)
+		t.Errorf("operator page: %v %v", resp, err)
 	} else {
+		page, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
+		// The landing page's links stay, and the basic-auth user is the
+		// page's default author.
+		for _, want := range []string{`href="/metrics"`, `href="/api/v1/state"`, `href="/-/healthy"`, `href="/-/ready"`, `<meta name="lbpilot-operator" content="alertmanager">`} {
+			if !strings.Contains(string(page), want) {
+				t.Errorf("operator page lacks %s:\n%s", want, page)
+			}
+		}
 	}
 	cancel()
 	if code := <-done; code != 0 {

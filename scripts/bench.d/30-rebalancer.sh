@@ -11,6 +11,7 @@ shm=$(mktemp /tmp/lbpbench-rb-shm.XXXXXX)
 trap 'rm -f "$raw" "$shm"' EXIT
 go test -run '^$' -bench '^BenchmarkRebalancerWebhookToHAProxy$' -benchtime=300x ./rebalancer/ >"$raw"
 go test -run '^$' -bench '^BenchmarkRebalancerStorm1000$' -benchtime=40x ./rebalancer/ >>"$raw"
+go test -run '^$' -bench '^BenchmarkRebalancerManualDrain$' -benchtime=200x ./rebalancer/ >>"$raw"
 if [ -d /dev/shm ] && [ -w /dev/shm ]; then
 	# The same single-alert run with the state file on tmpfs: what the two fsyncs cost.
 	LBPILOT_BENCH_STATE_DIR=/dev/shm go test -run '^$' -bench '^BenchmarkRebalancerWebhookToHAProxy$' -benchtime=300x ./rebalancer/ >"$shm"
@@ -26,6 +27,8 @@ s50=$(metric socket-p50-ms BenchmarkRebalancerWebhookToHAProxy); s99=$(metric so
 t50=$(metric storm-p50-ms BenchmarkRebalancerStorm1000); tmax=$(metric storm-max-ms BenchmarkRebalancerStorm1000)
 tr50=$(metric restore-p50-ms BenchmarkRebalancerStorm1000)
 m50=$(metric p50-ms BenchmarkRebalancerWebhookToHAProxy "$shm"); m99=$(metric p99-ms BenchmarkRebalancerWebhookToHAProxy "$shm")
+md50=$(metric manual-p50-ms BenchmarkRebalancerManualDrain); md99=$(metric manual-p99-ms BenchmarkRebalancerManualDrain)
+ma50=$(metric alert-p50-ms BenchmarkRebalancerManualDrain); ma99=$(metric alert-p99-ms BenchmarkRebalancerManualDrain)
 ts50=$(metric socket-p50-ms BenchmarkRebalancerStorm1000); tsmax=$(metric socket-max-ms BenchmarkRebalancerStorm1000)
 cat >"$out/30-rebalancer.md" <<MD
 ## Rebalancer: Alertmanager webhook → HAProxy state
@@ -50,5 +53,15 @@ cat >>"$out/30-rebalancer.md" <<MD
 | 1,000-alert storm (one notification) → 1,000 servers DRAIN, p50 | ${t50} ms | ${ts50} ms (10 batches of 100) | $(ratio "$t50" "$ts50") | ≤ 100 ms | $(met "$t50" 100) |
 | same storm, slowest of 40 | ${tmax} ms | ${tsmax} ms | $(ratio "$tmax" "$tsmax") | | |
 | storm resolved → 1,000 servers READY, p50 | ${tr50} ms | | | | |
+
+Operator API: a manual drain, from \`GET /api/v1/csrf\` + \`POST
+/api/v1/servers/bk/s0001/drain\` until \`show servers state\` shows DRAIN
+(the answer comes once HAProxy took it; the hold is fsynced first),
+against the same drain asked by an alert in the same run. 200 rounds.
+
+| measurement | manual drain (API) | baseline: alert-driven drain (webhook) | ratio |
+|---|---|---|---|
+| request → server DRAIN, p50 | ${md50} ms | ${ma50} ms | $(ratio "$md50" "$ma50") |
+| request → server DRAIN, p99 | ${md99} ms | ${ma99} ms | $(ratio "$md99" "$ma99") |
 MD
 cat "$out/30-rebalancer.md"

@@ -120,6 +120,15 @@ func (h *HAProxy) SetUp(backend, name string, up bool) {
 	}
 }
 
+// SetSessions sets a server's current sessions (scur of show stat).
+func (h *HAProxy) SetSessions(backend, name string, n int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if s := h.find(backend, name); s != nil {
+		s.Sessions = n
+	}
+}
+
 // Commands returns every command (split on ';') received over the socket.
 func (h *HAProxy) Commands() []string {
 	h.mu.Lock()
