@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -36,11 +37,13 @@ type exporterRole struct {
 	timeoutOffset  float64
 	maxConcurrency int
 	emqxKeyFile    string
+	limits         webserver.Limits
 }
 
 func newExporterRole(cmd *kingpin.CmdClause) role {
 	r := &exporterRole{}
 	r.web = kingpinflag.AddFlags(cmd, ":9708")
+	webserver.AddFlags(cmd, &r.limits)
 	logging.AddFlags(cmd, &r.log)
 	cmd.Flag("web.telemetry-path", "Path under which to expose the exporter's own metrics and every configured target.").Default("/metrics").StringVar(&r.telemetryPath)
 	cmd.Flag("web.disable-exporter-metrics", "Exclude go_* and process_* metrics about the exporter itself from the telemetry path.").BoolVar(&r.disableSelf)
@@ -84,7 +87,14 @@ func (r *exporterRole) run(ctx context.Context, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "--timeout-offset must not be negative")
 		return 2
 	}
+	if err := r.limits.Validate(); err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
 	level.Info(logger).Log("msg", "Starting lbpilot exporter", "version", version.Info(), "build_context", version.BuildContext())
+	if open := webserver.Unauthenticated(r.web); len(open) > 0 {
+		level.Warn(logger).Log("msg", "Serving without authentication on a non-loopback address: anyone who reaches it can scrape, reload and probe; set basic_auth_users in --web.config.file or listen on 127.0.0.1", "addresses", strings.Join(open, ","))
+	}
 	e, err := exporter.New(exporter.Options{
 		ConfigFile:             r.configFile,
 		TimeoutOffset:          time.Duration(r.timeoutOffset * float64(time.Second)),
@@ -114,7 +124,7 @@ func (r *exporterRole) run(ctx context.Context, stdout, stderr io.Writer) int {
 		level.Error(logger).Log("msg", "Building HTTP handlers", "err", err)
 		return 1
 	}
-	if err := webserver.Run(ctx, h, r.web, logger); err != nil {
+	if err := webserver.RunWith(ctx, h, r.web, r.limits, logger); err != nil {
 		level.Error(logger).Log("msg", "HTTP server failed", "err", err)
 		return 1
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -9,9 +10,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/alecthomas/kingpin/v2"
 
 	"github.com/lbpilot/lbpilot/internal/haproxyapi/haproxytest"
 	"github.com/lbpilot/lbpilot/internal/testenv"
@@ -60,15 +64,37 @@ func TestConfigCheck(t *testing.T) {
 	}
 }
 
-// buildBinary compiles lbpilot once for the process tests.
+var (
+	buildOnce sync.Once
+	builtBin  string
+	buildErr  error
+	buildDir  string
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
+	}
+	os.Exit(code)
+}
+
+// buildBinary compiles lbpilot once for all the process tests of a run.
 func buildBinary(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "lbpilot")
-	cmd := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	buildOnce.Do(func() {
+		if buildDir, buildErr = os.MkdirTemp("", "lbpilot-bin-"); buildErr != nil {
+			return
+		}
+		builtBin = filepath.Join(buildDir, "lbpilot")
+		if out, err := exec.Command("go", "build", "-o", builtBin, ".").CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
 	}
-	return bin
+	return builtBin
 }
 
 // process is a running lbpilot binary; its stderr is collected.
@@ -199,4 +225,56 @@ func waitFor(t *testing.T, cond func() bool) {
 		}
 	}
 	t.Fatal("condition not reached in 10s")
+}
+
+// parseRole parses a role's flags the way run() does.
+func parseRole(t *testing.T, name string, args ...string) role {
+	t.Helper()
+	app := kingpin.New("lbpilot", "")
+	r := roles[name](app.Command(name, ""))
+	if _, err := app.Parse(append([]string{name}, args...)); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// TestWarnsWhenOpen: each role logs exactly one warning at start when it
+// serves without authentication beyond loopback, and none on loopback.
+func TestWarnsWhenOpen(t *testing.T) {
+	h := haproxytest.NewHAProxy(t, []haproxytest.Server{{Backend: "be_app", Name: "web1", Up: true}})
+	for _, tc := range []struct {
+		role string
+		args func(host string, p1, p2 int) []string
+	}{
+		{"exporter", func(host string, p1, _ int) []string {
+			return []string{fmt.Sprintf("--web.listen-address=%s:%d", host, p1)}
+		}},
+		{"rebalancer", func(host string, p1, _ int) []string {
+			return []string{fmt.Sprintf("--web.listen-address=%s:%d", host, p1), "--haproxy.socket=" + h.Socket.Addr,
+				"--rebalancer.state-file=" + filepath.Join(t.TempDir(), "s.json")}
+		}},
+		{"agent", func(host string, p1, p2 int) []string {
+			return []string{fmt.Sprintf("--agent.listen-address=%s:%d", host, p2), fmt.Sprintf("--agent.http-listen-address=%s:%d", host, p1),
+				"--agent.target=http://127.0.0.1:1/"}
+		}},
+	} {
+		for host, want := range map[string]int{"": 1, "127.0.0.1": 0} {
+			t.Run(tc.role+"/"+host, func(t *testing.T) {
+				p1, p2 := testenv.FreePort(t), testenv.FreePort(t)
+				r := parseRole(t, tc.role, tc.args(host, p1, p2)...)
+				ctx, cancel := context.WithCancel(context.Background())
+				logs := &testenv.SyncBuffer{}
+				done := make(chan int, 1)
+				go func() { done <- r.run(ctx, io.Discard, logs) }()
+				waitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/-/ready", p1))
+				cancel()
+				if code := <-done; code != 0 {
+					t.Fatalf("exit %d\n%s", code, logs.String())
+				}
+				if got := strings.Count(logs.String(), "Serving without authentication"); got != want {
+					t.Fatalf("%d warnings, want %d:\n%s", got, want, logs.String())
+				}
+			})
+		}
+	}
 }
