@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/lbpilot/lbpilot/collectors"
+	"github.com/lbpilot/lbpilot/internal/redact"
 )
 
 // MetricsHandler serves the exporter's own metrics plus every static
@@ -70,14 +71,14 @@ func (e *Exporter) ProbeHandler() http.Handler {
 		if k.CheckURL != nil {
 			if err := k.CheckURL(target); err != nil {
 				e.probeInvalid.WithLabelValues("bad_target").Inc()
-				http.Error(w, fmt.Sprintf("Bad target for module %q: %v", modName, err), http.StatusBadRequest)
+				http.Error(w, fmt.Sprintf("Bad target for module %q: %v", modName, redact.Error(err)), http.StatusBadRequest)
 				return
 			}
 		}
 		c, err := k.New(m, collectors.Target{URL: target}, e.logger)
 		if err != nil {
 			e.probeInvalid.WithLabelValues("bad_target").Inc()
-			http.Error(w, fmt.Sprintf("Bad target for module %q: %v", modName, err), http.StatusBadRequest)
+			http.Error(w, fmt.Sprintf("Bad target for module %q: %v", modName, redact.Error(err)), http.StatusBadRequest)
 			return
 		}
 		e.serve(w, r, []*job{{

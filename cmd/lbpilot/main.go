@@ -13,6 +13,8 @@ import (
 
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/prometheus/common/version"
+
+	"github.com/lbpilot/lbpilot/internal/redact"
 )
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
@@ -43,6 +45,8 @@ func register(name, help string, f func(*kingpin.CmdClause) role) {
 type terminated int
 
 func run(args []string, stdout, stderr io.Writer) (code int) {
+	// Whatever any path prints, a password written into a URL is hidden.
+	stdout, stderr = redact.Writer(stdout), redact.Writer(stderr)
 	defer func() {
 		switch p := recover().(type) {
 		case nil:
