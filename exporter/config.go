@@ -2,6 +2,7 @@ package exporter
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -59,9 +60,20 @@ type TargetConfig struct {
 // Labels every target gets from the exporter; extra labels may not reuse them.
 var reservedLabels = map[string]bool{"target": true, "module": true, "job": true, "instance": true}
 
-// LoadFile reads and validates a config file.
+// ErrEmptyFile is the error of a config file holding no YAML at all.
+var ErrEmptyFile = errors.New("the file is empty (or only whitespace and comments): that would drop every static target and module setting; write at least \"targets: []\" to mean no targets")
+
+// LoadFile reads and validates a config file. A file with no YAML
+// document in it is an error: it is what a reload sees while an editor or
+// a deployment tool is half-way through rewriting the file.
 func LoadFile(path string, kinds map[string]Kind) (*Config, error) {
-	return yamlconf.LoadFile(path, func(b []byte) (*Config, error) { return Parse(b, kinds) })
+	return yamlconf.LoadFile(path, func(b []byte) (*Config, error) {
+		var doc yaml.Node
+		if len(bytes.TrimSpace(b)) == 0 || yaml.Unmarshal(b, &doc) == nil && len(doc.Content) == 0 {
+			return nil, ErrEmptyFile
+		}
+		return Parse(b, kinds)
+	})
 }
 
 // Parse decodes YAML strictly (an unknown key is an error naming the key

@@ -16,6 +16,7 @@ import (
 	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 
 	"github.com/lbpilot/lbpilot/collectors"
+	"github.com/lbpilot/lbpilot/internal/redact"
 )
 
 // Options configure an Exporter.
@@ -125,12 +126,15 @@ func (e *Exporter) Reload() error {
 	e.reloadMu.Lock()
 	defer e.reloadMu.Unlock()
 	st, err := e.load()
+	err = redact.Error(err) // the log line, POST /-/reload's answer
 	if err != nil {
 		e.reloadOK.Set(0)
 		level.Error(e.logger).Log("msg", "Error loading config", "file", e.opts.ConfigFile, "err", err)
 		return err
 	}
-	e.state.Store(st)
+	if old := e.state.Swap(st); old != nil && len(old.targets) > 0 && len(st.targets) == 0 {
+		level.Warn(e.logger).Log("msg", "The reloaded configuration has no static targets; every target /metrics scraped is gone", "file", e.opts.ConfigFile, "targets_before", len(old.targets))
+	}
 	st.cfg.LogDeprecations(e.logger)
 	e.reloadOK.Set(1)
 	e.reloadTime.SetToCurrentTime()
@@ -160,10 +164,10 @@ func CheckConfig(path string, kinds map[string]Kind) (*Config, error) {
 	}
 	cfg, err := LoadFile(path, kinds)
 	if err != nil {
-		return nil, err
+		return nil, redact.Error(err)
 	}
 	if _, err := buildState(cfg, kinds, log.NewNopLogger()); err != nil {
-		return nil, err
+		return nil, redact.Error(err)
 	}
 	return cfg, nil
 }

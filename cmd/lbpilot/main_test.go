@@ -278,3 +278,48 @@ func TestWarnsWhenOpen(t *testing.T) {
 		}
 	}
 }
+
+// TestExporterEmptyConfigOnReload: an empty or comment-only file (what a
+// reload sees while the file is being rewritten) is refused and the
+// running targets stay; a reload that really drops every target is
+// accepted with a warning.
+func TestExporterEmptyConfigOnReload(t *testing.T) {
+	bin := buildBinary(t)
+	cfg := filepath.Join(t.TempDir(), "lbpilot.yml")
+	write := func(s string) {
+		if err := os.WriteFile(cfg, []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("targets:\n  - {name: lb1, module: haproxy, url: 'unix:/nonexistent.sock'}\n")
+	port := testenv.FreePort(t)
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	proc := startProcess(t, bin, "exporter", fmt.Sprintf("--web.listen-address=127.0.0.1:%d", port), "--config.file="+cfg)
+	waitHTTP(t, base+"/-/ready")
+	for _, empty := range []string{"", "  \n\t\n", "# all commented out\n# targets: []\n"} {
+		write(empty)
+		resp, err := http.Post(base+"/-/reload", "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 500 || !strings.Contains(string(b), "the file is empty") {
+			t.Errorf("reload of %q: %d %s", empty, resp.StatusCode, b)
+		}
+		if _, body := fetch(t, base+"/metrics"); !strings.Contains(body, `target="lb1"`) || !strings.Contains(body, "lbpilot_config_last_reload_successful 0") {
+			t.Errorf("after the refused reload of %q, /metrics:\n%s", empty, body)
+		}
+	}
+	if code, out, _ := runArgs("exporter", "--config.check", "--config.file="+cfg); code != 1 {
+		t.Errorf("--config.check of an empty file: %d %s", code, out)
+	}
+	write("targets: []\n")
+	if resp, err := http.Post(base+"/-/reload", "", nil); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("reload to no targets: %v %v", resp, err)
+	}
+	proc.stop(t)
+	if n := strings.Count(proc.logs.String(), "has no static targets"); n != 1 {
+		t.Errorf("%d warnings about the dropped targets, want 1:\n%s", n, proc.logs.String())
+	}
+}
