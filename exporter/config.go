@@ -42,11 +42,18 @@ type Module struct {
 	Kind string `yaml:"kind"`
 	// Timeout bounds one scrape of one target of this module.
 	Timeout time.Duration `yaml:"timeout"`
+	// ProbeAllow lists the targets /probe may point this module at (hosts,
+	// host:port, CIDRs, URL prefixes); its static targets are implied. Empty
+	// allows every target, unless the module sends credentials: then only
+	// its static targets.
+	ProbeAllow []string `yaml:"probe_allow,omitempty"`
 
 	HAProxy *haproxy.Options `yaml:"haproxy,omitempty"`
 	WCS     *wcs.Options     `yaml:"wcs,omitempty"`
 	SRS     *srs.Options     `yaml:"srs,omitempty"`
 	EMQX    *emqxapi.Options `yaml:"emqx,omitempty"`
+
+	probeAllow *probeAllow
 }
 
 // TargetConfig is one static target.
@@ -137,6 +144,11 @@ func (c *Config) complete(kinds map[string]Kind) error {
 				return fmt.Errorf("module %q: %w", name, err)
 			}
 		}
+		pa, err := compileProbeAllow(m.ProbeAllow)
+		if err != nil {
+			return fmt.Errorf("module %q: %w", name, err)
+		}
+		m.probeAllow = pa
 	}
 	seen := map[string]bool{}
 	for i, t := range c.Targets {
@@ -165,6 +177,7 @@ func (c *Config) complete(kinds map[string]Kind) error {
 				return fmt.Errorf("target %q: %w", t.Name, err)
 			}
 		}
+		m.probeAllow.addStatic(t.URL)
 		for ln := range t.Labels {
 			// Prometheus's label name syntax (legacy, strict: no UTF-8
 			// names); names starting with __ are reserved for internal use.

@@ -96,13 +96,13 @@ func New(opts Options) (*Exporter, error) {
 	})
 	e.probeInvalid = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "lbpilot_probe_invalid_requests_total",
-		Help: "Requests to /probe answered 400, by reason (missing_module, unknown_module, missing_target, bad_target).",
+		Help: "Requests to /probe answered 400, by reason (missing_module, unknown_module, missing_target, bad_target, target_not_allowed).",
 	}, []string{"reason"})
 	e.targetsConfig = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "lbpilot_config_targets",
 		Help: "Number of static targets in the loaded configuration.",
 	})
-	for _, r := range []string{"missing_module", "unknown_module", "missing_target", "bad_target"} {
+	for _, r := range []string{"missing_module", "unknown_module", "missing_target", "bad_target", "target_not_allowed"} {
 		e.probeInvalid.WithLabelValues(r)
 	}
 	e.self.MustRegister(e.reloadOK, e.reloadTime, e.probeInvalid, e.targetsConfig, versioncollector.NewCollector("lbpilot"))

@@ -11,6 +11,7 @@ import (
 
 	"github.com/lbpilot/lbpilot/collectors"
 	"github.com/lbpilot/lbpilot/internal/redact"
+	"github.com/lbpilot/lbpilot/internal/upstream"
 )
 
 // MetricsHandler serves the exporter's own metrics plus every static
@@ -65,6 +66,12 @@ func (e *Exporter) ProbeHandler() http.Handler {
 				msg += ": the query holds an unescaped ';' (write it as %3B, or give the stats page URL without ;csv)"
 			}
 			http.Error(w, msg, http.StatusBadRequest)
+			return
+		}
+		if err := m.probeAllowed(target); err != nil {
+			e.probeInvalid.WithLabelValues("target_not_allowed").Inc()
+			level.Warn(e.logger).Log("msg", "Refused /probe of a target the module may not be pointed at", "module", modName, "target", upstream.RedactURL(target), "remote", r.RemoteAddr, "reason", err)
+			http.Error(w, fmt.Sprintf("Target %q not allowed for module %q: %v", upstream.RedactURL(target), modName, err), http.StatusBadRequest)
 			return
 		}
 		k := e.kinds[m.Kind]

@@ -29,8 +29,9 @@ const idleConnTimeout = 90 * time.Second
 type ClientConfig struct {
 	Config promconfig.HTTPClientConfig
 
-	insecureKey bool
-	decodeErr   error // a value common refused (a bad proxy_url, tls_config)
+	insecureKey  bool
+	redirectsKey bool  // follow_redirects was written
+	decodeErr    error // a value common refused (a bad proxy_url, tls_config)
 }
 
 // UnmarshalYAML decodes through the caller's decoder, so unknown keys
@@ -56,6 +57,7 @@ func (c *ClientConfig) UnmarshalYAML(unmarshal func(any) error) error {
 	if tls, ok := raw["tls_config"].(map[string]any); ok {
 		_, c.insecureKey = tls["insecure_skip_verify"]
 	}
+	_, c.redirectsKey = raw["follow_redirects"]
 	return nil
 }
 
@@ -102,13 +104,19 @@ func (o *HTTPOptions) Prepare(kind string) error {
 		return nil
 	}
 	cfg := promconfig.DefaultHTTPClientConfig
-	insecureKey := false
+	insecureKey, redirectsKey := false, false
 	if o.HTTPClientConfig != nil {
 		if err := o.HTTPClientConfig.decodeErr; err != nil {
 			return fmt.Errorf("%s: http_client_config: %w", kind, err)
 		}
 		cfg = o.HTTPClientConfig.Config
-		insecureKey = o.HTTPClientConfig.insecureKey
+		insecureKey, redirectsKey = o.HTTPClientConfig.insecureKey, o.HTTPClientConfig.redirectsKey
+	}
+	if !redirectsKey {
+		// An upstream API answers where it is asked; a redirect is a
+		// misconfiguration or someone steering the request (and its
+		// credentials) elsewhere. Common's default is true; lbpilot's is false.
+		cfg.FollowRedirects = false
 	}
 	var old, repl []string
 	if o.Username != "" || o.PasswordFile != "" {
@@ -153,8 +161,11 @@ func (o *HTTPOptions) Prepare(kind string) error {
 	if err != nil {
 		return fmt.Errorf("%s: http_client_config: %w", kind, err)
 	}
+	if cfg.FollowRedirects {
+		hc.CheckRedirect = sameOrigin
+	}
 	if o.HTTPClientConfig != nil || len(old) > 0 {
-		o.HTTPClientConfig = &ClientConfig{Config: cfg, insecureKey: insecureKey}
+		o.HTTPClientConfig = &ClientConfig{Config: cfg, insecureKey: insecureKey, redirectsKey: true}
 	}
 	o.Username, o.PasswordFile, o.InsecureSkipVerify = "", "", nil
 	p := &prepared{kind: kind, client: hc, deprecated: old}
@@ -274,6 +285,39 @@ func (o *HTTPOptions) HasAuth() bool {
 	}
 	c := &o.HTTPClientConfig.Config
 	return c.BasicAuth != nil || c.Authorization != nil || c.OAuth2 != nil || c.BearerToken != "" || c.BearerTokenFile != ""
+}
+
+// SendsCredentials reports whether requests of these options carry
+// anything secret: basic auth, an authorization header, oauth2, a TLS
+// client certificate or custom headers. Such a module must not be
+// pointed at an arbitrary /probe target.
+func (o *HTTPOptions) SendsCredentials() bool {
+	if o.HasAuth() {
+		return true
+	}
+	if o.HTTPClientConfig == nil {
+		return false
+	}
+	c := &o.HTTPClientConfig.Config
+	return c.TLSConfig.CertFile != "" || c.TLSConfig.Cert != "" || (c.HTTPHeaders != nil && len(c.HTTPHeaders.Headers) > 0)
+}
+
+// maxRedirects is net/http's own limit.
+const maxRedirects = 10
+
+// sameOrigin follows a redirect only to the same scheme, host and port:
+// the credentials a module sends (basic auth, and the headers common's
+// round tripper adds to every request) must never reach another listener.
+// net/http itself keeps Authorization across a change of port.
+func sameOrigin(req *http.Request, via []*http.Request) error {
+	if len(via) >= maxRedirects {
+		return fmt.Errorf("stopped after %d redirects", maxRedirects)
+	}
+	first := via[0].URL
+	if req.URL.Scheme != first.Scheme || req.URL.Host != first.Host {
+		return fmt.Errorf("redirect to %s refused: a redirect may not leave %s://%s (credentials are never sent elsewhere)", RedactURL(req.URL.String()), first.Scheme, first.Host)
+	}
+	return nil
 }
 
 // Deprecation is a module block's use of the deprecated keys.
