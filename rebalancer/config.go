@@ -25,6 +25,7 @@ const (
 	DefaultStateFile         = "rebalancer-state.json"
 	DefaultReconcileInterval = 10 * time.Second
 	DefaultAlertRetention    = 24 * time.Hour
+	DefaultMaxAlerts         = 10000
 	DefaultStartupGrace      = 2 * time.Minute
 	DefaultAMTimeout         = 10 * time.Second
 	DefaultNewAlertDelay     = time.Minute
@@ -81,6 +82,10 @@ type RebalancerConfig struct {
 	// AlertRetention keeps resolved alerts (tombstones) this long so that
 	// late replays of their notifications stay no-ops.
 	AlertRetention time.Duration `yaml:"alert_retention"`
+	// MaxAlerts bounds the alerts tracked (firing and tombstones); a new
+	// alert past it is refused and counted, so a flood of distinct alerts
+	// cannot grow the state file and the process without bound.
+	MaxAlerts int `yaml:"max_alerts"`
 }
 
 // AlertmanagerConfig enables the reconcile loop's refresh from the
@@ -233,6 +238,12 @@ func (c *Config) Complete() error {
 	}
 	if rb.AlertRetention < 0 {
 		return fmt.Errorf("rebalancer.alert_retention must not be negative")
+	}
+	if rb.MaxAlerts == 0 {
+		rb.MaxAlerts = DefaultMaxAlerts
+	}
+	if rb.MaxAlerts < 0 {
+		return fmt.Errorf("rebalancer.max_alerts must not be negative")
 	}
 	if err := c.Alertmanager.complete(); err != nil {
 		return err

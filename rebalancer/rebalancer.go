@@ -54,6 +54,7 @@ type Rebalancer struct {
 
 	viewMu    sync.Mutex
 	sockState map[string]*socketStatus
+	servers   map[string]*serverIndex    // per socket: its servers at the last cycle that read them
 	reported  map[string]map[string]bool // per socket: log-once keys seen in the last cycle
 	lastCycle time.Time
 	lastOK    bool
@@ -83,7 +84,7 @@ func New(o Options) (*Rebalancer, error) {
 	cfg := o.Config
 	r := &Rebalancer{
 		cfg: cfg, rules: cfg.CompiledRules(), logger: o.Logger, now: o.Now, dryRun: cfg.Rebalancer.DryRun,
-		kick: make(chan struct{}, 1), sockState: map[string]*socketStatus{}, reported: map[string]map[string]bool{},
+		kick: make(chan struct{}, 1), sockState: map[string]*socketStatus{}, reported: map[string]map[string]bool{}, servers: map[string]*serverIndex{},
 	}
 	sockets := o.Sockets
 	if sockets == nil {
@@ -135,6 +136,7 @@ func New(o Options) (*Rebalancer, error) {
 		}
 		r.store = st
 	}
+	r.store.SetMaxAlerts(cfg.Rebalancer.MaxAlerts)
 	r.reg = o.Registry
 	if r.reg == nil {
 		r.reg = prometheus.NewRegistry()
@@ -194,21 +196,41 @@ func (r *Rebalancer) Record(_ context.Context, msg *Message) (Summary, error) {
 		level.Warn(r.logger).Log("msg", "Alertmanager truncated this notification (max_alerts); the missing alerts are never delivered. Set max_alerts: 0 on the rebalancer receiver", "group_key", msg.GroupKey, "truncated", msg.TruncatedAlerts)
 	}
 	obs := make([]Observation, 0, len(msg.Alerts))
+	var tooLarge []*Rejection
 	for _, a := range msg.Alerts {
 		r.m.alertsReceived.WithLabelValues(statusLabel(a.Status)).Inc()
 		o, rej := classify(r.rules, a, SourceWebhook)
+		if rej == nil && o.Status == StatusFiring && !r.resolvesToServer(o) {
+			rej = &Rejection{Fingerprint: o.Fingerprint, Status: o.Status, Rule: o.Rule, Reason: ReasonNoServer,
+				Err: fmt.Errorf("no HAProxy socket has the server it names; not stored (a later notification is taken once the server exists)")}
+		}
 		if rej != nil {
 			sum.Ignored++
+			if rej.Reason == ReasonLabelsTooLarge {
+				r.m.alertsIgnored.WithLabelValues(rej.Reason).Inc()
+				tooLarge = append(tooLarge, rej)
+				continue
+			}
 			r.reject(rej, msg.GroupKey)
 			continue
 		}
 		obs = append(obs, o)
 	}
+	if len(tooLarge) > 0 {
+		// One line per notification: the count says how many, the first
+		// says why.
+		level.Warn(r.logger).Log("msg", "Alerts with oversized labels refused", "refused", len(tooLarge), "first_fingerprint", tooLarge[0].Fingerprint, "err", tooLarge[0].Err,
+			"max_labels", MaxAlertLabels, "max_label_bytes", MaxAlertLabelBytes, "group_key", clip(msg.GroupKey, 256))
+	}
 	res := r.store.Observe(obs, now, r.cfg.MassResolve)
 	sum.Recorded, sum.Unchanged, sum.Stale = res.Changed, res.Unchanged, res.Stale
-	sum.Ignored += res.NotTracked
+	sum.Ignored += res.NotTracked + res.OverCap
 	r.m.alertsIgnored.WithLabelValues(ReasonStale).Add(float64(res.Stale))
 	r.m.alertsIgnored.WithLabelValues(ReasonNotTracked).Add(float64(res.NotTracked))
+	if res.OverCap > 0 {
+		r.m.alertsIgnored.WithLabelValues(ReasonTooManyAlerts).Add(float64(res.OverCap))
+		level.Warn(r.logger).Log("msg", "Tracking the maximum number of alerts; new ones refused", "refused", res.OverCap, "max_alerts", r.cfg.Rebalancer.MaxAlerts, "group_key", clip(msg.GroupKey, 256))
+	}
 	r.logTransitions(res)
 	if err := r.store.Sync(res.Seq); err != nil {
 		r.m.stateWriteFails.Inc()
@@ -218,6 +240,29 @@ func (r *Rebalancer) Record(_ context.Context, msg *Message) (Summary, error) {
 		r.Kick()
 	}
 	return sum, nil
+}
+
+// resolvesToServer reports whether a firing observation names a server
+// some socket has. It only says no when every socket has been read and
+// none has it: an alert that can never act is not stored (nor written to
+// the state file); before the first read, or with a socket down, it is.
+func (r *Rebalancer) resolvesToServer(o Observation) bool {
+	r.viewMu.Lock()
+	ixs := make([]*serverIndex, 0, len(r.servers))
+	for _, ix := range r.servers {
+		ixs = append(ixs, ix)
+	}
+	r.viewMu.Unlock()
+	if len(ixs) < len(r.sockets) {
+		return true
+	}
+	rec := []*AlertRecord{{Fingerprint: o.Fingerprint, Labels: o.Labels, Status: o.Status, StartsAt: o.StartsAt}}
+	for _, ix := range ixs {
+		if desires, _ := Plan(r.rules, rec, ix); len(desires) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func statusLabel(s string) string {

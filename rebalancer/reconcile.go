@@ -148,6 +148,9 @@ func (r *Rebalancer) reconcileSocket(ctx context.Context, s Socket, alerts []*Al
 	}
 
 	ix := indexServers(ss)
+	r.viewMu.Lock()
+	r.servers[name] = ix
+	r.viewMu.Unlock()
 	desires, unresolved := Plan(r.rules, alerts, ix)
 	seen := map[string]bool{}
 	for _, u := range unresolved {
@@ -376,6 +379,7 @@ func (r *Rebalancer) socketDown(name string, err error) {
 	st := r.sockState[name]
 	wasUp := st.Up || st.SeenAt.IsZero()
 	st.Up, st.Error = false, err.Error()
+	delete(r.servers, name)
 	r.viewMu.Unlock()
 	if wasUp {
 		level.Error(r.logger).Log("msg", "HAProxy socket unreachable; intent is kept and applied when it answers again", "socket", name, "err", err)
@@ -483,6 +487,9 @@ func (r *Rebalancer) refresh(ctx context.Context, now time.Time) error {
 			continue
 		}
 		listed[o.Fingerprint] = true
+		if known[o.Fingerprint] == nil && !r.resolvesToServer(o) {
+			continue // names no server any socket has: not stored (as from a webhook)
+		}
 		o.At = a.UpdatedAt.UTC()
 		if o.At.IsZero() || o.At.After(date) {
 			o.At = date

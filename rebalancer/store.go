@@ -30,6 +30,8 @@ type Store struct {
 	flushed  uint64
 	resolves []time.Time // firing→resolved transitions inside the mass-resolve window
 
+	maxAlerts int // 0: no cap
+
 	flushMu sync.Mutex
 	// onDisk is the digest of what the file holds (read at open or last
 	// written): a Sync whose snapshot is the same bytes writes nothing, so
@@ -126,6 +128,15 @@ func decodeState(b []byte) (*State, error) {
 		}
 	}
 	return st, nil
+}
+
+// SetMaxAlerts caps the alerts tracked: Observe refuses a new alert
+// while the state holds n (0: no cap). Alerts already tracked are
+// updated whatever the count.
+func (s *Store) SetMaxAlerts(n int) {
+	s.mu.Lock()
+	s.maxAlerts = n
+	s.mu.Unlock()
 }
 
 // Path is the state file ("" in memory).
@@ -236,6 +247,9 @@ func writeAtomic(path string, data []byte) (err error) {
 // ObserveResult summarises one batch of observations.
 type ObserveResult struct {
 	Changed, Unchanged, Stale, NotTracked int
+	// OverCap counts new alerts refused because the state holds the
+	// maximum number of alerts already.
+	OverCap int
 	// Seq is the state that reflects the whole batch; once Sync(Seq)
 	// returns, answering the sender is safe (also for a batch that changed
 	// nothing, but whose earlier delivery is not durable yet).
@@ -269,6 +283,10 @@ func (s *Store) Observe(obs []Observation, now time.Time, mass MassResolveConfig
 		if rec == nil {
 			if o.Status != StatusFiring && o.Rule == "" {
 				res.NotTracked++
+				continue
+			}
+			if s.maxAlerts > 0 && len(s.st.Alerts) >= s.maxAlerts {
+				res.OverCap++
 				continue
 			}
 			s.seq++

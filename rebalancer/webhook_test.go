@@ -403,3 +403,59 @@ func TestWebhookReplayAnswersTheSame(t *testing.T) {
 		t.Fatalf("replays answered differently: %q vs %q", answers[1], answers[2])
 	}
 }
+
+// TestWebhookBoundsState: alerts with oversized labels are refused (one
+// log line per notification, every one counted); past max_alerts new
+// alerts are refused; once HAProxy has been read, an alert naming a
+// server no socket has is not stored. The state file stays small.
+func TestWebhookBoundsState(t *testing.T) {
+	hs := newHarness(t, "rebalancer: {max_alerts: 3}\n", three())
+	t0 := hs.clock.Now()
+	var alerts []any
+	for i := 0; i < 5; i++ {
+		a := alert(StatusFiring, "big"+strconv.Itoa(i), "drain", "be_app", "web1", t0)
+		a.Labels["junk"] = strings.Repeat("x", 100<<10) // under the 1 MiB body limit all together
+		alerts = append(alerts, a)
+	}
+	b, _ := json.Marshal(map[string]any{"version": "4", "status": "firing", "alerts": alerts})
+	hs.mustPost(b)
+	if got := testutil.ToFloat64(hs.r.m.alertsIgnored.WithLabelValues(ReasonLabelsTooLarge)); got != 5 {
+		t.Errorf("labels_too_large counted %g, want 5", got)
+	}
+	if n := strings.Count(hs.logs.String(), "Alerts with oversized labels refused"); n != 1 {
+		t.Errorf("%d log lines for one notification of oversized alerts, want 1", n)
+	}
+
+	hs.mustReconcile() // HAProxy's servers are known from here on
+	b, _ = json.Marshal(map[string]any{"version": "4", "status": "firing", "alerts": []any{alert(StatusFiring, "ghost", "drain", "be_app", "web9", t0)}})
+	hs.mustPost(b)
+	if got := testutil.ToFloat64(hs.r.m.alertsIgnored.WithLabelValues(ReasonNoServer)); got != 1 {
+		t.Errorf("no_server counted %g, want 1", got)
+	}
+
+	alerts = nil
+	for i := 0; i < 5; i++ {
+		alerts = append(alerts, alert(StatusFiring, "ok"+strconv.Itoa(i), "drain", "be_app", []string{"web1", "web2", "web3"}[i%3], t0))
+	}
+	b, _ = json.Marshal(map[string]any{"version": "4", "status": "firing", "alerts": alerts})
+	hs.mustPost(b)
+	if got := testutil.ToFloat64(hs.r.m.alertsIgnored.WithLabelValues(ReasonTooManyAlerts)); got != 2 {
+		t.Errorf("too_many_alerts counted %g, want 2", got)
+	}
+	if n := len(hs.r.StateView().Alerts); n != 3 {
+		t.Errorf("%d alerts tracked, want max_alerts 3", n)
+	}
+	if err := hs.r.store.SyncAll(); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(hs.cfg.Rebalancer.StateFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Size() > 16<<10 {
+		t.Errorf("state file of %d bytes", fi.Size())
+	}
+	if b, _ := os.ReadFile(hs.cfg.Rebalancer.StateFile); strings.Contains(string(b), "ghost") || strings.Contains(string(b), "big0") {
+		t.Errorf("refused alerts on disk: %s", b)
+	}
+}
