@@ -256,6 +256,7 @@ func agentMux(a *agent.Agent) (http.Handler, error) {
 		Name:        "lbpilot agent",
 		Description: "HAProxy agent-check with load-aware weights from the local WCS, SRS or EMQX",
 		Version:     version.Info(),
+		Profiling:   "false", // no pprof handlers are served: no links to them
 		Links: []web.LandingLinks{
 			{Address: "/health", Text: "Health (JSON verdict)"},
 			{Address: "/metrics", Text: "Metrics"},

@@ -144,6 +144,7 @@ func exporterMux(e *exporter.Exporter, telemetryPath string, logger log.Logger) 
 			Name:        "lbpilot exporter",
 			Description: "Prometheus metrics for HAProxy, Flashphoner WCS, SRS and EMQX",
 			Version:     version.Info(),
+			Profiling:   "false", // no pprof handlers are served: no links to them
 			Form: web.LandingForm{
 				Action: "/probe",
 				Inputs: []web.LandingFormInput{

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -239,7 +240,8 @@ func parseRole(t *testing.T, name string, args ...string) role {
 }
 
 // TestWarnsWhenOpen: each role logs exactly one warning at start when it
-// serves without authentication beyond loopback, and none on loopback.
+// serves without authentication beyond loopback, and none on loopback; its
+// landing page links to no pprof handler (none is served).
 func TestWarnsWhenOpen(t *testing.T) {
 	h := haproxytest.NewHAProxy(t, []haproxytest.Server{{Backend: "be_app", Name: "web1", Up: true}})
 	for _, tc := range []struct {
@@ -267,6 +269,10 @@ func TestWarnsWhenOpen(t *testing.T) {
 				done := make(chan int, 1)
 				go func() { done <- r.run(ctx, io.Discard, logs) }()
 				waitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/-/ready", p1))
+				// The landing page links only to what is served: no pprof.
+				if _, body := fetch(t, fmt.Sprintf("http://127.0.0.1:%d/", p1)); !strings.Contains(body, "lbpilot "+tc.role) || strings.Contains(body, "debug/pprof") {
+					t.Errorf("landing page:\n%s", body)
+				}
 				cancel()
 				if code := <-done; code != 0 {
 					t.Fatalf("exit %d\n%s", code, logs.String())
@@ -321,5 +327,57 @@ func TestExporterEmptyConfigOnReload(t *testing.T) {
 	proc.stop(t)
 	if n := strings.Count(proc.logs.String(), "has no static targets"); n != 1 {
 		t.Errorf("%d warnings about the dropped targets, want 1:\n%s", n, proc.logs.String())
+	}
+}
+
+// TestExporterSIGTERMWithProbeInFlight: a /probe waiting on an upstream
+// that never answers is cancelled by SIGTERM; the client gets its answer
+// (lbpilot_up 0) and the process exits 0, as documented.
+func TestExporterSIGTERMWithProbeInFlight(t *testing.T) {
+	bin := buildBinary(t)
+	hang, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hang.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		if c, err := hang.Accept(); err == nil {
+			accepted <- c // held open, never answered
+		}
+	}()
+	port := testenv.FreePort(t)
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	proc := startProcess(t, bin, "exporter", fmt.Sprintf("--web.listen-address=127.0.0.1:%d", port))
+	waitHTTP(t, base+"/-/ready")
+	type answer struct {
+		code int
+		body string
+		err  error
+	}
+	got := make(chan answer, 1)
+	go func() {
+		resp, err := http.Get(base + "/probe?module=haproxy&target=tcp://" + hang.Addr().String())
+		if err != nil {
+			got <- answer{err: err}
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		got <- answer{code: resp.StatusCode, body: string(b)}
+	}()
+	select {
+	case c := <-accepted:
+		defer c.Close()
+	case <-time.After(10 * time.Second):
+		t.Fatal("the probe never reached the upstream")
+	}
+	proc.stop(t) // requires exit 0
+	a := <-got
+	if a.err != nil || a.code != 200 || !strings.Contains(a.body, `lbpilot_up{module="haproxy"} 0`) {
+		t.Fatalf("the probe's client got %d %v:\n%s", a.code, a.err, a.body)
+	}
+	if strings.Contains(proc.logs.String(), "still running after the shutdown timeout") {
+		t.Fatalf("the probe was not cancelled, only cut off:\n%s", proc.logs.String())
 	}
 }

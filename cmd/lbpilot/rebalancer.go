@@ -159,6 +159,7 @@ func (r *rebalancerRole) run(ctx context.Context, stdout, stderr io.Writer) int 
 			Name:        "lbpilot rebalancer",
 			Description: "Alertmanager webhook → HAProxy drain / maint / weight, guarded and self-reconciling",
 			Version:     version.Info(),
+			Profiling:   "false", // no pprof handlers are served: no links to them
 			Links: []web.LandingLinks{
 				{Address: r.telemetryPath, Text: "Metrics"},
 				{Address: "/api/v1/state", Text: "State (alerts, ownership)"},
