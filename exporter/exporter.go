@@ -14,6 +14,7 @@ import (
 	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
 	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/lbpilot/lbpilot/collectors"
 	"github.com/lbpilot/lbpilot/internal/redact"
@@ -29,6 +30,10 @@ type Options struct {
 	Concurrency int
 	// DisableExporterMetrics drops go_* and process_* from /metrics.
 	DisableExporterMetrics bool
+	// MaxProbes bounds the /probe scrapes running at once (requests
+	// sharing a scrape count once); past it /probe answers 503.
+	// 0 means DefaultMaxProbes.
+	MaxProbes int
 	// EMQXAPIKeyFile is the credentials file ("key:secret") used by every
 	// emqx module that sets none of its own (--collector.emqx.api-key-file).
 	EMQXAPIKeyFile string
@@ -48,11 +53,15 @@ type Exporter struct {
 	// reloadMu serialises reloads (SIGHUP and POST /-/reload).
 	reloadMu sync.Mutex
 
-	self          *prometheus.Registry
-	reloadOK      prometheus.Gauge
-	reloadTime    prometheus.Gauge
-	probeInvalid  *prometheus.CounterVec
-	targetsConfig prometheus.Gauge
+	self           *prometheus.Registry
+	reloadOK       prometheus.Gauge
+	reloadTime     prometheus.Gauge
+	probeInvalid   *prometheus.CounterVec
+	probeThrottled prometheus.Counter
+	targetsConfig  prometheus.Gauge
+
+	probeSlots chan struct{}
+	flight     singleflight.Group
 }
 
 // state is one loaded configuration with the collectors built for its
@@ -84,7 +93,10 @@ func New(opts Options) (*Exporter, error) {
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = 16
 	}
-	e := &Exporter{opts: opts, logger: opts.Logger, kinds: opts.Kinds}
+	if opts.MaxProbes <= 0 {
+		opts.MaxProbes = DefaultMaxProbes
+	}
+	e := &Exporter{opts: opts, logger: opts.Logger, kinds: opts.Kinds, probeSlots: make(chan struct{}, opts.MaxProbes)}
 	e.self = prometheus.NewRegistry()
 	e.reloadOK = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "lbpilot_config_last_reload_successful",
@@ -98,6 +110,10 @@ func New(opts Options) (*Exporter, error) {
 		Name: "lbpilot_probe_invalid_requests_total",
 		Help: "Requests to /probe answered 400, by reason (missing_module, unknown_module, missing_target, bad_target, target_not_allowed).",
 	}, []string{"reason"})
+	e.probeThrottled = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "lbpilot_probe_throttled_requests_total",
+		Help: "Requests to /probe answered 503 because --probe.max-concurrent probes were running.",
+	})
 	e.targetsConfig = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "lbpilot_config_targets",
 		Help: "Number of static targets in the loaded configuration.",
@@ -105,7 +121,7 @@ func New(opts Options) (*Exporter, error) {
 	for _, r := range []string{"missing_module", "unknown_module", "missing_target", "bad_target", "target_not_allowed"} {
 		e.probeInvalid.WithLabelValues(r)
 	}
-	e.self.MustRegister(e.reloadOK, e.reloadTime, e.probeInvalid, e.targetsConfig, versioncollector.NewCollector("lbpilot"))
+	e.self.MustRegister(e.reloadOK, e.reloadTime, e.probeInvalid, e.probeThrottled, e.targetsConfig, versioncollector.NewCollector("lbpilot"))
 	if !opts.DisableExporterMetrics {
 		e.self.MustRegister(runtimeCollectors()...)
 	}

@@ -82,16 +82,17 @@ func (e *Exporter) ProbeHandler() http.Handler {
 				return
 			}
 		}
-		c, err := k.New(m, collectors.Target{URL: target}, e.logger)
-		if err != nil {
-			e.probeInvalid.WithLabelValues("bad_target").Inc()
-			http.Error(w, fmt.Sprintf("Bad target for module %q: %v", modName, redact.Error(err)), http.StatusBadRequest)
-			return
-		}
-		e.serve(w, r, []*job{{
-			module: modName, url: target, timeout: m.Timeout, collector: c,
-			upDesc: probeUpDesc, durDesc: probeDurDesc, upValues: []string{modName},
-		}}, false)
+		e.probeShared(w, r, r.URL.Query().Encode(), func() (*job, error) {
+			c, err := k.New(m, collectors.Target{URL: target}, e.logger)
+			if err != nil {
+				e.probeInvalid.WithLabelValues("bad_target").Inc()
+				return nil, badTarget{fmt.Errorf("Bad target for module %q: %v", modName, redact.Error(err))}
+			}
+			return &job{
+				module: modName, url: target, timeout: m.Timeout, collector: c,
+				upDesc: probeUpDesc, durDesc: probeDurDesc, upValues: []string{modName},
+			}, nil
+		})
 	})
 }
 

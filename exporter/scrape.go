@@ -221,6 +221,14 @@ func writeExposition(w http.ResponseWriter, r *http.Request, mfs []*dto.MetricFa
 		out = gz
 	}
 	bw := bufio.NewWriterSize(out, 32<<10)
+	if err := writeFamilies(bw, mfs, streams); err != nil {
+		return err
+	}
+	return bw.Flush()
+}
+
+// writeFamilies writes gathered families then streamed ones.
+func writeFamilies(bw *bufio.Writer, mfs []*dto.MetricFamily, streams []expo.Stream) error {
 	gathered := make(map[string]bool, len(mfs))
 	for _, mf := range mfs {
 		gathered[mf.GetName()] = true
@@ -228,8 +236,5 @@ func writeExposition(w http.ResponseWriter, r *http.Request, mfs []*dto.MetricFa
 			return err
 		}
 	}
-	if err := expo.WriteStreams(bw, streams, gathered); err != nil {
-		return err
-	}
-	return bw.Flush()
+	return expo.WriteStreams(bw, streams, gathered)
 }

@@ -36,6 +36,7 @@ type exporterRole struct {
 	configCheck    bool
 	timeoutOffset  float64
 	maxConcurrency int
+	maxProbes      int
 	emqxKeyFile    string
 	limits         webserver.Limits
 }
@@ -51,6 +52,7 @@ func newExporterRole(cmd *kingpin.CmdClause) role {
 	cmd.Flag("config.check", "Validate the configuration file and exit.").BoolVar(&r.configCheck)
 	cmd.Flag("timeout-offset", "Seconds subtracted from Prometheus's scrape timeout to leave time for the response.").Default("0.5").Float64Var(&r.timeoutOffset)
 	cmd.Flag("scrape.concurrency", "Maximum number of targets one request scrapes at the same time.").Default("16").IntVar(&r.maxConcurrency)
+	cmd.Flag("probe.max-concurrent", "Maximum number of /probe scrapes running at once (concurrent probes of the same target share one); past it /probe answers 503.").Default(fmt.Sprint(exporter.DefaultMaxProbes)).IntVar(&r.maxProbes)
 	cmd.Flag("collector.emqx.api-key-file", "File whose first line is the EMQX API key and secret as key:secret (EMQX 4: AppID:secret); used by every emqx module that sets no credentials itself, the built-in one included.").
 		Envar("LBPILOT_EMQX_API_KEY_FILE").PlaceHolder("FILE").StringVar(&r.emqxKeyFile)
 	return r
@@ -87,6 +89,10 @@ func (r *exporterRole) run(ctx context.Context, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "--timeout-offset must not be negative")
 		return 2
 	}
+	if r.maxProbes < 1 {
+		fmt.Fprintln(stderr, "--probe.max-concurrent must be at least 1")
+		return 2
+	}
 	if err := r.limits.Validate(); err != nil {
 		fmt.Fprintln(stderr, err)
 		return 2
@@ -99,6 +105,7 @@ func (r *exporterRole) run(ctx context.Context, stdout, stderr io.Writer) int {
 		ConfigFile:             r.configFile,
 		TimeoutOffset:          time.Duration(r.timeoutOffset * float64(time.Second)),
 		Concurrency:            r.maxConcurrency,
+		MaxProbes:              r.maxProbes,
 		DisableExporterMetrics: r.disableSelf,
 		EMQXAPIKeyFile:         r.emqxKeyFile,
 		Logger:                 logger,

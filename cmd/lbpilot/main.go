@@ -78,6 +78,7 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 		fmt.Fprintln(stdout, version.Print("lbpilot"))
 		return 0
 	}
+	applyMemoryLimit()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return cmds[cmd].run(ctx, stdout, stderr)
