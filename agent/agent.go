@@ -10,6 +10,8 @@ import (
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/lbpilot/lbpilot/internal/lograte"
 )
 
 // Defaults of the settings that are not thresholds.
@@ -64,7 +66,7 @@ type Agent struct {
 	mu   sync.Mutex // the last decision, for logging transitions
 	last *result
 
-	rejectLog rateLimit
+	rejectLog *lograte.Limiter // per reason
 }
 
 // result is one reading with its decision and the bytes to send.
@@ -109,6 +111,7 @@ func New(o Options) (*Agent, error) {
 		reg:          o.Registry,
 		m:            newMetrics(o.Registry, o.Kind, o.Policy.Mode),
 		sem:          make(chan struct{}, o.maxChecks),
+		rejectLog:    lograte.New(rejectLogPeriod),
 		replyTimeout: o.UpstreamTimeout + time.Second,
 	}
 	src := o.Source
@@ -173,24 +176,4 @@ func (a *Agent) logTransition(r *result) {
 			level.Warn(a.logger).Log("msg", "Threshold reached", "reason", d.Reason, "reply", d.Reply)
 		}
 	}
-}
-
-// rateLimit lets one log line through per period.
-type rateLimit struct {
-	mu      sync.Mutex
-	next    time.Time
-	skipped int
-}
-
-// allow reports whether to log now, and how many were held back since.
-func (r *rateLimit) allow(now time.Time, period time.Duration) (bool, int) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if now.Before(r.next) {
-		r.skipped++
-		return false, 0
-	}
-	n := r.skipped
-	r.skipped, r.next = 0, now.Add(period)
-	return true, n
 }

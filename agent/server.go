@@ -81,7 +81,7 @@ func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
 // connection closed already sees it counted.
 func (a *Agent) reject(c net.Conn, reason string) {
 	a.m.rejected.WithLabelValues(reason).Inc()
-	if ok, held := a.rejectLog.allow(time.Now(), rejectLogPeriod); ok {
+	if ok, held := a.rejectLog.Allow(reason); ok {
 		level.Warn(a.logger).Log("msg", "Closed an agent-check connection without a reply", "reason", reason, "source", c.RemoteAddr(), "allow", a.opts.Allow, "similar_since_last_warning", held)
 	}
 	_ = c.Close()

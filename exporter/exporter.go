@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/lbpilot/lbpilot/collectors"
+	"github.com/lbpilot/lbpilot/internal/lograte"
 	"github.com/lbpilot/lbpilot/internal/redact"
 )
 
@@ -61,7 +62,11 @@ type Exporter struct {
 	targetsConfig  prometheus.Gauge
 
 	probeSlots chan struct{}
-	flight     singleflight.Group
+	// probeFailLog spaces the lines of failing /probe scrapes: a line per
+	// module, target and cause and minute (the limiter remembers a bounded
+	// number of them); static targets' failures are logged every scrape.
+	probeFailLog *lograte.Limiter
+	flight       singleflight.Group
 }
 
 // state is one loaded configuration with the collectors built for its
@@ -96,7 +101,7 @@ func New(opts Options) (*Exporter, error) {
 	if opts.MaxProbes <= 0 {
 		opts.MaxProbes = DefaultMaxProbes
 	}
-	e := &Exporter{opts: opts, logger: opts.Logger, kinds: opts.Kinds, probeSlots: make(chan struct{}, opts.MaxProbes)}
+	e := &Exporter{opts: opts, logger: opts.Logger, kinds: opts.Kinds, probeSlots: make(chan struct{}, opts.MaxProbes), probeFailLog: lograte.New(lograte.DefaultPeriod)}
 	e.self = prometheus.NewRegistry()
 	e.reloadOK = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "lbpilot_config_last_reload_successful",

@@ -125,3 +125,19 @@ func TestProbeWaiterKeepsItsOwnDeadline(t *testing.T) {
 		t.Errorf("%d scrapes", got)
 	}
 }
+
+// TestProbeFailureLogOnce: the same failing /probe repeated is logged
+// once (the limiter holds the rest back); another cause gets its line.
+func TestProbeFailureLogOnce(t *testing.T) {
+	e, logs := newTestExporter(t, "", Options{})
+	h := e.ProbeHandler()
+	for i := 0; i < 50; i++ {
+		if _, body := get(t, h, "/probe?module=fake&target=fail://a", nil); !strings.Contains(body, `lbpilot_up{module="fake"} 0`) {
+			t.Fatalf("probe %d: %s", i, body)
+		}
+	}
+	get(t, h, "/probe?module=fake&target=fail://b", nil)
+	if c := strings.Count(logs.String(), "Target scrape failed"); c != 2 {
+		t.Errorf("%d failure lines for 50 identical failures and one other, want 2:\n%s", c, logs)
+	}
+}

@@ -108,6 +108,11 @@ func (e *Exporter) scrapeOne(ctx context.Context, j *job) *result {
 	case errors.Is(r.err, collectors.ErrNoData):
 		level.Debug(logger).Log("msg", "Target has no data")
 		r.err = nil
+	case r.err != nil && j.name == "":
+		// The same failure repeated: same module, target and cause.
+		if ok, held := e.probeFailLog.Allow(j.module + "\x00" + j.url + "\x00" + upstream.Shorten(r.err.Error(), 200)); ok {
+			level.Error(logger).Log("msg", "Target scrape failed", "err", r.err, "similar_since_last", held)
+		}
 	case r.err != nil:
 		level.Error(logger).Log("msg", "Target scrape failed", "err", r.err)
 	}

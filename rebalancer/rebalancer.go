@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/lbpilot/lbpilot/internal/haproxyapi"
+	"github.com/lbpilot/lbpilot/internal/lograte"
 )
 
 // Options configure a Rebalancer.
@@ -48,6 +49,9 @@ type Rebalancer struct {
 	m       *metrics
 	now     func() time.Time
 	dryRun  bool
+
+	rejectLog *lograte.Limiter // alert rejections: a line per reason and minute
+	refuseLog *lograte.Limiter // webhook requests refused: a line per answer code and minute
 
 	cycleMu sync.Mutex // one reconcile cycle at a time
 	kick    chan struct{}
@@ -84,6 +88,7 @@ func New(o Options) (*Rebalancer, error) {
 	cfg := o.Config
 	r := &Rebalancer{
 		cfg: cfg, rules: cfg.CompiledRules(), logger: o.Logger, now: o.Now, dryRun: cfg.Rebalancer.DryRun,
+		rejectLog: lograte.New(lograte.DefaultPeriod), refuseLog: lograte.New(lograte.DefaultPeriod),
 		kick: make(chan struct{}, 1), sockState: map[string]*socketStatus{}, reported: map[string]map[string]bool{}, servers: map[string]*serverIndex{},
 	}
 	sockets := o.Sockets
@@ -272,9 +277,16 @@ func statusLabel(s string) string {
 	return "invalid"
 }
 
+// reject counts a refused alert and logs it, at most one line per reason
+// and minute (a notification of 1,000 bad alerts is one line, its count
+// in the metric and the next line's similar_since_last).
 func (r *Rebalancer) reject(rej *Rejection, groupKey string) {
 	r.m.alertsIgnored.WithLabelValues(rej.Reason).Inc()
-	kv := []any{"fingerprint", rej.Fingerprint, "status", rej.Status, "rule", rej.Rule, "reason", rej.Reason, "group_key", groupKey}
+	ok, held := r.rejectLog.Allow(rej.Reason)
+	if !ok {
+		return
+	}
+	kv := []any{"fingerprint", rej.Fingerprint, "status", rej.Status, "rule", rej.Rule, "reason", rej.Reason, "group_key", clip(groupKey, 256), "similar_since_last", held}
 	if rej.Err != nil {
 		kv = append(kv, "err", rej.Err)
 	}
@@ -352,7 +364,7 @@ func (r *Rebalancer) Run(ctx context.Context) error {
 // /api/v1/state, the metrics, /-/healthy and /-/ready.
 func (r *Rebalancer) Mux(telemetryPath string) *http.ServeMux {
 	mux := http.NewServeMux()
-	mux.Handle("/api/v1/alerts", WebhookHandler(r, r.auth, r.m, r.logger))
+	mux.Handle("/api/v1/alerts", WebhookHandler(r, r.auth, r.m, r.logger, r.refuseLog))
 	mux.Handle("/api/v1/state", StateHandler(r, r.auth))
 	mux.Handle(telemetryPath, promhttp.HandlerFor(r.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
 	ok := http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {

@@ -88,7 +88,7 @@ func TestWebhookStatusCodes(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			in := &fakeIntake{err: tt.intakeErr}
 			m := newTestMetrics(t)
-			h := WebhookHandler(in, auth, m, log.NewNopLogger())
+			h := WebhookHandler(in, auth, m, log.NewNopLogger(), nil)
 			method := tt.method
 			if method == "" {
 				method = http.MethodPost
@@ -334,8 +334,10 @@ func TestWebhookInjectionSendsNothing(t *testing.T) {
 	if got := testutil.ToFloat64(hs.r.m.alertsIgnored.WithLabelValues(ReasonInvalidName)); got != float64(2*len(evil)) {
 		t.Fatalf("invalid_name counted %g, want %d", got, 2*len(evil))
 	}
-	if n := strings.Count(hs.logs.String(), "Alert rejected"); n != 2*len(evil) {
-		t.Fatalf("%d rejections logged", n)
+	// Every one counted, one line logged: a flood of bad alerts does not
+	// flood the log.
+	if n := strings.Count(hs.logs.String(), "Alert rejected"); n != 1 {
+		t.Fatalf("%d rejection lines logged for %d rejections of one reason", n, 2*len(evil))
 	}
 	if len(hs.r.StateView().Alerts) != 0 {
 		t.Fatal("hostile alerts were recorded")
@@ -457,5 +459,27 @@ func TestWebhookBoundsState(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(hs.cfg.Rebalancer.StateFile); strings.Contains(string(b), "ghost") || strings.Contains(string(b), "big0") {
 		t.Errorf("refused alerts on disk: %s", b)
+	}
+}
+
+// TestWebhookRefusalsLogOnce: a flood of unauthenticated requests is
+// counted in full and logged once per answer code.
+func TestWebhookRefusalsLogOnce(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(p, []byte("s3cret"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	hs := newHarness(t, "rebalancer: {bearer_token_file: "+p+"}\n", three())
+	const n = 200
+	for i := 0; i < n; i++ {
+		if code := hs.post([]byte(`{}`)); code != http.StatusUnauthorized {
+			t.Fatalf("unauthenticated: %d", code)
+		}
+	}
+	if got := testutil.ToFloat64(hs.r.m.webhookRequests.WithLabelValues("401")); got != n {
+		t.Errorf("401 counted %g times, want %d", got, n)
+	}
+	if c := strings.Count(hs.logs.String(), "Webhook request refused"); c != 1 {
+		t.Errorf("%d log lines for %d refusals, want 1", c, n)
 	}
 }
