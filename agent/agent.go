@@ -60,6 +60,7 @@ type Agent struct {
 	m      *metrics
 	cache  *cache[*result]
 	sem    chan struct{}
+	drains chan struct{} // connections draining after their reply
 	// replyTimeout bounds a connection's wait for a reading plus the write.
 	replyTimeout time.Duration
 
@@ -111,6 +112,7 @@ func New(o Options) (*Agent, error) {
 		reg:          o.Registry,
 		m:            newMetrics(o.Registry, o.Kind, o.Policy.Mode),
 		sem:          make(chan struct{}, o.maxChecks),
+		drains:       make(chan struct{}, o.maxChecks),
 		rejectLog:    lograte.New(rejectLogPeriod),
 		replyTimeout: o.UpstreamTimeout + time.Second,
 	}

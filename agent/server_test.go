@@ -275,10 +275,10 @@ func TestPeerNeverCloses(t *testing.T) {
 	}
 	start := time.Now()
 	time.Sleep(100 * time.Millisecond)
-	if n := len(ta.sem); n != 1 {
-		t.Fatalf("%d checks in progress while the peer is still open, want 1 (draining)", n)
+	if n, d := len(ta.sem), len(ta.drains); n != 0 || d != 1 {
+		t.Fatalf("%d checks in progress and %d drains while the peer is still open, want 0 and 1", n, d)
 	}
-	waitFor(t, "the drain timeout to release the connection", func() bool { return len(ta.sem) == 0 })
+	waitFor(t, "the drain timeout to release the connection", func() bool { return len(ta.drains) == 0 })
 	if d := time.Since(start); d < drainTimeout/2 || d > drainTimeout+2*time.Second {
 		t.Errorf("released after %v, want about %v", d, drainTimeout)
 	}
@@ -533,4 +533,29 @@ func TestNewErrors(t *testing.T) {
 			t.Error("cpu checked without a reading")
 		}
 	}
+}
+
+// TestSlowReadersDoNotStarveChecks: clients that take their reply but
+// never read on or close hold no check slot; a legitimate check right
+// after them is answered. (Before, each held a slot for the drain's
+// second, and the check was closed without a reply.)
+func TestSlowReadersDoNotStarveChecks(t *testing.T) {
+	ta := newTestAgent(t, func(o *Options) { o.maxChecks = 2 })
+	var held []net.Conn
+	for i := 0; i < 20; i++ {
+		c, err := net.Dial("tcp", ta.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		held = append(held, c)
+		waitFor(t, "the reply to be written", func() bool { return counter(t, ta.Agent, "replies", "up") == float64(i+1) })
+	}
+	if got := check(t, ta.addr, ""); got != "up 100%\n" {
+		t.Fatalf("legitimate check after 20 idle peers got %q", got)
+	}
+	if n := counter(t, ta.Agent, "rejected", rejectOverload); n != 0 {
+		t.Errorf("rejected{overload} = %v", n)
+	}
+	_ = held
 }
