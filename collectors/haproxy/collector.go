@@ -2,6 +2,7 @@ package haproxy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -74,7 +75,7 @@ func New(opts Options, t collectors.Target, _ collectors.Logger) (*Collector, er
 		}
 		c.auth = auth
 	} else {
-		cl, err := haproxyapi.New(t.URL)
+		cl, err := haproxyapi.New(t.URL, haproxyapi.WithMaxResponse(opts.MaxResponseBytes))
 		if err != nil {
 			return nil, err
 		}
@@ -228,6 +229,9 @@ func (c *Collector) fetch(ctx context.Context) (*snapshot, error) {
 	if s.stat != nil {
 		s.agg = aggregate(s.stat)
 	}
+	if c.client != nil && errors.Is(err, haproxyapi.ErrResponseTooLarge) {
+		err = fmt.Errorf("%w (the module's haproxy.max_response_bytes; raise it if this HAProxy is really that large)", err)
+	}
 	return s, err
 }
 
@@ -264,9 +268,12 @@ func (c *Collector) fetchStat(ctx context.Context) (*haproxyapi.Stat, error) {
 		return nil, fmt.Errorf("GET %s: %w", upstream.RedactURL(c.csvURL), err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, haproxyapi.DefaultMaxResponse))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, c.opts.MaxResponseBytes+1))
 	if err != nil {
 		return nil, fmt.Errorf("GET %s: %w", upstream.RedactURL(c.csvURL), err)
+	}
+	if int64(len(body)) > c.opts.MaxResponseBytes {
+		return nil, fmt.Errorf("GET %s: %w: more than %d bytes (the module's haproxy.max_response_bytes)", upstream.RedactURL(c.csvURL), haproxyapi.ErrResponseTooLarge, c.opts.MaxResponseBytes)
 	}
 	if resp.StatusCode != http.StatusOK {
 		return nil, &upstream.HTTPError{URL: c.csvURL, Status: resp.StatusCode, Body: upstream.Excerpt(body, 120)}

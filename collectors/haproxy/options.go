@@ -27,6 +27,10 @@ type Options struct {
 	// ServersState also reads `show servers state` for the admin state
 	// (haproxy_server_admin_state). Socket targets only. Default true.
 	ServersState *bool `yaml:"servers_state"`
+	// MaxResponseBytes bounds one answer of the socket (`show stat`) or of
+	// the stats page; a larger one fails the scrape with an error naming
+	// this key. Default DefaultMaxResponseBytes.
+	MaxResponseBytes int64 `yaml:"max_response_bytes"`
 	// HTTPOptions: http_client_config for stats page targets (basic_auth
 	// of `stats auth`, TLS, proxy) and its deprecated aliases; socket
 	// targets ignore it.
@@ -34,6 +38,12 @@ type Options struct {
 
 	include, exclude []*regexp.Regexp
 }
+
+// DefaultMaxResponseBytes is sized to the largest HAProxy: `show stat`
+// of 10,000 servers is about 15 MB, so four times that leaves room, while
+// an endless or hostile upstream is cut off long before it can cost
+// hundreds of megabytes.
+const DefaultMaxResponseBytes = 64 << 20
 
 // DefaultOptions returns the options of the built-in haproxy module.
 func DefaultOptions() *Options {
@@ -59,6 +69,12 @@ func (o *Options) Validate() error {
 	if o.ServersState == nil {
 		t := true
 		o.ServersState = &t
+	}
+	if o.MaxResponseBytes == 0 {
+		o.MaxResponseBytes = DefaultMaxResponseBytes
+	}
+	if o.MaxResponseBytes < 4<<10 {
+		return fmt.Errorf("haproxy: max_response_bytes %d: want at least 4096", o.MaxResponseBytes)
 	}
 	var err error
 	if o.include, err = compileAll("include_metrics", o.IncludeMetrics); err != nil {
