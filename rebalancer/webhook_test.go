@@ -366,6 +366,10 @@ func TestWebhook503WhenStateCannotBePersisted(t *testing.T) {
 		t.Fatal("reconcile succeeded without a writable state file")
 	}
 	hs.wantAdmin("be_app", "web1", haproxyapi.StateReady)
+	// Never attempted, so never shown as owned (pending) either.
+	if owned := hs.r.StateView().Owned; len(owned) != 0 {
+		t.Fatalf("/api/v1/state shows %d owned server(s) after an intent that could not be written: %+v", len(owned), owned[0])
+	}
 	if got := testutil.ToFloat64(hs.r.m.stateWriteFails); got < 2 {
 		t.Fatalf("state_write_failures_total %g", got)
 	}
