@@ -68,11 +68,6 @@ func (a *probeAllow) addStatic(target string) {
 	}
 }
 
-// empty reports whether nothing at all is allowed.
-func (a *probeAllow) empty() bool {
-	return len(a.nets) == 0 && len(a.hosts) == 0 && len(a.origins) == 0 && len(a.exact) == 0
-}
-
 // allows reports whether target may be probed.
 func (a *probeAllow) allows(target string) bool {
 	if a.exact[target] {

@@ -86,7 +86,7 @@ func (e *Exporter) ProbeHandler() http.Handler {
 			c, err := k.New(m, collectors.Target{URL: target}, e.logger)
 			if err != nil {
 				e.probeInvalid.WithLabelValues("bad_target").Inc()
-				return nil, badTarget{fmt.Errorf("Bad target for module %q: %v", modName, redact.Error(err))}
+				return nil, badTarget{fmt.Sprintf("Bad target for module %q: %v", modName, redact.Error(err))}
 			}
 			return &job{
 				module: modName, url: target, timeout: m.Timeout, collector: c,

