@@ -136,3 +136,23 @@ targets:
 		t.Errorf("the refused redirect was not logged:\n%s", logs)
 	}
 }
+
+// TestMaxResponseBytes: a WCS answer past the module's max_response_bytes
+// fails the probe with an error naming the key.
+func TestMaxResponseBytes(t *testing.T) {
+	wcs := startLab(t, lab.Config{Kind: lab.WCS, Name: "wcs1"})
+	e, logs := newTestExporter(t, "modules:\n  small:\n    kind: wcs\n    wcs: {max_response_bytes: 100}\n", Options{Kinds: Kinds()})
+	h := e.ProbeHandler()
+	if up := gaugeValue(t, scrape(t, h, probe("small", wcs.URL)), "lbpilot_up", nil); up != 0 {
+		t.Fatalf("a %s answer over 100 bytes was taken", wcs.URL)
+	}
+	if !strings.Contains(logs.String(), "body larger than 100 bytes (the module's max_response_bytes)") {
+		t.Errorf("the error does not name the key:\n%s", logs)
+	}
+	if up := gaugeValue(t, scrape(t, h, probe("wcs", wcs.URL)), "lbpilot_up", nil); up != 1 {
+		t.Errorf("the default module: up %v", up)
+	}
+	if _, err := Parse([]byte("modules:\n  m:\n    kind: wcs\n    wcs: {max_response_bytes: -1}\n"), Kinds()); err == nil || !strings.Contains(err.Error(), "max_response_bytes must not be negative") {
+		t.Errorf("negative: %v", err)
+	}
+}

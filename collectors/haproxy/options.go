@@ -27,13 +27,11 @@ type Options struct {
 	// ServersState also reads `show servers state` for the admin state
 	// (haproxy_server_admin_state). Socket targets only. Default true.
 	ServersState *bool `yaml:"servers_state"`
-	// MaxResponseBytes bounds one answer of the socket (`show stat`) or of
-	// the stats page; a larger one fails the scrape with an error naming
-	// this key. Default DefaultMaxResponseBytes.
-	MaxResponseBytes int64 `yaml:"max_response_bytes"`
 	// HTTPOptions: http_client_config for stats page targets (basic_auth
 	// of `stats auth`, TLS, proxy) and its deprecated aliases; socket
-	// targets ignore it.
+	// targets ignore it, except max_response_bytes, which bounds one
+	// answer of the socket (`show stat`) too (default
+	// DefaultMaxResponseBytes).
 	upstream.HTTPOptions `yaml:",inline"`
 
 	include, exclude []*regexp.Regexp

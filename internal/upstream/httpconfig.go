@@ -3,6 +3,7 @@ package upstream
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -84,6 +85,10 @@ type HTTPOptions struct {
 	PasswordFile       string `yaml:"password_file,omitempty"`
 	InsecureSkipVerify *bool  `yaml:"insecure_skip_verify,omitempty"`
 
+	// MaxResponseBytes bounds one answer's body; a larger one fails the
+	// request with an error naming the key. 0 keeps DefaultMaxBody.
+	MaxResponseBytes int64 `yaml:"max_response_bytes,omitempty"`
+
 	prepared *prepared
 }
 
@@ -163,6 +168,12 @@ func (o *HTTPOptions) Prepare(kind string) error {
 	}
 	if cfg.FollowRedirects {
 		hc.CheckRedirect = sameOrigin
+	}
+	if o.MaxResponseBytes < 0 {
+		return fmt.Errorf("%s: max_response_bytes must not be negative", kind)
+	}
+	if o.MaxResponseBytes > 0 {
+		hc.Transport = limitBodies{next: hc.Transport, max: o.MaxResponseBytes}
 	}
 	if o.HTTPClientConfig != nil || len(old) > 0 {
 		o.HTTPClientConfig = &ClientConfig{Config: cfg, insecureKey: insecureKey, redirectsKey: true}
@@ -300,6 +311,44 @@ func (o *HTTPOptions) SendsCredentials() bool {
 	}
 	c := &o.HTTPClientConfig.Config
 	return c.TLSConfig.CertFile != "" || c.TLSConfig.Cert != "" || (c.HTTPHeaders != nil && len(c.HTTPHeaders.Headers) > 0)
+}
+
+// limitBodies fails the read of a response body past max bytes.
+type limitBodies struct {
+	next http.RoundTripper
+	max  int64
+}
+
+func (l limitBodies) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := l.next.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	resp.Body = &limitedBody{ReadCloser: resp.Body, left: l.max, max: l.max}
+	return resp, nil
+}
+
+// ErrBodyTooLarge is a response body past the module's max_response_bytes.
+var ErrBodyTooLarge = errors.New("response too large")
+
+type limitedBody struct {
+	io.ReadCloser
+	left, max int64
+}
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	if b.left < 0 {
+		return 0, fmt.Errorf("%w: body larger than %d bytes (the module's max_response_bytes)", ErrBodyTooLarge, b.max)
+	}
+	if int64(len(p)) > b.left+1 {
+		p = p[:b.left+1]
+	}
+	n, err := b.ReadCloser.Read(p)
+	b.left -= int64(n)
+	if b.left < 0 {
+		return n, fmt.Errorf("%w: body larger than %d bytes (the module's max_response_bytes)", ErrBodyTooLarge, b.max)
+	}
+	return n, err
 }
 
 // maxRedirects is net/http's own limit.
