@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -50,6 +51,7 @@ type Options struct {
 	Registry *prometheus.Registry
 
 	maxChecks int // tests: the concurrency bound (0: maxConcurrentChecks)
+	perSource int // tests: the bound per source address (0: a quarter of maxChecks)
 }
 
 // Agent answers agent checks and /health from cached decisions.
@@ -61,6 +63,10 @@ type Agent struct {
 	cache  *cache[*result]
 	sem    chan struct{}
 	drains chan struct{} // connections draining after their reply
+	// perSource bounds the checks in progress from one source address.
+	perSource int
+	srcMu     sync.Mutex
+	bySource  map[string]int
 	// replyTimeout bounds a connection's wait for a reading plus the write.
 	replyTimeout time.Duration
 
@@ -113,6 +119,8 @@ func New(o Options) (*Agent, error) {
 		m:            newMetrics(o.Registry, o.Kind, o.Policy.Mode),
 		sem:          make(chan struct{}, o.maxChecks),
 		drains:       make(chan struct{}, o.maxChecks),
+		perSource:    cmp.Or(o.perSource, max(o.maxChecks/4, 1)),
+		bySource:     map[string]int{},
 		rejectLog:    lograte.New(rejectLogPeriod),
 		replyTimeout: o.UpstreamTimeout + time.Second,
 	}

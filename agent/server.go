@@ -60,9 +60,15 @@ func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
 			a.reject(c, rejectNotAllowed)
 			continue
 		}
+		src := sourceOf(c.RemoteAddr())
+		if !a.takeSource(src) {
+			a.reject(c, rejectPerSource)
+			continue
+		}
 		select {
 		case a.sem <- struct{}{}:
 		default:
+			a.releaseSource(src)
 			a.reject(c, rejectOverload)
 			continue
 		}
@@ -70,7 +76,7 @@ func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
 		go func() {
 			defer wg.Done()
 			replied := func() bool {
-				defer func() { <-a.sem }()
+				defer func() { <-a.sem; a.releaseSource(src) }()
 				return a.handle(ctx, c)
 			}()
 			// The check's slot is free again: a client that never reads
@@ -82,6 +88,34 @@ func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
 				_ = c.Close()
 			}
 		}()
+	}
+}
+
+// sourceOf is the address part of a peer (its port varies per connection).
+func sourceOf(addr net.Addr) string {
+	if ta, ok := addr.(*net.TCPAddr); ok {
+		return ta.IP.String()
+	}
+	return addr.String()
+}
+
+// takeSource counts a check in progress from src, unless src already has
+// its share of the slots.
+func (a *Agent) takeSource(src string) bool {
+	a.srcMu.Lock()
+	defer a.srcMu.Unlock()
+	if a.bySource[src] >= a.perSource {
+		return false
+	}
+	a.bySource[src]++
+	return true
+}
+
+func (a *Agent) releaseSource(src string) {
+	a.srcMu.Lock()
+	defer a.srcMu.Unlock()
+	if a.bySource[src]--; a.bySource[src] <= 0 {
+		delete(a.bySource, src)
 	}
 }
 
