@@ -14,7 +14,6 @@ import (
 	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
 	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
-	"golang.org/x/sync/singleflight"
 
 	"github.com/lbpilot/lbpilot/collectors"
 	"github.com/lbpilot/lbpilot/internal/lograte"
@@ -66,7 +65,8 @@ type Exporter struct {
 	// module, target and cause and minute (the limiter remembers a bounded
 	// number of them); static targets' failures are logged every scrape.
 	probeFailLog *lograte.Limiter
-	flight       singleflight.Group
+	flightMu     sync.Mutex
+	flights      map[string]*flight // scrapes under way, by /probe query
 }
 
 // state is one loaded configuration with the collectors built for its
@@ -101,7 +101,7 @@ func New(opts Options) (*Exporter, error) {
 	if opts.MaxProbes <= 0 {
 		opts.MaxProbes = DefaultMaxProbes
 	}
-	e := &Exporter{opts: opts, logger: opts.Logger, kinds: opts.Kinds, probeSlots: make(chan struct{}, opts.MaxProbes), probeFailLog: lograte.New(lograte.DefaultPeriod)}
+	e := &Exporter{opts: opts, logger: opts.Logger, kinds: opts.Kinds, probeSlots: make(chan struct{}, opts.MaxProbes), flights: map[string]*flight{}, probeFailLog: lograte.New(lograte.DefaultPeriod)}
 	e.self = prometheus.NewRegistry()
 	e.reloadOK = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "lbpilot_config_last_reload_successful",

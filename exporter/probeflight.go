@@ -5,15 +5,14 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"runtime"
-	"sync/atomic"
 	"time"
 
 	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/sync/singleflight"
 
 	"github.com/lbpilot/lbpilot/internal/expo"
 )
@@ -38,15 +37,17 @@ func (e *Exporter) releaseProbe() { <-e.probeSlots }
 
 // probeShared answers one /probe. Concurrent requests with the same query
 // (module, target and every other parameter) share one scrape and one
-// rendering: the first request's scrape runs under its deadline, the
-// others wait for its answer up to their own deadline. So 500 Prometheus
-// servers probing one HAProxy open one connection to its socket, not 500.
+// rendering, so 500 Prometheus servers probing one HAProxy open one
+// connection to its socket, not 500. Each request answers by its own
+// deadline.
 func (e *Exporter) probeShared(w http.ResponseWriter, r *http.Request, key string, build func() (*job, error)) {
 	ctx, cancel := e.requestContext(r)
 	defer cancel()
-	var leader atomic.Bool // this request's context runs the scrape
-	ch := e.flight.DoChan(key, func() (any, error) {
-		leader.Store(true)
+	var res struct {
+		Val any
+		Err error
+	}
+	res.Val, res.Err = e.joinFlight(ctx, key, func(sctx context.Context) (any, error) {
 		if !e.acquireProbe() {
 			return nil, errProbesBusy
 		}
@@ -55,7 +56,7 @@ func (e *Exporter) probeShared(w http.ResponseWriter, r *http.Request, key strin
 		if err != nil {
 			return nil, err
 		}
-		results := e.scrapeAll(ctx, []*job{j}, 1)
+		results := e.scrapeAll(sctx, []*job{j}, 1)
 		var buf bytes.Buffer
 		bw := bufio.NewWriterSize(&buf, 32<<10)
 		if err := e.render(bw, results, false); err != nil {
@@ -66,19 +67,6 @@ func (e *Exporter) probeShared(w http.ResponseWriter, r *http.Request, key strin
 		}
 		return buf.Bytes(), nil
 	})
-	var res singleflight.Result
-	select {
-	case res = <-ch:
-	case <-ctx.Done():
-		if leader.Load() {
-			// The scrape runs under this very context: it ends now, and
-			// says why in its own answer and log line.
-			res = <-ch
-			break
-		}
-		// This request's deadline passed while it waited on another's scrape.
-		res.Err = ctx.Err()
-	}
 	switch {
 	case res.Err == errProbesBusy:
 		e.probeThrottled.Inc()
@@ -98,6 +86,77 @@ func (e *Exporter) probeShared(w http.ResponseWriter, r *http.Request, key strin
 	if err := writeBody(ctx, w, r, res.Val.([]byte)); err != nil {
 		level.Debug(e.logger).Log("msg", "Writing response failed", "err", err)
 	}
+}
+
+// flight is one scrape shared by the requests waiting for it.
+type flight struct {
+	done    chan struct{}
+	val     any
+	err     error
+	waiters int
+	cancel  context.CancelFunc
+}
+
+// joinFlight runs fn for key, or waits for the run already under way. The
+// run belongs to no single request: it stops at the first request's
+// deadline, or as soon as every request waiting for it has gone (clients
+// gone, or shutdown), never because one of several waiters left.
+func (e *Exporter) joinFlight(ctx context.Context, key string, fn func(context.Context) (any, error)) (any, error) {
+	e.flightMu.Lock()
+	f := e.flights[key]
+	leader := f == nil
+	if leader {
+		var sctx context.Context
+		var cancel context.CancelFunc
+		if dl, ok := ctx.Deadline(); ok {
+			sctx, cancel = context.WithDeadline(context.WithoutCancel(ctx), dl)
+		} else {
+			sctx, cancel = context.WithCancel(context.WithoutCancel(ctx))
+		}
+		f = &flight{done: make(chan struct{}), cancel: cancel}
+		e.flights[key] = f
+		go func() {
+			val, err := fn(sctx)
+			cancel()
+			e.flightMu.Lock()
+			delete(e.flights, key)
+			f.val, f.err = val, err
+			e.flightMu.Unlock()
+			close(f.done)
+		}()
+	}
+	f.waiters++
+	e.flightMu.Unlock()
+	leave := func() {
+		e.flightMu.Lock()
+		if f.waiters--; f.waiters == 0 {
+			f.cancel()
+		}
+		e.flightMu.Unlock()
+	}
+	select {
+	case <-f.done:
+	case <-ctx.Done():
+		if !leader || !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			leave()
+			return nil, ctx.Err()
+		}
+		// The run has this request's deadline: it ends now and says why
+		// in its own answer and log line.
+		<-f.done
+	}
+	leave()
+	return f.val, f.err
+}
+
+// waiters is how many requests wait for the scrape of key (tests).
+func (e *Exporter) waiters(key string) int {
+	e.flightMu.Lock()
+	defer e.flightMu.Unlock()
+	if f := e.flights[key]; f != nil {
+		return f.waiters
+	}
+	return 0
 }
 
 // badTarget is a collector that could not be built for the target (400);

@@ -3,6 +3,7 @@ package exporter
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -139,5 +140,61 @@ func TestProbeFailureLogOnce(t *testing.T) {
 	get(t, h, "/probe?module=fake&target=fail://b", nil)
 	if c := strings.Count(logs.String(), "Target scrape failed"); c != 2 {
 		t.Errorf("%d failure lines for 50 identical failures and one other, want 2:\n%s", c, logs)
+	}
+}
+
+// TestProbeSharedScrapeOutlivesItsFirstClient: the request that started a
+// shared scrape goes away; the scrape goes on for the one still waiting,
+// which gets the real answer. When every waiter has gone, it stops.
+func TestProbeSharedScrapeOutlivesItsFirstClient(t *testing.T) {
+	g := &gate{open: make(chan struct{})}
+	e, _ := newTestExporter(t, "", Options{Kinds: g.kinds()})
+	h := e.ProbeHandler()
+	firstCtx, leave := context.WithCancel(context.Background())
+	firstDone := make(chan struct{})
+	go func() {
+		defer close(firstDone)
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/probe?module=gate&target=gate://a", nil).WithContext(firstCtx))
+	}()
+	for g.scrapes.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	second := make(chan string, 1)
+	go func() {
+		_, body := get(t, h, "/probe?module=gate&target=gate://a", nil)
+		second <- body
+	}()
+	for e.waiters("module=gate&target=gate%3A%2F%2Fa") < 2 {
+		time.Sleep(time.Millisecond)
+	}
+	leave()
+	<-firstDone
+	close(g.open)
+	if body := <-second; !strings.Contains(body, "gate_value 42") || !strings.Contains(body, `lbpilot_up{module="gate"} 1`) {
+		t.Fatalf("the remaining waiter got:\n%s", body)
+	}
+	if got := g.scrapes.Load(); got != 1 {
+		t.Errorf("%d scrapes", got)
+	}
+
+	// Alone, a client that goes away stops its scrape.
+	g2 := &gate{open: make(chan struct{})}
+	defer close(g2.open)
+	e2, logs := newTestExporter(t, "", Options{Kinds: g2.kinds()})
+	ctx, gone := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		e2.ProbeHandler().ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/probe?module=gate&target=gate://a", nil).WithContext(ctx))
+	}()
+	for g2.scrapes.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	gone()
+	<-done
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(logs.String(), "context canceled"); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the abandoned scrape was not stopped:\n%s", logs)
+		}
 	}
 }
