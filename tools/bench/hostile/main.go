@@ -10,13 +10,17 @@
 //     socket with Prometheus's 10 s scrape timeout header: latency (p50,
 //     max), failed answers, the exporter's peak RSS;
 //   - endless: one /probe of a stats page that never ends: how long it
-//     runs and the exporter's peak RSS.
+//     runs and the exporter's peak RSS;
+//   - agent: 3,000 connections to the agent's check port that take their
+//     reply and then neither read nor close, while 31 legitimate checks
+//     run: how many of those get their line.
 //
 // Give -bin NAME=PATH once per binary (e.g. before=/tmp/lbpilot-main
 // after=bin/lbpilot). It needs haproxy in PATH.
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"flag"
 	"fmt"
@@ -32,6 +36,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/lbpilot/lbpilot/internal/lab"
 )
 
 type binFlag []string
@@ -45,14 +51,15 @@ func main() {
 	conns := flag.Int("conns", 500, "connections of each kind")
 	probes := flag.Int("probes", 500, "concurrent probes")
 	servers := flag.Int("servers", 200, "servers of the probed haproxy (each probe answer is ~250 bytes per server)")
-	only := flag.String("only", "connections,probes,endless", "the scenarios to run")
+	only := flag.String("only", "connections,probes,endless,agent", "the scenarios to run")
+	idlers := flag.Int("idlers", 3000, "agent connections that never read or close")
 	hold := flag.Duration("hold", 90*time.Second, "how long the connections are held before counting")
 	out := flag.String("out", "", "markdown fragment to write (default stdout)")
 	flag.Parse()
 	if len(bins) == 0 {
 		bins = binFlag{"lbpilot=bin/lbpilot"}
 	}
-	var rows [3][]string
+	var rows [4][]string
 	for _, nb := range bins {
 		name, path, ok := strings.Cut(nb, "=")
 		if !ok {
@@ -80,6 +87,13 @@ func main() {
 			}
 			rows[2] = append(rows[2], fmt.Sprintf("| %s | %.1f s | %.0f MB | %s |", name, e.took.Seconds(), e.rss, e.answer))
 		}
+		if strings.Contains(*only, "agent") {
+			ok, total, err := agentIdlers(path, *idlers, 31)
+			if err != nil {
+				fail(err)
+			}
+			rows[3] = append(rows[3], fmt.Sprintf("| %s | %d of %d |", name, ok, total))
+		}
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "## Hostile clients (tools/bench/hostile)\n\n")
@@ -97,6 +111,11 @@ func main() {
 		b.WriteString("One /probe of a stats page that never ends, timeout header 10 s:\n\n")
 		b.WriteString("| binary | answered after | exporter peak RSS | answer |\n|---|---|---|---|\n")
 		b.WriteString(strings.Join(rows[2], "\n") + "\n\n")
+	}
+	if len(rows[3]) > 0 {
+		fmt.Fprintf(&b, "%d connections to the agent's check port that never read or close, during 31 legitimate checks:\n\n", *idlers)
+		b.WriteString("| binary | legitimate checks answered |\n|---|---|\n")
+		b.WriteString(strings.Join(rows[3], "\n") + "\n\n")
 	}
 	if *out == "" {
 		fmt.Print(b.String())
@@ -373,4 +392,83 @@ func endless(bin string) (endlessResult, error) {
 		}
 	}
 	return endlessResult{took: time.Since(t0), rss: vmHWM(p.cmd.Process.Pid), answer: "`" + ans + "`"}, nil
+}
+
+// agentIdlers runs the agent against a lab WCS, opens idlers connections
+// that never read nor close, and meanwhile runs checks legitimate checks
+// (connect, read the line, close), counting those answered.
+func agentIdlers(bin string, idlers, checks int) (int, int, error) {
+	l, err := lab.New(lab.Config{Kind: lab.WCS, Load: lab.Load{Subscribers: 10}})
+	if err != nil {
+		return 0, 0, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, 0, err
+	}
+	srv := &http.Server{Handler: l, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort())
+	cmd := exec.Command(bin, "agent", "--agent.listen-address="+addr, "--agent.http-listen-address=",
+		"--agent.target=http://"+ln.Addr().String()+"/?action=stat", "--agent.threshold=cpu=off", "--log.level=error")
+	cmd.Stderr = io.Discard
+	if err := cmd.Start(); err != nil {
+		return 0, 0, err
+	}
+	defer func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() }()
+	check := func() bool {
+		c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+		if err != nil {
+			return false
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+		line, err := bufio.NewReader(c).ReadString('\n')
+		return err == nil && strings.HasPrefix(line, "up")
+	}
+	for deadline := time.Now().Add(10 * time.Second); !check(); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			return 0, 0, fmt.Errorf("the agent never answered")
+		}
+	}
+	var mu sync.Mutex
+	var held []net.Conn
+	defer func() {
+		for _, c := range held {
+			c.Close()
+		}
+	}()
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < idlers/8; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				c, err := net.Dial("tcp", addr)
+				if err != nil {
+					continue
+				}
+				mu.Lock()
+				held = append(held, c)
+				mu.Unlock()
+			}
+		}()
+	}
+	answered := 0
+	for i := 0; i < checks; i++ {
+		if check() {
+			answered++
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	close(stop)
+	wg.Wait()
+	return answered, checks, nil
 }
