@@ -65,6 +65,7 @@ type Exporter struct {
 	// module, target and cause and minute (the limiter remembers a bounded
 	// number of them); static targets' failures are logged every scrape.
 	probeFailLog *lograte.Limiter
+	mem          *memReturner
 	flightMu     sync.Mutex
 	flights      map[string]*flight // scrapes under way, by /probe query
 }
@@ -101,7 +102,7 @@ func New(opts Options) (*Exporter, error) {
 	if opts.MaxProbes <= 0 {
 		opts.MaxProbes = DefaultMaxProbes
 	}
-	e := &Exporter{opts: opts, logger: opts.Logger, kinds: opts.Kinds, probeSlots: make(chan struct{}, opts.MaxProbes), flights: map[string]*flight{}, probeFailLog: lograte.New(lograte.DefaultPeriod)}
+	e := &Exporter{opts: opts, logger: opts.Logger, kinds: opts.Kinds, probeSlots: make(chan struct{}, opts.MaxProbes), flights: map[string]*flight{}, mem: newMemReturner(), probeFailLog: lograte.New(lograte.DefaultPeriod)}
 	e.self = prometheus.NewRegistry()
 	e.reloadOK = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "lbpilot_config_last_reload_successful",

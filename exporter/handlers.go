@@ -29,6 +29,7 @@ func (e *Exporter) MetricsHandler() http.Handler {
 			})
 		}
 		e.serve(w, r, jobs, true)
+		e.mem.scraped()
 	})
 }
 

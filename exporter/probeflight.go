@@ -118,6 +118,7 @@ func (e *Exporter) joinFlight(ctx context.Context, key string, fn func(context.C
 		go func() {
 			val, err := fn(sctx)
 			cancel()
+			e.mem.scraped()
 			e.flightMu.Lock()
 			delete(e.flights, key)
 			f.val, f.err = val, err
