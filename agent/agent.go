@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +12,8 @@ import (
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/lbpilot/lbpilot/internal/lograte"
 )
 
 // Defaults of the settings that are not thresholds.
@@ -49,6 +52,7 @@ type Options struct {
 	Registry *prometheus.Registry
 
 	maxChecks int // tests: the concurrency bound (0: maxConcurrentChecks)
+	perSource int // tests: the bound per source address (0: a quarter of maxChecks)
 }
 
 // Agent answers agent checks and /health from cached decisions.
@@ -58,12 +62,17 @@ type Agent struct {
 	m      *metrics
 	sem    chan struct{}
 	// state is the configuration in force with its cache; Reload swaps it.
-	state atomic.Pointer[live]
+	state  atomic.Pointer[live]
+	drains chan struct{} // connections draining after their reply
+	// perSource bounds the checks in progress from one source address.
+	perSource int
+	srcMu     sync.Mutex
+	bySource  map[string]int
 
 	mu   sync.Mutex // the last decision, for logging transitions
 	last *result
 
-	rejectLog rateLimit
+	rejectLog *lograte.Limiter // per reason
 }
 
 // live is what a reload replaces as a whole: the options, the cache of
@@ -100,10 +109,14 @@ func New(o Options) (*Agent, error) {
 		o.maxChecks = maxConcurrentChecks
 	}
 	a := &Agent{
-		logger: o.Logger,
-		reg:    o.Registry,
-		m:      newMetrics(o.Registry, o.Kind, o.Policy.Mode),
-		sem:    make(chan struct{}, o.maxChecks),
+		logger:    o.Logger,
+		reg:       o.Registry,
+		m:         newMetrics(o.Registry, o.Kind, o.Policy.Mode),
+		sem:       make(chan struct{}, o.maxChecks),
+		drains:    make(chan struct{}, o.maxChecks),
+		perSource: cmp.Or(o.perSource, max(o.maxChecks/4, 1)),
+		bySource:  map[string]int{},
+		rejectLog: lograte.New(rejectLogPeriod),
 	}
 	a.state.Store(a.newLive(o))
 	return a, nil
@@ -238,24 +251,4 @@ func (a *Agent) logTransition(r *result) {
 			level.Warn(a.logger).Log("msg", "Threshold reached", "reason", d.Reason, "reply", d.Reply)
 		}
 	}
-}
-
-// rateLimit lets one log line through per period.
-type rateLimit struct {
-	mu      sync.Mutex
-	next    time.Time
-	skipped int
-}
-
-// allow reports whether to log now, and how many were held back since.
-func (r *rateLimit) allow(now time.Time, period time.Duration) (bool, int) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if now.Before(r.next) {
-		r.skipped++
-		return false, 0
-	}
-	n := r.skipped
-	r.skipped, r.next = 0, now.Add(period)
-	return true, n
 }

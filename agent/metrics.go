@@ -26,8 +26,9 @@ type metrics struct {
 
 // Reasons a connection is closed without a reply.
 const (
-	rejectNotAllowed = "not_allowed" // source outside --agent.allow
-	rejectOverload   = "overload"    // too many checks in progress
+	rejectNotAllowed = "not_allowed"  // source outside --agent.allow
+	rejectOverload   = "overload"     // too many checks in progress
+	rejectPerSource  = "source_limit" // too many checks in progress from one source address
 )
 
 func newMetrics(reg prometheus.Registerer, kind Kind, mode Mode) *metrics {
@@ -54,7 +55,7 @@ func newMetrics(reg prometheus.Registerer, kind Kind, mode Mode) *metrics {
 		}, []string{"code"}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "lbpilot_agent_rejected_connections_total",
-			Help: "Agent-check connections closed without a reply: not_allowed (source outside --agent.allow), overload (too many checks in progress).",
+			Help: "Agent-check connections closed without a reply: not_allowed (source outside --agent.allow), overload (too many checks in progress), source_limit (too many from one source address).",
 		}, []string{"reason"}),
 		writeErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "lbpilot_agent_write_errors_total",
@@ -93,7 +94,7 @@ func newMetrics(reg prometheus.Registerer, kind Kind, mode Mode) *metrics {
 	for _, k := range ReplyKinds {
 		m.replies.WithLabelValues(string(k))
 	}
-	for _, r := range []string{rejectNotAllowed, rejectOverload} {
+	for _, r := range []string{rejectNotAllowed, rejectOverload, rejectPerSource} {
 		m.rejected.WithLabelValues(r)
 	}
 	for _, c := range []int{200, 503} {

@@ -60,18 +60,62 @@ func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
 			a.reject(c, rejectNotAllowed)
 			continue
 		}
+		src := sourceOf(c.RemoteAddr())
+		if !a.takeSource(src) {
+			a.reject(c, rejectPerSource)
+			continue
+		}
 		select {
 		case a.sem <- struct{}{}:
 		default:
+			a.releaseSource(src)
 			a.reject(c, rejectOverload)
 			continue
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			defer func() { <-a.sem }()
-			a.handle(ctx, c)
+			replied := func() bool {
+				defer func() { <-a.sem; a.releaseSource(src) }()
+				return a.handle(ctx, c)
+			}()
+			// The check's slot is free again: a client that never reads
+			// or never closes holds at most a drain slot, never the slot
+			// a legitimate check needs.
+			if replied {
+				a.drain(c)
+			} else {
+				_ = c.Close()
+			}
 		}()
+	}
+}
+
+// sourceOf is the address part of a peer (its port varies per connection).
+func sourceOf(addr net.Addr) string {
+	if ta, ok := addr.(*net.TCPAddr); ok {
+		return ta.IP.String()
+	}
+	return addr.String()
+}
+
+// takeSource counts a check in progress from src, unless src already has
+// its share of the slots.
+func (a *Agent) takeSource(src string) bool {
+	a.srcMu.Lock()
+	defer a.srcMu.Unlock()
+	if a.bySource[src] >= a.perSource {
+		return false
+	}
+	a.bySource[src]++
+	return true
+}
+
+func (a *Agent) releaseSource(src string) {
+	a.srcMu.Lock()
+	defer a.srcMu.Unlock()
+	if a.bySource[src]--; a.bySource[src] <= 0 {
+		delete(a.bySource, src)
 	}
 }
 
@@ -81,31 +125,47 @@ func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
 // connection closed already sees it counted.
 func (a *Agent) reject(c net.Conn, reason string) {
 	a.m.rejected.WithLabelValues(reason).Inc()
-	if ok, held := a.rejectLog.allow(time.Now(), rejectLogPeriod); ok {
+	if ok, held := a.rejectLog.Allow(reason); ok {
 		level.Warn(a.logger).Log("msg", "Closed an agent-check connection without a reply", "reason", reason, "source", c.RemoteAddr(), "allow", a.cur().opts.Allow, "similar_since_last_warning", held)
 	}
 	_ = c.Close()
 }
 
-// handle writes the one line and closes.
-func (a *Agent) handle(ctx context.Context, c net.Conn) {
+// handle writes the one line; it reports whether it did (the caller
+// then drains and closes the connection).
+func (a *Agent) handle(ctx context.Context, c net.Conn) bool {
 	start := time.Now()
-	defer c.Close()
 	l := a.cur()
 	_ = c.SetDeadline(start.Add(l.replyTimeout))
 	r, ok := l.cache.get(ctx)
 	if !ok {
-		return // shutting down: no line, HAProxy keeps the last state
+		return false // shutting down: no line, HAProxy keeps the last state
 	}
+	// The line is a few bytes: it fits the socket buffer of any peer,
+	// reading or not, so the write cannot wait on a slow reader.
 	if _, err := c.Write(r.line); err != nil {
 		// The peer went away first (HAProxy's timeout passed and it reset
 		// the connection): nothing to do but count it.
 		a.m.writeErrors.Inc()
 		level.Debug(a.logger).Log("msg", "Writing the agent reply", "source", c.RemoteAddr(), "err", err)
-		return
+		return false
 	}
 	a.m.checkTime.Observe(time.Since(start).Seconds())
 	a.m.replies.WithLabelValues(string(r.d.Kind)).Inc()
+	return true
+}
+
+// drain half-closes after the reply and reads what the peer sent until it
+// closes (bounded), then closes. Drains have slots of their own; when all
+// are taken the connection is closed at once (its reply is already sent).
+func (a *Agent) drain(c net.Conn) {
+	defer c.Close()
+	select {
+	case a.drains <- struct{}{}:
+		defer func() { <-a.drains }()
+	default:
+		return
+	}
 	if hc, ok := c.(interface{ CloseWrite() error }); ok {
 		_ = hc.CloseWrite()
 	}

@@ -275,10 +275,10 @@ func TestPeerNeverCloses(t *testing.T) {
 	}
 	start := time.Now()
 	time.Sleep(100 * time.Millisecond)
-	if n := len(ta.sem); n != 1 {
-		t.Fatalf("%d checks in progress while the peer is still open, want 1 (draining)", n)
+	if n, d := len(ta.sem), len(ta.drains); n != 0 || d != 1 {
+		t.Fatalf("%d checks in progress and %d drains while the peer is still open, want 0 and 1", n, d)
 	}
-	waitFor(t, "the drain timeout to release the connection", func() bool { return len(ta.sem) == 0 })
+	waitFor(t, "the drain timeout to release the connection", func() bool { return len(ta.drains) == 0 })
 	if d := time.Since(start); d < drainTimeout/2 || d > drainTimeout+2*time.Second {
 		t.Errorf("released after %v, want about %v", d, drainTimeout)
 	}
@@ -340,7 +340,7 @@ func TestAllowlistRejectsEveryLoopbackSource(t *testing.T) {
 // TestOverload: beyond the concurrency bound a connection is closed
 // without a reply and counted.
 func TestOverload(t *testing.T) {
-	ta := newTestAgent(t, func(o *Options) { o.maxChecks = 1 })
+	ta := newTestAgent(t, func(o *Options) { o.maxChecks, o.perSource = 1, 2 })
 	gate := ta.src.hold()
 	first, err := net.Dial("tcp", ta.addr)
 	if err != nil {
@@ -532,5 +532,67 @@ func TestNewErrors(t *testing.T) {
 		if s.Dimension == CPU {
 			t.Error("cpu checked without a reading")
 		}
+	}
+}
+
+// TestSlowReadersDoNotStarveChecks: clients that take their reply but
+// never read on or close hold no check slot; a legitimate check right
+// after them is answered. (Before, each held a slot for the drain's
+// second, and the check was closed without a reply.)
+func TestSlowReadersDoNotStarveChecks(t *testing.T) {
+	ta := newTestAgent(t, func(o *Options) { o.maxChecks = 2 })
+	var held []net.Conn
+	for i := 0; i < 20; i++ {
+		c, err := net.Dial("tcp", ta.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		held = append(held, c)
+		waitFor(t, "the reply to be written", func() bool { return counter(t, ta.Agent, "replies", "up") == float64(i+1) })
+	}
+	if got := check(t, ta.addr, ""); got != "up 100%\n" {
+		t.Fatalf("legitimate check after 20 idle peers got %q", got)
+	}
+	if n := counter(t, ta.Agent, "rejected", rejectOverload); n != 0 {
+		t.Errorf("rejected{overload} = %v", n)
+	}
+	_ = held
+}
+
+// TestPerSourceLimit: one source address holds at most its share of the
+// check slots; past it its connections are closed without a reply and
+// counted, and the slots it did not take stay free for others.
+func TestPerSourceLimit(t *testing.T) {
+	ta := newTestAgent(t, func(o *Options) { o.maxChecks = 8 }) // 2 per source
+	gate := ta.src.hold()
+	var held []net.Conn
+	for i := 0; i < 2; i++ {
+		c, err := net.Dial("tcp", ta.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		held = append(held, c)
+	}
+	waitFor(t, "two checks in progress", func() bool { return len(ta.sem) == 2 })
+	if got := check(t, ta.addr, ""); got != "" {
+		t.Fatalf("a third check from the same source was answered %q", got)
+	}
+	if n := counter(t, ta.Agent, "rejected", rejectPerSource); n != 1 {
+		t.Errorf("rejected{source_limit} = %v", n)
+	}
+	if n := counter(t, ta.Agent, "rejected", rejectOverload); n != 0 {
+		t.Errorf("rejected{overload} = %v with slots free", n)
+	}
+	close(gate)
+	for _, c := range held {
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		if b, _ := io.ReadAll(c); string(b) != "up 100%\n" {
+			t.Errorf("a held check got %q", b)
+		}
+	}
+	if got := check(t, ta.addr, ""); got != "up 100%\n" {
+		t.Errorf("after the held checks ended: %q", got)
 	}
 }

@@ -213,7 +213,7 @@ func TestEMQXKeyFileFlag(t *testing.T) {
 	_ = os.WriteFile(good, []byte("lbpilot:s3cret\n"), 0o600)
 	_ = os.WriteFile(bad, []byte("lbpilot:nope\n"), 0o600)
 	cfg := filepath.Join(dir, "lbpilot.yml")
-	_ = os.WriteFile(cfg, []byte("modules:\n  emqx_own:\n    kind: emqx\n    emqx:\n      api_key_file: "+bad+"\n"), 0o600)
+	_ = os.WriteFile(cfg, []byte("modules:\n  emqx: {probe_allow: [127.0.0.1]}\n  emqx_own:\n    kind: emqx\n    probe_allow: [127.0.0.1]\n    emqx:\n      api_key_file: "+bad+"\n"), 0o600)
 
 	e, logs := newExporter(t, Options{ConfigFile: cfg, EMQXAPIKeyFile: good})
 	h := e.ProbeHandler()

@@ -2,6 +2,7 @@ package exporter
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -47,6 +48,11 @@ type Module struct {
 	Kind string `yaml:"kind"`
 	// Timeout bounds one scrape of one target of this module.
 	Timeout time.Duration `yaml:"timeout"`
+	// ProbeAllow lists the targets /probe may point this module at (hosts,
+	// host:port, CIDRs, URL prefixes); its static targets are implied. Empty
+	// allows every target, unless the module sends credentials: then only
+	// its static targets.
+	ProbeAllow []string `yaml:"probe_allow,omitempty"`
 
 	HAProxy *haproxy.Options `yaml:"haproxy,omitempty"`
 	WCS     *wcs.Options     `yaml:"wcs,omitempty"`
@@ -59,6 +65,7 @@ type Module struct {
 	HLS       *hls.Options       `yaml:"hls,omitempty"`
 	RTMP      *rtmp.Options      `yaml:"rtmp,omitempty"`
 	WebSocket *wcsws.Options     `yaml:"websocket,omitempty"`
+	probeAllow *probeAllow
 }
 
 // TargetConfig is one static target.
@@ -72,9 +79,20 @@ type TargetConfig struct {
 // Labels every target gets from the exporter; extra labels may not reuse them.
 var reservedLabels = map[string]bool{"target": true, "module": true, "job": true, "instance": true}
 
-// LoadFile reads and validates a config file.
+// ErrEmptyFile is the error of a config file holding no YAML at all.
+var ErrEmptyFile = errors.New("the file is empty (or only whitespace and comments): that would drop every static target and module setting; write at least \"targets: []\" to mean no targets")
+
+// LoadFile reads and validates a config file. A file with no YAML
+// document in it is an error: it is what a reload sees while an editor or
+// a deployment tool is half-way through rewriting the file.
 func LoadFile(path string, kinds map[string]Kind) (*Config, error) {
-	return yamlconf.LoadFile(path, func(b []byte) (*Config, error) { return Parse(b, kinds) })
+	return yamlconf.LoadFile(path, func(b []byte) (*Config, error) {
+		var doc yaml.Node
+		if len(bytes.TrimSpace(b)) == 0 || yaml.Unmarshal(b, &doc) == nil && len(doc.Content) == 0 {
+			return nil, ErrEmptyFile
+		}
+		return Parse(b, kinds)
+	})
 }
 
 // Parse decodes YAML strictly (an unknown key is an error naming the key
@@ -138,6 +156,11 @@ func (c *Config) complete(kinds map[string]Kind) error {
 				return fmt.Errorf("module %q: %w", name, err)
 			}
 		}
+		pa, err := compileProbeAllow(m.ProbeAllow)
+		if err != nil {
+			return fmt.Errorf("module %q: %w", name, err)
+		}
+		m.probeAllow = pa
 	}
 	seen := map[string]bool{}
 	for i, t := range c.Targets {
@@ -166,6 +189,7 @@ func (c *Config) complete(kinds map[string]Kind) error {
 				return fmt.Errorf("target %q: %w", t.Name, err)
 			}
 		}
+		m.probeAllow.addStatic(t.URL)
 		for ln := range t.Labels {
 			// Prometheus's label name syntax (legacy, strict: no UTF-8
 			// names); names starting with __ are reserved for internal use.

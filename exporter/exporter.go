@@ -16,6 +16,8 @@ import (
 	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 
 	"github.com/lbpilot/lbpilot/collectors"
+	"github.com/lbpilot/lbpilot/internal/lograte"
+	"github.com/lbpilot/lbpilot/internal/redact"
 )
 
 // Options configure an Exporter.
@@ -28,6 +30,10 @@ type Options struct {
 	Concurrency int
 	// DisableExporterMetrics drops go_* and process_* from /metrics.
 	DisableExporterMetrics bool
+	// MaxProbes bounds the /probe scrapes running at once (requests
+	// sharing a scrape count once); past it /probe answers 503.
+	// 0 means DefaultMaxProbes.
+	MaxProbes int
 	// EMQXAPIKeyFile is the credentials file ("key:secret") used by every
 	// emqx module that sets none of its own (--collector.emqx.api-key-file).
 	EMQXAPIKeyFile string
@@ -47,11 +53,21 @@ type Exporter struct {
 	// reloadMu serialises reloads (SIGHUP and POST /-/reload).
 	reloadMu sync.Mutex
 
-	self          *prometheus.Registry
-	reloadOK      prometheus.Gauge
-	reloadTime    prometheus.Gauge
-	probeInvalid  *prometheus.CounterVec
-	targetsConfig prometheus.Gauge
+	self           *prometheus.Registry
+	reloadOK       prometheus.Gauge
+	reloadTime     prometheus.Gauge
+	probeInvalid   *prometheus.CounterVec
+	probeThrottled prometheus.Counter
+	targetsConfig  prometheus.Gauge
+
+	probeSlots chan struct{}
+	// probeFailLog spaces the lines of failing /probe scrapes: a line per
+	// module, target and cause and minute (the limiter remembers a bounded
+	// number of them); static targets' failures are logged every scrape.
+	probeFailLog *lograte.Limiter
+	mem          *memReturner
+	flightMu     sync.Mutex
+	flights      map[string]*flight // scrapes under way, by /probe query
 }
 
 // state is one loaded configuration with the collectors built for its
@@ -84,7 +100,10 @@ func New(opts Options) (*Exporter, error) {
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = 16
 	}
-	e := &Exporter{opts: opts, logger: opts.Logger, kinds: opts.Kinds}
+	if opts.MaxProbes <= 0 {
+		opts.MaxProbes = DefaultMaxProbes
+	}
+	e := &Exporter{opts: opts, logger: opts.Logger, kinds: opts.Kinds, probeSlots: make(chan struct{}, opts.MaxProbes), flights: map[string]*flight{}, mem: newMemReturner(), probeFailLog: lograte.New(lograte.DefaultPeriod)}
 	e.self = prometheus.NewRegistry()
 	e.reloadOK = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "lbpilot_config_last_reload_successful",
@@ -96,16 +115,20 @@ func New(opts Options) (*Exporter, error) {
 	})
 	e.probeInvalid = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "lbpilot_probe_invalid_requests_total",
-		Help: "Requests to /probe answered 400, by reason (missing_module, unknown_module, missing_target, bad_target, bad_param).",
+		Help: "Requests to /probe answered 400, by reason (missing_module, unknown_module, missing_target, bad_target, bad_param, target_not_allowed).",
 	}, []string{"reason"})
+	e.probeThrottled = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "lbpilot_probe_throttled_requests_total",
+		Help: "Requests to /probe answered 503 because --probe.max-concurrent probes were running.",
+	})
 	e.targetsConfig = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "lbpilot_config_targets",
 		Help: "Number of static targets in the loaded configuration.",
 	})
-	for _, r := range []string{"missing_module", "unknown_module", "missing_target", "bad_target", "bad_param"} {
+	for _, r := range []string{"missing_module", "unknown_module", "missing_target", "bad_target", "bad_param", "target_not_allowed"} {
 		e.probeInvalid.WithLabelValues(r)
 	}
-	e.self.MustRegister(e.reloadOK, e.reloadTime, e.probeInvalid, e.targetsConfig, versioncollector.NewCollector("lbpilot"))
+	e.self.MustRegister(e.reloadOK, e.reloadTime, e.probeInvalid, e.probeThrottled, e.targetsConfig, versioncollector.NewCollector("lbpilot"))
 	if !opts.DisableExporterMetrics {
 		e.self.MustRegister(runtimeCollectors()...)
 	}
@@ -126,12 +149,15 @@ func (e *Exporter) Reload() error {
 	e.reloadMu.Lock()
 	defer e.reloadMu.Unlock()
 	st, err := e.load()
+	err = redact.Error(err) // the log line, POST /-/reload's answer
 	if err != nil {
 		e.reloadOK.Set(0)
 		level.Error(e.logger).Log("msg", "Error loading config", "file", e.opts.ConfigFile, "err", err)
 		return err
 	}
-	e.state.Store(st)
+	if old := e.state.Swap(st); old != nil && len(old.targets) > 0 && len(st.targets) == 0 {
+		level.Warn(e.logger).Log("msg", "The reloaded configuration has no static targets; every target /metrics scraped is gone", "file", e.opts.ConfigFile, "targets_before", len(old.targets))
+	}
 	st.cfg.LogDeprecations(e.logger)
 	e.reloadOK.Set(1)
 	e.reloadTime.SetToCurrentTime()
@@ -161,10 +187,10 @@ func CheckConfig(path string, kinds map[string]Kind) (*Config, error) {
 	}
 	cfg, err := LoadFile(path, kinds)
 	if err != nil {
-		return nil, err
+		return nil, redact.Error(err)
 	}
 	if _, err := buildState(cfg, kinds, log.NewNopLogger()); err != nil {
-		return nil, err
+		return nil, redact.Error(err)
 	}
 	return cfg, nil
 }

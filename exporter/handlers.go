@@ -11,6 +11,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/lbpilot/lbpilot/collectors"
+	"github.com/lbpilot/lbpilot/internal/redact"
+	"github.com/lbpilot/lbpilot/internal/upstream"
 )
 
 // MetricsHandler serves the exporter's own metrics plus every static
@@ -33,6 +35,7 @@ func (e *Exporter) MetricsHandler() http.Handler {
 			})
 		}
 		e.serve(w, r, jobs, true)
+		e.mem.scraped()
 	})
 }
 
@@ -88,6 +91,12 @@ func (e *Exporter) ProbeHandler() http.Handler {
 			http.Error(w, msg, http.StatusBadRequest)
 			return
 		}
+		if err := m.probeAllowed(target); err != nil {
+			e.probeInvalid.WithLabelValues("target_not_allowed").Inc()
+			level.Warn(e.logger).Log("msg", "Refused /probe of a target the module may not be pointed at", "module", modName, "target", upstream.RedactURL(target), "remote", r.RemoteAddr, "reason", err)
+			http.Error(w, fmt.Sprintf("Target %q not allowed for module %q: %v", upstream.RedactURL(target), modName, err), http.StatusBadRequest)
+			return
+		}
 		k := e.kinds[m.Kind]
 		if k.Params != nil {
 			pm, err := k.Params(m, r.URL.RawQuery)
@@ -101,20 +110,21 @@ func (e *Exporter) ProbeHandler() http.Handler {
 		if k.CheckURL != nil {
 			if err := k.CheckURL(target); err != nil {
 				e.probeInvalid.WithLabelValues("bad_target").Inc()
-				http.Error(w, fmt.Sprintf("Bad target for module %q: %v", modName, err), http.StatusBadRequest)
+				http.Error(w, fmt.Sprintf("Bad target for module %q: %v", modName, redact.Error(err)), http.StatusBadRequest)
 				return
 			}
 		}
-		c, err := k.New(m, collectors.Target{URL: target}, e.logger)
-		if err != nil {
-			e.probeInvalid.WithLabelValues("bad_target").Inc()
-			http.Error(w, fmt.Sprintf("Bad target for module %q: %v", modName, err), http.StatusBadRequest)
-			return
-		}
-		e.serve(w, r, []*job{{
-			module: modName, url: target, timeout: m.Timeout, collector: c,
-			upDesc: probeUpDesc, durDesc: probeDurDesc, upValues: []string{modName},
-		}}, false)
+		e.probeShared(w, r, r.URL.Query().Encode(), func() (*job, error) {
+			c, err := k.New(m, collectors.Target{URL: target}, e.logger)
+			if err != nil {
+				e.probeInvalid.WithLabelValues("bad_target").Inc()
+				return nil, badTarget{fmt.Sprintf("Bad target for module %q: %v", modName, redact.Error(err))}
+			}
+			return &job{
+				module: modName, url: target, timeout: m.Timeout, collector: c,
+				upDesc: probeUpDesc, durDesc: probeDurDesc, upValues: []string{modName},
+			}, nil
+		})
 	})
 }
 

@@ -83,7 +83,7 @@ func TestModuleHTTPClientConfig(t *testing.T) {
 	for kind, target := range targets {
 		t.Run(kind, func(t *testing.T) {
 			proxy := newFront(t, target)
-			cfg := "modules:\n  m:\n    kind: " + kind + "\n    " + kind + ":\n      http_client_config:\n" +
+			cfg := "modules:\n  m:\n    kind: " + kind + "\n    probe_allow: [127.0.0.1]\n    " + kind + ":\n      http_client_config:\n" +
 				"        proxy_url: " + proxy.URL + "\n        authorization: {credentials_file: " + token + "}\n"
 			if kind == "emqx" {
 				cfg += "      api_version: v5\n"
@@ -139,9 +139,11 @@ func TestDeprecatedModuleKeys(t *testing.T) {
 	cfg := `modules:
   old:
     kind: srs
+    probe_allow: [127.0.0.1]
     srs: {username: admin, password_file: ` + pass + `, insecure_skip_verify: true, clients: false}
   new:
     kind: srs
+    probe_allow: [127.0.0.1]
     srs:
       clients: false
       http_client_config:
@@ -247,7 +249,7 @@ func TestReloadKeepsHTTPClientConfig(t *testing.T) {
 	wcs := startLab(t, lab.Config{Kind: lab.WCS, Name: "wcs1"})
 	f := newFront(t, wcs.URL)
 	dir := t.TempDir()
-	cfg := "modules:\n  w:\n    kind: wcs\n    wcs: {http_client_config: {authorization: {credentials: first}}}\n"
+	cfg := "modules:\n  w:\n    kind: wcs\n    probe_allow: [127.0.0.1]\n    wcs: {http_client_config: {authorization: {credentials: first}}}\n"
 	path := writeFile(t, dir, "lbpilot.yml", cfg)
 	e, logs := newExporter(t, Options{ConfigFile: path})
 	writeFile(t, dir, "lbpilot.yml", "modules:\n  w:\n    kind: wcs\n    wcs: {http_client_config: {authorization: {credentials_file: "+filepath.Join(dir, "gone")+"}}}\n")

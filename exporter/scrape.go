@@ -108,6 +108,11 @@ func (e *Exporter) scrapeOne(ctx context.Context, j *job) *result {
 	case errors.Is(r.err, collectors.ErrNoData):
 		level.Debug(logger).Log("msg", "Target has no data")
 		r.err = nil
+	case r.err != nil && j.name == "":
+		// The same failure repeated: same module, target and cause.
+		if ok, held := e.probeFailLog.Allow(j.module + "\x00" + j.url + "\x00" + upstream.Shorten(r.err.Error(), 200)); ok {
+			level.Error(logger).Log("msg", "Target scrape failed", "err", r.err, "similar_since_last", held)
+		}
 	case r.err != nil:
 		level.Error(logger).Log("msg", "Target scrape failed", "err", r.err)
 	}
@@ -221,6 +226,14 @@ func writeExposition(w http.ResponseWriter, r *http.Request, mfs []*dto.MetricFa
 		out = gz
 	}
 	bw := bufio.NewWriterSize(out, 32<<10)
+	if err := writeFamilies(bw, mfs, streams); err != nil {
+		return err
+	}
+	return bw.Flush()
+}
+
+// writeFamilies writes gathered families then streamed ones.
+func writeFamilies(bw *bufio.Writer, mfs []*dto.MetricFamily, streams []expo.Stream) error {
 	gathered := make(map[string]bool, len(mfs))
 	for _, mf := range mfs {
 		gathered[mf.GetName()] = true
@@ -228,8 +241,5 @@ func writeExposition(w http.ResponseWriter, r *http.Request, mfs []*dto.MetricFa
 			return err
 		}
 	}
-	if err := expo.WriteStreams(bw, streams, gathered); err != nil {
-		return err
-	}
-	return bw.Flush()
+	return expo.WriteStreams(bw, streams, gathered)
 }

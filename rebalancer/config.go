@@ -25,6 +25,7 @@ const (
 	DefaultStateFile         = "rebalancer-state.json"
 	DefaultReconcileInterval = 10 * time.Second
 	DefaultAlertRetention    = 24 * time.Hour
+	DefaultMaxAlerts         = 10000
 	DefaultStartupGrace      = 2 * time.Minute
 	DefaultAMTimeout         = 10 * time.Second
 	DefaultNewAlertDelay     = time.Minute
@@ -100,6 +101,10 @@ type RebalancerConfig struct {
 	// first and switch to maint when the server has no session left, or
 	// after this long, whichever comes first. 0: maint at once.
 	GracefulMaintTimeout time.Duration `yaml:"graceful_maint_timeout"`
+	// MaxAlerts bounds the alerts tracked (firing and tombstones); a new
+	// alert past it is refused and counted, so a flood of distinct alerts
+	// cannot grow the state file and the process without bound.
+	MaxAlerts int `yaml:"max_alerts"`
 }
 
 // AlertmanagerConfig enables the reconcile loop's refresh from the
@@ -276,6 +281,12 @@ func (c *Config) Complete() error {
 	}
 	if rb.HistoryMaxAge < 0 {
 		return fmt.Errorf("rebalancer.history_max_age must not be negative")
+	}
+	if rb.MaxAlerts == 0 {
+		rb.MaxAlerts = DefaultMaxAlerts
+	}
+	if rb.MaxAlerts < 0 {
+		return fmt.Errorf("rebalancer.max_alerts must not be negative")
 	}
 	if err := c.Alertmanager.complete(); err != nil {
 		return err

@@ -38,12 +38,38 @@ const (
 	ReasonNotTracked         = "not_tracked"
 	ReasonStale              = "stale"
 	ReasonNoServer           = "no_server"
+	ReasonLabelsTooLarge     = "labels_too_large"
+	ReasonTooManyAlerts      = "too_many_alerts"
+)
+
+// Caps on one alert's labels. Real alerts carry a dozen short labels;
+// these leave room for generous ones and refuse what could only bloat the
+// state file (every tracked alert's labels are stored).
+const (
+	MaxAlertLabels     = 64
+	MaxAlertLabelBytes = 8 << 10 // names and values together
 )
 
 // ignoreReasons lists every reason, for metric initialisation.
 var ignoreReasons = []string{
 	ReasonNoRule, ReasonInvalidStatus, ReasonInvalidFingerprint, ReasonInvalidAction, ReasonInvalidName,
 	ReasonMissingLabel, ReasonBackendNotAllowed, ReasonInvalidAddress, ReasonNotTracked, ReasonStale, ReasonNoServer,
+	ReasonLabelsTooLarge, ReasonTooManyAlerts,
+}
+
+// checkLabelSize refuses an alert whose labels exceed the caps.
+func checkLabelSize(labels map[string]string) error {
+	if len(labels) > MaxAlertLabels {
+		return fmt.Errorf("%d labels: at most %d", len(labels), MaxAlertLabels)
+	}
+	n := 0
+	for k, v := range labels {
+		n += len(k) + len(v)
+	}
+	if n > MaxAlertLabelBytes {
+		return fmt.Errorf("labels of %d bytes: at most %d", n, MaxAlertLabelBytes)
+	}
+	return nil
 }
 
 // Observation is one statement about one alert: "fingerprint F, the
@@ -73,6 +99,10 @@ type Rejection struct {
 // only needs an identity, because whether it ends something the rebalancer
 // holds is decided by the store (rules may have changed since it fired).
 func classify(rules []*Rule, a template.Alert, source string) (Observation, *Rejection) {
+	if err := checkLabelSize(a.Labels); err != nil {
+		// Before the fingerprint, which hashes the labels when absent.
+		return Observation{}, &Rejection{Fingerprint: clip(a.Fingerprint, 32), Status: clip(a.Status, 16), Reason: ReasonLabelsTooLarge, Err: err}
+	}
 	fp, err := alertFingerprint(a)
 	if err != nil {
 		return Observation{}, &Rejection{Fingerprint: clip(a.Fingerprint, 32), Status: a.Status, Reason: ReasonInvalidFingerprint, Err: err}

@@ -2,10 +2,12 @@ package rebalancer
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/go-kit/log"
 	"github.com/prometheus/alertmanager/template"
 
 	"github.com/lbpilot/lbpilot/internal/haproxyapi"
@@ -432,5 +434,54 @@ func TestUnresolvedAlertLoggedOnce(t *testing.T) {
 	}
 	if c := hs.setCommands(); len(c) != 0 {
 		t.Fatalf("commands %v", c)
+	}
+}
+
+// shutdownSocket is a real socket whose Apply waits for the context to
+// end: a SIGTERM arriving mid-apply.
+type shutdownSocket struct {
+	Socket
+	applying chan struct{}
+}
+
+func (s shutdownSocket) Apply(ctx context.Context, cmds []haproxyapi.Command) (haproxyapi.Results, error) {
+	close(s.applying)
+	<-ctx.Done()
+	return nil, fmt.Errorf("write: %w", ctx.Err())
+}
+
+// TestShutdownMidApplySaysWhatHappened: a cycle cut by shutdown logs
+// that, at warn and info level, not as socket or read-back errors, and
+// keeps the intent pending for the next start.
+func TestShutdownMidApplySaysWhatHappened(t *testing.T) {
+	hs := newHarness(t, "", three())
+	sock, err := NewSocket(hs.h.Socket.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ss := shutdownSocket{Socket: sock, applying: make(chan struct{})}
+	r, err := New(Options{Config: hs.cfg, Sockets: []Socket{ss}, Logger: log.NewLogfmtLogger(hs.logs), Now: hs.clock.Now, DisableExporterMetrics: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs.r = r
+	hs.mustPost(body(alert(StatusFiring, "f1", "drain", "be_app", "web1", hs.clock.Now())))
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		<-ss.applying
+		cancel()
+	}()
+	_ = r.Reconcile(ctx, false)
+	logs := hs.logs.String()
+	if !strings.Contains(logs, "interrupted by shutdown") {
+		t.Errorf("the interrupted action is not explained:\n%s", logs)
+	}
+	for _, bad := range []string{"level=error", "socket unreachable", "Read-back after applying failed"} {
+		if strings.Contains(logs, bad) {
+			t.Errorf("log says %q for a shutdown:\n%s", bad, logs)
+		}
+	}
+	if owned := r.StateView().Owned; len(owned) != 1 || owned[0].Admin == nil || owned[0].Admin.Phase != PhasePending {
+		t.Errorf("the intent is not kept pending for the next start: %+v", owned)
 	}
 }

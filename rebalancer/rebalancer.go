@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/lbpilot/lbpilot/internal/haproxyapi"
+	"github.com/lbpilot/lbpilot/internal/lograte"
 )
 
 // Options configure a Rebalancer.
@@ -60,11 +61,15 @@ type Rebalancer struct {
 	socketsGiven bool
 	amGiven      bool
 
+	rejectLog *lograte.Limiter // alert rejections: a line per reason and minute
+	refuseLog *lograte.Limiter // webhook requests refused: a line per answer code and minute
+
 	cycleMu sync.Mutex // one reconcile cycle at a time
 	kick    chan struct{}
 
 	viewMu    sync.Mutex
 	sockState map[string]*socketStatus
+	servers   map[string]*serverIndex    // per socket: its servers at the last cycle that read them
 	reported  map[string]map[string]bool // per socket: log-once keys seen in the last cycle
 	lastCycle time.Time
 	lastOK    bool
@@ -100,7 +105,8 @@ func New(o Options) (*Rebalancer, error) {
 	cfg := o.Config
 	r := &Rebalancer{
 		cfg: cfg, rules: cfg.CompiledRules(), logger: o.Logger, now: o.Now, dryRun: cfg.Rebalancer.DryRun,
-		kick: make(chan struct{}, 1), sockState: map[string]*socketStatus{}, reported: map[string]map[string]bool{},
+		rejectLog: lograte.New(lograte.DefaultPeriod), refuseLog: lograte.New(lograte.DefaultPeriod),
+		kick: make(chan struct{}, 1), sockState: map[string]*socketStatus{}, reported: map[string]map[string]bool{}, servers: map[string]*serverIndex{},
 		load: o.Load, socketsGiven: o.Sockets != nil, amGiven: o.Alertmanager != nil,
 	}
 	sockets := o.Sockets
@@ -165,6 +171,7 @@ func New(o Options) (*Rebalancer, error) {
 	if r.csrf, err = newCSRFToken(); err != nil {
 		return nil, err
 	}
+	r.store.SetMaxAlerts(cfg.Rebalancer.MaxAlerts)
 	r.reg = o.Registry
 	if r.reg == nil {
 		r.reg = prometheus.NewRegistry()
@@ -225,21 +232,41 @@ func (r *Rebalancer) Record(_ context.Context, msg *Message) (Summary, error) {
 		level.Warn(r.logger).Log("msg", "Alertmanager truncated this notification (max_alerts); the missing alerts are never delivered. Set max_alerts: 0 on the rebalancer receiver", "group_key", msg.GroupKey, "truncated", msg.TruncatedAlerts)
 	}
 	obs := make([]Observation, 0, len(msg.Alerts))
+	var tooLarge []*Rejection
 	for _, a := range msg.Alerts {
 		r.m.alertsReceived.WithLabelValues(statusLabel(a.Status)).Inc()
 		o, rej := classify(rules, a, SourceWebhook)
+		if rej == nil && o.Status == StatusFiring && !r.resolvesToServer(o) {
+			rej = &Rejection{Fingerprint: o.Fingerprint, Status: o.Status, Rule: o.Rule, Reason: ReasonNoServer,
+				Err: fmt.Errorf("no HAProxy socket has the server it names; not stored (a later notification is taken once the server exists)")}
+		}
 		if rej != nil {
 			sum.Ignored++
+			if rej.Reason == ReasonLabelsTooLarge {
+				r.m.alertsIgnored.WithLabelValues(rej.Reason).Inc()
+				tooLarge = append(tooLarge, rej)
+				continue
+			}
 			r.reject(rej, msg.GroupKey)
 			continue
 		}
 		obs = append(obs, o)
 	}
+	if len(tooLarge) > 0 {
+		// One line per notification: the count says how many, the first
+		// says why.
+		level.Warn(r.logger).Log("msg", "Alerts with oversized labels refused", "refused", len(tooLarge), "first_fingerprint", tooLarge[0].Fingerprint, "err", tooLarge[0].Err,
+			"max_labels", MaxAlertLabels, "max_label_bytes", MaxAlertLabelBytes, "group_key", clip(msg.GroupKey, 256))
+	}
 	res := r.store.Observe(obs, now, cfg.MassResolve)
 	sum.Recorded, sum.Unchanged, sum.Stale = res.Changed, res.Unchanged, res.Stale
-	sum.Ignored += res.NotTracked
+	sum.Ignored += res.NotTracked + res.OverCap
 	r.m.alertsIgnored.WithLabelValues(ReasonStale).Add(float64(res.Stale))
 	r.m.alertsIgnored.WithLabelValues(ReasonNotTracked).Add(float64(res.NotTracked))
+	if res.OverCap > 0 {
+		r.m.alertsIgnored.WithLabelValues(ReasonTooManyAlerts).Add(float64(res.OverCap))
+		level.Warn(r.logger).Log("msg", "Tracking the maximum number of alerts; new ones refused", "refused", res.OverCap, "max_alerts", cfg.Rebalancer.MaxAlerts, "group_key", clip(msg.GroupKey, 256))
+	}
 	r.logTransitions(res, cfg)
 	if err := r.store.Sync(res.Seq); err != nil {
 		r.m.stateWriteFails.Inc()
@@ -251,6 +278,29 @@ func (r *Rebalancer) Record(_ context.Context, msg *Message) (Summary, error) {
 	return sum, nil
 }
 
+// resolvesToServer reports whether a firing observation names a server
+// some socket has. It only says no when every socket has been read and
+// none has it: an alert that can never act is not stored (nor written to
+// the state file); before the first read, or with a socket down, it is.
+func (r *Rebalancer) resolvesToServer(o Observation) bool {
+	r.viewMu.Lock()
+	ixs := make([]*serverIndex, 0, len(r.servers))
+	for _, ix := range r.servers {
+		ixs = append(ixs, ix)
+	}
+	r.viewMu.Unlock()
+	if len(ixs) < len(r.sockets) {
+		return true
+	}
+	rec := []*AlertRecord{{Fingerprint: o.Fingerprint, Labels: o.Labels, Status: o.Status, StartsAt: o.StartsAt}}
+	for _, ix := range ixs {
+		if desires, _ := Plan(r.rules, rec, ix); len(desires) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 func statusLabel(s string) string {
 	if s == StatusFiring || s == StatusResolved {
 		return s
@@ -258,9 +308,16 @@ func statusLabel(s string) string {
 	return "invalid"
 }
 
+// reject counts a refused alert and logs it, at most one line per reason
+// and minute (a notification of 1,000 bad alerts is one line, its count
+// in the metric and the next line's similar_since_last).
 func (r *Rebalancer) reject(rej *Rejection, groupKey string) {
 	r.m.alertsIgnored.WithLabelValues(rej.Reason).Inc()
-	kv := []any{"fingerprint", rej.Fingerprint, "status", rej.Status, "rule", rej.Rule, "reason", rej.Reason, "group_key", groupKey}
+	ok, held := r.rejectLog.Allow(rej.Reason)
+	if !ok {
+		return
+	}
+	kv := []any{"fingerprint", rej.Fingerprint, "status", rej.Status, "rule", rej.Rule, "reason", rej.Reason, "group_key", clip(groupKey, 256), "similar_since_last", held}
 	if rej.Err != nil {
 		kv = append(kv, "err", rej.Err)
 	}
@@ -349,7 +406,7 @@ func (r *Rebalancer) Run(ctx context.Context) error {
 // the metrics, /-/healthy, /-/ready, and the operator page at "/".
 func (r *Rebalancer) Mux(telemetryPath string) *http.ServeMux {
 	mux := http.NewServeMux()
-	mux.Handle("/api/v1/alerts", WebhookHandler(r, r.auth, r.m, r.logger))
+	mux.Handle("/api/v1/alerts", WebhookHandler(r, r.auth, r.m, r.logger, r.refuseLog))
 	mux.Handle("/api/v1/state", StateHandler(r, r.auth))
 	mux.Handle("/api/v1/csrf", r.opHandler(http.MethodGet, r.serveCSRF))
 	mux.Handle("/api/v1/history", r.opHandler(http.MethodGet, r.serveHistory))

@@ -163,6 +163,9 @@ func (r *Rebalancer) reconcileSocket(ctx context.Context, s Socket, alerts []*Al
 		ss = rb
 	}
 	ix := indexServers(ss)
+	r.viewMu.Lock()
+	r.servers[name] = ix
+	r.viewMu.Unlock()
 	desires, unresolved := Plan(r.rules, alerts, ix)
 	dropHeld(desires, owned, released, holds)
 	alertsBy := map[haproxyapi.ServerRef][]string{}
@@ -212,6 +215,14 @@ func (r *Rebalancer) reconcileSocket(ctx context.Context, s Socket, alerts []*Al
 	if !mg.wake.IsZero() {
 		dec.wake(mg.wake)
 	}
+	// What the stepped servers' ownership was before this cycle's intent,
+	// to take the intent back if it cannot be written.
+	before := map[haproxyapi.ServerRef]*Ownership{}
+	for _, stp := range dec.Steps {
+		if o := dec.Owned[stp.Ref]; o != nil {
+			before[stp.Ref] = o.clone()
+		}
+	}
 	markSteps(dec.Owned, name, dec.Steps)
 	seq := r.commit(name, dec, markOK, pid, uptime, now)
 	if len(dec.Steps) == 0 {
@@ -222,7 +233,18 @@ func (r *Rebalancer) reconcileSocket(ctx context.Context, s Socket, alerts []*Al
 	// check HAProxy against, never a change it does not know it made.
 	if err := r.store.Sync(seq); err != nil {
 		r.m.stateWriteFails.Inc()
-		level.Error(logger).Log("msg", "State file not writable; not changing HAProxy", "socket", name, "file", r.store.Path(), "err", err)
+		// Nothing was sent: the state (and /api/v1/state) must not show
+		// an intent as pending that was never attempted.
+		r.store.Update(func(st *State) {
+			for _, stp := range dec.Steps {
+				if o := before[stp.Ref]; o != nil {
+					st.Owned[ownKey(name, stp.Ref)] = o.clone()
+				} else {
+					delete(st.Owned, ownKey(name, stp.Ref))
+				}
+			}
+		})
+		level.Error(logger).Log("msg", "State file not writable; not changing HAProxy (retried next cycle)", "socket", name, "file", r.store.Path(), "steps", len(dec.Steps), "err", err)
 		return dec.NextWake, err
 	}
 	cmds := make([]haproxyapi.Command, len(dec.Steps))
@@ -292,6 +314,9 @@ func (r *Rebalancer) reconcileSocket(ctx context.Context, s Socket, alerts []*Al
 			"action", stp.Action, "from", stp.From, "to", stp.To, "result", outcomes[i], "alerts", strings.Join(stp.Alerts, ","), "rules", strings.Join(stp.Rules, ","),
 			"command", stp.Cmd.String()}
 		switch {
+		case stepErrs[i] != nil && ctx.Err() != nil:
+			kv[1] = "Rebalancer action interrupted by shutdown: HAProxy may or may not have taken it; the state file keeps it pending and the next start checks HAProxy and completes it"
+			level.Warn(logger).Log(kv...)
 		case stepErrs[i] != nil:
 			level.Error(logger).Log(append(kv, "err", stepErrs[i])...)
 		case outcomes[i] == ResultMismatch:
@@ -300,7 +325,10 @@ func (r *Rebalancer) reconcileSocket(ctx context.Context, s Socket, alerts []*Al
 			level.Info(logger).Log(kv...)
 		}
 	}
-	if rbErr != nil {
+	switch {
+	case rbErr != nil && ctx.Err() != nil:
+		level.Info(logger).Log("msg", "Read-back after applying skipped: shutting down; the next start verifies", "socket", name)
+	case rbErr != nil:
 		level.Warn(logger).Log("msg", "Read-back after applying failed; the next cycle verifies", "socket", name, "err", rbErr)
 	}
 	if failed {
@@ -420,11 +448,17 @@ func finish(o *Ownership, s Step, outcome string, err error, verified bool, now 
 }
 
 func (r *Rebalancer) socketDown(name string, err error) {
+	if errors.Is(err, context.Canceled) {
+		// Shutting down mid-cycle: the socket is fine, the cycle was cut.
+		level.Info(r.logger).Log("msg", "Reconcile cycle stopped by shutdown", "socket", name)
+		return
+	}
 	r.m.socketUp.WithLabelValues(name).Set(0)
 	r.viewMu.Lock()
 	st := r.sockState[name]
 	wasUp := st.Up || st.SeenAt.IsZero()
 	st.Up, st.Error = false, err.Error()
+	delete(r.servers, name)
 	r.viewMu.Unlock()
 	if wasUp {
 		level.Error(r.logger).Log("msg", "HAProxy socket unreachable; intent is kept and applied when it answers again", "socket", name, "err", err)
@@ -536,6 +570,9 @@ func (r *Rebalancer) refresh(ctx context.Context, now time.Time) error {
 			continue
 		}
 		listed[o.Fingerprint] = true
+		if known[o.Fingerprint] == nil && !r.resolvesToServer(o) {
+			continue // names no server any socket has: not stored (as from a webhook)
+		}
 		o.At = a.UpdatedAt.UTC()
 		if o.At.IsZero() || o.At.After(date) {
 			o.At = date

@@ -99,6 +99,7 @@ func (r *Rebalancer) reload() error {
 	// Everything checked: swap.
 	r.cfgMu.Lock()
 	r.cfg, r.rules = cfg, cfg.CompiledRules()
+	r.store.SetMaxAlerts(cfg.Rebalancer.MaxAlerts)
 	if am != nil {
 		r.am = am
 	}

@@ -2,14 +2,17 @@ package rebalancer
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -27,7 +30,14 @@ type Store struct {
 	flushed  uint64
 	resolves []time.Time // firing→resolved transitions inside the mass-resolve window
 
+	maxAlerts int // 0: no cap
+
 	flushMu sync.Mutex
+	// onDisk is the digest of what the file holds (read at open or last
+	// written): a Sync whose snapshot is the same bytes writes nothing, so
+	// a reconcile that changed nothing costs no new inode and no fsync.
+	onDisk [sha256.Size]byte
+	writes uint64 // files written, for tests and metrics
 }
 
 // OpenStore loads the state file at path (a missing file is an empty
@@ -63,6 +73,7 @@ func OpenStore(path string) (*Store, error) {
 		return nil, fmt.Errorf("state file %s is damaged (%w); it lists the servers the rebalancer changed, so it is not ignored: repair it, or move it away after checking those servers by hand", path, err)
 	}
 	s.st = st
+	s.onDisk = sha256.Sum256(b)
 	return s, nil
 }
 
@@ -119,6 +130,15 @@ func decodeState(b []byte) (*State, error) {
 	return st, nil
 }
 
+// SetMaxAlerts caps the alerts tracked: Observe refuses a new alert
+// while the state holds n (0: no cap). Alerts already tracked are
+// updated whatever the count.
+func (s *Store) SetMaxAlerts(n int) {
+	s.mu.Lock()
+	s.maxAlerts = n
+	s.mu.Unlock()
+}
+
 // Path is the state file ("" in memory).
 func (s *Store) Path() string { return s.path }
 
@@ -157,13 +177,26 @@ func (s *Store) Sync(seq uint64) error {
 	if err != nil {
 		return err
 	}
-	if err := writeAtomic(s.path, append(data, '\n')); err != nil {
-		return err
+	data = append(data, '\n')
+	sum := sha256.Sum256(data)
+	if sum != s.onDisk {
+		if err := writeAtomic(s.path, data); err != nil {
+			return err
+		}
+		s.onDisk = sum
+		s.writes++
 	}
 	s.mu.Lock()
 	s.flushed = max(s.flushed, cur)
 	s.mu.Unlock()
 	return nil
+}
+
+// Writes is how many times the file was replaced since the store opened.
+func (s *Store) Writes() uint64 {
+	s.flushMu.Lock()
+	defer s.flushMu.Unlock()
+	return s.writes
 }
 
 // SyncAll makes the current state durable.
@@ -214,6 +247,9 @@ func writeAtomic(path string, data []byte) (err error) {
 // ObserveResult summarises one batch of observations.
 type ObserveResult struct {
 	Changed, Unchanged, Stale, NotTracked int
+	// OverCap counts new alerts refused because the state holds the
+	// maximum number of alerts already.
+	OverCap int
 	// Seq is the state that reflects the whole batch; once Sync(Seq)
 	// returns, answering the sender is safe (also for a batch that changed
 	// nothing, but whose earlier delivery is not durable yet).
@@ -247,6 +283,10 @@ func (s *Store) Observe(obs []Observation, now time.Time, mass MassResolveConfig
 		if rec == nil {
 			if o.Status != StatusFiring && o.Rule == "" {
 				res.NotTracked++
+				continue
+			}
+			if s.maxAlerts > 0 && len(s.st.Alerts) >= s.maxAlerts {
+				res.OverCap++
 				continue
 			}
 			s.seq++
@@ -351,4 +391,53 @@ func (st *State) gc(now time.Time, retention time.Duration) int {
 		}
 	}
 	return n
+}
+
+// StateLock is one process's exclusive hold on a state file. Two
+// rebalancers on one file would overwrite each other's view every cycle,
+// and after a crash one could leave a server drained that the other's
+// resolved alert should have restored.
+type StateLock struct{ f *os.File }
+
+// LockPath is the lock file beside a state file. The state file itself
+// cannot carry the lock: every write replaces it by a rename (a new inode).
+func LockPath(stateFile string) string { return stateFile + ".lock" }
+
+// LockStateFile takes an exclusive, non-blocking flock on the state file's
+// lock file and writes this process's pid into it. When another process
+// holds it the error names that process's pid. The kernel drops the lock
+// when the process dies, so a crash never leaves a stale lock behind.
+func LockStateFile(stateFile string) (*StateLock, error) {
+	p := LockPath(stateFile)
+	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("state file lock: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		holder := "unknown pid"
+		if b, rerr := os.ReadFile(p); rerr == nil {
+			if pid := strings.TrimSpace(string(b)); pid != "" {
+				holder = "pid " + pid
+			}
+		}
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("state file %s is in use by another rebalancer (%s holds %s); two rebalancers on one state file overwrite each other's view, so this one does not start", stateFile, holder, p)
+		}
+		return nil, fmt.Errorf("state file lock %s: %w", p, err)
+	}
+	if err := f.Truncate(0); err == nil {
+		_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	}
+	return &StateLock{f: f}, nil
+}
+
+// Release gives the lock up (the lock file stays, holding no lock).
+func (l *StateLock) Release() error {
+	if l == nil || l.f == nil {
+		return nil
+	}
+	err := l.f.Close()
+	l.f = nil
+	return err
 }

@@ -2,12 +2,14 @@ package rebalancer
 
 import (
 	"encoding/json"
+	"fmt"
 	"math/rand"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -336,5 +338,83 @@ func TestGCKeepsHeldAndRecent(t *testing.T) {
 	st.Alerts["recent"] = &AlertRecord{Fingerprint: "recent", Status: StatusResolved, ReceivedAt: t0.Add(23 * time.Hour)}
 	if n := st.gc(t0.Add(25*time.Hour), 24*time.Hour); n != 1 || st.Alerts["old"] != nil {
 		t.Fatalf("gc removed %d; left %v", n, sortedKeys(st.Alerts))
+	}
+}
+
+// TestStoreWritesOnlyOnChange: a Sync whose snapshot equals the file
+// leaves the file (its inode) alone; a real change replaces it.
+func TestStoreWritesOnlyOnChange(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "state.json")
+	s, err := OpenStore(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	res := s.Observe([]Observation{obs("a", StatusFiring, t0, t0)}, t0, noMass)
+	if err := s.Sync(res.Seq); err != nil {
+		t.Fatal(err)
+	}
+	inode := func() uint64 {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Sys().(*syscall.Stat_t).Ino
+	}
+	first := inode()
+	for i := 0; i < 3; i++ { // what a quiet reconcile does: an Update that changes nothing
+		if err := s.Sync(s.Update(func(*State) {})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := inode(); got != first || s.Writes() != 1 {
+		t.Fatalf("unchanged state rewritten: inode %d→%d, %d writes", first, got, s.Writes())
+	}
+	// After a restart, too: the file read at open is what is on disk.
+	s2, err := OpenStore(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s2.SyncAll(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s2.Sync(s2.Update(func(*State) {})); err != nil {
+		t.Fatal(err)
+	}
+	if got := inode(); got != first || s2.Writes() != 0 {
+		t.Fatalf("reopened unchanged state rewritten: %d writes", s2.Writes())
+	}
+	res = s2.Observe([]Observation{obs("b", StatusFiring, t0, t0)}, t0, noMass)
+	if err := s2.Sync(res.Seq); err != nil {
+		t.Fatal(err)
+	}
+	if got := inode(); got == first || s2.Writes() != 1 {
+		t.Fatalf("a change was not written: %d writes", s2.Writes())
+	}
+}
+
+// TestLockStateFile: a second holder is refused with the first one's pid;
+// after Release the file can be taken again.
+func TestLockStateFile(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "state.json")
+	l, err := LockStateFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = LockStateFile(p)
+	want := fmt.Sprintf("in use by another rebalancer (pid %d holds %s)", os.Getpid(), LockPath(p))
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("second lock: %v, want %q", err, want)
+	}
+	if err := l.Release(); err != nil {
+		t.Fatal(err)
+	}
+	l2, err := LockStateFile(p)
+	if err != nil {
+		t.Fatalf("after release: %v", err)
+	}
+	_ = l2.Release()
+	if _, err := LockStateFile(filepath.Join(t.TempDir(), "missing", "state.json")); err == nil || !strings.Contains(err.Error(), "state file lock") {
+		t.Fatalf("lock in a missing directory: %v", err)
 	}
 }

@@ -14,6 +14,8 @@ import (
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 	"github.com/prometheus/alertmanager/template"
+
+	"github.com/lbpilot/lbpilot/internal/lograte"
 )
 
 // MaxBodyBytes bounds a webhook body. 1,000 alerts with a dozen labels each
@@ -59,10 +61,18 @@ var errPersist = errors.New("state could not be persisted")
 // not JSON (not retried; re-sent at the next group_interval); 503 when the
 // state cannot be persisted (retried with backoff). Replaying any request
 // gives the same answer and changes nothing.
-func WebhookHandler(in Intake, auth *BearerAuth, m *metrics, logger log.Logger) http.Handler {
+//
+// Refusals happen before authentication, so they are logged at most once
+// per answer code and refusals' period (nil: a limiter of its own, with
+// lograte.DefaultPeriod), with the count held back; the metric counts
+// every one.
+func WebhookHandler(in Intake, auth *BearerAuth, m *metrics, logger log.Logger, refusals *lograte.Limiter) http.Handler {
+	if refusals == nil {
+		refusals = lograte.New(lograte.DefaultPeriod)
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		code := serveWebhook(in, auth, logger, w, r)
+		code := serveWebhook(in, auth, logger, refusals, w, r)
 		if m != nil {
 			m.webhookRequests.WithLabelValues(strconv.Itoa(code)).Inc()
 			m.webhookDuration.Observe(time.Since(start).Seconds())
@@ -70,9 +80,11 @@ func WebhookHandler(in Intake, auth *BearerAuth, m *metrics, logger log.Logger) 
 	})
 }
 
-func serveWebhook(in Intake, auth *BearerAuth, logger log.Logger, w http.ResponseWriter, r *http.Request) int {
+func serveWebhook(in Intake, auth *BearerAuth, logger log.Logger, refusals *lograte.Limiter, w http.ResponseWriter, r *http.Request) int {
 	fail := func(code int, msg string) int {
-		level.Warn(logger).Log("msg", "Webhook request refused", "code", code, "err", msg, "remote", r.RemoteAddr)
+		if ok, held := refusals.Allow(strconv.Itoa(code)); ok {
+			level.Warn(logger).Log("msg", "Webhook request refused", "code", code, "err", msg, "remote", r.RemoteAddr, "similar_since_last_warning", held)
+		}
 		writeJSON(w, code, map[string]string{"status": "error", "error": msg})
 		return code
 	}

@@ -88,7 +88,7 @@ func TestWebhookStatusCodes(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			in := &fakeIntake{err: tt.intakeErr}
 			m := newTestMetrics(t)
-			h := WebhookHandler(in, auth, m, log.NewNopLogger())
+			h := WebhookHandler(in, auth, m, log.NewNopLogger(), nil)
 			method := tt.method
 			if method == "" {
 				method = http.MethodPost
@@ -334,8 +334,10 @@ func TestWebhookInjectionSendsNothing(t *testing.T) {
 	if got := testutil.ToFloat64(hs.r.m.alertsIgnored.WithLabelValues(ReasonInvalidName)); got != float64(2*len(evil)) {
 		t.Fatalf("invalid_name counted %g, want %d", got, 2*len(evil))
 	}
-	if n := strings.Count(hs.logs.String(), "Alert rejected"); n != 2*len(evil) {
-		t.Fatalf("%d rejections logged", n)
+	// Every one counted, one line logged: a flood of bad alerts does not
+	// flood the log.
+	if n := strings.Count(hs.logs.String(), "Alert rejected"); n != 1 {
+		t.Fatalf("%d rejection lines logged for %d rejections of one reason", n, 2*len(evil))
 	}
 	if len(hs.r.StateView().Alerts) != 0 {
 		t.Fatal("hostile alerts were recorded")
@@ -364,6 +366,10 @@ func TestWebhook503WhenStateCannotBePersisted(t *testing.T) {
 		t.Fatal("reconcile succeeded without a writable state file")
 	}
 	hs.wantAdmin("be_app", "web1", haproxyapi.StateReady)
+	// Never attempted, so never shown as owned (pending) either.
+	if owned := hs.r.StateView().Owned; len(owned) != 0 {
+		t.Fatalf("/api/v1/state shows %d owned server(s) after an intent that could not be written: %+v", len(owned), owned[0])
+	}
 	if got := testutil.ToFloat64(hs.r.m.stateWriteFails); got < 2 {
 		t.Fatalf("state_write_failures_total %g", got)
 	}
@@ -401,5 +407,83 @@ func TestWebhookReplayAnswersTheSame(t *testing.T) {
 	}
 	if answers[1] != answers[2] {
 		t.Fatalf("replays answered differently: %q vs %q", answers[1], answers[2])
+	}
+}
+
+// TestWebhookBoundsState: alerts with oversized labels are refused (one
+// log line per notification, every one counted); past max_alerts new
+// alerts are refused; once HAProxy has been read, an alert naming a
+// server no socket has is not stored. The state file stays small.
+func TestWebhookBoundsState(t *testing.T) {
+	hs := newHarness(t, "rebalancer: {max_alerts: 3}\n", three())
+	t0 := hs.clock.Now()
+	var alerts []any
+	for i := 0; i < 5; i++ {
+		a := alert(StatusFiring, "big"+strconv.Itoa(i), "drain", "be_app", "web1", t0)
+		a.Labels["junk"] = strings.Repeat("x", 100<<10) // under the 1 MiB body limit all together
+		alerts = append(alerts, a)
+	}
+	b, _ := json.Marshal(map[string]any{"version": "4", "status": "firing", "alerts": alerts})
+	hs.mustPost(b)
+	if got := testutil.ToFloat64(hs.r.m.alertsIgnored.WithLabelValues(ReasonLabelsTooLarge)); got != 5 {
+		t.Errorf("labels_too_large counted %g, want 5", got)
+	}
+	if n := strings.Count(hs.logs.String(), "Alerts with oversized labels refused"); n != 1 {
+		t.Errorf("%d log lines for one notification of oversized alerts, want 1", n)
+	}
+
+	hs.mustReconcile() // HAProxy's servers are known from here on
+	b, _ = json.Marshal(map[string]any{"version": "4", "status": "firing", "alerts": []any{alert(StatusFiring, "ghost", "drain", "be_app", "web9", t0)}})
+	hs.mustPost(b)
+	if got := testutil.ToFloat64(hs.r.m.alertsIgnored.WithLabelValues(ReasonNoServer)); got != 1 {
+		t.Errorf("no_server counted %g, want 1", got)
+	}
+
+	alerts = nil
+	for i := 0; i < 5; i++ {
+		alerts = append(alerts, alert(StatusFiring, "ok"+strconv.Itoa(i), "drain", "be_app", []string{"web1", "web2", "web3"}[i%3], t0))
+	}
+	b, _ = json.Marshal(map[string]any{"version": "4", "status": "firing", "alerts": alerts})
+	hs.mustPost(b)
+	if got := testutil.ToFloat64(hs.r.m.alertsIgnored.WithLabelValues(ReasonTooManyAlerts)); got != 2 {
+		t.Errorf("too_many_alerts counted %g, want 2", got)
+	}
+	if n := len(hs.r.StateView().Alerts); n != 3 {
+		t.Errorf("%d alerts tracked, want max_alerts 3", n)
+	}
+	if err := hs.r.store.SyncAll(); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(hs.cfg.Rebalancer.StateFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Size() > 16<<10 {
+		t.Errorf("state file of %d bytes", fi.Size())
+	}
+	if b, _ := os.ReadFile(hs.cfg.Rebalancer.StateFile); strings.Contains(string(b), "ghost") || strings.Contains(string(b), "big0") {
+		t.Errorf("refused alerts on disk: %s", b)
+	}
+}
+
+// TestWebhookRefusalsLogOnce: a flood of unauthenticated requests is
+// counted in full and logged once per answer code.
+func TestWebhookRefusalsLogOnce(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(p, []byte("s3cret"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	hs := newHarness(t, "rebalancer: {bearer_token_file: "+p+"}\n", three())
+	const n = 200
+	for i := 0; i < n; i++ {
+		if code := hs.post([]byte(`{}`)); code != http.StatusUnauthorized {
+			t.Fatalf("unauthenticated: %d", code)
+		}
+	}
+	if got := testutil.ToFloat64(hs.r.m.webhookRequests.WithLabelValues("401")); got != n {
+		t.Errorf("401 counted %g times, want %d", got, n)
+	}
+	if c := strings.Count(hs.logs.String(), "Webhook request refused"); c != 1 {
+		t.Errorf("%d log lines for %d refusals, want 1", c, n)
 	}
 }

@@ -36,6 +36,7 @@ type agentRole struct {
 	configFile    string
 	configCheck   bool
 	webConfigFile string
+	limits        webserver.Limits
 
 	listen, httpListen, source, target, mode string
 	allow                                    []string
@@ -61,6 +62,7 @@ func newAgentRole(cmd *kingpin.CmdClause) role {
 	cmd.Flag("config.file", "Agent configuration file (an agent: section whose keys are these flags' names without agent., dashes as underscores). Flags given on the command line override it.").PlaceHolder("FILE").StringVar(&r.configFile)
 	cmd.Flag("config.check", "Validate the configuration (file and flags) and exit.").BoolVar(&r.configCheck)
 	cmd.Flag("web.config.file", "exporter-toolkit web configuration file (TLS, basic auth) for the HTTP listener.").PlaceHolder("FILE").StringVar(&r.webConfigFile)
+	webserver.AddFlags(cmd, &r.limits)
 	flag("agent.listen-address", "TCP address answering HAProxy's agent-check.").Default(agent.DefaultListenAddress).StringVar(&r.listen)
 	flag("agent.http-listen-address", "Address serving GET /health (for ELB/ALB and nginx) and /metrics; empty turns HTTP off.").Default(agent.DefaultHTTPListenAddress).StringVar(&r.httpListen)
 	flag("agent.allow", "Source network answered, as a CIDR or address (repeatable or comma-separated, like xinetd's only_from); others are closed without a reply. Default: every source.").PlaceHolder("CIDR").StringsVar(&r.allow)
@@ -152,6 +154,9 @@ func (r *agentRole) run(ctx context.Context, stdout, stderr io.Writer) int {
 	if err == nil {
 		err = cfg.Complete()
 	}
+	if err == nil {
+		err = r.limits.Validate()
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, "lbpilot agent:", err)
 		return 1
@@ -192,7 +197,19 @@ func (r *agentRole) run(ctx context.Context, stdout, stderr io.Writer) int {
 	}
 	level.Info(logger).Log("msg", "Starting lbpilot agent", "version", version.Info(), "listen", ln.Addr(), "source", opts.Kind,
 		"target", opts.Target, "mode", opts.Policy.Mode, "thresholds", opts.Policy.Thresholds, "allow", opts.Allow, "http", *cfg.HTTPListenAddress)
-	if opts.Allow.Empty() {
+	var open []string
+	if opts.Allow.Empty() && !webserver.Loopback(cfg.ListenAddress) {
+		open = append(open, "agent checks on "+cfg.ListenAddress+" (no --agent.allow)")
+	}
+	if addr := *cfg.HTTPListenAddress; addr != "" {
+		sd := false
+		if len(webserver.Unauthenticated(&web.FlagConfig{WebListenAddresses: &[]string{addr}, WebSystemdSocket: &sd, WebConfigFile: &r.webConfigFile})) > 0 {
+			open = append(open, "HTTP on "+addr+" (no basic_auth_users in --web.config.file)")
+		}
+	}
+	if len(open) > 0 {
+		level.Warn(logger).Log("msg", "Serving without authentication on a non-loopback address: anyone who reaches it can read this host's load, or hold connections", "open", strings.Join(open, "; "))
+	} else if opts.Allow.Empty() {
 		level.Info(logger).Log("msg", "Answering agent checks from every source; --agent.allow restricts them")
 	}
 	if _, set := cfg.Thresholds["connections"]; opts.Kind == agent.EMQX && !set {
@@ -244,7 +261,7 @@ func (r *agentRole) run(ctx context.Context, stdout, stderr io.Writer) int {
 	if addr := *cfg.HTTPListenAddress; addr != "" {
 		running++
 		flags := &web.FlagConfig{WebListenAddresses: &[]string{addr}, WebSystemdSocket: new(bool), WebConfigFile: &r.webConfigFile}
-		go func() { errc <- webserver.Run(ctx, mux, flags, logger) }()
+		go func() { errc <- webserver.RunWith(ctx, mux, flags, r.limits, logger) }()
 	}
 	code := 0
 	for ; running > 0; running-- {
@@ -286,6 +303,7 @@ func agentMux(a *agent.Agent, reload func() error) (http.Handler, error) {
 		Name:        "lbpilot agent",
 		Description: "HAProxy agent-check with load-aware weights from the local WCS, SRS or EMQX",
 		Version:     version.Info(),
+		Profiling:   "false", // no pprof handlers are served: no links to them
 		Links: []web.LandingLinks{
 			{Address: "/health", Text: "Health (JSON verdict)"},
 			{Address: "/metrics", Text: "Metrics"},

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -35,12 +36,15 @@ type exporterRole struct {
 	configCheck    bool
 	timeoutOffset  float64
 	maxConcurrency int
+	maxProbes      int
 	emqxKeyFile    string
+	limits         webserver.Limits
 }
 
 func newExporterRole(cmd *kingpin.CmdClause) role {
 	r := &exporterRole{}
 	r.web = kingpinflag.AddFlags(cmd, ":9708")
+	webserver.AddFlags(cmd, &r.limits)
 	logging.AddFlags(cmd, &r.log)
 	cmd.Flag("web.telemetry-path", "Path under which to expose the exporter's own metrics and every configured target.").Default("/metrics").StringVar(&r.telemetryPath)
 	cmd.Flag("web.disable-exporter-metrics", "Exclude go_* and process_* metrics about the exporter itself from the telemetry path.").BoolVar(&r.disableSelf)
@@ -48,6 +52,7 @@ func newExporterRole(cmd *kingpin.CmdClause) role {
 	cmd.Flag("config.check", "Validate the configuration file and exit.").BoolVar(&r.configCheck)
 	cmd.Flag("timeout-offset", "Seconds subtracted from Prometheus's scrape timeout to leave time for the response.").Default("0.5").Float64Var(&r.timeoutOffset)
 	cmd.Flag("scrape.concurrency", "Maximum number of targets one request scrapes at the same time.").Default("16").IntVar(&r.maxConcurrency)
+	cmd.Flag("probe.max-concurrent", "Maximum number of /probe scrapes running at once (concurrent probes of the same target share one); past it /probe answers 503.").Default(fmt.Sprint(exporter.DefaultMaxProbes)).IntVar(&r.maxProbes)
 	cmd.Flag("collector.emqx.api-key-file", "File whose first line is the EMQX API key and secret as key:secret (EMQX 4: AppID:secret); used by every emqx module that sets no credentials itself, the built-in one included.").
 		Envar("LBPILOT_EMQX_API_KEY_FILE").PlaceHolder("FILE").StringVar(&r.emqxKeyFile)
 	return r
@@ -84,11 +89,23 @@ func (r *exporterRole) run(ctx context.Context, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "--timeout-offset must not be negative")
 		return 2
 	}
+	if r.maxProbes < 1 {
+		fmt.Fprintln(stderr, "--probe.max-concurrent must be at least 1")
+		return 2
+	}
+	if err := r.limits.Validate(); err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
 	level.Info(logger).Log("msg", "Starting lbpilot exporter", "version", version.Info(), "build_context", version.BuildContext())
+	if open := webserver.Unauthenticated(r.web); len(open) > 0 {
+		level.Warn(logger).Log("msg", "Serving without authentication on a non-loopback address: anyone who reaches it can scrape, reload and probe; set basic_auth_users in --web.config.file or listen on 127.0.0.1", "addresses", strings.Join(open, ","))
+	}
 	e, err := exporter.New(exporter.Options{
 		ConfigFile:             r.configFile,
 		TimeoutOffset:          time.Duration(r.timeoutOffset * float64(time.Second)),
 		Concurrency:            r.maxConcurrency,
+		MaxProbes:              r.maxProbes,
 		DisableExporterMetrics: r.disableSelf,
 		EMQXAPIKeyFile:         r.emqxKeyFile,
 		Logger:                 logger,
@@ -114,7 +131,7 @@ func (r *exporterRole) run(ctx context.Context, stdout, stderr io.Writer) int {
 		level.Error(logger).Log("msg", "Building HTTP handlers", "err", err)
 		return 1
 	}
-	if err := webserver.Run(ctx, h, r.web, logger); err != nil {
+	if err := webserver.RunWith(ctx, h, r.web, r.limits, logger); err != nil {
 		level.Error(logger).Log("msg", "HTTP server failed", "err", err)
 		return 1
 	}
@@ -134,6 +151,7 @@ func exporterMux(e *exporter.Exporter, telemetryPath string, logger log.Logger) 
 			Name:        "lbpilot exporter",
 			Description: "Prometheus metrics for HAProxy, Flashphoner WCS, SRS and EMQX",
 			Version:     version.Info(),
+			Profiling:   "false", // no pprof handlers are served: no links to them
 			Form: web.LandingForm{
 				Action: "/probe",
 				Inputs: []web.LandingFormInput{

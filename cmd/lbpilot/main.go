@@ -14,6 +14,8 @@ import (
 
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/prometheus/common/version"
+
+	"github.com/lbpilot/lbpilot/internal/redact"
 )
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
@@ -44,6 +46,8 @@ func register(name, help string, f func(*kingpin.CmdClause) role) {
 type terminated int
 
 func run(args []string, stdout, stderr io.Writer) (code int) {
+	// Whatever any path prints, a password written into a URL is hidden.
+	stdout, stderr = redact.Writer(stdout), redact.Writer(stderr)
 	defer func() {
 		switch p := recover().(type) {
 		case nil:
@@ -75,6 +79,7 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 		fmt.Fprintln(stdout, version.Print("lbpilot"))
 		return 0
 	}
+	applyMemoryLimit()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	// Nested commands (lbpilot ctl status) run their top-level role.

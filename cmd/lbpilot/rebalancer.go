@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -41,6 +42,7 @@ type rebalancerRole struct {
 	bearerTokenFile   string
 	alertmanagerURL   string
 	dryRun            bool
+	limits            webserver.Limits
 
 	set map[string]*bool // flags given on the command line override the config file
 }
@@ -48,6 +50,7 @@ type rebalancerRole struct {
 func newRebalancerRole(cmd *kingpin.CmdClause) role {
 	r := &rebalancerRole{set: map[string]*bool{}}
 	r.web = kingpinflag.AddFlags(cmd, ":9709")
+	webserver.AddFlags(cmd, &r.limits)
 	logging.AddFlags(cmd, &r.log)
 	flag := func(name, help string) *kingpin.FlagClause {
 		b := new(bool)
@@ -91,6 +94,10 @@ func (r *rebalancerRole) config() (*rebalancer.Config, error) {
 		cfg.Rebalancer.MinHold = r.minHold
 	}
 	if *r.set["rebalancer.bearer-token-file"] {
+		if r.bearerTokenFile == "" {
+			// An empty value would silently turn the API's authentication off.
+			return nil, fmt.Errorf("--rebalancer.bearer-token-file is empty: give the token file, or leave the flag out to run without a bearer token")
+		}
 		cfg.Rebalancer.BearerTokenFile = r.bearerTokenFile
 	}
 	if *r.set["alertmanager.url"] {
@@ -115,6 +122,9 @@ func (r *rebalancerRole) run(ctx context.Context, stdout, stderr io.Writer) int 
 		return 2
 	}
 	cfg, err := r.config()
+	if err == nil {
+		err = r.limits.Validate()
+	}
 	if err != nil {
 		if r.configCheck {
 			fmt.Fprintln(stderr, err)
@@ -129,6 +139,18 @@ func (r *rebalancerRole) run(ctx context.Context, stdout, stderr io.Writer) int 
 		return 0
 	}
 	level.Info(logger).Log("msg", "Starting lbpilot rebalancer", "version", version.Info(), "build_context", version.BuildContext())
+	if open := webserver.Unauthenticated(r.web); len(open) > 0 && cfg.Rebalancer.BearerTokenFile == "" {
+		level.Warn(logger).Log("msg", "Serving without authentication on a non-loopback address: anyone who reaches it can post alerts that drain servers; set --rebalancer.bearer-token-file or basic_auth_users in --web.config.file, or listen on 127.0.0.1", "addresses", strings.Join(open, ","))
+	}
+	if !cfg.Rebalancer.DryRun {
+		// A dry run never writes the state file, so it may shadow a real one.
+		lock, err := rebalancer.LockStateFile(cfg.Rebalancer.StateFile)
+		if err != nil {
+			level.Error(logger).Log("msg", "Cannot start the rebalancer", "err", err)
+			return 1
+		}
+		defer lock.Release()
+	}
 	load := func() (*rebalancer.Config, error) {
 		c, err := r.config()
 		if err == nil {
@@ -163,7 +185,7 @@ func (r *rebalancerRole) run(ctx context.Context, stdout, stderr io.Writer) int 
 		_ = rb.Run(loopCtx)
 	}()
 	code := 0
-	if err := webserver.Run(ctx, http.Handler(mux), r.web, logger); err != nil {
+	if err := webserver.RunWith(ctx, http.Handler(mux), r.web, r.limits, logger); err != nil {
 		level.Error(logger).Log("msg", "HTTP server failed", "err", err)
 		code = 1
 	}

@@ -3,10 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -228,4 +230,48 @@ func TestRebalancerServesWithBasicAuth(t *testing.T) {
 	if strings.Contains(logs.String(), "hunter2") {
 		t.Fatal("password in the log")
 	}
+}
+
+// TestRebalancerEmptyBearerTokenFile: an empty value would run the API
+// without authentication; it is a startup error instead.
+func TestRebalancerEmptyBearerTokenFile(t *testing.T) {
+	code, _, stderr := runArgs("rebalancer", "--haproxy.socket=unix:/nonexistent.sock", "--rebalancer.bearer-token-file=", "--config.check")
+	if code != 1 || !strings.Contains(stderr, "--rebalancer.bearer-token-file is empty") {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+}
+
+// TestRebalancerStateFileLock runs two real rebalancer processes on one
+// state file: the second exits 1 naming the first's pid; a dry run may
+// still shadow the first; the lock goes with the first's exit.
+func TestRebalancerStateFileLock(t *testing.T) {
+	h := haproxytest.NewHAProxy(t, []haproxytest.Server{{Backend: "be_app", Name: "web1", Up: true}})
+	bin := buildBinary(t)
+	state := filepath.Join(t.TempDir(), "state.json")
+	args := func(port int, extra ...string) []string {
+		return append([]string{"rebalancer", "--haproxy.socket=" + h.Socket.Addr, "--rebalancer.state-file=" + state,
+			fmt.Sprintf("--web.listen-address=127.0.0.1:%d", port)}, extra...)
+	}
+	port := testenv.FreePort(t)
+	first := startProcess(t, bin, args(port)...)
+	waitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/-/ready", port))
+
+	out, err := exec.Command(bin, args(testenv.FreePort(t))...).CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("second rebalancer: %v\n%s", err, out)
+	}
+	if want := fmt.Sprintf("pid %d holds", first.cmd.Process.Pid); !strings.Contains(string(out), want) {
+		t.Fatalf("second rebalancer does not name the holder (%q):\n%s", want, out)
+	}
+
+	dryPort := testenv.FreePort(t)
+	dry := startProcess(t, bin, args(dryPort, "--dry-run")...)
+	waitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/-/ready", dryPort))
+	dry.stop(t)
+
+	first.stop(t)
+	third := startProcess(t, bin, args(port)...)
+	waitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/-/ready", port))
+	third.stop(t)
 }

@@ -2,6 +2,7 @@ package haproxy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -90,7 +91,7 @@ func New(opts Options, t collectors.Target, _ collectors.Logger) (*Collector, er
 			return nil, err
 		}
 		for _, e := range eps {
-			cl, err := haproxyapi.New(e.addr)
+			cl, err := haproxyapi.New(e.addr, haproxyapi.WithMaxResponse(opts.MaxResponseBytes))
 			if err != nil {
 				return nil, err
 			}
@@ -325,6 +326,9 @@ func (c *Collector) fetch(ctx context.Context) (*snapshot, error) {
 	c.fetchModules(ctx, &g, c.client, &s.mods)
 	err := g.Wait()
 	c.aggregate(s)
+	if c.client != nil && errors.Is(err, haproxyapi.ErrResponseTooLarge) {
+		err = fmt.Errorf("%w (the module's haproxy.max_response_bytes; raise it if this HAProxy is really that large)", err)
+	}
 	return s, err
 }
 
@@ -371,9 +375,12 @@ func (c *Collector) fetchStat(ctx context.Context) (*haproxyapi.Stat, error) {
 		return nil, fmt.Errorf("GET %s: %w", upstream.RedactURL(c.csvURL), err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, haproxyapi.DefaultMaxResponse))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, c.opts.MaxResponseBytes+1))
 	if err != nil {
 		return nil, fmt.Errorf("GET %s: %w", upstream.RedactURL(c.csvURL), err)
+	}
+	if int64(len(body)) > c.opts.MaxResponseBytes {
+		return nil, fmt.Errorf("GET %s: %w: more than %d bytes (the module's haproxy.max_response_bytes)", upstream.RedactURL(c.csvURL), haproxyapi.ErrResponseTooLarge, c.opts.MaxResponseBytes)
 	}
 	if resp.StatusCode != http.StatusOK {
 		return nil, &upstream.HTTPError{URL: c.csvURL, Status: resp.StatusCode, Body: upstream.Excerpt(body, 120)}

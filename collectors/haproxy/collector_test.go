@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -23,6 +24,7 @@ import (
 
 	"github.com/lbpilot/lbpilot/collectors"
 	"github.com/lbpilot/lbpilot/internal/expo"
+	"github.com/lbpilot/lbpilot/internal/haproxyapi"
 	"github.com/lbpilot/lbpilot/internal/haproxyapi/haproxytest"
 	"github.com/lbpilot/lbpilot/internal/upstream"
 )
@@ -200,6 +202,30 @@ func TestUpdateErrors(t *testing.T) {
 		c := newCollector(t, nil, srv.URL+"/stats", nil)
 		err := c.Update(ctx, make(chan prometheus.Metric, 10000))
 		if err == nil || !strings.Contains(err.Error(), "no CSV header") {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	// An answer past max_response_bytes fails the scrape, naming the key,
+	// over the socket and over HTTP (it used to be cut at 256 MiB and
+	// parsed as if whole).
+	t.Run("socket answer over max_response_bytes", func(t *testing.T) {
+		addr := haproxytest.NewSocket(t, haproxytest.Static([]byte(strings.Repeat("x", 10000)))).Addr
+		o := DefaultOptions()
+		o.MaxResponseBytes = 4096
+		err := newCollector(t, o, addr, nil).Update(ctx, make(chan prometheus.Metric, 10000))
+		if !errors.Is(err, haproxyapi.ErrResponseTooLarge) || !strings.Contains(err.Error(), "haproxy.max_response_bytes") {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("stats page over max_response_bytes", func(t *testing.T) {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_, _ = w.Write([]byte("# pxname,svname\n" + strings.Repeat("x,y\n", 5000)))
+		}))
+		defer srv.Close()
+		o := DefaultOptions()
+		o.MaxResponseBytes = 4096
+		err := newCollector(t, o, srv.URL+"/stats", nil).Update(ctx, make(chan prometheus.Metric, 10000))
+		if !errors.Is(err, haproxyapi.ErrResponseTooLarge) || !strings.Contains(err.Error(), "more than 4096 bytes (the module's haproxy.max_response_bytes)") {
 			t.Fatalf("err = %v", err)
 		}
 	})

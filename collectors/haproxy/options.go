@@ -51,7 +51,9 @@ type Options struct {
 	ProcessLabel bool `yaml:"process_label"`
 	// HTTPOptions: http_client_config for stats page targets (basic_auth
 	// of `stats auth`, TLS, proxy) and its deprecated aliases; socket
-	// targets ignore it.
+	// targets ignore it, except max_response_bytes, which bounds one
+	// answer of the socket (`show stat`) too (default
+	// DefaultMaxResponseBytes).
 	upstream.HTTPOptions `yaml:",inline"`
 
 	include, exclude []*regexp.Regexp
@@ -74,6 +76,12 @@ const (
 	DefaultStickTableEntries = 100
 	MaxStickTableEntries     = 10000
 )
+
+// DefaultMaxResponseBytes is sized to the largest HAProxy: `show stat`
+// of 10,000 servers is about 15 MB, so four times that leaves room, while
+// an endless or hostile upstream is cut off long before it can cost
+// hundreds of megabytes.
+const DefaultMaxResponseBytes = 64 << 20
 
 // DefaultOptions returns the options of the built-in haproxy module.
 func DefaultOptions() *Options {
@@ -115,6 +123,12 @@ func (o *Options) Validate() error {
 	if o.ServersState == nil {
 		t := true
 		o.ServersState = &t
+	}
+	if o.MaxResponseBytes == 0 {
+		o.MaxResponseBytes = DefaultMaxResponseBytes
+	}
+	if o.MaxResponseBytes < 4<<10 {
+		return fmt.Errorf("haproxy: max_response_bytes %d: want at least 4096", o.MaxResponseBytes)
 	}
 	var err error
 	if o.include, err = compileAll("include_metrics", o.IncludeMetrics); err != nil {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net"
 	"strings"
+
+	"github.com/lbpilot/lbpilot/internal/redact"
 )
 
 // Address is a parsed runtime-socket address.
@@ -51,9 +53,14 @@ func unixAddr(orig, path string) (Address, error) {
 }
 
 func tcpAddr(orig, hostport string) (Address, error) {
+	if strings.Contains(hostport, "@") {
+		// The runtime socket has no authentication; "user:password@" here
+		// would otherwise reach the dialer and echo back in its errors.
+		return Address{}, fmt.Errorf("HAProxy socket address %q: credentials (user:password@) are not part of a runtime socket address; protect a TCP socket by binding it to loopback", redact.URL(orig))
+	}
 	host, port, err := net.SplitHostPort(hostport)
 	if err != nil {
-		return Address{}, fmt.Errorf("HAProxy socket address %q: %w", orig, err)
+		return Address{}, fmt.Errorf("HAProxy socket address %q: %w", redact.URL(orig), redact.Error(err))
 	}
 	if port == "" || host == "" {
 		return Address{}, fmt.Errorf("HAProxy socket address %q: want host:port", orig)

@@ -75,6 +75,10 @@ type ConnError struct {
 func (e *ConnError) Error() string { return fmt.Sprintf("HAProxy %s %s: %v", e.Addr, e.Op, e.Err) }
 func (e *ConnError) Unwrap() error { return e.Err }
 
+// ErrResponseTooLarge is an answer cut off at the client's maximum
+// response size; nothing of it is used.
+var ErrResponseTooLarge = errors.New("response too large")
+
 // IsConnError reports whether err is (or wraps) a transport failure.
 func IsConnError(err error) bool {
 	var ce *ConnError
@@ -126,7 +130,7 @@ func (c *Client) execStreamSized(ctx context.Context, line string, sizeHint int,
 		n, err := conn.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
 		if int64(len(buf)) > c.maxResponse {
-			return nil, &ConnError{Addr: c.addr.String(), Op: "read", Err: fmt.Errorf("response larger than %d bytes", c.maxResponse)}
+			return nil, &ConnError{Addr: c.addr.String(), Op: "read", Err: fmt.Errorf("%w: larger than %d bytes", ErrResponseTooLarge, c.maxResponse)}
 		}
 		if n > 0 && onData != nil {
 			onData(buf)

@@ -16,6 +16,8 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
+
+	"github.com/lbpilot/lbpilot/internal/redact"
 )
 
 // Levels and formats accepted by the flags, in the order shown in --help.
@@ -58,7 +60,9 @@ func NewWriter(w io.Writer, c Config) (log.Logger, error) {
 	if err != nil {
 		return nil, err
 	}
-	l = level.NewFilter(l, opt)
+	// Every line passes the redaction of credentials in URLs: error
+	// messages echo config values (see internal/redact).
+	l = level.NewFilter(redact.Logger(l), opt)
 	return log.With(l, "ts", log.TimestampFormat(time.Now, time.RFC3339Nano), "caller", caller), nil
 }
 

@@ -3,6 +3,7 @@ package upstream
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -29,8 +30,9 @@ const idleConnTimeout = 90 * time.Second
 type ClientConfig struct {
 	Config promconfig.HTTPClientConfig
 
-	insecureKey bool
-	decodeErr   error // a value common refused (a bad proxy_url, tls_config)
+	insecureKey  bool
+	redirectsKey bool  // follow_redirects was written
+	decodeErr    error // a value common refused (a bad proxy_url, tls_config)
 }
 
 // UnmarshalYAML decodes through the caller's decoder, so unknown keys
@@ -56,6 +58,7 @@ func (c *ClientConfig) UnmarshalYAML(unmarshal func(any) error) error {
 	if tls, ok := raw["tls_config"].(map[string]any); ok {
 		_, c.insecureKey = tls["insecure_skip_verify"]
 	}
+	_, c.redirectsKey = raw["follow_redirects"]
 	return nil
 }
 
@@ -82,6 +85,10 @@ type HTTPOptions struct {
 	PasswordFile       string `yaml:"password_file,omitempty"`
 	InsecureSkipVerify *bool  `yaml:"insecure_skip_verify,omitempty"`
 
+	// MaxResponseBytes bounds one answer's body; a larger one fails the
+	// request with an error naming the key. 0 keeps DefaultMaxBody.
+	MaxResponseBytes int64 `yaml:"max_response_bytes,omitempty"`
+
 	prepared *prepared
 }
 
@@ -102,13 +109,19 @@ func (o *HTTPOptions) Prepare(kind string) error {
 		return nil
 	}
 	cfg := promconfig.DefaultHTTPClientConfig
-	insecureKey := false
+	insecureKey, redirectsKey := false, false
 	if o.HTTPClientConfig != nil {
 		if err := o.HTTPClientConfig.decodeErr; err != nil {
 			return fmt.Errorf("%s: http_client_config: %w", kind, err)
 		}
 		cfg = o.HTTPClientConfig.Config
-		insecureKey = o.HTTPClientConfig.insecureKey
+		insecureKey, redirectsKey = o.HTTPClientConfig.insecureKey, o.HTTPClientConfig.redirectsKey
+	}
+	if !redirectsKey {
+		// An upstream API answers where it is asked; a redirect is a
+		// misconfiguration or someone steering the request (and its
+		// credentials) elsewhere. Common's default is true; lbpilot's is false.
+		cfg.FollowRedirects = false
 	}
 	var old, repl []string
 	if o.Username != "" || o.PasswordFile != "" {
@@ -153,8 +166,17 @@ func (o *HTTPOptions) Prepare(kind string) error {
 	if err != nil {
 		return fmt.Errorf("%s: http_client_config: %w", kind, err)
 	}
+	if cfg.FollowRedirects {
+		hc.CheckRedirect = sameOrigin
+	}
+	if o.MaxResponseBytes < 0 {
+		return fmt.Errorf("%s: max_response_bytes must not be negative", kind)
+	}
+	if o.MaxResponseBytes > 0 {
+		hc.Transport = limitBodies{next: hc.Transport, max: o.MaxResponseBytes}
+	}
 	if o.HTTPClientConfig != nil || len(old) > 0 {
-		o.HTTPClientConfig = &ClientConfig{Config: cfg, insecureKey: insecureKey}
+		o.HTTPClientConfig = &ClientConfig{Config: cfg, insecureKey: insecureKey, redirectsKey: true}
 	}
 	o.Username, o.PasswordFile, o.InsecureSkipVerify = "", "", nil
 	p := &prepared{kind: kind, client: hc, deprecated: old}
@@ -274,6 +296,77 @@ func (o *HTTPOptions) HasAuth() bool {
 	}
 	c := &o.HTTPClientConfig.Config
 	return c.BasicAuth != nil || c.Authorization != nil || c.OAuth2 != nil || c.BearerToken != "" || c.BearerTokenFile != ""
+}
+
+// SendsCredentials reports whether requests of these options carry
+// anything secret: basic auth, an authorization header, oauth2, a TLS
+// client certificate or custom headers. Such a module must not be
+// pointed at an arbitrary /probe target.
+func (o *HTTPOptions) SendsCredentials() bool {
+	if o.HasAuth() {
+		return true
+	}
+	if o.HTTPClientConfig == nil {
+		return false
+	}
+	c := &o.HTTPClientConfig.Config
+	return c.TLSConfig.CertFile != "" || c.TLSConfig.Cert != "" || (c.HTTPHeaders != nil && len(c.HTTPHeaders.Headers) > 0)
+}
+
+// limitBodies fails the read of a response body past max bytes.
+type limitBodies struct {
+	next http.RoundTripper
+	max  int64
+}
+
+func (l limitBodies) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := l.next.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	resp.Body = &limitedBody{ReadCloser: resp.Body, left: l.max, max: l.max}
+	return resp, nil
+}
+
+// ErrBodyTooLarge is a response body past the module's max_response_bytes.
+var ErrBodyTooLarge = errors.New("response too large")
+
+type limitedBody struct {
+	io.ReadCloser
+	left, max int64
+}
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	if b.left < 0 {
+		return 0, fmt.Errorf("%w: body larger than %d bytes (the module's max_response_bytes)", ErrBodyTooLarge, b.max)
+	}
+	if int64(len(p)) > b.left+1 {
+		p = p[:b.left+1]
+	}
+	n, err := b.ReadCloser.Read(p)
+	b.left -= int64(n)
+	if b.left < 0 {
+		return n, fmt.Errorf("%w: body larger than %d bytes (the module's max_response_bytes)", ErrBodyTooLarge, b.max)
+	}
+	return n, err
+}
+
+// maxRedirects is net/http's own limit.
+const maxRedirects = 10
+
+// sameOrigin follows a redirect only to the same scheme, host and port:
+// the credentials a module sends (basic auth, and the headers common's
+// round tripper adds to every request) must never reach another listener.
+// net/http itself keeps Authorization across a change of port.
+func sameOrigin(req *http.Request, via []*http.Request) error {
+	if len(via) >= maxRedirects {
+		return fmt.Errorf("stopped after %d redirects", maxRedirects)
+	}
+	first := via[0].URL
+	if req.URL.Scheme != first.Scheme || req.URL.Host != first.Host {
+		return fmt.Errorf("redirect to %s refused: a redirect may not leave %s://%s (credentials are never sent elsewhere)", RedactURL(req.URL.String()), first.Scheme, first.Host)
+	}
+	return nil
 }
 
 // Deprecation is a module block's use of the deprecated keys.

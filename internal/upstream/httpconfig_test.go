@@ -141,6 +141,9 @@ func TestHTTPClientConfigRequests(t *testing.T) {
 
 	plain := httptest.NewServer(http.HandlerFunc(echo))
 	defer plain.Close()
+	// elsewhere sends every request on to plain: same host, another port.
+	elsewhere := httptest.NewServer(http.RedirectHandler(plain.URL+"/", http.StatusFound))
+	defer elsewhere.Close()
 
 	var proxied []string
 	var mu sync.Mutex
@@ -176,8 +179,10 @@ func TestHTTPClientConfigRequests(t *testing.T) {
 		{"deprecated username and password_file", "username: admin\npassword_file: " + pass, plain.URL, 200, "auth=Basic YWRtaW46czNjcmV0", ""},
 		{"deprecated insecure_skip_verify", "insecure_skip_verify: true", tlsSrv.URL, 200, "auth=", ""},
 		{"proxy_url", "http_client_config: {proxy_url: " + proxy.URL + ", authorization: {credentials: abc}}", "http://upstream.invalid:1985/api/v1/summaries", 200, "via proxy", ""},
-		{"follow_redirects default", "", plain.URL + "/redirect", 200, "auth=", ""},
+		{"follow_redirects default off", "", plain.URL + "/redirect", 302, "", ""},
 		{"follow_redirects false", "http_client_config: {follow_redirects: false}", plain.URL + "/redirect", 302, "", ""},
+		{"follow_redirects true", "http_client_config: {follow_redirects: true}", plain.URL + "/redirect", 200, "auth=", ""},
+		{"follow_redirects never to another port", "http_client_config: {follow_redirects: true, basic_auth: {username: admin, password: s3cret}}", elsewhere.URL + "/", 0, "", "a redirect may not leave " + elsewhere.URL},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -2,21 +2,16 @@ package upstream
 
 import (
 	"fmt"
-	"net/url"
 	"sort"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/lbpilot/lbpilot/internal/redact"
 )
 
 // RedactURL returns u with any password replaced by "xxxxx", for logs and
-// error messages.
-func RedactURL(u string) string {
-	p, err := url.Parse(u)
-	if err != nil || p.User == nil {
-		return u
-	}
-	return p.Redacted()
-}
+// error messages, also when u does not parse (see internal/redact).
+func RedactURL(u string) string { return redact.URL(u) }
 
 // HTTPError is an upstream HTTP answer that is not a success. Body is a
 // short, single-line excerpt for the log.
