@@ -63,7 +63,7 @@ func compileProbeAllow(entries []string) (*probeAllow, error) {
 // for addresses that are not URLs, such as a TCP runtime socket).
 func (a *probeAllow) addStatic(target string) {
 	a.exact[target] = true
-	if u, err := url.Parse(target); err == nil && u.Host != "" && (u.Scheme == "http" || u.Scheme == "https") {
+	if u, err := url.Parse(target); err == nil && u.Host != "" && defaultPort(u.Scheme) != "" {
 		a.origins = append(a.origins, &url.URL{Scheme: u.Scheme, Host: strings.ToLower(u.Host)})
 	}
 }
@@ -123,6 +123,10 @@ func defaultPort(scheme string) string {
 		return "80"
 	case "https":
 		return "443"
+	case "mqtt":
+		return "1883"
+	case "mqtts", "ssl", "tls":
+		return "8883"
 	}
 	return ""
 }
@@ -132,7 +136,20 @@ func (m *Module) sendsCredentials() bool {
 	if h := m.HTTP(); h != nil && h.SendsCredentials() {
 		return true
 	}
+	if m.Kind == "mqtt" && m.MQTT != nil {
+		// CONNECT's password, or a client certificate for mqtts.
+		return m.MQTT.PasswordFile != "" || m.MQTT.TLSConfig != nil && (m.MQTT.TLSConfig.CertFile != "" || m.MQTT.TLSConfig.Cert != "")
+	}
 	return m.Kind == "emqx" && m.EMQX != nil && m.EMQX.HasCredentials()
+}
+
+// allowTarget is the form of a target the allow list compares: an MQTT
+// probe's bare host:port is its mqtt:// URL.
+func (m *Module) allowTarget(target string) string {
+	if m.Kind == "mqtt" && !strings.Contains(target, "://") {
+		return "mqtt://" + target
+	}
+	return target
 }
 
 // probeAllowed decides whether /probe may point module m at target: a
@@ -142,7 +159,7 @@ func (m *Module) probeAllowed(target string) error {
 	if m.probeAllow == nil || (len(m.ProbeAllow) == 0 && !m.sendsCredentials()) {
 		return nil
 	}
-	if m.probeAllow.allows(target) {
+	if m.probeAllow.allows(target) || m.probeAllow.allows(m.allowTarget(target)) {
 		return nil
 	}
 	if len(m.ProbeAllow) == 0 {

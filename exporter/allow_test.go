@@ -1,11 +1,13 @@
 package exporter
 
 import (
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -154,5 +156,86 @@ func TestMaxResponseBytes(t *testing.T) {
 	}
 	if _, err := Parse([]byte("modules:\n  m:\n    kind: wcs\n    wcs: {max_response_bytes: -1}\n"), Kinds()); err == nil || !strings.Contains(err.Error(), "max_response_bytes must not be negative") {
 		t.Errorf("negative: %v", err)
+	}
+}
+
+// TestMQTTProbeKeepsItsPassword: an mqtt module with a password_file
+// connects only to its static targets and its probe_allow entries (a
+// bare host:port is its mqtt:// URL); any other target is refused with
+// 400 before a byte is sent, so an attacker's listener never sees the
+// CONNECT that carries the password.
+func TestMQTTProbeKeepsItsPassword(t *testing.T) {
+	attacker, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { attacker.Close() })
+	var got atomic.Int64
+	go func() {
+		for {
+			c, err := attacker.Accept()
+			if err != nil {
+				return
+			}
+			got.Add(1)
+			c.Close()
+		}
+	}()
+	allowed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { allowed.Close() })
+	dir := t.TempDir()
+	pass := writeFile(t, dir, "pass", "s3cret\n")
+	cfg := `
+modules:
+  m:
+    kind: mqtt
+    mqtt: {username: probe, password_file: ` + pass + `}
+  listed:
+    kind: mqtt
+    probe_allow: ["` + allowed.Addr().String() + `"]
+    mqtt: {username: probe, password_file: ` + pass + `}
+  open:
+    kind: mqtt
+targets:
+  - {name: b1, module: m, url: "` + allowed.Addr().String() + `"}
+`
+	e, _ := newTestExporter(t, cfg, Options{Kinds: Kinds()})
+	h := e.ProbeHandler()
+	for _, target := range []string{attacker.Addr().String(), "mqtt://" + attacker.Addr().String(), "tls://" + attacker.Addr().String()} {
+		for _, module := range []string{"m", "listed"} {
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/probe?module="+module+"&target="+url.QueryEscape(target), nil))
+			if rec.Code != http.StatusBadRequest {
+				t.Errorf("module %s, target %s: %d %s; want 400", module, target, rec.Code, rec.Body)
+			}
+		}
+	}
+	if n := got.Load(); n != 0 {
+		t.Fatalf("the attacker's listener got %d connections", n)
+	}
+	if got := testutil.ToFloat64(e.probeInvalid.WithLabelValues("target_not_allowed")); got != 6 {
+		t.Errorf("target_not_allowed counted %v times, want 6", got)
+	}
+	// The static target (bare and as a URL) and the listed one pass the
+	// allow check: the probe runs (and fails: nothing speaks MQTT there).
+	for _, pr := range []struct{ module, target string }{
+		{"m", allowed.Addr().String()},
+		{"m", "mqtt://" + allowed.Addr().String()},
+		{"listed", allowed.Addr().String()},
+		{"open", attacker.Addr().String()}, // no credentials: blackbox's contract
+	} {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest(http.MethodGet, "/probe?module="+pr.module+"&target="+url.QueryEscape(pr.target), nil)
+		req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", "1")
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK {
+			t.Errorf("module %s, target %s: %d %s; want the probe to run", pr.module, pr.target, rec.Code, rec.Body)
+		}
+	}
+	if n := got.Load(); n != 1 {
+		t.Errorf("the credential-less module reached the open listener %d times, want 1", n)
 	}
 }

@@ -189,7 +189,7 @@ func (c *Config) complete(kinds map[string]Kind) error {
 				return fmt.Errorf("target %q: %w", t.Name, err)
 			}
 		}
-		m.probeAllow.addStatic(t.URL)
+		m.probeAllow.addStatic(m.allowTarget(t.URL))
 		for ln := range t.Labels {
 			// Prometheus's label name syntax (legacy, strict: no UTF-8
 			// names); names starting with __ are reserved for internal use.
