@@ -356,3 +356,48 @@ func TestMergeModules(t *testing.T) {
 		t.Errorf("resolvers = %+v, want ns1 sent 12, errors 1", got.resolvers)
 	}
 }
+
+// FuzzMergeStats: any two parseable dumps merge and join without panics,
+// into no more rows than they hold together, and the merge of a dump with
+// itself has its rows.
+func FuzzMergeStats(f *testing.F) {
+	for _, name := range []string{"show_stat.csv", "status_zoo_show_stat.csv", "csv_quoting_agent_desc_with_comma_quote.csv"} {
+		b := fixture(f, name)
+		f.Add(b, b)
+	}
+	f.Add([]byte("# pxname,svname,type,status,scur,\nbk,s1,2,UP,3,\n\n"), []byte("# pxname,svname,type,scur,status,\nbk,s1,2,4,DOWN,\nbk,s2,2,1,\n\n"))
+	f.Fuzz(func(t *testing.T, a, b []byte) {
+		if len(a)+len(b) > 64<<10 {
+			return // large inputs only slow the instrumented merge down
+		}
+		sa, err := haproxyapi.ParseStat(a)
+		if err != nil {
+			return
+		}
+		sb, err := haproxyapi.ParseStat(b)
+		if err != nil {
+			return
+		}
+		// Merging rewrites every field of every row: a header of
+		// thousands of columns over thousands of one-byte rows is a
+		// legal but slow input. HAProxy prints about 130 columns and the
+		// collector keeps fewer; bound the width to keep fuzzing fast.
+		if len(sa.Columns()) > 256 || len(sb.Columns()) > 256 {
+			return
+		}
+		m, err := mergeStats([]*haproxyapi.Stat{sa, sb})
+		if err != nil {
+			t.Fatalf("merge of two parsed dumps failed: %v", err)
+		}
+		if m.Rows() > sa.Rows()+sb.Rows() {
+			t.Fatalf("merged %d rows from %d + %d", m.Rows(), sa.Rows(), sb.Rows())
+		}
+		j, err := concatStats([]*haproxyapi.Stat{sa, sb}, []string{"1", "2"})
+		if err != nil {
+			t.Fatalf("join of two parsed dumps failed: %v", err)
+		}
+		if j.Rows() != sa.Rows()+sb.Rows() {
+			t.Fatalf("joined %d rows from %d + %d", j.Rows(), sa.Rows(), sb.Rows())
+		}
+	})
+}
