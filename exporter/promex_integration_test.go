@@ -3,6 +3,7 @@ package exporter
 import (
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/url"
 	"os/exec"
@@ -67,8 +68,8 @@ backend bk_tcp
 
 // TestPromexDropIn scrapes HAProxy 2.6's own exporter and lbpilot's
 // /probe on the same haproxy with the same promex parameters, and checks
-// that every series promex has (family, label names and values) is in
-// lbpilot's answer, with the same type.
+// that every family promex has is in lbpilot's answer with the same type
+// and exactly the same series (label names and values).
 func TestPromexDropIn(t *testing.T) {
 	bin := testenv.Binary(t, "haproxy")
 	if out, _ := exec.Command(bin, "-vv").CombinedOutput(); !strings.Contains(string(out), "Prometheus exporter") {
@@ -91,7 +92,8 @@ func TestPromexDropIn(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	time.Sleep(700 * time.Millisecond)
+	// Checks every 200ms, rise 2 and fall 3: settled well within 1.5s.
+	time.Sleep(1500 * time.Millisecond)
 
 	e, logs := newExporter(t, Options{})
 	for _, query := range []string{
@@ -111,6 +113,7 @@ func TestPromexDropIn(t *testing.T) {
 			}
 			promex := parseText(t, body)
 			ours := scrape(t, e.ProbeHandler(), probe("haproxy", inst.Socket)+"&"+query)
+			var valueChecks [][2]*dto.MetricFamily
 			if len(promex) == 0 {
 				t.Fatal("promex answered no family")
 			}
@@ -131,9 +134,37 @@ func TestPromexDropIn(t *testing.T) {
 				for _, m := range of.GetMetric() {
 					have[labelKey(m)] = true
 				}
+				if sameValues[name] {
+					valueChecks = append(valueChecks, [2]*dto.MetricFamily{pf, of})
+				}
+				promexHas := map[string]bool{}
 				for _, m := range pf.GetMetric() {
-					if k := labelKey(m); !have[k] {
+					k := labelKey(m)
+					promexHas[k] = true
+					if !have[k] {
 						t.Errorf("%s{%s}: promex has this series, lbpilot not", name, k)
+					}
+				}
+				// And the other way: the same label sets, not more.
+				for k := range have {
+					if !promexHas[k] {
+						t.Errorf("%s{%s}: lbpilot has this series, promex not", name, k)
+					}
+				}
+			}
+			// States and configuration read the same in both (the
+			// health checks settled before the first query).
+			if query == "" && len(valueChecks) != len(sameValues) {
+				t.Errorf("values of %d families compared, want all %d", len(valueChecks), len(sameValues))
+			}
+			for _, pair := range valueChecks {
+				want := map[string]float64{}
+				for _, m := range pair[0].GetMetric() {
+					want[labelKey(m)] = metricValue(m)
+				}
+				for _, m := range pair[1].GetMetric() {
+					if w, ok := want[labelKey(m)]; ok && w != metricValue(m) && !(math.IsNaN(w) && math.IsNaN(metricValue(m))) {
+						t.Errorf("%s{%s} = %v, promex %v", pair[0].GetName(), labelKey(m), metricValue(m), w)
 					}
 				}
 			}
@@ -151,6 +182,27 @@ func TestPromexDropIn(t *testing.T) {
 			}
 		})
 	}
+}
+
+// sameValues are the families whose value does not move between the two
+// scrapes: states, weights, limits and table sizes.
+var sameValues = map[string]bool{
+	"haproxy_server_status": true, "haproxy_backend_status": true, "haproxy_frontend_status": true, "haproxy_listener_status": true,
+	"haproxy_server_check_status": true, "haproxy_backend_agg_server_status": true, "haproxy_backend_agg_check_status": true,
+	"haproxy_server_weight": true, "haproxy_server_uweight": true, "haproxy_backend_weight": true,
+	"haproxy_backend_active_servers": true, "haproxy_backend_backup_servers": true,
+	"haproxy_server_limit_sessions": true, "haproxy_server_queue_limit": true, "haproxy_frontend_limit_sessions": true,
+	"haproxy_sticktable_size": true, "haproxy_sticktable_used": true, "haproxy_process_nbthread": true,
+}
+
+func metricValue(m *dto.Metric) float64 {
+	switch {
+	case m.Gauge != nil:
+		return m.GetGauge().GetValue()
+	case m.Counter != nil:
+		return m.GetCounter().GetValue()
+	}
+	return m.GetUntyped().GetValue()
 }
 
 func scopeIn(mfs map[string]*dto.MetricFamily, scope string) bool {

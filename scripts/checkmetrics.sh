@@ -77,6 +77,7 @@ check() {
 }
 check "/metrics" "http://127.0.0.1:$exp_port/metrics"
 check "/probe haproxy socket" "http://127.0.0.1:$exp_port/probe?module=haproxy&target=unix:$dir/admin.sock"
+check "/probe haproxy socket, promex parameters" "http://127.0.0.1:$exp_port/probe?module=haproxy&target=unix:$dir/admin.sock&extra-counters&desc-labels&no-maint&scope=*"
 check "/probe haproxy http" "http://127.0.0.1:$exp_port/probe?module=haproxy&target=http://127.0.0.1:$stats_port/stats"
 # Extra samples registered by later parts of lbpilot (lab upstreams).
 for extra in scripts/checkmetrics.d/*.sh; do

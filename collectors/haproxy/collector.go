@@ -614,7 +614,7 @@ func rowSamples(s *snapshot, r int, f *compiled, col columns, vars []string, emi
 	case aggState:
 		a := s.agg[aggKey(vars[0], s.rowProcess(r))]
 		if a == nil {
-			a = &[5]int{}
+			return // promex: only backends with servers
 		}
 		for i, state := range f.states {
 			emit(state, float64(a[i]))

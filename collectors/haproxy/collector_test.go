@@ -103,6 +103,28 @@ func TestGoldenScenarios(t *testing.T) {
 	}
 }
 
+// TestGoldenStickTableEntries: the opt-in per-key view of the captured
+// 2.6 haproxy's st_src table (one key, three stored values).
+func TestGoldenStickTableEntries(t *testing.T) {
+	sock := haproxytest.NewSocket(t, haproxytest.ByLine(map[string][]byte{
+		"show table":        fixture(t, "promex/show_table.txt"),
+		"show table st_src": fixture(t, "promex/show_table_st_src.txt"),
+	})).Addr
+	opts := &Options{Scopes: []string{ScopeStickTable}, StickTableEntries: StickTableEntries{Tables: []string{"st_src"}}}
+	goldenCompare(t, newCollector(t, opts, sock, nil), "sticktable_entries")
+
+	// A table HAProxy does not have fails the scrape, naming it.
+	opts = &Options{Scopes: []string{ScopeStickTable}, StickTableEntries: StickTableEntries{Tables: []string{"nosuch"}}}
+	sock = haproxytest.NewSocket(t, haproxytest.ByLine(map[string][]byte{
+		"show table":        fixture(t, "promex/show_table.txt"),
+		"show table nosuch": fixture(t, "promex/show_table_unknown.txt"),
+	})).Addr
+	err := newCollector(t, opts, sock, nil).Update(context.Background(), make(chan prometheus.Metric, 64))
+	if err == nil || !strings.Contains(err.Error(), `"show table": No such table`) {
+		t.Errorf("unknown table: err %v", err)
+	}
+}
+
 // TestGoldenExtraCounters: the stats modules' columns of the captured 2.6
 // haproxy under promex's names, labelled with their module.
 func TestGoldenExtraCounters(t *testing.T) {
@@ -206,6 +228,11 @@ func TestOptions(t *testing.T) {
 		{"bad scope", Options{Scopes: []string{"listeners"}}, `unknown scope "listeners"`},
 		{"global is process", Options{Scopes: []string{"global", "listener", "sticktable", "resolver"}}, ""},
 		{"bad excluded state", Options{ExcludeServerStates: []string{"maintenance"}}, `unknown state "maintenance"`},
+		{"table entries", Options{StickTableEntries: StickTableEntries{Tables: []string{"st_src", "t2"}, MaxEntries: 10000}}, ""},
+		{"bad table name", Options{StickTableEntries: StickTableEntries{Tables: []string{"st;clear table x"}}}, `sticktable_entries.tables: invalid HAProxy table name "st;clear table x"`},
+		{"table twice", Options{StickTableEntries: StickTableEntries{Tables: []string{"a", "a"}}}, `"a" named twice`},
+		{"too many entries", Options{StickTableEntries: StickTableEntries{Tables: []string{"a"}, MaxEntries: 10001}}, "max_entries 10001 out of range (1 to 10000)"},
+		{"negative entries", Options{StickTableEntries: StickTableEntries{Tables: []string{"a"}, MaxEntries: -1}}, "max_entries -1 out of range"},
 		{"bad regex", Options{ExcludeMetrics: []string{"("}}, "exclude_metrics"},
 		{"password without user", Options{HTTPOptions: upstream.HTTPOptions{PasswordFile: "/etc/hostname"}}, "password_file needs username"},
 		{"missing password file", Options{HTTPOptions: upstream.HTTPOptions{Username: "u", PasswordFile: "/nonexistent/pw"}}, "password_file"},

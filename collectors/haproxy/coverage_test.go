@@ -28,8 +28,8 @@ var promexMissing = map[string]string{
 // lbpilotOwn are lbpilot's families beyond promex (any version).
 var lbpilotOwn = map[string]bool{
 	"haproxy_backend_info": true, "haproxy_frontend_info": true, "haproxy_server_info": true,
-	"haproxy_server_admin_state": true,
-	"haproxy_server_check_rise":  true, "haproxy_server_check_fall": true, "haproxy_server_check_health": true,
+	"haproxy_server_admin_state": true, "haproxy_sticktable_entry": true,
+	"haproxy_server_check_rise": true, "haproxy_server_check_fall": true, "haproxy_server_check_health": true,
 	"haproxy_server_agent_rise": true, "haproxy_server_agent_fall": true, "haproxy_server_agent_health": true,
 }
 

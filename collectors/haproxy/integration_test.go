@@ -164,11 +164,14 @@ backend bk
 		}
 		resp.Body.Close()
 	}
-	c, err := New(*DefaultOptions(), collectors.Target{URL: inst.Socket}, nil)
+	c, err := New(Options{StickTableEntries: StickTableEntries{Tables: []string{"tbl"}}}, collectors.Target{URL: inst.Socket}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `# HELP haproxy_sticktable_size Stick table size (maximum number of entries).
+	want := `# HELP haproxy_sticktable_entry ` + tableEntryHelp + `
+# TYPE haproxy_sticktable_entry gauge
+haproxy_sticktable_entry{data="http_req_cnt",key="127.0.0.1",name="tbl"} 2
+# HELP haproxy_sticktable_size Stick table size (maximum number of entries).
 # TYPE haproxy_sticktable_size gauge
 haproxy_sticktable_size{name="tbl",type="ip"} 512
 # HELP haproxy_sticktable_used Entries in use in the stick table.
@@ -187,7 +190,7 @@ haproxy_listener_sessions_total{listener="main",proxy="fe"} 2
 haproxy_frontend_info{mode="http",proxy="fe"} 1
 `
 	if err := testutil.CollectAndCompare(collectors.Prometheus(c), strings.NewReader(want),
-		"haproxy_sticktable_size", "haproxy_sticktable_used", "haproxy_server_backup", "haproxy_listener_sessions_total", "haproxy_frontend_info"); err != nil {
+		"haproxy_sticktable_entry", "haproxy_sticktable_size", "haproxy_sticktable_used", "haproxy_server_backup", "haproxy_listener_sessions_total", "haproxy_frontend_info"); err != nil {
 		t.Error(err)
 	}
 	// The resolved server's FQDN and port, the others' address.

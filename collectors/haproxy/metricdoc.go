@@ -63,6 +63,8 @@ func MetricDocs() []collectors.MetricDoc {
 			Help: "Stick table size (maximum number of entries).", Source: "`show table` size"},
 		collectors.MetricDoc{Names: []string{"haproxy_sticktable_used"}, Type: "gauge", Labels: "name, type",
 			Help: "Entries in use in the stick table.", Source: "`show table` used"},
+		collectors.MetricDoc{Names: []string{"haproxy_sticktable_entry"}, Type: "gauge", Labels: "name, key, data",
+			Help: tableEntryHelp + " Opt-in, at most `max_entries` per table.", Source: "`show table <name>`"},
 	)
 	for _, e := range extraCounters {
 		typ := "untyped"

@@ -41,6 +41,8 @@ var resolverCounters = []struct{ key, name, help string }{
 // for which promex still prints NaN.
 var nanIfAbsent = map[string]bool{"ZlibMemUsage": true, "MaxZlibMemUsage": true}
 
+const tableEntryHelp = "A stored value of one stick table entry (sticktable_entries): data is the stored type as HAProxy prints it (http_req_rate(10000), gpc(0), …)."
+
 // serverInfoLabels are haproxy_server_info's labels after proxy and server.
 var serverInfoLabels = []string{"address", "port", "fqdn"}
 
@@ -49,12 +51,14 @@ var serverInfoLabels = []string{"address", "port", "fqdn"}
 type moduleDescs struct {
 	node, description    *prometheus.Desc // show info's node and description
 	tableSize, tableUsed *prometheus.Desc
+	tableEntry           *prometheus.Desc            // opt-in per-key view
 	resolver             map[string]*prometheus.Desc // by show resolvers key
 }
 
 // moduleData is what one scrape fetched for them.
 type moduleData struct {
 	tables    []haproxyapi.StickTable
+	entries   [][]haproxyapi.StickTable // per table of sticktable_entries
 	resolvers []haproxyapi.Nameserver
 }
 
@@ -79,6 +83,9 @@ func (c *Collector) compileModules() {
 		if c.opts.wanted("haproxy_sticktable_used") {
 			m.tableUsed = prometheus.NewDesc("haproxy_sticktable_used", "Entries in use in the stick table.", []string{"name", "type"}, cl)
 		}
+		if len(c.opts.StickTableEntries.Tables) > 0 && c.opts.wanted("haproxy_sticktable_entry") {
+			m.tableEntry = prometheus.NewDesc("haproxy_sticktable_entry", tableEntryHelp, []string{"name", "key", "data"}, cl)
+		}
 	}
 	if c.opts.hasScope(ScopeResolver) {
 		for _, rc := range resolverCounters {
@@ -95,7 +102,7 @@ func (c *Collector) compileModules() {
 }
 
 func (m *moduleDescs) describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{m.node, m.description, m.tableSize, m.tableUsed} {
+	for _, d := range []*prometheus.Desc{m.node, m.description, m.tableSize, m.tableUsed, m.tableEntry} {
 		if d != nil {
 			ch <- d
 		}
@@ -122,6 +129,20 @@ func (c *Collector) fetchModules(ctx context.Context, g *errgroup.Group, client 
 			return err
 		})
 	}
+	if m.tableEntry != nil {
+		tables := c.opts.StickTableEntries.Tables
+		mods.entries = make([][]haproxyapi.StickTable, len(tables))
+		for i, name := range tables {
+			g.Go(func() error {
+				t, err := client.ShowTables(ctx, name, c.opts.StickTableEntries.MaxEntries)
+				if errors.Is(err, haproxyapi.ErrUnsupported) {
+					return nil
+				}
+				mods.entries[i] = t
+				return err
+			})
+		}
+	}
 	if len(m.resolver) > 0 {
 		g.Go(func() error {
 			r, err := client.ShowResolvers(ctx)
@@ -145,6 +166,17 @@ func (c *Collector) sendModules(s *snapshot, ch chan<- prometheus.Metric) {
 		}
 		if m.tableUsed != nil {
 			ch <- prometheus.MustNewConstMetric(m.tableUsed, prometheus.GaugeValue, float64(t.Used), t.Name, t.Type)
+		}
+	}
+	for _, tables := range s.mods.entries {
+		for _, t := range tables {
+			for _, e := range t.Entries {
+				for _, d := range e.Data {
+					if d.Numeric {
+						ch <- prometheus.MustNewConstMetric(m.tableEntry, prometheus.GaugeValue, d.Value, t.Name, e.Key, d.Name)
+					}
+				}
+			}
 		}
 	}
 	for _, ns := range s.mods.resolvers {
@@ -184,4 +216,58 @@ func (c *Collector) sendNode(s *snapshot, ch chan<- prometheus.Metric) {
 	if m.description != nil && s.info["description"] != "" {
 		ch <- prometheus.MustNewConstMetric(m.description, prometheus.GaugeValue, 1, s.info["description"])
 	}
+}
+
+// mergeEntries sums the processes' stick table entries (sticktable_entries)
+// by table, key and stored type: each process has its own table, so a key
+// tracked by several processes adds up, as haproxy_sticktable_used does.
+// Each table keeps the keys in the order first seen, at most as many as
+// the most any process returned (so at most max_entries).
+func mergeEntries(mods []moduleData) [][]haproxyapi.StickTable {
+	var out [][]haproxyapi.StickTable
+	for _, m := range mods {
+		for len(out) < len(m.entries) {
+			out = append(out, nil)
+		}
+	}
+	for i := range out {
+		var merged haproxyapi.StickTable
+		keys := map[string]int{}
+		limit := 0
+		for _, m := range mods {
+			if i >= len(m.entries) {
+				continue
+			}
+			for _, t := range m.entries[i] {
+				merged.Name, merged.Type = t.Name, t.Type
+				limit = max(limit, len(t.Entries))
+				for _, e := range t.Entries {
+					k, ok := keys[e.Key]
+					if !ok {
+						if len(merged.Entries) >= limit {
+							continue
+						}
+						keys[e.Key] = len(merged.Entries)
+						merged.Entries = append(merged.Entries, haproxyapi.StickEntry{Key: e.Key})
+						k = len(merged.Entries) - 1
+					}
+					dst := &merged.Entries[k]
+				data:
+					for _, d := range e.Data {
+						for j := range dst.Data {
+							if dst.Data[j].Name == d.Name {
+								dst.Data[j].Value += d.Value
+								continue data
+							}
+						}
+						dst.Data = append(dst.Data, d)
+					}
+				}
+			}
+		}
+		if merged.Name != "" {
+			out[i] = []haproxyapi.StickTable{merged}
+		}
+	}
+	return out
 }

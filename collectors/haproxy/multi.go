@@ -281,6 +281,7 @@ func mergeModules(mods []moduleData) moduleData {
 			out.tables[i].Used += t.Used
 		}
 	}
+	out.entries = mergeEntries(mods)
 	ns := map[[2]string]int{}
 	for _, m := range mods {
 		for _, n := range m.resolvers {

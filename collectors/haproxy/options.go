@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/lbpilot/lbpilot/internal/haproxyapi"
 	"github.com/lbpilot/lbpilot/internal/upstream"
 )
 
@@ -36,6 +37,11 @@ type Options struct {
 	// ExtraCounters exports the counters HAProxy's stats modules add to
 	// show stat (SSL, H1, H2, …; promex's extra-counters parameter).
 	ExtraCounters bool `yaml:"extra_counters"`
+	// StickTableEntries opts in to a per-key view of some stick tables
+	// (haproxy_sticktable_entry): `show table <name>` for each table named,
+	// at most MaxEntries entries each. Off by default: a table can hold
+	// millions of keys.
+	StickTableEntries StickTableEntries `yaml:"sticktable_entries"`
 	// ServersState also reads `show servers state` for the admin state
 	// (haproxy_server_admin_state). Socket targets only. Default true.
 	ServersState *bool `yaml:"servers_state"`
@@ -53,6 +59,21 @@ type Options struct {
 	params           *Params  // a request's metrics= filter
 	noScopes         bool     // a request's scope= left no scope
 }
+
+// StickTableEntries is the opt-in per-key view of stick tables.
+type StickTableEntries struct {
+	// Tables to read entry by entry (their names as in show table).
+	Tables []string `yaml:"tables"`
+	// MaxEntries bounds the entries exported per table: the first ones in
+	// HAProxy's order (by key). Default 100, at most 10000.
+	MaxEntries int `yaml:"max_entries"`
+}
+
+// Defaults and bounds of sticktable_entries.max_entries.
+const (
+	DefaultStickTableEntries = 100
+	MaxStickTableEntries     = 10000
+)
 
 // DefaultOptions returns the options of the built-in haproxy module.
 func DefaultOptions() *Options {
@@ -87,6 +108,9 @@ func (o *Options) Validate() error {
 			return fmt.Errorf("haproxy: exclude_server_states: unknown state %q (want maint, drain, nolb, down or up)", s)
 		}
 		o.excluded = append(o.excluded, up)
+	}
+	if err := o.StickTableEntries.validate(); err != nil {
+		return err
 	}
 	if o.ServersState == nil {
 		t := true
@@ -194,4 +218,24 @@ func csvURL(u string) string {
 		p.Path = "/;csv"
 	}
 	return p.String()
+}
+
+func (e *StickTableEntries) validate() error {
+	seen := map[string]bool{}
+	for _, t := range e.Tables {
+		if err := haproxyapi.CheckName("table", t); err != nil {
+			return fmt.Errorf("haproxy: sticktable_entries.tables: %w", err)
+		}
+		if seen[t] {
+			return fmt.Errorf("haproxy: sticktable_entries.tables: %q named twice", t)
+		}
+		seen[t] = true
+	}
+	switch {
+	case e.MaxEntries == 0:
+		e.MaxEntries = DefaultStickTableEntries
+	case e.MaxEntries < 0 || e.MaxEntries > MaxStickTableEntries:
+		return fmt.Errorf("haproxy: sticktable_entries.max_entries %d out of range (1 to %d)", e.MaxEntries, MaxStickTableEntries)
+	}
+	return nil
 }

@@ -24,8 +24,9 @@ import (
 //   - no-maint, desc-labels, extra-counters: flags; their value, if any,
 //     is ignored.
 //
-// Every other parameter (module, target, …) is ignored here, and a value
-// holding a second "=" or a bad %-escape is an error, as in promex.
+// Every other parameter (module, target, …) is ignored here; in promex's
+// own, a value holding a second "=" or a bad %-escape is an error, as in
+// promex.
 type Params struct {
 	// Set reports that at least one promex parameter was given.
 	Set bool
@@ -53,6 +54,9 @@ func (e *ParamError) Error() string {
 	return fmt.Sprintf("invalid parameter %s=%q: %s", e.Param, e.Value, e.Reason)
 }
 
+// promexParams are the parameters promex reads.
+var promexParams = map[string]bool{"scope": true, "metrics": true, "no-maint": true, "desc-labels": true, "extra-counters": true}
+
 // paramScopes maps promex's scope names to lbpilot's.
 var paramScopes = map[string]string{
 	"global":     ScopeProcess,
@@ -75,8 +79,10 @@ func ParseParams(rawQuery string) (Params, error) {
 		}
 		rawKey, rawValue, hasValue := strings.Cut(pair, "=")
 		key, err := url.QueryUnescape(rawKey)
-		if err != nil {
-			return Params{}, &ParamError{Param: rawKey, Reason: "bad escape in the name"}
+		if err != nil || !promexParams[key] {
+			// Not promex's (module, target, …): left to their readers,
+			// which may allow what promex refuses (a '=' in a target URL).
+			continue
 		}
 		var value string
 		if hasValue {

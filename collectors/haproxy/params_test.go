@@ -8,8 +8,10 @@ import (
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/lbpilot/lbpilot/collectors"
+	"github.com/lbpilot/lbpilot/internal/haproxyapi"
 )
 
 func TestParseParams(t *testing.T) {
@@ -48,6 +50,8 @@ func TestParseParams(t *testing.T) {
 		{query: "no-maint", noMaint: true, incDefault: true, set: true},
 		{query: "no-maint=empty&desc-labels=&extra-counters=1", noMaint: true, desc: true, extra: true, incDefault: true, set: true},
 		{query: "scope=server&no-maint&module=haproxy", scopes: map[string]bool{ScopeServer: true}, noMaint: true, incDefault: true, set: true},
+		// Other parameters are not promex's to refuse: a target URL may hold '=' or odd escapes.
+		{query: "target=http://lb/stats?a=b=c&sc%zzope=x&no-maint", noMaint: true, incDefault: true, set: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.query, func(t *testing.T) {
@@ -79,7 +83,6 @@ func TestParseParamsErrors(t *testing.T) {
 		"metrics":           `invalid parameter "metrics": needs a value`,
 		"scope=server=1":    `invalid parameter scope="server=1": a value may not contain '='`,
 		"scope=%zz":         `invalid parameter scope="%zz": bad escape in the value`,
-		"sc%zzope=server":   `invalid parameter "sc%zzope": bad escape in the name`,
 		"no-maint&scope=fe": `invalid parameter scope="fe": unknown scope`,
 	} {
 		_, err := ParseParams(query)
@@ -274,4 +277,78 @@ func gatherStateValue(t *testing.T, c *Collector, server, state string) float64 
 		}
 	}
 	return -1
+}
+
+// TestDescLabels: desc-labels puts the global description on every
+// process family (the capture's "edge lb one"), and only then.
+func TestDescLabels(t *testing.T) {
+	sc := scenarios[len(scenarios)-1]
+	for _, tc := range []struct {
+		desc bool
+		want string
+	}{
+		{false, `haproxy_process_nbthread 2`},
+		{true, `haproxy_process_nbthread{desc="edge lb one"} 2`},
+	} {
+		c := newCollector(t, &Options{Scopes: []string{ScopeProcess}, DescLabels: tc.desc}, fakeSocket(t, sc), nil)
+		want := "# HELP haproxy_process_nbthread Number of threads.\n# TYPE haproxy_process_nbthread gauge\n" + tc.want + "\n" +
+			"# HELP haproxy_process_description The global description, as a label; the value is 1. Absent without one.\n# TYPE haproxy_process_description gauge\n" +
+			"haproxy_process_description{desc=\"edge lb one\"} 1\n"
+		if err := testutil.CollectAndCompare(collectors.Prometheus(c), strings.NewReader(want), "haproxy_process_nbthread", "haproxy_process_description"); err != nil {
+			t.Errorf("desc %v: %v", tc.desc, err)
+		}
+	}
+}
+
+func FuzzParseParams(f *testing.F) {
+	for _, q := range []string{"scope=server&scope=&scope=*", "metrics=a,-b,,-&no-maint", "scope", "scope=%zz", "target=a=b&desc-labels"} {
+		f.Add(q)
+	}
+	f.Fuzz(func(t *testing.T, q string) {
+		p, err := ParseParams(q)
+		if err != nil {
+			var pe *ParamError
+			if !errors.As(err, &pe) || !promexParams[pe.Param] {
+				t.Fatalf("%q: error %v is not a ParamError naming a promex parameter", q, err)
+			}
+			return
+		}
+		for s := range p.Scopes {
+			if !containsScope(s) {
+				t.Fatalf("%q: unknown scope %q accepted", q, s)
+			}
+		}
+		for name := range p.Metrics {
+			if name == "" || strings.HasPrefix(name, "-") && p.Metrics[name] {
+				t.Fatalf("%q: metric filter %q", q, name)
+			}
+		}
+	})
+}
+
+func containsScope(s string) bool {
+	for _, x := range allScopes {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// TestMergeEntries: two processes' views of one table add up per key and
+// stored type, bounded by the most entries any process returned.
+func TestMergeEntries(t *testing.T) {
+	entry := func(key string, n float64) haproxyapi.StickEntry {
+		return haproxyapi.StickEntry{Key: key, Data: []haproxyapi.StickData{{Name: "http_req_cnt", Value: n, Numeric: true}}}
+	}
+	p1 := moduleData{entries: [][]haproxyapi.StickTable{{{Name: "t", Type: "ip", Entries: []haproxyapi.StickEntry{entry("a", 1), entry("b", 2)}}}}}
+	p2 := moduleData{entries: [][]haproxyapi.StickTable{{{Name: "t", Type: "ip", Entries: []haproxyapi.StickEntry{entry("b", 5), entry("c", 7)}}}}}
+	got := mergeEntries([]moduleData{p1, p2})
+	if len(got) != 1 || len(got[0]) != 1 {
+		t.Fatalf("merged %+v", got)
+	}
+	es := got[0][0].Entries
+	if len(es) != 2 || es[0].Key != "a" || es[0].Data[0].Value != 1 || es[1].Key != "b" || es[1].Data[0].Value != 7 {
+		t.Errorf("entries %+v, want a=1, b=2+5 (c over the bound of 2)", es)
+	}
 }

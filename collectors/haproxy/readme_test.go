@@ -23,7 +23,7 @@ func TestREADMEListsEveryFamily(t *testing.T) {
 	for _, f := range infoFamilies {
 		names = append(names, "haproxy_process_"+f.name)
 	}
-	names = append(names, "haproxy_process_build_info", "haproxy_process_node", "haproxy_process_description", "haproxy_sticktable_size", "haproxy_sticktable_used")
+	names = append(names, "haproxy_process_build_info", "haproxy_process_node", "haproxy_process_description", "haproxy_sticktable_size", "haproxy_sticktable_used", "haproxy_sticktable_entry")
 	for _, rc := range resolverCounters {
 		names = append(names, "haproxy_resolver_"+rc.name)
 	}

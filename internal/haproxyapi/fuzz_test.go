@@ -98,6 +98,55 @@ func FuzzSplitResponses(f *testing.F) {
 	})
 }
 
+func FuzzParseTables(f *testing.F) {
+	testenv.AddSeeds(f, "show_table*.txt")
+	f.Add([]byte("# table: t, type: string, size:10, used:2\n0x1: key=a b use=1 exp=5 shard=0 gpc(0)=2 server_key=x\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		max := len(data) % 5 // 0 (no limit) to 4
+		tables, err := ParseTables(data, max)
+		if err != nil {
+			return
+		}
+		headers := 0
+		for _, l := range strings.Split(string(data), "\n") {
+			if strings.HasPrefix(l, "# table: ") {
+				headers++
+			}
+		}
+		if len(tables) != headers {
+			t.Fatalf("%d tables from %d header lines", len(tables), headers)
+		}
+		for _, tb := range tables {
+			if max > 0 && len(tb.Entries) > max {
+				t.Fatalf("table %q: %d entries, limit %d", tb.Name, len(tb.Entries), max)
+			}
+			if tb.Name == "" {
+				t.Fatal("table without a name")
+			}
+		}
+	})
+}
+
+func FuzzParseResolvers(f *testing.F) {
+	testenv.AddSeeds(f, "show_resolvers*.txt")
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ns, err := ParseResolvers(data)
+		if err != nil {
+			return
+		}
+		counters := 0
+		for _, n := range ns {
+			if n.Resolvers == "" {
+				t.Fatalf("nameserver %q outside a section", n.Name)
+			}
+			counters += len(n.Counters)
+		}
+		if lines := strings.Count(string(data), "\n") + 1; len(ns)+counters > lines {
+			t.Fatalf("%d nameservers and %d counters from %d lines", len(ns), counters, lines)
+		}
+	})
+}
+
 func FuzzParseProc(f *testing.F) {
 	testenv.AddSeeds(f, "show_proc_*.txt")
 	f.Add([]byte("#<PID> <type> <relative PID>\n1 master 0\n# workers\n2 worker 1\n"))
