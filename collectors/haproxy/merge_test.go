@@ -1,6 +1,7 @@
 package haproxy
 
 import (
+	"bufio"
 	"context"
 	"strings"
 	"testing"
@@ -400,4 +401,61 @@ func FuzzMergeStats(f *testing.F) {
 			t.Fatalf("joined %d rows from %d + %d", j.Rows(), sa.Rows(), sb.Rows())
 		}
 	})
+}
+
+// TestSeveralSocketsPartFails: a process that answers show stat but not
+// show info (or show servers state) costs the whole answer that part's
+// families only, and the scrape fails naming the process.
+func TestSeveralSocketsPartFails(t *testing.T) {
+	a, _ := twoDumps(t)
+	full := map[string][]byte{"show stat": a, "show info": fixture(t, "show_info.txt"), "show servers state": fixture(t, "show_servers_state.txt")}
+	for _, missing := range []string{"show info", "show servers state"} {
+		t.Run(missing, func(t *testing.T) {
+			partial := map[string][]byte{}
+			for k, v := range full {
+				if k != missing {
+					partial[k] = v
+				}
+			}
+			ok := haproxytest.NewSocket(t, haproxytest.ByLine(full))
+			bad := haproxytest.NewSocket(t, haproxytest.ByLine(partial))
+			c, err := New(*DefaultOptions(), collectors.Target{URL: ok.Addr + "," + bad.Addr}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ch := make(chan prometheus.Metric, 100000)
+			stream, err := c.UpdateStream(context.Background(), ch)
+			close(ch)
+			if err == nil || !strings.Contains(err.Error(), "process 2 ("+bad.Addr) {
+				t.Fatalf("error = %v, want one naming process 2", err)
+			}
+			if stream == nil {
+				t.Fatal("show stat worked on both: its families must stay")
+			}
+			names := map[string]bool{}
+			for m := range ch {
+				names[m.Desc().String()] = true
+			}
+			var sawProcess bool
+			for d := range names {
+				if strings.Contains(d, `"haproxy_process_`) {
+					sawProcess = true
+				}
+			}
+			if missing == "show info" && sawProcess {
+				t.Error("process families exported with one process's show info missing")
+			}
+			if missing == "show servers state" {
+				var buf strings.Builder
+				w := bufio.NewWriter(&buf)
+				if err := stream.WriteSamples(w, "haproxy_server_admin_state"); err != nil {
+					t.Fatal(err)
+				}
+				w.Flush()
+				if buf.Len() != 0 {
+					t.Errorf("admin state exported with one process's show servers state missing:\n%.300s", buf.String())
+				}
+			}
+		})
+	}
 }
