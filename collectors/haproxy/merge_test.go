@@ -459,3 +459,46 @@ func TestSeveralSocketsPartFails(t *testing.T) {
 		})
 	}
 }
+
+// TestProcessLabelWithPromexOptions: the process label combines with the
+// options that add labels or families (desc-labels, extra-counters,
+// excluded states): every series is consistent and unique per process.
+func TestProcessLabelWithPromexOptions(t *testing.T) {
+	a, b := twoDumps(t)
+	info := fixture(t, "show_info.txt")
+	state := fixture(t, "show_servers_state.txt")
+	sa := haproxytest.NewSocket(t, haproxytest.ByLine(map[string][]byte{"show stat": a, "show info": info, "show servers state": state}))
+	sb := haproxytest.NewSocket(t, haproxytest.ByLine(map[string][]byte{"show stat": b, "show info": info, "show servers state": state}))
+	opts := DefaultOptions()
+	opts.ProcessLabel, opts.DescLabels, opts.ExtraCounters = true, true, true
+	opts.ExcludeServerStates = []string{"maint"}
+	if err := opts.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	c, err := New(*opts, collectors.Target{URL: sa.Addr + "," + sb.Addr}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(collectors.Prometheus(c))
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	procs := map[string]bool{}
+	for _, mf := range mfs {
+		if !strings.HasPrefix(mf.GetName(), "haproxy_frontend_") && !strings.HasPrefix(mf.GetName(), "haproxy_server_status") {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "process" {
+					procs[l.GetValue()] = true
+				}
+			}
+		}
+	}
+	if !procs["1"] || !procs["2"] || len(procs) != 2 {
+		t.Errorf("process label values = %v, want 1 and 2", procs)
+	}
+}
