@@ -23,6 +23,13 @@ func TestMergeValues(t *testing.T) {
 		want string
 	}{
 		{mergeSum, []string{"3", "4", ""}, "7"},
+		{mergeSum, []string{"3", "3"}, "6"}, // the same text in each process still adds up
+		{mergeSum, []string{"0", "0", "0"}, "0"},
+		{mergeLimit, []string{"100", "100"}, "200"},
+		{mergeMax, []string{"7", "7"}, "7"},
+		{mergeMean, []string{"12", "12"}, "12"},
+		{mergeLastSess, []string{"-1", "-1", "-1"}, "-1"},
+		{mergeStatus, []string{"DRAIN (agent)", "DRAIN (agent)"}, "DRAIN (agent)"},
 		{mergeSum, []string{"", ""}, ""},
 		{mergeSum, []string{"1.5", "2"}, "3.5"},
 		{mergeSum, []string{"http", "http"}, "http"}, // not numbers: the first
