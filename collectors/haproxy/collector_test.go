@@ -359,17 +359,29 @@ func TestStreamMatchesConstMetrics(t *testing.T) {
 	// The captured 2.6 haproxy again with the extra counters.
 	excl := &Options{ExcludeServerStates: []string{"maint", "drain"}, DescLabels: true}
 	extra := &Options{ExtraCounters: true}
-	for i, sc := range append(scenarios, scenarios[1], scenarios[len(scenarios)-1]) {
+	// The status zoo and the captured haproxy read as two processes:
+	// merged, and apart under the process label.
+	perProcess := &Options{ProcessLabel: true, DescLabels: true}
+	for i, sc := range append(scenarios, scenarios[1], scenarios[len(scenarios)-1], scenarios[1], scenarios[len(scenarios)-1]) {
 		opts := (*Options)(nil)
+		twice := false
 		switch i {
 		case len(scenarios):
 			sc.name, opts = "status_zoo_excluded", excl
 		case len(scenarios) + 1:
 			sc.name, opts = sc.name+"_extra_counters", extra
+		case len(scenarios) + 2:
+			sc.name, twice = sc.name+"_two_processes_merged", true
+		case len(scenarios) + 3:
+			sc.name, opts, twice = sc.name+"_two_processes_labelled", perProcess, true
 		}
 		t.Run(sc.name, func(t *testing.T) {
 			labels := prometheus.Labels{"target": "lb\"1\\x\n", "site": "dc-1"} // escaping matters
-			c := newCollector(t, opts, fakeSocket(t, sc), labels)
+			url := fakeSocket(t, sc)
+			if twice {
+				url += "," + fakeSocket(t, sc)
+			}
+			c := newCollector(t, opts, url, labels)
 
 			reg := prometheus.NewPedanticRegistry()
 			reg.MustRegister(collectors.Prometheus(c))

@@ -1,7 +1,6 @@
 package haproxy
 
 import (
-	"bytes"
 	"fmt"
 	"math"
 	"strconv"
@@ -102,6 +101,15 @@ func adminRank(f haproxyapi.AdminFlags) int {
 // mergeValues combines one column's values of the processes that have the
 // row. It appends the result to dst.
 func mergeValues(dst []byte, rule mergeRule, vals [][]byte) []byte {
+	if allSame(vals) {
+		// Most columns hold the same text in every process (settings,
+		// idle zeros, states): every rule but a sum keeps it, and a sum of
+		// zeros or of nothing is itself. This skips most number parsing.
+		v := vals[0]
+		if (rule != mergeSum && rule != mergeLimit) || len(v) == 0 || (len(v) == 1 && v[0] == '0') {
+			return append(dst, v...)
+		}
+	}
 	first := func() []byte {
 		for _, v := range vals {
 			if len(v) > 0 {
@@ -158,45 +166,21 @@ func mergeValues(dst []byte, rule mergeRule, vals [][]byte) []byte {
 	return appendNumber(dst, acc)
 }
 
+func allSame(vals [][]byte) bool {
+	for _, v := range vals[1:] {
+		if string(v) != string(vals[0]) {
+			return false
+		}
+	}
+	return true
+}
+
 // appendNumber writes integers as HAProxy does (no exponent, no point).
 func appendNumber(dst []byte, f float64) []byte {
 	if f == math.Trunc(f) && math.Abs(f) < 1e15 {
 		return strconv.AppendInt(dst, int64(f), 10)
 	}
 	return strconv.AppendFloat(dst, f, 'f', -1, 64)
-}
-
-// csvBuilder writes a `show stat` CSV for ParseStat: the merged or
-// concatenated view goes through the same parser as one process's dump.
-type csvBuilder struct{ b []byte }
-
-func (w *csvBuilder) header(cols []string) {
-	w.b = append(w.b, "# "...)
-	for _, c := range cols {
-		w.b = append(w.b, c...)
-		w.b = append(w.b, ',')
-	}
-	w.b = append(w.b, '\n')
-}
-
-// field appends a value, quoted as HAProxy quotes: only with ',' or '"'.
-func (w *csvBuilder) field(v []byte) {
-	if bytes.ContainsAny(v, ",\"\n\r") {
-		w.b = append(w.b, '"')
-		for _, c := range v {
-			if c == '\n' || c == '\r' {
-				c = ' '
-			}
-			if c == '"' {
-				w.b = append(w.b, '"')
-			}
-			w.b = append(w.b, c)
-		}
-		w.b = append(w.b, '"')
-	} else {
-		w.b = append(w.b, v...)
-	}
-	w.b = append(w.b, ',')
 }
 
 // unionColumns lists the columns any of the dumps kept, in first-seen
@@ -221,7 +205,9 @@ type rowRef struct{ p, r int }
 // mergeStats folds several processes' dumps into one: rows with the same
 // type, proxy and server name become one row, each column merged by its
 // rule (columnMerge). Rows only some processes have keep those
-// processes' values.
+// processes' values. The table is built column by column: each column of
+// each dump is then read in order, which is what its column-major
+// layout is fast at.
 func mergeStats(stats []*haproxyapi.Stat) (*haproxyapi.Stat, error) {
 	cols := unionColumns(stats)
 	idx := make([][]int, len(stats)) // per process, per column: its position
@@ -231,8 +217,8 @@ func mergeStats(stats []*haproxyapi.Stat) (*haproxyapi.Stat, error) {
 			idx[p][k] = st.Col(name)
 		}
 	}
-	var order []string
-	groups := map[string][]rowRef{}
+	var groups [][]rowRef
+	byKey := map[string]int{}
 	size := 0
 	for p, st := range stats {
 		size = max(size, st.Size())
@@ -244,35 +230,34 @@ func mergeStats(stats []*haproxyapi.Stat) (*haproxyapi.Stat, error) {
 			key = append(key, st.Bytes(r, px)...)
 			key = append(key, 0)
 			key = append(key, st.Bytes(r, sv)...)
-			g, ok := groups[string(key)]
+			g, ok := byKey[string(key)]
 			if !ok {
-				order = append(order, string(key))
+				g = len(groups)
+				byKey[string(key)] = g
+				groups = append(groups, nil)
 			}
-			groups[string(key)] = append(g, rowRef{p, r})
+			groups[g] = append(groups[g], rowRef{p, r})
 		}
 	}
-	rules := make([]mergeRule, len(cols))
-	for k, name := range cols {
-		rules[k] = columnMerge[name] // unknown: mergeSum, which keeps text as first
-	}
-	w := csvBuilder{b: make([]byte, 0, size+size/4)}
-	w.header(cols)
+	b := haproxyapi.NewStatBuilder(cols, len(groups), size)
 	var vals [][]byte
 	var val []byte
-	for _, key := range order {
-		g := groups[key]
-		for k := range cols {
+	for k, name := range cols {
+		rule := columnMerge[name] // unknown: mergeSum, which keeps text as first
+		for _, g := range groups {
+			if len(g) == 1 { // one process has the row: its value as it is
+				b.Append(k, stats[g[0].p].Bytes(g[0].r, idx[g[0].p][k]))
+				continue
+			}
 			vals = vals[:0]
 			for _, ref := range g {
 				vals = append(vals, stats[ref.p].Bytes(ref.r, idx[ref.p][k]))
 			}
-			val = mergeValues(val[:0], rules[k], vals)
-			w.field(val)
+			val = mergeValues(val[:0], rule, vals)
+			b.Append(k, val)
 		}
-		w.b = append(w.b, '\n')
 	}
-	w.b = append(w.b, '\n')
-	st, err := haproxyapi.ParseStat(w.b)
+	st, err := b.Stat()
 	if err != nil {
 		return nil, fmt.Errorf("merging processes' show stat: %w", err)
 	}
@@ -283,27 +268,27 @@ func mergeStats(stats []*haproxyapi.Stat) (*haproxyapi.Stat, error) {
 // with its process label in processColumn.
 func concatStats(stats []*haproxyapi.Stat, labels []string) (*haproxyapi.Stat, error) {
 	cols := unionColumns(stats)
-	size := 0
+	size, rows := 0, 0
 	for _, st := range stats {
 		size += st.Size()
+		rows += st.Rows()
 	}
-	w := csvBuilder{b: make([]byte, 0, size+size/8)}
-	w.header(append(cols, processColumn))
-	for p, st := range stats {
-		idx := make([]int, len(cols))
-		for k, name := range cols {
-			idx[k] = st.Col(name)
-		}
-		for r := 0; r < st.Rows(); r++ {
-			for _, c := range idx {
-				w.field(st.Bytes(r, c))
+	b := haproxyapi.NewStatBuilder(append(cols, processColumn), rows, size)
+	for k, name := range cols {
+		for _, st := range stats {
+			c := st.Col(name)
+			for r := 0; r < st.Rows(); r++ {
+				b.Append(k, st.Bytes(r, c))
 			}
-			w.field([]byte(labels[p]))
-			w.b = append(w.b, '\n')
 		}
 	}
-	w.b = append(w.b, '\n')
-	st, err := haproxyapi.ParseStat(w.b)
+	for p, st := range stats {
+		label := []byte(labels[p])
+		for r := 0; r < st.Rows(); r++ {
+			b.Append(len(cols), label)
+		}
+	}
+	st, err := b.Stat()
 	if err != nil {
 		return nil, fmt.Errorf("joining processes' show stat: %w", err)
 	}

@@ -1,6 +1,7 @@
 package haproxy
 
 import (
+	"bufio"
 	"context"
 	"strings"
 	"testing"
@@ -22,6 +23,13 @@ func TestMergeValues(t *testing.T) {
 		want string
 	}{
 		{mergeSum, []string{"3", "4", ""}, "7"},
+		{mergeSum, []string{"3", "3"}, "6"}, // the same text in each process still adds up
+		{mergeSum, []string{"0", "0", "0"}, "0"},
+		{mergeLimit, []string{"100", "100"}, "200"},
+		{mergeMax, []string{"7", "7"}, "7"},
+		{mergeMean, []string{"12", "12"}, "12"},
+		{mergeLastSess, []string{"-1", "-1", "-1"}, "-1"},
+		{mergeStatus, []string{"DRAIN (agent)", "DRAIN (agent)"}, "DRAIN (agent)"},
 		{mergeSum, []string{"", ""}, ""},
 		{mergeSum, []string{"1.5", "2"}, "3.5"},
 		{mergeSum, []string{"http", "http"}, "http"}, // not numbers: the first
@@ -354,5 +362,150 @@ func TestMergeModules(t *testing.T) {
 	}
 	if len(got.resolvers) != 1 || len(got.resolvers[0].Counters) != 2 || got.resolvers[0].Counters[0].Value != 12 || got.resolvers[0].Counters[1].Value != 1 {
 		t.Errorf("resolvers = %+v, want ns1 sent 12, errors 1", got.resolvers)
+	}
+}
+
+// FuzzMergeStats: any two parseable dumps merge and join without panics,
+// into no more rows than they hold together, and the merge of a dump with
+// itself has its rows.
+func FuzzMergeStats(f *testing.F) {
+	for _, name := range []string{"show_stat.csv", "status_zoo_show_stat.csv", "csv_quoting_agent_desc_with_comma_quote.csv"} {
+		b := fixture(f, name)
+		f.Add(b, b)
+	}
+	f.Add([]byte("# pxname,svname,type,status,scur,\nbk,s1,2,UP,3,\n\n"), []byte("# pxname,svname,type,scur,status,\nbk,s1,2,4,DOWN,\nbk,s2,2,1,\n\n"))
+	f.Fuzz(func(t *testing.T, a, b []byte) {
+		if len(a)+len(b) > 64<<10 {
+			return // large inputs only slow the instrumented merge down
+		}
+		sa, err := haproxyapi.ParseStat(a)
+		if err != nil {
+			return
+		}
+		sb, err := haproxyapi.ParseStat(b)
+		if err != nil {
+			return
+		}
+		// Merging rewrites every field of every row: a header of
+		// thousands of columns over thousands of one-byte rows is a
+		// legal but slow input. HAProxy prints about 130 columns and the
+		// collector keeps fewer; bound the width to keep fuzzing fast.
+		if len(sa.Columns()) > 256 || len(sb.Columns()) > 256 {
+			return
+		}
+		m, err := mergeStats([]*haproxyapi.Stat{sa, sb})
+		if err != nil {
+			t.Fatalf("merge of two parsed dumps failed: %v", err)
+		}
+		if m.Rows() > sa.Rows()+sb.Rows() {
+			t.Fatalf("merged %d rows from %d + %d", m.Rows(), sa.Rows(), sb.Rows())
+		}
+		j, err := concatStats([]*haproxyapi.Stat{sa, sb}, []string{"1", "2"})
+		if err != nil {
+			t.Fatalf("join of two parsed dumps failed: %v", err)
+		}
+		if j.Rows() != sa.Rows()+sb.Rows() {
+			t.Fatalf("joined %d rows from %d + %d", j.Rows(), sa.Rows(), sb.Rows())
+		}
+	})
+}
+
+// TestSeveralSocketsPartFails: a process that answers show stat but not
+// show info (or show servers state) costs the whole answer that part's
+// families only, and the scrape fails naming the process.
+func TestSeveralSocketsPartFails(t *testing.T) {
+	a, _ := twoDumps(t)
+	full := map[string][]byte{"show stat": a, "show info": fixture(t, "show_info.txt"), "show servers state": fixture(t, "show_servers_state.txt")}
+	for _, missing := range []string{"show info", "show servers state"} {
+		t.Run(missing, func(t *testing.T) {
+			partial := map[string][]byte{}
+			for k, v := range full {
+				if k != missing {
+					partial[k] = v
+				}
+			}
+			ok := haproxytest.NewSocket(t, haproxytest.ByLine(full))
+			bad := haproxytest.NewSocket(t, haproxytest.ByLine(partial))
+			c, err := New(*DefaultOptions(), collectors.Target{URL: ok.Addr + "," + bad.Addr}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ch := make(chan prometheus.Metric, 100000)
+			stream, err := c.UpdateStream(context.Background(), ch)
+			close(ch)
+			if err == nil || !strings.Contains(err.Error(), "process 2 ("+bad.Addr) {
+				t.Fatalf("error = %v, want one naming process 2", err)
+			}
+			if stream == nil {
+				t.Fatal("show stat worked on both: its families must stay")
+			}
+			names := map[string]bool{}
+			for m := range ch {
+				names[m.Desc().String()] = true
+			}
+			var sawProcess bool
+			for d := range names {
+				if strings.Contains(d, `"haproxy_process_`) {
+					sawProcess = true
+				}
+			}
+			if missing == "show info" && sawProcess {
+				t.Error("process families exported with one process's show info missing")
+			}
+			if missing == "show servers state" {
+				var buf strings.Builder
+				w := bufio.NewWriter(&buf)
+				if err := stream.WriteSamples(w, "haproxy_server_admin_state"); err != nil {
+					t.Fatal(err)
+				}
+				w.Flush()
+				if buf.Len() != 0 {
+					t.Errorf("admin state exported with one process's show servers state missing:\n%.300s", buf.String())
+				}
+			}
+		})
+	}
+}
+
+// TestProcessLabelWithPromexOptions: the process label combines with the
+// options that add labels or families (desc-labels, extra-counters,
+// excluded states): every series is consistent and unique per process.
+func TestProcessLabelWithPromexOptions(t *testing.T) {
+	a, b := twoDumps(t)
+	info := fixture(t, "show_info.txt")
+	state := fixture(t, "show_servers_state.txt")
+	sa := haproxytest.NewSocket(t, haproxytest.ByLine(map[string][]byte{"show stat": a, "show info": info, "show servers state": state}))
+	sb := haproxytest.NewSocket(t, haproxytest.ByLine(map[string][]byte{"show stat": b, "show info": info, "show servers state": state}))
+	opts := DefaultOptions()
+	opts.ProcessLabel, opts.DescLabels, opts.ExtraCounters = true, true, true
+	opts.ExcludeServerStates = []string{"maint"}
+	if err := opts.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	c, err := New(*opts, collectors.Target{URL: sa.Addr + "," + sb.Addr}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(collectors.Prometheus(c))
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	procs := map[string]bool{}
+	for _, mf := range mfs {
+		if !strings.HasPrefix(mf.GetName(), "haproxy_frontend_") && !strings.HasPrefix(mf.GetName(), "haproxy_server_status") {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "process" {
+					procs[l.GetValue()] = true
+				}
+			}
+		}
+	}
+	if !procs["1"] || !procs["2"] || len(procs) != 2 {
+		t.Errorf("process label values = %v, want 1 and 2", procs)
 	}
 }

@@ -146,3 +146,26 @@ func FuzzParseResolvers(f *testing.F) {
 		}
 	})
 }
+
+func FuzzParseProc(f *testing.F) {
+	testenv.AddSeeds(f, "show_proc_*.txt")
+	f.Add([]byte("#<PID> <type> <relative PID>\n1 master 0\n# workers\n2 worker 1\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		procs, err := ParseProc(data)
+		if err != nil {
+			return
+		}
+		if lines := bytes.Count(data, []byte{'\n'}) + 1; len(procs) > lines {
+			t.Fatalf("%d processes from %d lines", len(procs), lines)
+		}
+		for _, p := range CurrentWorkers(procs) {
+			// A worker's pid becomes a master CLI prefix: it must be one
+			// ParseProcess accepts, or WorkerPID must refuse it.
+			if wp := WorkerPID(p.PID); !wp.IsZero() {
+				if _, err := ParseProcess(wp.String()); err != nil && p.PID < 1e9 {
+					t.Fatalf("pid %d gives prefix %q that does not parse: %v", p.PID, wp, err)
+				}
+			}
+		}
+	})
+}

@@ -41,9 +41,14 @@ type contender struct {
 	url   string // HTTP contenders: for the uncompressed size and series
 	pid   int    // process whose VmHWM is its peak RSS (0: none of its own)
 	durs  []time.Duration
-	size  int
-	wire  int
-	nser  int
+	// cpu is the CPU time (user + system) the exporter's process and the
+	// haproxy workers spent during this contender's scrapes: steadier than
+	// wall time on a shared machine, and it counts promex's work inside
+	// haproxy.
+	cpu  time.Duration
+	size int
+	wire int
+	nser int
 }
 
 type options struct {
@@ -207,7 +212,7 @@ func runSingle(o options, dir string, w io.Writer) error {
 		httpContender("haproxy_exporter", fmt.Sprintf("http://127.0.0.1:%d/metrics", hePort), he.Process.Pid),
 		rawContender("raw `show stat`", []string{sock}, "show stat"),
 	}
-	if err := measure(cs, o.scrapes); err != nil {
+	if err := measure(cs, o.scrapes, []int{workerPid(sock)}); err != nil {
 		return err
 	}
 	rss := map[string]float64{}
@@ -221,8 +226,9 @@ func runSingle(o options, dir string, w io.Writer) error {
 	fmt.Fprintf(w, "Real haproxy 2.6 (`show stat` from the runtime socket), %d alternating rounds (each contender once per round, the order rotating),\n", o.scrapes)
 	fmt.Fprintf(w, "each scrape made as Prometheus makes them (`Accept-Encoding: gzip`, Prometheus's `Accept` header), timed to the last byte.\n")
 	fmt.Fprintf(w, "\"raw\" is the floor: the same `show stat` read from the socket and thrown away. \"1 core\" is lbpilot under `taskset -c %d` with `GOMAXPROCS=1`.\n", o.cpu)
-	fmt.Fprintf(w, "Spread: the fastest and slowest of the rounds; ratios are medians of the per-round ratios, with their range.\n\n")
-	fmt.Fprintf(w, "| contender | median (min–max) | × raw | × promex | series | body (uncompressed) | on the wire | peak RSS | RSS × haproxy_exporter |\n|---|---|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(w, "Spread: the fastest and slowest of the rounds; ratios are medians of the per-round ratios, with their range.\n")
+	fmt.Fprintf(w, "CPU: user + system time of the haproxy worker and the exporter's process during the contender's scrapes, per scrape (10 ms clock ticks, summed over the rounds): what a scrape costs the host, steadier than wall time on a shared machine.\n\n")
+	fmt.Fprintf(w, "| contender | median (min–max) | × raw | × promex | CPU per scrape | CPU × raw | series | body (uncompressed) | on the wire | peak RSS | RSS × haproxy_exporter |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
 	raw, promex := by["raw `show stat`"], by["promex"]
 	for _, c := range cs {
 		r, rr := "—", "—"
@@ -236,8 +242,9 @@ func runSingle(o options, dir string, w io.Writer) error {
 		if c.nser > 0 {
 			ser = strconv.Itoa(c.nser)
 		}
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %.1f MB | %.1f MB | %s | %s |\n", c.name, spread(c.durs),
-			ratioSpread(c, raw), ratioSpread(c, promex), ser, float64(c.size)/1e6, float64(c.wire)/1e6, r, rr)
+		cpu, cpuR := cpuPerScrape(c, raw)
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %.1f MB | %.1f MB | %s | %s |\n", c.name, spread(c.durs),
+			ratioSpread(c, raw), ratioSpread(c, promex), cpu, cpuR, ser, float64(c.size)/1e6, float64(c.wire)/1e6, r, rr)
 	}
 	lbRaw, lb1Promex := ratios(by["lbpilot"], raw), ratios(by["lbpilot, 1 core"], promex)
 	fmt.Fprintf(w, "\nTargets: lbpilot ≤ 1.3× the raw fetch: %.2f× (%s); lbpilot on one core ≤ 1.0× promex: %.2f× (%s); lbpilot ≤ 1.0× promex: %.2f× (%s); peak RSS ≤ 0.25× haproxy_exporter: %.2f× (%s).\n",
@@ -282,14 +289,18 @@ func runMulti(o options, dir string, w io.Writer) error {
 		httpContender("lbpilot, 1 core", fmt.Sprintf("http://127.0.0.1:%d%s", lb1Port, probe), lb1.Process.Pid),
 		rawContender(fmt.Sprintf("raw `show stat` × %d", o.procs), socks, "show stat"),
 	}
-	if err := measure(cs, o.scrapes); err != nil {
+	var workers []int
+	for _, s := range socks {
+		workers = append(workers, workerPid(s))
+	}
+	if err := measure(cs, o.scrapes, workers); err != nil {
 		return err
 	}
 	by := index(cs)
 	raw := cs[2]
 	fmt.Fprintf(w, "\n## HAProxy scrape: %d processes × %d servers through %d sockets, merged\n\n", o.procs, o.procServers, o.procs)
 	fmt.Fprintf(w, "%d real haproxy 2.6 processes with their own stats sockets, one lbpilot target naming all of them (merged into one view); the floor reads the %d `show stat` dumps concurrently. %d alternating rounds.\n\n", o.procs, o.procs, o.scrapes)
-	fmt.Fprintf(w, "| contender | median (min–max) | × raw | series | body (uncompressed) | on the wire | peak RSS |\n|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(w, "| contender | median (min–max) | × raw | CPU per scrape | CPU × raw | series | body (uncompressed) | on the wire | peak RSS |\n|---|---|---|---|---|---|---|---|---|\n")
 	for _, c := range cs {
 		r, ser := "—", "—"
 		if c.pid != 0 {
@@ -298,7 +309,8 @@ func runMulti(o options, dir string, w io.Writer) error {
 		if c.nser > 0 {
 			ser = strconv.Itoa(c.nser)
 		}
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %.1f MB | %.1f MB | %s |\n", c.name, spread(c.durs), ratioSpread(c, raw), ser, float64(c.size)/1e6, float64(c.wire)/1e6, r)
+		cpu, cpuR := cpuPerScrape(c, raw)
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %.1f MB | %.1f MB | %s |\n", c.name, spread(c.durs), ratioSpread(c, raw), cpu, cpuR, ser, float64(c.size)/1e6, float64(c.wire)/1e6, r)
 	}
 	fmt.Fprintf(w, "\nlbpilot × raw: %.2f× (target ≤ 1.3×: %s).\n", median(ratios(by["lbpilot"], raw)), check(median(ratios(by["lbpilot"], raw)) <= 1.3))
 	return nil
@@ -353,7 +365,7 @@ func runTables(o options, dir string, w io.Writer) error {
 		httpContender("lbpilot, 1 core", fmt.Sprintf("http://127.0.0.1:%d%s", lb1Port, probe), lb1.Process.Pid),
 		rawContender("raw `show table`", []string{sock}, "show table"),
 	}
-	if err := measure(cs, o.scrapes); err != nil {
+	if err := measure(cs, o.scrapes, []int{workerPid(sock)}); err != nil {
 		return err
 	}
 	by := index(cs)
@@ -422,8 +434,9 @@ func index(cs []*contender) map[string]*contender {
 }
 
 // measure warms every contender up, records sizes, then runs the
-// alternating rounds.
-func measure(cs []*contender, rounds int) error {
+// alternating rounds. cpuPids are the haproxy workers whose CPU time
+// counts for every contender.
+func measure(cs []*contender, rounds int, cpuPids []int) error {
 	for _, c := range cs {
 		if err := waitFor(func() bool { _, err := c.fetch(); return err == nil }); err != nil {
 			return fmt.Errorf("%s not ready: %w", c.name, err)
@@ -439,12 +452,21 @@ func measure(cs []*contender, rounds int) error {
 	for i := 0; i < rounds; i++ {
 		for j := range cs { // rotate the order every round
 			c := cs[(i+j)%len(cs)]
+			pids := cpuPids
+			if c.pid != 0 {
+				pids = append(append([]int(nil), cpuPids...), c.pid)
+			}
+			cpu0 := cpuTime(pids)
 			start := time.Now()
 			n, err := c.fetch()
 			if err != nil {
 				return fmt.Errorf("%s: %w", c.name, err)
 			}
 			c.durs = append(c.durs, time.Since(start))
+			// Let a process finish the work its response caused (the
+			// exporter's deferred cleanup) before reading its clock.
+			time.Sleep(20 * time.Millisecond)
+			c.cpu += cpuTime(pids) - cpu0
 			c.wire = n
 			if c.url == "" {
 				c.size = n
@@ -547,6 +569,53 @@ func countSeries(b []byte) int {
 		}
 	}
 	return n
+}
+
+// cpuTime sums utime and stime of the processes (clock ticks of 10 ms).
+func cpuTime(pids []int) time.Duration {
+	var ticks int64
+	for _, pid := range pids {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		// Fields after the command name, which is in parentheses.
+		f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+		if len(f) > 12 {
+			u, _ := strconv.ParseInt(f[11], 10, 64)
+			s, _ := strconv.ParseInt(f[12], 10, 64)
+			ticks += u + s
+		}
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond
+}
+
+// workerPid asks a stats socket for its haproxy worker's pid.
+func workerPid(sock string) int {
+	out, err := rawFetch(sock, "show info")
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(out), "\n") {
+		if v, ok := strings.CutPrefix(l, "Pid: "); ok {
+			n, _ := strconv.Atoi(strings.TrimSpace(v))
+			return n
+		}
+	}
+	return 0
+}
+
+// cpuPerScrape is the mean CPU time of one scrape, with its ratio to base's.
+func cpuPerScrape(c, base *contender) (string, string) {
+	if len(c.durs) == 0 {
+		return "—", "—"
+	}
+	per := float64(c.cpu) / float64(len(c.durs)) / 1e6
+	r := "—"
+	if base != nil && base.cpu > 0 {
+		r = fmt.Sprintf("%.1f", float64(c.cpu)/float64(len(c.durs))/(float64(base.cpu)/float64(len(base.durs))))
+	}
+	return fmt.Sprintf("%.0f ms", per), r
 }
 
 func vmHWM(pid int) float64 {
