@@ -45,6 +45,8 @@ type Collector struct {
 	constNames, constValues []string // target labels, sorted
 	columns                 []string // CSV columns the selected families read
 	lastSize, lastRows      atomic.Int64
+
+	anomalies *collectors.Anomalies
 }
 
 type infoDesc struct {
@@ -56,14 +58,14 @@ type infoDesc struct {
 var _ collectors.Streamer = (*Collector)(nil)
 
 // New builds a collector for one HAProxy target.
-func New(opts Options, t collectors.Target, _ collectors.Logger) (*Collector, error) {
+func New(opts Options, t collectors.Target, logger collectors.Logger) (*Collector, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
 	if err := CheckURL(t.URL); err != nil {
 		return nil, err
 	}
-	c := &Collector{opts: opts, target: t}
+	c := &Collector{opts: opts, target: t, anomalies: collectors.NewAnomalies("haproxy", t, logger)}
 	c.constNames, c.constValues = expo.SortedLabels(t.Labels)
 	if strings.HasPrefix(t.URL, "http://") || strings.HasPrefix(t.URL, "https://") {
 		c.csvURL = csvURL(t.URL)
@@ -138,7 +140,7 @@ func New(opts Options, t collectors.Target, _ collectors.Logger) (*Collector, er
 	c.frontend = compile(ScopeFrontend, frontendFamilies, []string{"proxy"})
 	c.backend = compile(ScopeBackend, backendFamilies, []string{"proxy"})
 	c.server = compile(ScopeServer, serverFamilies, []string{"proxy", "server"})
-	cols := map[string]bool{"status": true, "check_status": true, "mode": true}
+	cols := map[string]bool{"status": true, "check_status": true, "mode": true, "iid": true}
 	for _, set := range [][]*compiled{c.frontend, c.backend, c.server} {
 		for _, f := range set {
 			cols[f.col] = f.col != ""
@@ -159,6 +161,7 @@ func New(opts Options, t collectors.Target, _ collectors.Logger) (*Collector, er
 
 // Describe sends every descriptor.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+	c.anomalies.Describe(ch)
 	for _, d := range c.info {
 		ch <- d.desc
 	}
@@ -178,7 +181,11 @@ type snapshot struct {
 	stat  *haproxyapi.Stat
 	admin map[haproxyapi.ServerRef]haproxyapi.AdminFlags // nil when not fetched
 	agg   map[string]*[5]int                             // backend → servers per state (serverStates order)
+	skip  []bool                                         // rows not exported (see screen); nil: none
 }
+
+// keep reports whether row r is exported.
+func (s *snapshot) keep(r int) bool { return s.skip == nil || !s.skip[r] }
 
 // fetch runs the needed commands concurrently. A failed part leaves its
 // field nil; the first error is returned.
@@ -226,7 +233,8 @@ func (c *Collector) fetch(ctx context.Context) (*snapshot, error) {
 	}
 	err := g.Wait()
 	if s.stat != nil {
-		s.agg = aggregate(s.stat)
+		s.skip = c.screen(s.stat)
+		s.agg = aggregate(s)
 	}
 	return s, err
 }
@@ -275,11 +283,12 @@ func (c *Collector) fetchStat(ctx context.Context) (*haproxyapi.Stat, error) {
 }
 
 // aggregate counts each backend's servers per state.
-func aggregate(st *haproxyapi.Stat) map[string]*[5]int {
+func aggregate(s *snapshot) map[string]*[5]int {
+	st := s.stat
 	agg := map[string]*[5]int{}
 	px, stc := st.Col("pxname"), st.Col("status")
 	for r := 0; r < st.Rows(); r++ {
-		if st.Type(r) != haproxyapi.TypeServer {
+		if st.Type(r) != haproxyapi.TypeServer || !s.keep(r) {
 			continue
 		}
 		name := st.String(r, px)
@@ -308,6 +317,7 @@ func stateIndex(s string) int {
 func (c *Collector) Update(ctx context.Context, ch chan<- prometheus.Metric) error {
 	s, err := c.fetch(ctx)
 	c.sendInfo(s, ch)
+	c.anomalies.Collect(ch)
 	if s.stat != nil {
 		c.sendRows(s, haproxyapi.TypeFrontend, c.frontend, ch)
 		c.sendRows(s, haproxyapi.TypeBackend, c.backend, ch)
@@ -320,6 +330,7 @@ func (c *Collector) Update(ctx context.Context, ch chan<- prometheus.Metric) err
 func (c *Collector) UpdateStream(ctx context.Context, ch chan<- prometheus.Metric) (expo.Stream, error) {
 	s, err := c.fetch(ctx)
 	c.sendInfo(s, ch)
+	c.anomalies.Collect(ch)
 	if s.stat == nil {
 		return nil, err
 	}
@@ -336,7 +347,7 @@ func (c *Collector) sendInfo(s *snapshot, ch chan<- prometheus.Metric) {
 		return
 	}
 	for _, d := range c.info {
-		if v, ok := s.info.Float(d.key); ok {
+		if v, ok := infoValue(s.info, d.key); ok {
 			ch <- prometheus.MustNewConstMetric(d.desc, d.typ, v)
 		}
 	}
@@ -354,7 +365,7 @@ func (c *Collector) sendRows(s *snapshot, typ haproxyapi.RowType, fams []*compil
 	cols := resolveColumns(st, fams)
 	px, sv := st.Col("pxname"), st.Col("svname")
 	for r := 0; r < st.Rows(); r++ {
-		if st.Type(r) != typ {
+		if st.Type(r) != typ || !s.keep(r) {
 			continue
 		}
 		vars := []string{st.String(r, px)}

@@ -67,7 +67,7 @@ func newServerStream(c *Collector, s *snapshot) *serverStream {
 
 	px, sv := st.Col("pxname"), st.Col("svname")
 	for r := 0; r < st.Rows(); r++ {
-		if st.Type(r) != haproxyapi.TypeServer {
+		if st.Type(r) != haproxyapi.TypeServer || !s.keep(r) {
 			continue
 		}
 		p, n := st.String(r, px), st.String(r, sv)
