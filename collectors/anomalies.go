@@ -33,20 +33,26 @@ type Anomalies struct {
 }
 
 type anomalyCounts struct {
-	mu sync.Mutex
-	m  map[string]float64
+	mu    sync.Mutex
+	m     map[string]float64
+	check *CounterCheck
 }
 
 // NewAnomalies returns the counter of one target of kind (haproxy, srs,
-// emqx, wcs). The target's labels become the family's const labels, as
-// for every other series of the target; logger gets one debug line per
-// counted anomaly (nil: none).
+// emqx, wcs). Of the target's labels only `target` is kept: the family is
+// shared by every kind, whose targets carry different extra labels, and
+// one family must have one set of label names. logger gets one debug
+// line per counted anomaly (nil: none).
 func NewAnomalies(kind string, t Target, logger Logger) *Anomalies {
 	if logger == nil {
 		logger = log.NewNopLogger()
 	}
+	var cl prometheus.Labels
+	if name, ok := t.Labels["target"]; ok {
+		cl = prometheus.Labels{"target": name}
+	}
 	return &Anomalies{
-		desc:   prometheus.NewDesc(AnomaliesName, AnomaliesHelp, []string{"reason"}, t.Labels),
+		desc:   prometheus.NewDesc(AnomaliesName, AnomaliesHelp, []string{"reason"}, cl),
 		logger: level.Debug(log.With(log.Logger(logger), "kind", kind, "url", t.URL)),
 		counts: anomalyTable.get(kind + "\x00" + t.Name + "\x00" + t.URL),
 	}
@@ -128,7 +134,7 @@ func (t *anomalyTargets) get(key string) *anomalyCounts {
 	if len(t.m) >= maxAnomalyTargets {
 		clear(t.m)
 	}
-	c := &anomalyCounts{m: map[string]float64{}}
+	c := &anomalyCounts{m: map[string]float64{}, check: &CounterCheck{}}
 	t.m[key] = c
 	return c
 }

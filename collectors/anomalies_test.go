@@ -20,7 +20,7 @@ func (c anomalyCollector) Collect(ch chan<- prometheus.Metric) { c.a.Collect(ch)
 func TestAnomalies(t *testing.T) {
 	var logs bytes.Buffer
 	logger := level.NewFilter(log.NewLogfmtLogger(&logs), level.AllowDebug())
-	target := Target{Name: "edge", URL: "http://anomalies-test:1985", Labels: prometheus.Labels{"target": "edge"}}
+	target := Target{Name: "edge", URL: "http://anomalies-test:1985", Labels: prometheus.Labels{"target": "edge", "role": "edge"}}
 	a := NewAnomalies("srs", target, logger)
 
 	// Nothing counted: no series at all.
@@ -35,6 +35,7 @@ func TestAnomalies(t *testing.T) {
 lbpilot_upstream_anomalies_total{reason="counter_decrease",target="edge"} 1
 lbpilot_upstream_anomalies_total{reason="counter_jump",target="edge"} 2
 `
+	// Only the target label is kept: every kind shares the family.
 	if err := testutil.CollectAndCompare(anomalyCollector{a}, strings.NewReader(want)); err != nil {
 		t.Fatal(err)
 	}
