@@ -15,7 +15,8 @@ import (
 
 // TestHugeAndNegativeNumbers: SRS 3's HTTP-FLV accounting bug gives 4.7e14
 // bytes and negative kbps; numbers decode as float64, and a negative
-// counter is dropped from the output rather than read as a reset.
+// counter is dropped from the output (and counted) rather than read as a
+// reset.
 func TestHugeAndNegativeNumbers(t *testing.T) {
 	_, v, err := srsapi.DecodeVhosts([]byte(`{"code":0,"vhosts":[{"id":"a","name":"v","send_bytes":472662274946262,"recv_bytes":-5,"kbps":{"recv_30s":-1205506797}}]}`))
 	if err != nil {
@@ -35,6 +36,9 @@ func TestHugeAndNegativeNumbers(t *testing.T) {
 		if strings.Contains(m.Desc().String(), "srs_vhost_receive_bytes_total") {
 			t.Error("negative receive bytes were exported")
 		}
+	}
+	if n := c.anomalies.Count(collectors.ReasonCounterNegative); n != 1 {
+		t.Errorf("counter_negative = %v, want the dropped value counted", n)
 	}
 }
 
