@@ -137,6 +137,15 @@ func gauge(ch chan<- prometheus.Metric, d *prometheus.Desc, v float64, lv ...str
 	ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, lv...)
 }
 
+// Reasons this collector counts in lbpilot_upstream_anomalies_total
+// (besides CounterCheck's).
+const (
+	// A vhost whose name an earlier vhost of the list has (another id).
+	reasonDuplicateVhost = "duplicate_vhost"
+	// A stream whose vhost/app/stream labels an earlier one has.
+	reasonDuplicateStream = "duplicate_stream"
+)
+
 // counters sends one scrape's counters through the target's
 // CounterCheck: SRS 3 garbles its byte accounting with HTTP-FLV players
 // (ossrs/srs#1751; edges leap by ~10^14 bytes and go back), and a value
@@ -203,15 +212,20 @@ func (c *Collector) send(st *srsapi.Stats, ch chan<- prometheus.Metric) {
 
 	names := st.VhostNames()
 	seenVhost := map[string]bool{}
+	var dupVhosts []string
 	for _, v := range st.Vhosts {
 		if seenVhost[v.Name] {
-			continue // two ids with one name cannot be two series
+			dupVhosts = append(dupVhosts, v.Name) // two ids with one name cannot be two series
+			continue
 		}
 		seenVhost[v.Name] = true
 		gauge(ch, c.vhostClients, v.Clients, v.Name)
 		gauge(ch, c.vhostPublishing, v.Streams, v.Name)
 		k.bytes(c.vhostSendBytes, "vhost_send", "", v.SendBytes, v.Name)
 		k.bytes(c.vhostRecvBytes, "vhost_recv", "", v.RecvBytes, v.Name)
+	}
+	if len(dupVhosts) > 0 {
+		c.anomalies.Add(reasonDuplicateVhost, len(dupVhosts), "first_vhost", dupVhosts[0])
 	}
 	if st.ClientCounts != nil {
 		c.sendClientTypes(st, names, ch)
@@ -289,9 +303,21 @@ func (c *Collector) sendStreams(st *srsapi.Stats, names map[srsapi.ID]string, k 
 		return strings.Join(list[i].label[:], "\x00") < strings.Join(list[j].label[:], "\x00")
 	})
 	seen := map[[3]string]bool{}
-	sent, dropped := 0, 0
+	sent, dropped, dups := 0, 0, 0
+	var firstDup entry
 	for _, e := range list {
-		if sent >= c.opts.MaxStreams || seen[e.label] {
+		if seen[e.label] {
+			// Two SRS entries with one vhost/app/stream (a name with and
+			// without a player's extension): the one with most clients
+			// was kept.
+			if dups == 0 {
+				firstDup = e
+			}
+			dups++
+			dropped++
+			continue
+		}
+		if sent >= c.opts.MaxStreams {
 			dropped++
 			continue
 		}
@@ -324,6 +350,9 @@ func (c *Collector) sendStreams(st *srsapi.Stats, names map[srsapi.ID]string, k 
 		}
 	}
 	gauge(ch, c.streamDropped, float64(dropped))
+	if dups > 0 {
+		c.anomalies.Add(reasonDuplicateStream, dups, "first_stream", strings.Join(firstDup.label[:], "/"), "name", firstDup.s.Name, "clients", firstDup.s.Clients)
+	}
 }
 
 // num formats a codec number; 0 is a field SRS did not send (older SRS

@@ -203,3 +203,26 @@ func TestStreamAudience(t *testing.T) {
 		})
 	}
 }
+
+// TestDuplicateNames: two vhosts of one name, and two streams whose
+// labels coincide ("test" and "test.flv" on SRS 4, which has no url), are
+// one series each; the others are counted, not silently lost.
+func TestDuplicateNames(t *testing.T) {
+	_, srv := srstest.NewReplay(t, "testdata/anomalies/duplicate_names", "testdata/v4.0.271/load/master")
+	c := newCollector(t, Options{StreamMetrics: true}, srv.URL, prometheus.Labels{"target": "master"})
+	mfs := gather(t, c)
+	if v, _ := only(t, mfs, "srs_vhost_clients"); v != 5 {
+		t.Errorf("srs_vhost_clients = %v, want the first vhost's 5", v)
+	}
+	if v, _ := only(t, mfs, "srs_stream_clients"); v != 5 {
+		t.Errorf("srs_stream_clients = %v, want the stream with most clients (5)", v)
+	}
+	if v, _ := only(t, mfs, "srs_stream_series_dropped"); v != 1 {
+		t.Errorf("srs_stream_series_dropped = %v, want 1", v)
+	}
+	for reason, want := range map[string]float64{"duplicate_vhost": 1, "duplicate_stream": 1} {
+		if got := c.anomalies.Count(reason); got != want {
+			t.Errorf("%s = %v, want %v", reason, got, want)
+		}
+	}
+}

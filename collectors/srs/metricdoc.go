@@ -42,6 +42,6 @@ func MetricDocs() []collectors.MetricDoc {
 		g(n("srs_stream_players"), stream+", `type`, `protocol`", "a stream's playing clients per type (its audience; the publisher is not one): every player type of the version has a series, 0 when absent; an edge's pull shows on its origin as an rtmp player (`clients: true`)", "clients `stream`, `type`, `publish`"),
 		g(n("srs_stream_publisher_alive_seconds"), stream, "how long the publisher has been connected; on an edge, the player whose arrival started the pull (absent once that player left) (`clients: true`)", "clients `alive` of the client whose `id` is streams `publish.cid`"),
 		g(n("srs_stream_series_dropped"), "", "streams left out by `max_streams` (or as duplicates)", "—"),
-		collectors.AnomaliesDoc("`counter_decrease`: a byte, frame or CPU counter below its last exported value with no restart (new `service`/`pid`, lower uptime) and no new stream id; `counter_jump`: a byte counter grown faster than 100 Gbit/s since its last exported value; `counter_negative`: a counter below 0"),
+		collectors.AnomaliesDoc("`counter_decrease`: a byte, frame or CPU counter below its last exported value with no restart (new `service`/`pid`, lower uptime) and no new stream id; `counter_jump`: a byte counter grown faster than 100 Gbit/s since its last exported value; `counter_negative`: a counter below 0; `duplicate_vhost`: a vhost named like an earlier one (another id); `duplicate_stream`: a stream whose vhost/app/stream an earlier one has (with `stream_metrics`; the one with most clients is kept)"),
 	}
 }
