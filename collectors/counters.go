@@ -41,8 +41,14 @@ type CounterCheck struct {
 	mu     sync.Mutex
 	epoch  string
 	uptime float64
+	at     time.Time // when uptime was read
 	series map[string]*counterPoint
 }
+
+// uptimeSlack is how far an upstream's uptime may lag the clock between
+// two scrapes (it is sampled, and the clocks differ) before the
+// difference reads as a restart in between.
+const uptimeSlack = 30 * time.Second
 
 type counterPoint struct {
 	v      float64
@@ -63,15 +69,22 @@ type CounterScrape struct {
 
 // CounterScrape starts screening one scrape's counters. epoch identifies
 // the upstream process and uptime is its age in seconds (0 when
-// unknown): a new epoch or a lower uptime is a restart, after which every
-// counter starts afresh. now is when the values were read.
+// unknown): a new epoch, a lower uptime, or an uptime that grew much less
+// than the clock since the last scrape (a restart between two scrapes,
+// for upstreams whose epoch does not change: SRS 4) is a restart, after
+// which every counter starts afresh. now is when the values were read.
 func (a *Anomalies) CounterScrape(epoch string, uptime float64, now time.Time) *CounterScrape {
 	c := a.counts.check
 	c.mu.Lock()
-	if c.series == nil || epoch != c.epoch || uptime < c.uptime {
+	restarted := c.series == nil || epoch != c.epoch || uptime < c.uptime
+	if !restarted && uptime > 0 && !c.at.IsZero() {
+		elapsed := now.Sub(c.at).Seconds()
+		restarted = uptime+uptimeSlack.Seconds() < c.uptime+elapsed
+	}
+	if restarted {
 		c.series = map[string]*counterPoint{}
 	}
-	c.epoch, c.uptime = epoch, uptime
+	c.epoch, c.uptime, c.at = epoch, uptime, now
 	for k, p := range c.series {
 		if now.Sub(p.seen) > forgetAfter {
 			delete(c.series, k)

@@ -18,6 +18,7 @@ func TestCounterCheck(t *testing.T) {
 		object string
 		v      float64
 		want   bool
+		gap    time.Duration // since the previous scrape; 0: 10 s
 	}
 	const gb = 1e9
 	tests := []struct {
@@ -25,31 +26,40 @@ func TestCounterCheck(t *testing.T) {
 		steps   []step
 		reasons map[string]float64
 	}{
-		{"steady growth", []step{{"a", 10, "", 1 * gb, true}, {"a", 20, "", 2 * gb, true}, {"a", 30, "", 2 * gb, true}}, nil},
+		{"steady growth", []step{{"a", 10, "", 1 * gb, true, 0}, {"a", 20, "", 2 * gb, true, 0}, {"a", 30, "", 2 * gb, true, 0}}, nil},
 		// SRS 3 edges: a leap of ~10^14 bytes, then back to normal.
-		{"leap then back", []step{{"a", 10, "", 1 * gb, true}, {"a", 20, "", 4.7e14, false}, {"a", 30, "", 1.5 * gb, true}},
+		{"leap then back", []step{{"a", 10, "", 1 * gb, true, 0}, {"a", 20, "", 4.7e14, false, 0}, {"a", 30, "", 1.5 * gb, true, 0}},
 			map[string]float64{ReasonCounterJump: 1}},
-		{"dip heals", []step{{"a", 10, "", 5 * gb, true}, {"a", 20, "", 3 * gb, false}, {"a", 30, "", 4 * gb, false}, {"a", 40, "", 6 * gb, true}},
+		{"dip heals", []step{{"a", 10, "", 5 * gb, true, 0}, {"a", 20, "", 3 * gb, false, 0}, {"a", 30, "", 4 * gb, false, 0}, {"a", 40, "", 6 * gb, true, 0}},
 			map[string]float64{ReasonCounterDecrease: 2}},
-		{"negative", []step{{"a", 10, "", -1205506797, false}, {"a", 20, "", 10, true}}, map[string]float64{ReasonCounterNegative: 1}},
-		{"restart by epoch", []step{{"a", 10, "", 5 * gb, true}, {"b", 11, "", 100, true}}, nil},
-		{"restart by uptime", []step{{"", 1000, "", 5 * gb, true}, {"", 3, "", 100, true}}, nil},
-		{"new object", []step{{"a", 10, "s1", 5 * gb, true}, {"a", 20, "s2", 100, true}}, nil},
+		{"negative", []step{{"a", 10, "", -1205506797, false, 0}, {"a", 20, "", 10, true, 0}}, map[string]float64{ReasonCounterNegative: 1}},
+		{"restart by epoch", []step{{"a", 10, "", 5 * gb, true, 0}, {"b", 11, "", 100, true, 0}}, nil},
+		{"restart by uptime", []step{{"", 1000, "", 5 * gb, true, 0}, {"", 3, "", 100, true, 0}}, nil},
+		// An uptime that grew by far less than the clock is a restart in
+		// between, although it is higher (SRS 4 has no service id).
+		{"restart between scrapes", []step{{"", 20, "", 5 * gb, true, 0}, {"", 90, "", 100, true, 5 * time.Minute}}, nil},
+		{"uptime lagging a little", []step{{"", 100, "", 5 * gb, true, 0}, {"", 101, "", 4 * gb, false, 0}}, map[string]float64{ReasonCounterDecrease: 1}},
+		{"new object", []step{{"a", 10, "s1", 5 * gb, true, 0}, {"a", 20, "s2", 100, true, 0}}, nil},
 		// Even a 100 Gbit/s link moves 125 GB in 10 s, not more.
-		{"fast but possible", []step{{"a", 10, "", 0, true}, {"a", 20, "", 124 * gb, true}}, nil},
-		{"too fast", []step{{"a", 10, "", 0, true}, {"a", 20, "", 126 * gb, false}}, map[string]float64{ReasonCounterJump: 1}},
+		{"fast but possible", []step{{"a", 10, "", 0, true, 0}, {"a", 20, "", 124 * gb, true, 0}}, nil},
+		{"too fast", []step{{"a", 10, "", 0, true, 0}, {"a", 20, "", 126 * gb, false, 0}}, map[string]float64{ReasonCounterJump: 1}},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			a := NewAnomalies("test", Target{URL: fmt.Sprintf("http://counter-check-%d", i)}, nil)
 			at := time.Unix(1795287976, 0)
 			for j, s := range tt.steps {
+				if j > 0 {
+					if s.gap == 0 {
+						s.gap = 10 * time.Second
+					}
+					at = at.Add(s.gap)
+				}
 				sc := a.CounterScrape(s.epoch, s.uptime, at)
 				if got := sc.Bytes("srs_send_bytes_total", s.object, s.v); got != s.want {
 					t.Errorf("step %d (%v): accepted %v, want %v", j, s.v, got, s.want)
 				}
 				sc.Done()
-				at = at.Add(10 * time.Second)
 			}
 			for _, r := range []string{ReasonCounterDecrease, ReasonCounterJump, ReasonCounterNegative} {
 				if got := a.Count(r); got != tt.reasons[r] {
