@@ -76,8 +76,16 @@ func (c *Collector) screen(st *haproxyapi.Stat) []bool {
 			continue
 		}
 		name, id := st.String(r, px), st.String(r, iidCol)
+		pk := proxyKey{t != haproxyapi.TypeFrontend, name}
+		own, ok := owner[pk]
+		if !ok {
+			// Servers of a backend whose BACKEND row is not in the
+			// output (a filtered show stat): the first iid owns it.
+			own = id
+			owner[pk] = id
+		}
 		which := -1
-		if owner[proxyKey{t != haproxyapi.TypeFrontend, name}] != id {
+		if own != id {
 			which = 0
 		} else if k := (rowKey{t, name, st.String(r, sv), id}); seen[k] {
 			which = 1

@@ -157,3 +157,25 @@ haproxy_process_pool_used_bytes 2.097152e+06
 		t.Error("a non-numeric MiB field gave a value")
 	}
 }
+
+// TestScreenWithoutBackendRows: in an output filtered to frontends and
+// servers, a duplicate frontend must not take the servers (whose BACKEND
+// rows are absent) down with it.
+func TestScreenWithoutBackendRows(t *testing.T) {
+	csv := "# pxname,svname,scur,iid,type,\nfe,FRONTEND,1,2,0,\nfe,FRONTEND,9,5,0,\nbk,s1,3,3,2,\nbk,s2,4,3,2,\nbk,s1,3,3,2,\n\n"
+	st, err := haproxyapi.ParseStat([]byte(csv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newCollector(t, nil, "tcp://screen-test:1", nil)
+	skip := c.screen(st)
+	want := []bool{false, true, false, false, true}
+	for r, w := range want {
+		if skip[r] != w {
+			t.Errorf("row %d (%s/%s) skipped %v, want %v", r, st.Get(r, "pxname"), st.Get(r, "svname"), skip[r], w)
+		}
+	}
+	if c.anomalies.Count(reasonDuplicateProxy) != 1 || c.anomalies.Count(reasonDuplicateRow) != 1 {
+		t.Errorf("duplicate_proxy %v, duplicate_row %v; want 1 and 1", c.anomalies.Count(reasonDuplicateProxy), c.anomalies.Count(reasonDuplicateRow))
+	}
+}
