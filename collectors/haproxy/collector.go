@@ -232,6 +232,9 @@ func (c *Collector) fetch(ctx context.Context) (*snapshot, error) {
 		})
 	}
 	err := g.Wait()
+	if s.info != nil {
+		c.screenInfo(s.info)
+	}
 	if s.stat != nil {
 		s.skip = c.screen(s.stat)
 		s.agg = aggregate(s)

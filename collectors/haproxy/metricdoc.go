@@ -55,7 +55,8 @@ func MetricDocs() []collectors.MetricDoc {
 	}
 	out = append(out, collectors.AnomaliesDoc("`unknown_row_type`: a `show stat` row whose type is empty or not 0–3; "+
 		"`duplicate_proxy`: a frontend, or a backend and its servers, named like an earlier one of the same kind with another `iid`; "+
-		"`duplicate_row`: a row repeating an earlier one"))
+		"`duplicate_row`: a row repeating an earlier one; "+
+		"`unparsable_info`: a `show info` field of an exported family that is not a number"))
 	return out
 }
 

@@ -14,7 +14,26 @@ const (
 	// A row repeating an earlier one (same kind, proxy, iid and svname),
 	// as concatenated per-process dumps print.
 	reasonDuplicateRow = "duplicate_row"
+	// A show info field of an exported family that is not a number.
+	reasonUnparsableInfo = "unparsable_info"
 )
+
+// screenInfo counts the show info fields lbpilot exports that hold
+// something other than a number (an empty field is "not set" and fine).
+func (c *Collector) screenInfo(info haproxyapi.Info) {
+	n := 0
+	var first []any
+	for _, d := range c.info {
+		if _, ok := infoValue(info, d.key); ok || info[d.key] == "" {
+			continue
+		}
+		if n == 0 {
+			first = []any{"first_key", d.key, "value", info[d.key]}
+		}
+		n++
+	}
+	c.anomalies.Add(reasonUnparsableInfo, n, first...)
+}
 
 // screen finds the rows no family may export, counts and logs them, and
 // returns them as a mask (nil when every row is exported). The rule for

@@ -179,3 +179,29 @@ func TestScreenWithoutBackendRows(t *testing.T) {
 		t.Errorf("duplicate_proxy %v, duplicate_row %v; want 1 and 1", c.anomalies.Count(reasonDuplicateProxy), c.anomalies.Count(reasonDuplicateRow))
 	}
 }
+
+// TestShowInfoUnparsable: a show info field lbpilot exports that is not a
+// number is left out and counted, the others are exported.
+func TestShowInfoUnparsable(t *testing.T) {
+	info := strings.Replace(string(fixture(t, "show_info_2.2.txt")), "Maxconn: 9975", "Maxconn: unlimited", 1)
+	addr := haproxytest.NewSocket(t, haproxytest.ByLine(map[string][]byte{"show info": []byte(info)})).Addr
+	opts := DefaultOptions()
+	opts.Scopes = []string{ScopeProcess}
+	var logs bytes.Buffer
+	c, err := New(*opts, collectors.Target{URL: addr}, debugLogger(&logs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := testutil.CollectAndCount(collectors.Prometheus(c), "haproxy_process_max_connections"); n != 0 {
+		t.Errorf("%d max_connections series from %q", n, "unlimited")
+	}
+	if n := testutil.CollectAndCount(collectors.Prometheus(c), "haproxy_process_hard_max_connections"); n != 1 {
+		t.Errorf("the other fields were lost: %d hard_max_connections series", n)
+	}
+	if got := c.anomalies.Count(reasonUnparsableInfo); got != 2 {
+		t.Errorf("unparsable_info = %v after two scrapes, want 2", got)
+	}
+	if !strings.Contains(logs.String(), "first_key=Maxconn value=unlimited") {
+		t.Errorf("log does not name the field:\n%s", logs.String())
+	}
+}
