@@ -70,7 +70,7 @@ func TestConfigFull(t *testing.T) {
 		t.Errorf("thresholds: %q", got)
 	}
 	src, ok := o.Source.(*SRSSource)
-	if !ok || src.API.BaseURL != "http://10.0.0.5:1985" || src.API.Auth.Username != "admin" || src.API.Auth.Password != "s3cret" || !src.API.SkipClients {
+	if !ok || src.API.BaseURL != "http://10.0.0.5:1985" || src.API.Auth.Username != "admin" || src.API.Auth.Password != "s3cret" || src.API.SkipClients || !src.API.SkipFeatures {
 		t.Errorf("source: %#v", o.Source)
 	}
 }

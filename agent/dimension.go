@@ -22,7 +22,7 @@ const (
 	BandIn                       // incoming bandwidth, Mbit/s
 	BandOut                      // outgoing bandwidth, Mbit/s
 	Connections                  // EMQX: live client connections of the node
-	Clients                      // SRS: clients (summaries conn_srs)
+	Clients                      // SRS: clients (length of the client list)
 	Streams                      // SRS: streams with an active publisher
 	numDimensions
 )

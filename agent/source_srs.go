@@ -13,9 +13,11 @@ import (
 // (HAProxy checks every few seconds; a gap this long means nobody asked).
 const maxRateGap = time.Minute
 
-// SRSSource reads SRS's http_api through the collector (summaries,
-// versions, vhosts and streams; no client list, which can be megabytes).
-// clients is SRS's conn_srs, streams counts streams with an active
+// SRSSource reads SRS's http_api through internal/srsapi (summaries,
+// versions, vhosts, streams, and the client list counted without being
+// kept). clients is the length of the client list, as the exporter's
+// srs_clients: SRS 3 and 4's conn_srs also counts the API connections,
+// the agent's own included. streams counts streams with an active
 // publisher, and band-in/band-out are rates from the srs_recv_bytes and
 // srs_send_bytes counters between two readings.
 type SRSSource struct {
@@ -35,7 +37,8 @@ type srsCounters struct {
 // NewSRSSource reads the SRS http_api at api.BaseURL with the fields the
 // agent needs only.
 func NewSRSSource(api srsapi.API) *SRSSource {
-	api.SkipClients, api.SkipProcStats, api.SkipStreams, api.KeepClients = true, true, false, false
+	api.SkipClients, api.SkipProcStats, api.SkipStreams, api.KeepClients = false, true, false, false
+	api.SkipFeatures, api.ClientAlive = true, false
 	return &SRSSource{API: &api}
 }
 
@@ -55,7 +58,9 @@ func (s *SRSSource) Sample(ctx context.Context) (Sample, error) {
 		at = time.UnixMilli(int64(st.Summaries.NowMS))
 	}
 	var out Sample
-	out.Set(Clients, st.ClientCount())
+	if n, ok := st.ClientCount(); ok {
+		out.Set(Clients, n)
+	}
 	out.Set(Streams, float64(st.ActiveStreams()))
 	cur := &srsCounters{service: st.Envelope.Service, at: at, recv: st.RecvBytes(), send: st.SendBytes()}
 	s.mu.Lock()

@@ -12,6 +12,7 @@ import (
 	"github.com/lbpilot/lbpilot/internal/emqxapi"
 	"github.com/lbpilot/lbpilot/internal/lab"
 	"github.com/lbpilot/lbpilot/internal/srsapi"
+	"github.com/lbpilot/lbpilot/internal/srsapi/srstest"
 	"github.com/lbpilot/lbpilot/internal/testenv"
 	"github.com/lbpilot/lbpilot/internal/upstream"
 )
@@ -122,6 +123,27 @@ func TestSRSSourceLab(t *testing.T) {
 	l.SetFault(&lab.Fault{Status: 500})
 	if _, err := sampleOf(t, src); err == nil {
 		t.Error("SRS answering 500 is not an error")
+	}
+}
+
+// TestSRSSourceClientsFromList samples an SRS 4 again and again against a
+// replay whose conn_srs counts open connections, as SRS 3 and 4 do (the
+// agent's own requests included): the clients dimension stays the
+// length of the client list, as the exporter's srs_clients.
+func TestSRSSourceClientsFromList(t *testing.T) {
+	r, srv := srstest.NewConnCountingReplay(t, "testdata/srs_v4.0.271_load_master", "")
+	src := NewSRSSource(srsapi.API{BaseURL: srv.URL})
+	for i := 0; i < 10; i++ {
+		s, err := sampleOf(t, src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantDims(t, s, map[Dimension]float64{Clients: 5, Streams: 1})
+	}
+	for _, req := range r.Seen() {
+		if strings.HasPrefix(req, "/api/v1/self_proc_stats") || strings.HasPrefix(req, "/api/v1/features") {
+			t.Errorf("the agent asked for %s, which it does not use", req)
+		}
 	}
 }
 

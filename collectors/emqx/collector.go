@@ -27,11 +27,16 @@ type counterDesc struct {
 
 // Collector scrapes one EMQX cluster (or one node of it).
 type Collector struct {
-	opts   emqxapi.Options
-	api    *emqxapi.API
-	logger collectors.Logger
+	opts      emqxapi.Options
+	api       *emqxapi.API
+	logger    collectors.Logger
+	anomalies *collectors.Anomalies
 	*descs
 }
+
+// Reasons this collector counts in lbpilot_upstream_anomalies_total
+// (besides collectors.ReasonCounterNegative).
+const reasonUnplacedValue = "unplaced_value"
 
 // descs are a collector's descriptors: about 240, so /probe (a collector
 // per request, no target labels) shares one set per mode.
@@ -63,7 +68,7 @@ func New(opts emqxapi.Options, t collectors.Target, logger collectors.Logger) (*
 	if logger == nil {
 		logger = log.NewNopLogger()
 	}
-	c := &Collector{opts: opts, logger: logger}
+	c := &Collector{opts: opts, logger: logger, anomalies: collectors.NewAnomalies("emqx", t, logger)}
 	c.api = &emqxapi.API{
 		HTTP:    opts.Client(),
 		BaseURL: t.URL,
@@ -160,6 +165,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 			ch <- d
 		}
 	}
+	c.anomalies.Describe(ch)
 }
 
 // Update reads the management API and sends the metrics; a failed reading
@@ -168,9 +174,11 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 func (c *Collector) Update(ctx context.Context, ch chan<- prometheus.Metric) error {
 	st, err := c.api.Fetch(ctx)
 	if err != nil {
+		c.anomalies.Collect(ch)
 		return err
 	}
 	c.send(st, ch)
+	c.anomalies.Collect(ch)
 	return nil
 }
 
@@ -226,13 +234,29 @@ func (c *Collector) send(st *emqxapi.Stats, ch chan<- prometheus.Metric) {
 			}
 		}
 	}
+	var negative []any
+	nNegative := 0
 	for _, n := range sortedNodes(st.Metrics) {
 		v := st.Metrics[n]
 		for _, m := range c.counters {
-			if x, ok := v[m.key]; ok && x >= 0 {
+			x, ok := v[m.key]
+			switch {
+			case !ok:
+			case x < 0:
+				// A counter below zero would read as a reset.
+				if nNegative == 0 {
+					negative = []any{"node", n, "key", m.key, "value", x}
+				}
+				nNegative++
+			default:
 				ch <- prometheus.MustNewConstMetric(m.desc, prometheus.CounterValue, x, n)
 			}
 		}
+	}
+	c.anomalies.Add(collectors.ReasonCounterNegative, nNegative, negative...)
+	if len(st.Unplaced) > 0 {
+		u := st.Unplaced[0]
+		c.anomalies.Add(reasonUnplacedValue, len(st.Unplaced), "first_node", u.Node, "first_key", u.Key, "type", u.Type)
 	}
 }
 

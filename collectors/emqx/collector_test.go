@@ -1,6 +1,7 @@
 package emqx
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -12,8 +13,10 @@ import (
 	"testing"
 
 	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/lbpilot/lbpilot/collectors"
 	"github.com/lbpilot/lbpilot/internal/emqxapi"
@@ -176,6 +179,13 @@ func scenarios() []scenario {
 			"/api/v2/management/nodes":   {file: "v2/management_nodes_docs.json"}, // another node: nothing to merge
 			"/api/v2/monitoring/stats":   {file: "v2/monitoring_stats_2node_derived.json"},
 			"/api/v2/monitoring/metrics": {file: "v2/monitoring_metrics_2node_derived.json"},
+		}},
+		// emqttd 2.1: result is the object keyed by node, not a list of it.
+		{"v2.1_cluster_one_stopped", emqxapi.Options{}, v2Denied, map[string]route{
+			"/api/v2/monitoring/nodes":   {file: "v2/monitoring_nodes_2node_one_stopped_derived.json"},
+			"/api/v2/management/nodes":   {file: "v2/management_nodes_docs.json"},
+			"/api/v2/monitoring/stats":   {file: "v2/monitoring_stats_2.1_by_node.json"},
+			"/api/v2/monitoring/metrics": {file: "v2/monitoring_metrics_2.1_by_node.json"},
 		}},
 		{"v2_node", emqxapi.Options{APIVersion: "v2", Node: "emq@127.0.0.1"}, v2Denied, map[string]route{
 			"/api/v2/monitoring/nodes/emq@127.0.0.1":   {file: "v2/monitoring_node_docs.json"},
@@ -663,4 +673,88 @@ func TestProbeDescsShared(t *testing.T) {
 	if n.nodesRunning != nil || a.nodesRunning == nil {
 		t.Error("node mode must not describe the cluster node counts")
 	}
+}
+
+// TestEmqttd21PerNode: emqttd 2.1 answers stats and metrics with result as
+// the object keyed by node; read per node, it gives exactly what the list
+// form of the same cluster gives (it used to give nothing, with
+// lbpilot_up 1).
+func TestEmqttd21PerNode(t *testing.T) {
+	list := golden.ParseFile(t, "testdata/golden/v2_cluster_one_stopped.prom")
+	byNode := golden.ParseFile(t, "testdata/golden/v2.1_cluster_one_stopped.prom")
+	if len(list) != len(byNode) {
+		t.Fatalf("%d families from the list form, %d from the 2.1 form", len(list), len(byNode))
+	}
+	compared := 0
+	for name, mf := range list {
+		got, want := samples(byNode[name]), samples(mf)
+		if len(got) != len(want) {
+			t.Errorf("%s: %d series, want %d", name, len(got), len(want))
+		}
+		for k, v := range want {
+			compared++
+			if got[k] != v {
+				t.Errorf("%s%s = %v, want %v", name, k, got[k], v)
+			}
+		}
+	}
+	if compared < 50 {
+		t.Fatalf("only %d series compared", compared)
+	}
+	if _, ok := byNode["emqx_connections"]; !ok {
+		t.Error("no per-node connections from the 2.1 form")
+	}
+}
+
+// TestUnplacedValues: a stats value that is not a number is left out,
+// counted and logged, and the rest of the answer is exported.
+func TestUnplacedValues(t *testing.T) {
+	stats := strings.Replace(strings.Replace(mustFileRaw("v2/monitoring_stats_2.1_by_node.json"),
+		`"clients/count": 40,`, `"clients/count": "n/a",`, 1),
+		`"sessions/count": 38,`, `"sessions/count": {"now": 38},`, 1)
+	sc := scenario{"v2.1_unplaced", emqxapi.Options{APIVersion: "v2"}, v2Denied, map[string]route{
+		"/api/v2/monitoring/nodes":   {file: "v2/monitoring_nodes_2node_one_stopped_derived.json"},
+		"/api/v2/management/nodes":   {file: "v2/management_nodes_docs.json"},
+		"/api/v2/monitoring/stats":   {body: stats},
+		"/api/v2/monitoring/metrics": {body: strings.Replace(mustFileRaw("v2/monitoring_metrics_2.1_by_node.json"), `"bytes/received": `, `"bytes/received": -`, 1)},
+	}}
+	_, srv := start(t, sc)
+	var logs bytes.Buffer
+	opts := sc.opts
+	opts.APIKeyFile = keyFile(t, apiKey+":"+apiSecret+"\n")
+	c, err := New(opts, collectors.Target{URL: srv.URL}, level.NewFilter(log.NewLogfmtLogger(log.NewSyncWriter(&logs)), level.AllowDebug()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mfs := map[string]*dto.MetricFamily{}
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(collectors.Prometheus(c))
+	got, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range got {
+		mfs[mf.GetName()] = mf
+	}
+	conns := samples(mfs["emqx_connections"])
+	if len(conns) != 1 {
+		t.Errorf("connections: %v, want only the node whose value is a number", conns)
+	}
+	reasons := samples(mfs[collectors.AnomaliesName])
+	if reasons[`{reason="unplaced_value"}`] != 2 || reasons[`{reason="counter_negative"}`] != 1 {
+		t.Errorf("anomalies %v, want 2 unplaced values and 1 negative counter", reasons)
+	}
+	for _, w := range []string{"reason=unplaced_value count=2 first_node=emq@10.0.0.11 first_key=clients/count type=string", "reason=counter_negative count=1"} {
+		if !strings.Contains(logs.String(), w) {
+			t.Errorf("log lacks %q:\n%s", w, logs.String())
+		}
+	}
+}
+
+func mustFileRaw(name string) string {
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
 }

@@ -175,7 +175,7 @@ func FuzzDecode(f *testing.F) {
 		if nodes {
 			st.Nodes, err = emqxapi.DecodeNodes(v, body)
 		} else {
-			st.Stats, err = emqxapi.DecodePerNode(v, body, "n")
+			st.Stats, st.Unplaced, err = emqxapi.DecodePerNodeUnplaced(v, body, "n")
 			st.Metrics = st.Stats
 		}
 		if _, serr := emqxapi.ParseStatus(body); serr != nil && serr.Error() == "" {

@@ -68,5 +68,6 @@ func MetricDocs() []collectors.MetricDoc {
 		}
 		out = append(out, d)
 	}
+	out = append(out, collectors.AnomaliesDoc("`unplaced_value`: a stats or metrics value that is not a number (keys lbpilot does not export are not counted); `counter_negative`: a metrics counter below 0"))
 	return out
 }

@@ -54,6 +54,8 @@ type Collector struct {
 	constNames, constValues []string // target labels, sorted
 	columns                 []string // CSV columns the selected families read
 	lastSize, lastRows      atomic.Int64
+
+	anomalies *collectors.Anomalies
 }
 
 type infoDesc struct {
@@ -65,14 +67,14 @@ type infoDesc struct {
 var _ collectors.Streamer = (*Collector)(nil)
 
 // New builds a collector for one HAProxy target.
-func New(opts Options, t collectors.Target, _ collectors.Logger) (*Collector, error) {
+func New(opts Options, t collectors.Target, logger collectors.Logger) (*Collector, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
 	if err := CheckURL(t.URL); err != nil {
 		return nil, err
 	}
-	c := &Collector{opts: opts, target: t}
+	c := &Collector{opts: opts, target: t, anomalies: collectors.NewAnomalies("haproxy", t, logger)}
 	c.constNames, c.constValues = expo.SortedLabels(t.Labels)
 	if strings.HasPrefix(t.URL, "http://") || strings.HasPrefix(t.URL, "https://") {
 		c.csvURL = csvURL(t.URL)
@@ -193,7 +195,7 @@ func New(opts Options, t collectors.Target, _ collectors.Logger) (*Collector, er
 	c.server = compile(ScopeServer, serverFamilies, append([]string{"proxy", "server"}, procVar...))
 	c.listener = compile(ScopeListener, listenerFamilies, append([]string{"proxy", "listener"}, procVar...))
 	c.compileModules()
-	cols := map[string]bool{"status": true, "check_status": true, "mode": true}
+	cols := map[string]bool{"status": true, "check_status": true, "mode": true, "iid": true}
 	for _, set := range [][]*compiled{c.frontend, c.backend, c.server, c.listener} {
 		for _, f := range set {
 			cols[f.col] = f.col != ""
@@ -214,6 +216,7 @@ func New(opts Options, t collectors.Target, _ collectors.Logger) (*Collector, er
 
 // Describe sends every descriptor.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+	c.anomalies.Describe(ch)
 	for _, d := range c.info {
 		ch <- d.desc
 	}
@@ -236,6 +239,7 @@ type snapshot struct {
 	addrs map[haproxyapi.ServerRef]*haproxyapi.ServerState // for haproxy_server_info; nil when not fetched
 	mods  moduleData                                       // show table, show resolvers
 	agg   map[string]*[5]int                               // aggKey → servers per state (serverStates order)
+	skip  []bool                                           // rows not exported (see screen); nil: none
 	chk   map[string][]int                                 // aggKey → checked servers per check result (checkStates order)
 	// With the process label: the stat's column holding each row's
 	// process (-1 without), and every process's show info (info is
@@ -266,6 +270,9 @@ func aggKey(backend, proc string) string {
 	}
 	return backend + "\x00" + proc
 }
+
+// keep reports whether row r is exported.
+func (s *snapshot) keep(r int) bool { return s.skip == nil || !s.skip[r] }
 
 // fetch runs the needed commands concurrently. A failed part leaves its
 // field nil; the first error is returned.
@@ -334,8 +341,12 @@ func (c *Collector) fetch(ctx context.Context) (*snapshot, error) {
 
 // aggregate computes the backends' per-state server counts.
 func (c *Collector) aggregate(s *snapshot) {
+	if s.info != nil {
+		c.screenInfo(s.info)
+	}
 	if s.stat != nil {
-		s.agg = aggregate(s.stat, s.procCol)
+		s.skip = c.screen(s.stat, s.procCol)
+		s.agg = aggregate(s)
 		if c.hasBackendKind(aggCheck) {
 			s.chk = aggregateChecks(s.stat, s.procCol)
 		}
@@ -389,12 +400,13 @@ func (c *Collector) fetchStat(ctx context.Context) (*haproxyapi.Stat, error) {
 }
 
 // aggregate counts each backend's servers per state (per process when
-// procCol is a column).
-func aggregate(st *haproxyapi.Stat, procCol int) map[string]*[5]int {
+// the snapshot has a process column), leaving out the rows screen dropped.
+func aggregate(s *snapshot) map[string]*[5]int {
+	st, procCol := s.stat, s.procCol
 	agg := map[string]*[5]int{}
 	px, stc := st.Col("pxname"), st.Col("status")
 	for r := 0; r < st.Rows(); r++ {
-		if st.Type(r) != haproxyapi.TypeServer {
+		if st.Type(r) != haproxyapi.TypeServer || !s.keep(r) {
 			continue
 		}
 		name := st.String(r, px)
@@ -427,6 +439,7 @@ func (c *Collector) Update(ctx context.Context, ch chan<- prometheus.Metric) err
 	s, err := c.fetch(ctx)
 	c.sendInfo(s, ch)
 	c.sendModules(s, ch)
+	c.anomalies.Collect(ch)
 	if s.stat != nil {
 		c.sendRows(s, haproxyapi.TypeFrontend, c.frontend, ch)
 		c.sendRows(s, haproxyapi.TypeBackend, c.backend, ch)
@@ -441,6 +454,7 @@ func (c *Collector) UpdateStream(ctx context.Context, ch chan<- prometheus.Metri
 	s, err := c.fetch(ctx)
 	c.sendInfo(s, ch)
 	c.sendModules(s, ch)
+	c.anomalies.Collect(ch)
 	if s.stat == nil {
 		return nil, err
 	}
@@ -478,7 +492,7 @@ func (c *Collector) sendOneInfo(info haproxyapi.Info, proc string, ch chan<- pro
 		lv = append(lv, proc)
 	}
 	for _, d := range c.info {
-		if v, ok := info.Float(d.key); ok {
+		if v, ok := infoValue(info, d.key); ok {
 			ch <- prometheus.MustNewConstMetric(d.desc, d.typ, v, lv...)
 		} else if nanIfAbsent[d.key] {
 			ch <- prometheus.MustNewConstMetric(d.desc, d.typ, math.NaN(), lv...)
@@ -503,7 +517,7 @@ func (c *Collector) sendRows(s *snapshot, typ haproxyapi.RowType, fams []*compil
 		infoSeen = map[haproxyapi.ServerRef]bool{}
 	}
 	for r := 0; r < st.Rows(); r++ {
-		if st.Type(r) != typ || (typ == haproxyapi.TypeServer && skip(r)) {
+		if st.Type(r) != typ || !s.keep(r) || (typ == haproxyapi.TypeServer && skip(r)) {
 			continue
 		}
 		vars := []string{st.String(r, px)}

@@ -31,6 +31,7 @@ var lbpilotOwn = map[string]bool{
 	"haproxy_server_admin_state": true, "haproxy_sticktable_entry": true,
 	"haproxy_server_check_rise": true, "haproxy_server_check_fall": true, "haproxy_server_check_health": true,
 	"haproxy_server_agent_rise": true, "haproxy_server_agent_fall": true, "haproxy_server_agent_health": true,
+	"lbpilot_upstream_anomalies_total": true,
 }
 
 // inPromex reports a family of promex 2.6.12 or 3.4.0 under lbpilot's name.

@@ -47,11 +47,15 @@ func MetricDocs() []collectors.MetricDoc {
 		Help: "HAProxy version, as a label; the value is 1.", Source: "`Version`",
 	})
 	for _, f := range infoFamilies {
+		src := "`" + f.key + "`"
+		if mb, ok := infoMB[f.key]; ok {
+			src += " (2.0–2.2: `" + mb + "` × 1,048,576)"
+		}
 		out = append(out, collectors.MetricDoc{
 			Names:  []string{"haproxy_process_" + f.name},
 			Type:   typeName(f.typ),
 			Help:   f.help,
-			Source: "`" + f.key + "`",
+			Source: src,
 		})
 	}
 	out = append(out,
@@ -86,6 +90,10 @@ func MetricDocs() []collectors.MetricDoc {
 			Help: rc.help, Source: "`show resolvers` " + rc.key,
 		})
 	}
+	out = append(out, collectors.AnomaliesDoc("`unknown_row_type`: a `show stat` row whose type is empty or not 0–3; "+
+		"`duplicate_proxy`: a frontend, or a backend and its servers, named like an earlier one of the same kind with another `iid`; "+
+		"`duplicate_row`: a row repeating an earlier one; "+
+		"`unparsable_info`: a `show info` field of an exported family that is not a number"))
 	return out
 }
 

@@ -72,7 +72,7 @@ func newServerStream(c *Collector, s *snapshot) *serverStream {
 	px, sv := st.Col("pxname"), st.Col("svname")
 	skip := c.serverFilter(st)
 	for r := 0; r < st.Rows(); r++ {
-		if st.Type(r) != haproxyapi.TypeServer || skip(r) {
+		if st.Type(r) != haproxyapi.TypeServer || !s.keep(r) || skip(r) {
 			continue
 		}
 		p, n, proc := st.String(r, px), st.String(r, sv), s.rowProcess(r)

@@ -218,9 +218,9 @@ func TestBasicAuth(t *testing.T) {
 	defer srv.Close()
 	c := newCollector(t, Options{HTTPOptions: upstream.HTTPOptions{Username: "admin", PasswordFile: writeSecret(t, "secret\n")}}, srv.URL, nil)
 	want := `
-# HELP srs_build_info SRS version, release code name, server id, service (new on every start) and pid, as labels; the value is 1. Same name as SRS's built-in exporter.
+# HELP srs_build_info SRS version, release code name, build date, server id, service (new on every start) and pid, as labels; the value is 1. Same name as SRS's built-in exporter.
 # TYPE srs_build_info gauge
-srs_build_info{code="Hang",major="6",pid="27068",server="vid-4o345r5",service="07k1gp8o",version="6.0.157"} 1
+srs_build_info{build_date="2026-11-21 19:04:43",code="Hang",major="6",pid="27068",server="vid-4o345r5",service="07k1gp8o",version="6.0.157"} 1
 `
 	if err := testutil.CollectAndCompare(collectors.Prometheus(c), strings.NewReader(want), "srs_build_info"); err != nil {
 		t.Fatal(err)
@@ -384,7 +384,8 @@ func TestOptionsValidate(t *testing.T) {
 }
 
 // TestClientsOff: without the client list the per-type families are
-// absent and srs_clients still comes from the summaries.
+// absent and srs_clients comes from the summaries on SRS 5+; on SRS 3 and
+// 4, whose conn_srs counts the API's own connections, it is left out.
 func TestClientsOff(t *testing.T) {
 	r, srv := srstest.NewReplay(t, "testdata/v6.0.157/load/master", "")
 	off := false
@@ -392,7 +393,7 @@ func TestClientsOff(t *testing.T) {
 	if n := testutil.CollectAndCount(collectors.Prometheus(c), "srs_players", "srs_publishers"); n != 0 {
 		t.Errorf("%d per-type series, want none", n)
 	}
-	want := "# HELP srs_clients Clients: publishers, players, edge pulls and HLS sessions (summaries conn_srs).\n# TYPE srs_clients gauge\nsrs_clients 5\n"
+	want := "# HELP srs_clients Clients: publishers, players, edge pulls and HLS sessions (length of the client list; without it, summaries conn_srs on SRS 5+).\n# TYPE srs_clients gauge\nsrs_clients 5\n"
 	if err := testutil.CollectAndCompare(collectors.Prometheus(c), strings.NewReader(want), "srs_clients"); err != nil {
 		t.Error(err)
 	}
@@ -400,6 +401,14 @@ func TestClientsOff(t *testing.T) {
 		if strings.HasPrefix(req, "/api/v1/clients") {
 			t.Errorf("client list requested: %s", req)
 		}
+	}
+	_, srv4 := srstest.NewReplay(t, "testdata/v4.0.271/load/master", "")
+	c4 := newCollector(t, Options{Clients: &off}, srv4.URL, nil)
+	if n := testutil.CollectAndCount(collectors.Prometheus(c4), "srs_clients"); n != 0 {
+		t.Errorf("SRS 4 without the client list: %d srs_clients series, want none", n)
+	}
+	if n := testutil.CollectAndCount(collectors.Prometheus(c4), "srs_streams"); n != 1 {
+		t.Errorf("SRS 4 without the client list: %d srs_streams series, want the scrape's other families", n)
 	}
 }
 

@@ -15,7 +15,8 @@ import (
 
 // TestHugeAndNegativeNumbers: SRS 3's HTTP-FLV accounting bug gives 4.7e14
 // bytes and negative kbps; numbers decode as float64, and a negative
-// counter is dropped from the output rather than read as a reset.
+// counter is dropped from the output (and counted) rather than read as a
+// reset.
 func TestHugeAndNegativeNumbers(t *testing.T) {
 	_, v, err := srsapi.DecodeVhosts([]byte(`{"code":0,"vhosts":[{"id":"a","name":"v","send_bytes":472662274946262,"recv_bytes":-5,"kbps":{"recv_30s":-1205506797}}]}`))
 	if err != nil {
@@ -36,11 +37,14 @@ func TestHugeAndNegativeNumbers(t *testing.T) {
 			t.Error("negative receive bytes were exported")
 		}
 	}
+	if n := c.anomalies.Count(collectors.ReasonCounterNegative); n != 1 {
+		t.Errorf("counter_negative = %v, want the dropped value counted", n)
+	}
 }
 
 // endpointOf guesses which decoder a fixture file belongs to.
 func endpointOf(name string) uint8 {
-	for i, p := range []string{"summaries", "versions", "self_proc_stats", "vhosts", "streams", "clients"} {
+	for i, p := range []string{"summaries", "versions", "self_proc_stats", "vhosts", "streams", "clients", "features"} {
 		if strings.HasPrefix(filepath.Base(name), p) {
 			return uint8(i)
 		}
@@ -54,7 +58,8 @@ func endpointOf(name string) uint8 {
 func FuzzDecode(f *testing.F) {
 	files, _ := filepath.Glob("testdata/*/*/*/*.json")
 	more, _ := filepath.Glob("testdata/community/*.json")
-	files = append(files, more...)
+	shapes, _ := filepath.Glob("testdata/anomalies/*/*.json") // hand-made shapes real servers showed
+	files = append(append(files, more...), shapes...)
 	if len(files) < 100 {
 		f.Fatalf("only %d seed files", len(files))
 	}
@@ -75,7 +80,7 @@ func FuzzDecode(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte, endpoint uint8) {
 		st := &srsapi.Stats{ClientCounts: map[srsapi.ClientKey]int{}, Streams: []srsapi.Stream{}}
 		var err error
-		switch endpoint % 6 {
+		switch endpoint % 7 {
 		case 0:
 			var s *srsapi.Summaries
 			if _, s, err = srsapi.DecodeSummaries(body); err == nil {
@@ -96,6 +101,15 @@ func FuzzDecode(f *testing.F) {
 			var list []srsapi.Client
 			if _, list, err = srsapi.DecodeClients(body); err == nil {
 				srsapi.CountClients(list, st.ClientCounts)
+				st.Alive = map[srsapi.ID]float64{}
+				for _, cl := range list {
+					st.Alive[cl.ID] = cl.Alive
+				}
+			}
+		case 6:
+			var ft *srsapi.Features
+			if _, ft, err = srsapi.DecodeFeatures(body); err == nil {
+				st.BuildDate = ft.Build
 			}
 		}
 		if err != nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -307,36 +308,78 @@ func DecodeNodes(v Version, body []byte) ([]Node, error) {
 	return out, nil
 }
 
+// Unplaced is a value of a stats or metrics answer that has no place:
+// not a number where EMQX puts numbers (a string, an object, a list).
+// Keys lbpilot does not export are not unplaced values; they are left
+// out by design.
+type Unplaced struct {
+	Node, Key string
+	Type      string // the JSON type found
+}
+
 // DecodePerNode reads a stats or metrics answer into values per node. It
 // accepts every shape EMQX uses:
 //   - v5 list: [{"node": "n1", "k": 1, ...}, ...]
 //   - v4 list: [{"node": "n1", "stats"|"metrics": {...}}, ...]
 //   - v2 list: [{"n1": {...}, "n2": {...}}]
+//   - emqttd 2.1: {"n1": {...}, "n2": {...}} (an object of nodes: every
+//     value is an object)
 //   - one node or the aggregate: {"k": 1, ...} (filed under single)
 //
 // Keys are normalized to the EMQX 5 spelling.
 func DecodePerNode(v Version, body []byte, single string) (map[string]Values, error) {
+	out, _, err := decodePerNode(v, body, single)
+	return out, err
+}
+
+// DecodePerNodeUnplaced is DecodePerNode that also returns the values it
+// could not place, for the caller to count.
+func DecodePerNodeUnplaced(v Version, body []byte, single string) (map[string]Values, []Unplaced, error) {
+	return decodePerNode(v, body, single)
+}
+
+func decodePerNode(v Version, body []byte, single string) (map[string]Values, []Unplaced, error) {
 	doc, err := decodeJSONNumbers(body, false)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	payload, err := unwrap(v, doc)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	out := map[string]Values{}
+	var unplaced []Unplaced
+	perNode := func(m map[string]any, where string) error {
+		for _, name := range upstream.SortedKeys(m) {
+			inner, ok := m[name].(map[string]any)
+			if !ok {
+				return fmt.Errorf("%s%s: a JSON %s, want an object", where, upstream.ValidUTF8(name), upstream.JSONType(m[name]))
+			}
+			vals, bad := valuesFrom(inner, "")
+			node := upstream.ValidUTF8(name)
+			unplaced = appendUnplaced(unplaced, node, inner, bad)
+			if err := put(out, node, vals); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	switch p := payload.(type) {
 	case map[string]any:
-		vals, err := valuesFrom(p, "")
-		if err != nil {
-			return nil, err
+		if nodesObject(p) {
+			if err := perNode(p, ""); err != nil {
+				return nil, nil, err
+			}
+			break
 		}
+		vals, bad := valuesFrom(p, "")
+		unplaced = appendUnplaced(unplaced, single, p, bad)
 		out[single] = vals
 	case []any:
 		for i, e := range p {
 			m, ok := e.(map[string]any)
 			if !ok {
-				return nil, fmt.Errorf("[%d]: a JSON %s, want an object", i, upstream.JSONType(e))
+				return nil, nil, fmt.Errorf("[%d]: a JSON %s, want an object", i, upstream.JSONType(e))
 			}
 			if name, ok := m["node"].(string); ok {
 				// v5 flat, or v4 with a nested "stats"/"metrics" object.
@@ -346,34 +389,45 @@ func DecodePerNode(v Version, body []byte, single string) (map[string]Values, er
 						src = inner
 					}
 				}
-				vals, err := valuesFrom(src, "node")
-				if err != nil {
-					return nil, fmt.Errorf("node %s: %v", upstream.ValidUTF8(name), err)
-				}
-				if err := put(out, upstream.ValidUTF8(name), vals); err != nil {
-					return nil, err
+				vals, bad := valuesFrom(src, "node")
+				node := upstream.ValidUTF8(name)
+				unplaced = appendUnplaced(unplaced, node, src, bad)
+				if err := put(out, node, vals); err != nil {
+					return nil, nil, err
 				}
 				continue
 			}
 			// v2: one object keyed by node name.
-			for _, name := range upstream.SortedKeys(m) {
-				inner, ok := m[name].(map[string]any)
-				if !ok {
-					return nil, fmt.Errorf("[%d].%s: a JSON %s, want an object", i, upstream.ValidUTF8(name), upstream.JSONType(m[name]))
-				}
-				vals, err := valuesFrom(inner, "")
-				if err != nil {
-					return nil, fmt.Errorf("node %s: %v", upstream.ValidUTF8(name), err)
-				}
-				if err := put(out, upstream.ValidUTF8(name), vals); err != nil {
-					return nil, err
-				}
+			if err := perNode(m, fmt.Sprintf("[%d].", i)); err != nil {
+				return nil, nil, err
 			}
 		}
 	default:
-		return nil, fmt.Errorf("a JSON %s, want an object or a list", upstream.JSONType(payload))
+		return nil, nil, fmt.Errorf("a JSON %s, want an object or a list", upstream.JSONType(payload))
 	}
-	return out, nil
+	return out, unplaced, nil
+}
+
+// nodesObject tells emqttd 2.1's stats and metrics answers, an object
+// keyed by node name whose values are the nodes' flat maps, from a flat
+// map of one node or of the aggregate, whose values are numbers.
+func nodesObject(m map[string]any) bool {
+	if len(m) == 0 {
+		return false
+	}
+	for _, x := range m {
+		if _, ok := x.(map[string]any); !ok {
+			return false
+		}
+	}
+	return true
+}
+
+func appendUnplaced(out []Unplaced, node string, m map[string]any, keys []string) []Unplaced {
+	for _, k := range keys {
+		out = append(out, Unplaced{Node: node, Key: upstream.ValidUTF8(k), Type: upstream.JSONType(m[k])})
+	}
+	return out
 }
 
 func put(out map[string]Values, node string, v Values) error {
@@ -386,20 +440,24 @@ func put(out map[string]Values, node string, v Values) error {
 
 // valuesFrom reads the numeric keys of one object (skip names a key that
 // is not a value, such as "node"). Values that are not numbers are left
-// out rather than failing the scrape: the keys are EMQX's open-ended
+// out rather than failing the scrape (the keys are EMQX's open-ended
 // counter and stat names, and a future non-numeric one must not blank
-// the rest.
-func valuesFrom(m map[string]any, skip string) (Values, error) {
+// the rest); their keys are returned, sorted, for the caller to count.
+func valuesFrom(m map[string]any, skip string) (Values, []string) {
 	vals := make(Values, len(m))
+	var bad []string
 	for k, x := range m {
 		if k == skip || k == "stats" || k == "metrics" {
 			continue
 		}
 		if f, ok := decodeNumber(x); ok {
 			vals[NormalizeKey(k)] = f
+		} else {
+			bad = append(bad, k)
 		}
 	}
-	return vals, nil
+	sort.Strings(bad)
+	return vals, bad
 }
 
 // APIError is a non-success answer of the management API, with EMQX's

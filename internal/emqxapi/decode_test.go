@@ -141,3 +141,62 @@ func TestDecodeShapes(t *testing.T) {
 		})
 	}
 }
+
+// TestDecodePerNodeShapes: emqttd 2.1's result, an object keyed by node,
+// is read per node; a flat map stays one node's values; a value that is
+// not a number is returned as unplaced, never silently lost.
+func TestDecodePerNodeShapes(t *testing.T) {
+	cases := []struct {
+		name, body string
+		want       map[string]Values
+		unplaced   []Unplaced
+		err        string
+	}{
+		{"2.1 object of nodes", `{"code":0,"result":{"emq@a":{"clients/count":3,"sessions/count":4},"emq@b":{"clients/count":5}}}`,
+			map[string]Values{"emq@a": {"connections.count": 3, "sessions.count": 4}, "emq@b": {"connections.count": 5}}, nil, ""},
+		{"2.x list of the object", `{"code":0,"result":[{"emq@a":{"clients/count":3}}]}`,
+			map[string]Values{"emq@a": {"connections.count": 3}}, nil, ""},
+		{"flat node", `{"code":0,"result":{"clients/count":3}}`, map[string]Values{"single": {"connections.count": 3}}, nil, ""},
+		{"flat with an odd value", `{"code":0,"result":{"clients/count":3,"topics/count":{"x":1},"routes/count":"many"}}`,
+			map[string]Values{"single": {"connections.count": 3}},
+			[]Unplaced{{"single", "routes/count", "string"}, {"single", "topics/count", "object"}}, ""},
+		{"2.1 node with an odd value", `{"code":0,"result":{"emq@a":{"clients/count":[1]}}}`,
+			map[string]Values{"emq@a": {}}, []Unplaced{{"emq@a", "clients/count", "array"}}, ""},
+		{"2.x list with a non-object node", `{"code":0,"result":[{"emq@a":3}]}`, nil, nil, "[0].emq@a: a JSON number, want an object"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, unplaced, err := DecodePerNodeUnplaced(V2, []byte(tc.body), "single")
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("err %v, want %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(tc.want) {
+				t.Fatalf("nodes %v, want %v", got, tc.want)
+			}
+			for n, vals := range tc.want {
+				if len(got[n]) != len(vals) {
+					t.Errorf("%s: %v, want %v", n, got[n], vals)
+				}
+				for k, v := range vals {
+					if got[n][k] != v {
+						t.Errorf("%s %s = %v, want %v", n, k, got[n][k], v)
+					}
+				}
+			}
+			if len(unplaced) != len(tc.unplaced) {
+				t.Fatalf("unplaced %v, want %v", unplaced, tc.unplaced)
+			}
+			for i := range unplaced {
+				if unplaced[i] != tc.unplaced[i] {
+					t.Errorf("unplaced[%d] = %v, want %v", i, unplaced[i], tc.unplaced[i])
+				}
+			}
+		})
+	}
+}

@@ -26,6 +26,9 @@ type Stats struct {
 	// cumulative counters since the node started.
 	Stats   map[string]Values
 	Metrics map[string]Values
+	// Unplaced are the values of the stats and metrics answers that had
+	// no place (see DecodePerNodeUnplaced), for the caller to count.
+	Unplaced []Unplaced
 }
 
 // Node returns the named node.
@@ -172,11 +175,16 @@ func (a *API) Fetch(ctx context.Context) (*Stats, error) {
 	if ep.mgmtNodes != "" {
 		run(ep.mgmtNodes, func(_ string, b []byte) (err error) { mgmt, err = DecodeNodes(v, b); return err })
 	}
-	run(ep.stats, func(_ string, b []byte) (err error) { st.Stats, err = DecodePerNode(v, b, node); return err })
-	run(ep.metrics, func(_ string, b []byte) (err error) { st.Metrics, err = DecodePerNode(v, b, node); return err })
+	var statsBad, metricsBad []Unplaced
+	run(ep.stats, func(_ string, b []byte) (err error) { st.Stats, statsBad, err = decodePerNode(v, b, node); return err })
+	run(ep.metrics, func(_ string, b []byte) (err error) {
+		st.Metrics, metricsBad, err = decodePerNode(v, b, node)
+		return err
+	})
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
+	st.Unplaced = append(statsBad, metricsBad...)
 	if node != "" {
 		if _, ok := st.Metrics[node]; !ok {
 			return nil, fmt.Errorf("GET %s: node %s not found (the answer lists %s)", upstream.RedactURL(a.url(ep.metrics)), node, listNodes(st.Metrics))

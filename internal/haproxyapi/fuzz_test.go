@@ -11,6 +11,10 @@ import (
 func FuzzParseStat(f *testing.F) {
 	testenv.AddSeeds(f, "*.csv")
 	f.Add([]byte("# pxname,svname,\"a\"\"b\",\n\"x,y\",\"\n"))
+	// Shapes from published outputs: empty lines before the header, rows
+	// of empty or unknown type, two proxies of one name.
+	f.Add([]byte("\r\n\n# pxname,svname,iid,type,\nbk,BACKEND,3,1,\nbk,BACKEND,4,1,\nbk,s1,3,,\nbk,s2,3,7,\n\n"))
+	f.Add([]byte("\n\n\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s, err := ParseStat(data)
 		if err != nil {

@@ -151,6 +151,11 @@ func TestParseStatEdgeCases(t *testing.T) {
 		{name: "permission denied", in: "Permission denied\n\n", wantErr: `HAProxy said "Permission denied"`},
 		{name: "no such proxy", in: "No such proxy.\n\n", wantErr: `"No such proxy."`},
 		{name: "empty", in: "", wantErr: "HAProxy said nothing"},
+		{name: "empty line before header", in: "\n" + hdr + "bk,web1,UP,2,\n\n", rows: 1,
+			check: func(t *testing.T, s *Stat) { expectField(t, s, 0, "svname", "web1") }},
+		{name: "crlf empty lines before header", in: "\r\n\r\n" + strings.ReplaceAll(hdr+"bk,web1,UP,2,\n\n", "\n", "\r\n"), rows: 1},
+		{name: "only empty lines", in: "\n\n\r\n", wantErr: "HAProxy said nothing"},
+		{name: "empty line before an error", in: "\nPermission denied\n\n", wantErr: `HAProxy said "Permission denied"`},
 		{name: "wrong header", in: "# foo,bar\n\n", wantErr: "does not start with pxname"},
 	}
 	for _, tt := range tests {

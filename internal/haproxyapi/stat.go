@@ -55,8 +55,8 @@ const inExtra = 1 << 31
 // ParseStat parses the output of `show stat` or the HTTP `;csv` page.
 // It accepts the trailing comma on every line, quoted fields with doubled
 // quotes, rows shorter or longer than the header, CRLF line ends, and stops
-// at the empty line that ends the output. The first line must be the
-// "# pxname,svname,…" header; anything else (an error message such as
+// at the empty line that ends the output. The first non-empty line must be
+// the "# pxname,svname,…" header; anything else (an error message such as
 // "Permission denied") is returned as an error quoting it.
 func ParseStat(data []byte) (*Stat, error) { return ParseStatColumns(data, nil) }
 
@@ -99,6 +99,13 @@ func (p *statParser) advance(data []byte, final bool) error {
 		}
 		p.pos = next
 		if p.s.header == nil {
+			if line.start == line.end && (!final || p.pos < len(data)) {
+				// Empty lines before the header: some stats pages and
+				// proxies in front of them start the CSV with one. An
+				// answer that is nothing but empty lines still fails
+				// below, as "HAProxy said nothing".
+				continue
+			}
 			if err := p.header(data, line); err != nil {
 				p.err = err
 				return err

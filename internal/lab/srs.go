@@ -289,6 +289,10 @@ func (s *srsSim) serve(w http.ResponseWriter, r *http.Request, l Load, uptime ti
 		b = fmt.Appendf(b, `,"data":{"major":%d,"minor":%s,"revision":%s,"version":%q}}`, s.major, part(s.version, 1), part(s.version, 2), s.version)
 	case "/api/v1/summaries":
 		b = s.summaries(s.envelope(b), l)
+	case "/api/v1/features":
+		// SRS prints the build time in local time; the lab's is fixed.
+		b = s.envelope(b)
+		b = append(b, `,"data":{"options":"","options2":"","build":"2026-11-21 19:04:43","build2":"1795287883","features":{"api":true,"stat":true,"hls":true,"httpd":true}}}`...)
 	case "/api/v1/self_proc_stats":
 		b = s.procStats(s.envelope(b), l)
 	case "/api/v1/vhosts/":

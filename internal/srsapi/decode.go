@@ -356,6 +356,28 @@ func decodeProcStats(url string, body []byte) (*Envelope, *ProcStats, error) {
 	return env, &p, nil
 }
 
+// Features is the part of /api/v1/features lbpilot reads.
+type Features struct {
+	// Build is the build time as SRS prints it ("2026-11-21 19:04:43"),
+	// the build_date label of SRS's own srs_build_info.
+	Build string `json:"build"`
+}
+
+// DecodeFeatures decodes /api/v1/features.
+func DecodeFeatures(body []byte) (*Envelope, *Features, error) {
+	return decodeFeatures("/api/v1/features", body)
+}
+
+func decodeFeatures(url string, body []byte) (*Envelope, *Features, error) {
+	var f Features
+	env, err := decodeData(url, body, &f)
+	if err != nil {
+		return nil, nil, err
+	}
+	f.Build = upstream.ValidUTF8(f.Build)
+	return env, &f, nil
+}
+
 // DecodeVhosts decodes one page of /api/v1/vhosts/.
 func DecodeVhosts(body []byte) (*Envelope, []Vhost, error) {
 	return decodeVhosts("/api/v1/vhosts/", body)

@@ -555,16 +555,17 @@ func (s *scanner) rawID() ([]byte, bool) {
 // building a Client per entry: the cost of a 10,000-client node is in
 // this loop. It honours the page state like filter does. ok is false
 // (and counts untouched) when the page must take the encoding/json path.
-func countClientsFast(body []byte, p *pageState, counts map[ClientKey]int, in interner) (int, bool) {
+func countClientsFast(body []byte, p *pageState, counts map[ClientKey]int, alive map[ID]float64, in interner) (int, bool) {
 	type entry struct {
-		key ClientKey
-		id  []byte
+		key   ClientKey
+		id    []byte
+		alive float64
 	}
 	page := make([]entry, 0, len(body)/300+1)
 	_, ok := fastList(body, "clients", func(s *scanner) bool {
 		var e entry
 		f := fields{names: clientFields}
-		var vhost, typ string
+		var vhost, typ, stream string
 		if !s.object(func(k []byte) bool {
 			i, ok := f.match(k)
 			if !ok {
@@ -583,7 +584,11 @@ func countClientsFast(body []byte, p *pageState, counts map[ClientKey]int, in in
 				vhost = in.get(id)
 				return ok
 			case 2:
-				_, ok := s.rawID() // stream: not counted, but checked as the slow path does
+				if s.peek() == '"' {
+					return s.strFieldIn(&stream, in)
+				}
+				id, ok := s.rawID()
+				stream = in.get(id)
 				return ok
 			case 3, 4:
 				var x string
@@ -593,14 +598,13 @@ func countClientsFast(body []byte, p *pageState, counts map[ClientKey]int, in in
 			case 6:
 				return s.boolField(&e.key.Publish)
 			case 7:
-				var x float64
-				return s.numField(&x)
+				return s.numField(&e.alive)
 			}
 			return s.skip()
 		}) {
 			return false
 		}
-		e.key.Vhost, e.key.Type = ID(upstream.ValidUTF8(vhost)), upstream.ValidUTF8(typ)
+		e.key.Vhost, e.key.Type, e.key.Stream = ID(upstream.ValidUTF8(vhost)), upstream.ValidUTF8(typ), ID(upstream.ValidUTF8(stream))
 		page = append(page, e)
 		return true
 	})
@@ -611,6 +615,9 @@ func countClientsFast(body []byte, p *pageState, counts map[ClientKey]int, in in
 	list := filter(p, n, func(i int) ID { return ID(page[i].id) }, page)
 	for i := range list {
 		counts[list[i].key]++
+		if alive != nil {
+			alive[ID(upstream.ValidUTF8(string(list[i].id)))] = list[i].alive
+		}
 	}
 	return n, true
 }

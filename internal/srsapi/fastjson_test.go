@@ -108,16 +108,22 @@ func FuzzFastPathAgrees(f *testing.F) {
 				t.Fatalf("clients differ:\nfast %+v %+v\nslow %+v %+v\n%q", env, list, env2, list2, body)
 			}
 		}
-		fast := map[ClientKey]int{}
-		if n, ok := countClientsFast(body, &pageState{skip: map[ID]bool{}}, fast, interner{}); ok {
+		fast, fastAlive := map[ClientKey]int{}, map[ID]float64{}
+		if n, ok := countClientsFast(body, &pageState{skip: map[ID]bool{}}, fast, fastAlive, interner{}); ok {
 			_, list, err := slowClients(body)
 			if err != nil {
 				t.Fatalf("counting path accepted what encoding/json refuses (%v): %q", err, body)
 			}
-			slow := map[ClientKey]int{}
+			slow, slowAlive := map[ClientKey]int{}, map[ID]float64{}
 			CountClients(list, slow)
+			for _, c := range list {
+				slowAlive[c.ID] = c.Alive
+			}
 			if n != len(list) || !reflect.DeepEqual(fast, slow) {
 				t.Fatalf("counts differ: fast %d %v, slow %d %v\n%q", n, fast, len(list), slow, body)
+			}
+			if !reflect.DeepEqual(fastAlive, slowAlive) {
+				t.Fatalf("alive differs: fast %v, slow %v\n%q", fastAlive, slowAlive, body)
 			}
 		}
 		var a answer

@@ -42,6 +42,11 @@ type API struct {
 	SkipStreams bool
 	// SkipProcStats does not read /api/v1/self_proc_stats.
 	SkipProcStats bool
+	// ClientAlive records every client's alive (Stats.Alive), for the
+	// age of each stream's publisher.
+	ClientAlive bool
+	// SkipFeatures does not read /api/v1/features (Stats.BuildDate).
+	SkipFeatures bool
 }
 
 // Stats is one reading of an SRS: what the collector exports and what
@@ -61,19 +66,27 @@ type Stats struct {
 	ClientCounts map[ClientKey]int
 	// Clients is every client, read only with API.KeepClients.
 	Clients []Client
+	// Alive is each client's alive in seconds, by client id (only with
+	// API.ClientAlive).
+	Alive map[ID]float64
+	// BuildDate is /api/v1/features' data.build ("2026-11-21 19:04:43"),
+	// "" when not read.
+	BuildDate string
 }
 
-// ClientKey groups clients for ClientCounts.
+// ClientKey groups clients for ClientCounts: by vhost, stream, type and
+// publish flag.
 type ClientKey struct {
 	Vhost   ID
 	Type    string
 	Publish bool
+	Stream  ID
 }
 
 // CountClients adds a client list to the counts in into.
 func CountClients(list []Client, into map[ClientKey]int) {
 	for i := range list {
-		into[ClientKey{list[i].Vhost, list[i].Type, list[i].Publish}]++
+		into[ClientKey{Vhost: list[i].Vhost, Type: list[i].Type, Publish: list[i].Publish, Stream: list[i].Stream}]++
 	}
 }
 
@@ -149,14 +162,33 @@ func (c *API) Fetch(ctx context.Context) (*Stats, error) {
 			return err
 		})
 	}
+	if !c.SkipFeatures {
+		run(func() error {
+			u := upstream.Join(c.BaseURL, "/api/v1/features")
+			body, _, err := c.get(ctx, u)
+			if err != nil {
+				return err
+			}
+			_, f, err := decodeFeatures(upstream.RedactURL(u), body)
+			if err != nil {
+				return err
+			}
+			st.BuildDate = f.Build
+			return nil
+		})
+	}
 	if !c.SkipClients {
 		run(func() error {
 			counts := map[ClientKey]int{}
 			var kept []Client
+			var alive map[ID]float64
+			if c.ClientAlive {
+				alive = map[ID]float64{}
+			}
 			in := interner{}
 			err := paginate(ctx, c, "/api/v1/clients/", func(u string, body []byte, p *pageState) (int, error) {
 				if !c.KeepClients {
-					if n, ok := countClientsFast(body, p, counts, in); ok {
+					if n, ok := countClientsFast(body, p, counts, alive, in); ok {
 						return n, nil
 					}
 				}
@@ -166,6 +198,11 @@ func (c *API) Fetch(ctx context.Context) (*Stats, error) {
 				}
 				list := p.filter(len(page), func(i int) ID { return page[i].ID }, page)
 				CountClients(list, counts)
+				for i := range list {
+					if alive != nil {
+						alive[list[i].ID] = list[i].Alive
+					}
+				}
 				if c.KeepClients {
 					kept = append(kept, list...)
 				}
@@ -175,6 +212,7 @@ func (c *API) Fetch(ctx context.Context) (*Stats, error) {
 				return err
 			}
 			st.ClientCounts = counts
+			st.Alive = alive
 			if c.KeepClients {
 				if kept == nil {
 					kept = []Client{}

@@ -144,7 +144,7 @@ func TestPagingEdgeCases(t *testing.T) {
 			counts := map[ClientKey]int{}
 			in := interner{}
 			err = paginate(context.Background(), api, "/api/v1/clients/", func(_ string, body []byte, p *pageState) (int, error) {
-				n, ok := countClientsFast(body, p, counts, in)
+				n, ok := countClientsFast(body, p, counts, nil, in)
 				if !ok {
 					t.Fatal("fast path refused a plain page")
 				}
@@ -153,7 +153,7 @@ func TestPagingEdgeCases(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if n := counts[ClientKey{"v", "rtmp-play", false}]; n != tc.want {
+			if n := counts[ClientKey{Vhost: "v", Type: "rtmp-play"}]; n != tc.want {
 				t.Errorf("counted %d, want %d", n, tc.want)
 			}
 		})
@@ -190,9 +190,9 @@ func TestNodeHelpers(t *testing.T) {
 			}
 			players, ok := st.Players()
 			if st.Publishers() != tc.publishers || !ok || players != tc.players || st.ActiveStreams() != tc.active ||
-				st.ClientCount() != float64(tc.clients) || len(st.Streams) != tc.stream {
+				clientCount(st) != float64(tc.clients) || len(st.Streams) != tc.stream {
 				t.Errorf("publishers %d players %d active %d clients %v streams %d; want %d %d %d %d %d",
-					st.Publishers(), players, st.ActiveStreams(), st.ClientCount(), len(st.Streams),
+					st.Publishers(), players, st.ActiveStreams(), clientCount(st), len(st.Streams),
 					tc.publishers, tc.players, tc.active, tc.clients, tc.stream)
 			}
 		})
@@ -208,6 +208,89 @@ func TestNodeHelpers(t *testing.T) {
 	}
 	if m, ok := st.MemoryBytes(); !ok || m != 4096*float64(st.Proc.RSS) {
 		t.Errorf("memory %v %v", m, ok)
+	}
+}
+
+// clientCount is Stats.ClientCount for a reading that has it.
+func clientCount(st *Stats) float64 {
+	n, ok := st.ClientCount()
+	if !ok {
+		return -1
+	}
+	return n
+}
+
+// TestClientCountSources: the client list when read; without it, conn_srs
+// on SRS 5+ only (on 3 and 4 it counts the API's connections too).
+func TestClientCountSources(t *testing.T) {
+	var sum Summaries
+	sum.System.ConnSRS = 7
+	cases := []struct {
+		name  string
+		st    Stats
+		want  float64
+		known bool
+	}{
+		{"list", Stats{Versions: Versions{Major: 4}, Summaries: sum, ClientCounts: map[ClientKey]int{{Type: "rtmp-play"}: 2, {Type: "fmle-publish", Publish: true}: 1}}, 3, true},
+		{"empty list", Stats{Versions: Versions{Major: 6}, Summaries: sum, ClientCounts: map[ClientKey]int{}}, 0, true},
+		{"no list, SRS 5", Stats{Versions: Versions{Major: 5}, Summaries: sum}, 7, true},
+		{"no list, SRS 4", Stats{Versions: Versions{Major: 4}, Summaries: sum}, 0, false},
+		{"no list, SRS 3", Stats{Versions: Versions{Major: 3}, Summaries: sum}, 0, false},
+	}
+	for _, tc := range cases {
+		if n, ok := tc.st.ClientCount(); n != tc.want || ok != tc.known {
+			t.Errorf("%s: %v %v, want %v %v", tc.name, n, ok, tc.want, tc.known)
+		}
+	}
+}
+
+// TestFeaturesAndAlive: build_date from /api/v1/features, clients' alive
+// by id, and counts per stream, from the captures of SRS 3 to 6.
+func TestFeaturesAndAlive(t *testing.T) {
+	cases := []struct {
+		dir, build, cid string
+		alive           float64
+		players         int
+	}{
+		{"testdata/v6.0.157/load/master", "2026-11-21 19:04:43", "54y0xi71", 49.71, 4},
+		{"testdata/v3.0.170/load/edge", "2026-11-21 19:19:27", "490", 45, 2},
+	}
+	for _, tc := range cases {
+		_, srv := srstest.NewReplay(t, tc.dir, "")
+		st, err := (&API{BaseURL: srv.URL, ClientAlive: true}).Fetch(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.BuildDate != tc.build {
+			t.Errorf("%s: build date %q, want %q", tc.dir, st.BuildDate, tc.build)
+		}
+		s := &st.Streams[0]
+		if s.Publish.CID != ID(tc.cid) {
+			t.Fatalf("%s: cid %q", tc.dir, s.Publish.CID)
+		}
+		if a, ok := st.PublisherAlive(s); !ok || a != tc.alive {
+			t.Errorf("%s: publisher alive %v %v, want %v", tc.dir, a, ok, tc.alive)
+		}
+		players := 0
+		for k, n := range st.StreamClients(s.ID) {
+			if !k.Publish {
+				players += n
+			}
+		}
+		if players != tc.players {
+			t.Errorf("%s: %d players on the stream, want %d", tc.dir, players, tc.players)
+		}
+		if _, ok := (&Stats{}).PublisherAlive(s); ok {
+			t.Error("an age without the alive list")
+		}
+	}
+	_, srv := srstest.NewReplay(t, "testdata/v6.0.157/load/master", "")
+	st, err := (&API{BaseURL: srv.URL, SkipFeatures: true}).Fetch(context.Background())
+	if err != nil || st.BuildDate != "" || st.Alive != nil {
+		t.Errorf("features skipped: %q %v %v", st.BuildDate, st.Alive, err)
+	}
+	if _, _, err := DecodeFeatures([]byte(`{"code":0,"urls":{}}`)); err == nil {
+		t.Error("a features answer without data was accepted")
 	}
 }
 

@@ -108,6 +108,7 @@ type countAnswer struct {
 	Clients *[]struct {
 		ID      ID     `json:"id"`
 		Vhost   ID     `json:"vhost"`
+		Stream  ID     `json:"stream"`
 		Type    string `json:"type"`
 		Publish bool   `json:"publish"`
 	} `json:"clients"`
@@ -117,7 +118,7 @@ type countAnswer struct {
 type counter func(body []byte, p *pageState, counts map[ClientKey]int) (int, error)
 
 func oursCount(body []byte, p *pageState, counts map[ClientKey]int) (int, error) {
-	n, ok := countClientsFast(body, p, counts, interner{})
+	n, ok := countClientsFast(body, p, counts, nil, interner{})
 	if !ok {
 		return 0, fmt.Errorf("fast path refused the page")
 	}
@@ -148,7 +149,7 @@ func slimCount(u unmarshaler) counter {
 		}
 		page := *a.Clients
 		for _, c := range filter(p, len(page), func(i int) ID { return page[i].ID }, page) {
-			counts[ClientKey{c.Vhost, upstream.ValidUTF8(c.Type), c.Publish}]++
+			counts[ClientKey{Vhost: c.Vhost, Type: upstream.ValidUTF8(c.Type), Publish: c.Publish, Stream: c.Stream}]++
 		}
 		return len(page), nil
 	}

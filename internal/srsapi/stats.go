@@ -56,9 +56,53 @@ func (s *Stats) Players() (n int, ok bool) {
 	return n, true
 }
 
-// ClientCount is SRS's number of stat clients (summaries conn_srs), the
-// built-in exporter's srs_clients.
-func (s *Stats) ClientCount() float64 { return s.Summaries.System.ConnSRS }
+// ClientCount is the number of clients (publishers, players, edge pulls,
+// HLS sessions): the length of the client list when it was read. Without
+// it, SRS 5+'s summaries conn_srs (the same count, sampled every 3 s);
+// ok is false on SRS 3 and 4 without the list, where conn_srs counts
+// every connection SRS holds, the API's own (a scraper's or an agent's
+// requests in flight) included, so an idle SRS 4 reads 4.
+func (s *Stats) ClientCount() (n float64, ok bool) {
+	if s.ClientCounts != nil {
+		for _, c := range s.ClientCounts {
+			n += float64(c)
+		}
+		return n, true
+	}
+	if s.Versions.Major >= 5 {
+		return s.Summaries.System.ConnSRS, true
+	}
+	return 0, false
+}
+
+// StreamClients counts a stream's clients by type and publish flag
+// (nil without the client list).
+func (s *Stats) StreamClients(stream ID) map[ClientKey]int {
+	if s.ClientCounts == nil {
+		return nil
+	}
+	out := map[ClientKey]int{}
+	for k, c := range s.ClientCounts {
+		if k.Stream == stream {
+			out[ClientKey{Type: k.Type, Publish: k.Publish}] += c
+		}
+	}
+	return out
+}
+
+// PublisherAlive returns how long the stream's publisher (the client
+// whose id is publish.cid) has been connected, in seconds. On an edge
+// the cid is the player whose arrival started the pull, so this is the
+// age of the pull while that player stays. ok is false without
+// API.ClientAlive, without an active publisher, or when that client is
+// gone.
+func (s *Stats) PublisherAlive(st *Stream) (float64, bool) {
+	if s.Alive == nil || !st.Publish.Active || st.Publish.CID == "" {
+		return 0, false
+	}
+	v, ok := s.Alive[st.Publish.CID]
+	return v, ok
+}
 
 // ActiveStreams counts streams with an active publisher (on an edge, an
 // active ingest from the origin).

@@ -8,13 +8,16 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -34,6 +37,8 @@ type Replay struct {
 	mu       sync.Mutex
 	requests []string
 	Override map[string]Capture // path → canned answer (error captures)
+	// open counts the server's open connections (NewConnCountingReplay).
+	open *atomic.Int64
 }
 
 // Capture is one recorded HTTP answer.
@@ -52,6 +57,47 @@ func NewReplay(t *testing.T, dir, fallback string) (*Replay, *httptest.Server) {
 	t.Cleanup(srv.Close)
 	return r, srv
 }
+
+// NewConnCountingReplay is NewReplay with summaries' conn_srs as SRS 3
+// and 4 compute it: not the clients (the capture's client list), but
+// every connection SRS holds when it answers, the API requests in flight
+// included (the one asking for the summaries, at least). An idle SRS 4
+// scraped by an exporter so reads 1 to 6.
+func NewConnCountingReplay(t *testing.T, dir, fallback string) (*Replay, *httptest.Server) {
+	t.Helper()
+	r := &Replay{Dir: dir, Fallback: fallback, Override: map[string]Capture{}, open: &atomic.Int64{}}
+	srv := httptest.NewUnstartedServer(r)
+	srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		switch st {
+		case http.StateNew:
+			r.open.Add(1)
+		case http.StateClosed, http.StateHijacked:
+			r.open.Add(-1)
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return r, srv
+}
+
+// ListLen is the number of items in the capture's full list (clients,
+// streams or vhosts).
+func (r *Replay) ListLen(list string) int {
+	b, ok := r.file(list + "_count100.json")
+	if !ok {
+		if b, ok = r.file(list + ".json"); !ok {
+			return 0
+		}
+	}
+	var doc map[string]json.RawMessage
+	var items []json.RawMessage
+	if json.Unmarshal(b, &doc) != nil || json.Unmarshal(doc[list], &items) != nil {
+		return 0
+	}
+	return len(items)
+}
+
+var connSRS = regexp.MustCompile(`"conn_srs":[0-9]+`)
 
 // Seen returns the request URIs served so far.
 func (r *Replay) Seen() []string {
@@ -104,11 +150,15 @@ func (r *Replay) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	name := strings.TrimPrefix(req.URL.Path, "/api/v1/")
 	switch name {
-	case "summaries", "versions", "self_proc_stats":
+	case "summaries", "versions", "self_proc_stats", "features":
 		b, ok := r.file(name + ".json")
 		if !ok {
 			http.NotFound(w, req)
 			return
+		}
+		if name == "summaries" && r.open != nil {
+			n := int64(r.ListLen("clients")) + r.open.Load()
+			b = connSRS.ReplaceAll(b, []byte(`"conn_srs":`+strconv.FormatInt(n, 10)))
 		}
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(b)
