@@ -104,7 +104,16 @@ type prepared struct {
 // that the files it names can be read, and builds the client. kind
 // ("srs", "wcs", ...) prefixes every error. Preparing again is a no-op, so
 // options validated at load keep their client in every copy.
-func (o *HTTPOptions) Prepare(kind string) error {
+func (o *HTTPOptions) Prepare(kind string) error { return o.prepare(kind, false) }
+
+// PrepareFollowing is Prepare for a client that acts as a player does
+// (the flv, hls and websocket probes): redirects are followed unless
+// follow_redirects: false is written, and still only within the same
+// scheme, host and port. SRS answers an HLS playlist with a 302 to the
+// same playlist carrying its session (hls_ctx), and every player follows it.
+func (o *HTTPOptions) PrepareFollowing(kind string) error { return o.prepare(kind, true) }
+
+func (o *HTTPOptions) prepare(kind string, follow bool) error {
 	if o.prepared != nil {
 		return nil
 	}
@@ -120,8 +129,9 @@ func (o *HTTPOptions) Prepare(kind string) error {
 	if !redirectsKey {
 		// An upstream API answers where it is asked; a redirect is a
 		// misconfiguration or someone steering the request (and its
-		// credentials) elsewhere. Common's default is true; lbpilot's is false.
-		cfg.FollowRedirects = false
+		// credentials) elsewhere. Common's default is true; lbpilot's is
+		// false for API readers, true (same origin only) for probes.
+		cfg.FollowRedirects = follow
 	}
 	var old, repl []string
 	if o.Username != "" || o.PasswordFile != "" {

@@ -348,3 +348,58 @@ func TestHTTPOptionsHelpers(t *testing.T) {
 		}
 	}
 }
+
+// TestPrepareFollowing: a player-like client follows a redirect by
+// default, within the same origin only; follow_redirects: false still
+// turns it off.
+func TestPrepareFollowing(t *testing.T) {
+	elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t.Errorf("a redirect reached another listener (Authorization %q)", r.Header.Get("Authorization"))
+	}))
+	defer elsewhere.Close()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/live/a.m3u8":
+			if r.URL.Query().Get("hls_ctx") == "" {
+				http.Redirect(w, r, "/live/a.m3u8?hls_ctx=x1", http.StatusFound)
+				return
+			}
+			_, _ = io.WriteString(w, "#EXTM3U\n")
+		case "/away":
+			http.Redirect(w, r, elsewhere.URL+"/", http.StatusFound)
+		}
+	}))
+	defer srv.Close()
+	for _, tt := range []struct {
+		name, yaml, path string
+		status           int
+		err              string
+	}{
+		{"default follows", "", "/live/a.m3u8", 200, ""},
+		{"follow_redirects false", "http_client_config: {follow_redirects: false}", "/live/a.m3u8", 302, ""},
+		{"never to another origin", "", "/away", 0, "a redirect may not leave"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var b block
+			if err := yamlconf.DecodeStrict([]byte(tt.yaml), &b); err != nil {
+				t.Fatal(err)
+			}
+			if err := b.PrepareFollowing("test"); err != nil {
+				t.Fatal(err)
+			}
+			r, err := fetch(t, &b.HTTPOptions, srv.URL+tt.path)
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("err = %v, want %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Status != tt.status {
+				t.Errorf("status %d, want %d", r.Status, tt.status)
+			}
+		})
+	}
+}

@@ -55,7 +55,7 @@ func (o *Options) Validate() error {
 	if *o.Window < 0 || *o.Window > time.Minute {
 		return fmt.Errorf("flv: window %v out of range (0 to 1m)", *o.Window)
 	}
-	return o.HTTPOptions.Prepare("flv")
+	return o.HTTPOptions.PrepareFollowing("flv")
 }
 
 // CheckTarget validates a target: http(s)://host[:port]/app/stream.flv.

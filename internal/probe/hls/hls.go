@@ -58,7 +58,7 @@ func (o *Options) Validate() error {
 	if o.MaxSegmentBytes == 0 {
 		o.MaxSegmentBytes = 64 << 20
 	}
-	return o.HTTPOptions.Prepare("hls")
+	return o.HTTPOptions.PrepareFollowing("hls")
 }
 
 // CheckTarget validates a target: http(s)://host[:port]/app/stream.m3u8.

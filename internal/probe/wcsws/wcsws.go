@@ -62,7 +62,7 @@ func (o *Options) Validate() error {
 		o.HTTPClientConfig = &upstream.ClientConfig{Config: promconfig.DefaultHTTPClientConfig}
 	}
 	o.HTTPClientConfig.Config.EnableHTTP2 = false
-	return o.HTTPOptions.Prepare("websocket")
+	return o.HTTPOptions.PrepareFollowing("websocket")
 }
 
 // CheckTarget validates a target: ws://host:port/ or wss://host:port/
