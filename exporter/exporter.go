@@ -34,6 +34,10 @@ type Options struct {
 	// sharing a scrape count once); past it /probe answers 503.
 	// 0 means DefaultMaxProbes.
 	MaxProbes int
+	// MaxProtocolProbes bounds the /probe requests of the protocol probe
+	// kinds (mqtt, rtmp, flv, hls, websocket) running at once; 0 means
+	// DefaultMaxProtocolProbes.
+	MaxProtocolProbes int
 	// EMQXAPIKeyFile is the credentials file ("key:secret") used by every
 	// emqx module that sets none of its own (--collector.emqx.api-key-file).
 	EMQXAPIKeyFile string
@@ -61,6 +65,7 @@ type Exporter struct {
 	targetsConfig  prometheus.Gauge
 
 	probeSlots chan struct{}
+	protoSlots chan struct{} // the protocol probes' own
 	// probeFailLog spaces the lines of failing /probe scrapes: a line per
 	// module, target and cause and minute (the limiter remembers a bounded
 	// number of them); static targets' failures are logged every scrape.
@@ -103,7 +108,10 @@ func New(opts Options) (*Exporter, error) {
 	if opts.MaxProbes <= 0 {
 		opts.MaxProbes = DefaultMaxProbes
 	}
-	e := &Exporter{opts: opts, logger: opts.Logger, kinds: opts.Kinds, probeSlots: make(chan struct{}, opts.MaxProbes), flights: map[string]*flight{}, mem: newMemReturner(), probeFailLog: lograte.New(lograte.DefaultPeriod)}
+	if opts.MaxProtocolProbes <= 0 {
+		opts.MaxProtocolProbes = DefaultMaxProtocolProbes
+	}
+	e := &Exporter{opts: opts, logger: opts.Logger, kinds: opts.Kinds, probeSlots: make(chan struct{}, opts.MaxProbes), protoSlots: make(chan struct{}, opts.MaxProtocolProbes), flights: map[string]*flight{}, mem: newMemReturner(), probeFailLog: lograte.New(lograte.DefaultPeriod)}
 	e.self = prometheus.NewRegistry()
 	e.reloadOK = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "lbpilot_config_last_reload_successful",
@@ -119,7 +127,7 @@ func New(opts Options) (*Exporter, error) {
 	}, []string{"reason"})
 	e.probeThrottled = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "lbpilot_probe_throttled_requests_total",
-		Help: "Requests to /probe answered 503 because --probe.max-concurrent probes were running.",
+		Help: "Requests to /probe answered 503 because --probe.max-concurrent probes (or --probe.max-concurrent-protocol protocol probes) were running.",
 	})
 	e.targetsConfig = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "lbpilot_config_targets",

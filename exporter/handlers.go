@@ -114,7 +114,7 @@ func (e *Exporter) ProbeHandler() http.Handler {
 				return
 			}
 		}
-		e.probeShared(w, r, r.URL.Query().Encode(), func() (*job, error) {
+		e.probeShared(w, r, r.URL.Query().Encode(), k.Protocol, func() (*job, error) {
 			c, err := k.New(m, collectors.Target{URL: target}, e.logger)
 			if err != nil {
 				e.probeInvalid.WithLabelValues("bad_target").Inc()

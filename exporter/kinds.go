@@ -25,6 +25,12 @@ type Kind struct {
 	// returns m itself when the query holds none, else a copy of m with
 	// them applied; an error is the client's (400).
 	Params func(m *Module, rawQuery string) (*Module, error)
+	// Protocol marks an end-to-end protocol probe: it holds a connection
+	// and a few kilobytes, not a whole stats answer, and its /probe
+	// requests take slots of their own (--probe.max-concurrent-protocol),
+	// so a few large HAProxy scrapes never make the probes wait, nor the
+	// other way round.
+	Protocol bool
 }
 
 // KindOptions are command-line defaults some kinds take.

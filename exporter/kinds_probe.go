@@ -18,6 +18,7 @@ import (
 func probeKinds() map[string]Kind {
 	return map[string]Kind{
 		"mqtt": {
+			Protocol: true,
 			Prepare: func(m *Module) error {
 				if m.MQTT == nil {
 					m.MQTT = mqtt.DefaultOptions()
@@ -30,6 +31,7 @@ func probeKinds() map[string]Kind {
 			},
 		},
 		"flv": {
+			Protocol: true,
 			Prepare: func(m *Module) error {
 				if m.FLV == nil {
 					m.FLV = flv.DefaultOptions()
@@ -42,6 +44,7 @@ func probeKinds() map[string]Kind {
 			},
 		},
 		"hls": {
+			Protocol: true,
 			Prepare: func(m *Module) error {
 				if m.HLS == nil {
 					m.HLS = hls.DefaultOptions()
@@ -54,6 +57,7 @@ func probeKinds() map[string]Kind {
 			},
 		},
 		"rtmp": {
+			Protocol: true,
 			Prepare: func(m *Module) error {
 				if m.RTMP == nil {
 					m.RTMP = rtmp.DefaultOptions()
@@ -66,6 +70,7 @@ func probeKinds() map[string]Kind {
 			},
 		},
 		"websocket": {
+			Protocol: true,
 			Prepare: func(m *Module) error {
 				if m.WebSocket == nil {
 					m.WebSocket = wcsws.DefaultOptions()

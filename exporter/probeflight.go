@@ -23,24 +23,32 @@ import (
 // Prometheus server sends, hundreds is an attack or a misconfiguration.
 const DefaultMaxProbes = 8
 
-// acquireProbe takes a probe slot, or reports that all are taken.
-func (e *Exporter) acquireProbe() bool {
+// DefaultMaxProtocolProbes bounds the protocol probes (mqtt, rtmp, flv,
+// hls, websocket) running at once. Each holds one connection and a few
+// kilobytes for at most its deadline; a Prometheus server probing a few
+// hundred streams or brokers spreads them over the scrape interval.
+const DefaultMaxProtocolProbes = 128
+
+// acquireProbe takes a slot of the pool, or reports that all are taken.
+func acquireProbe(slots chan struct{}) bool {
 	select {
-	case e.probeSlots <- struct{}{}:
+	case slots <- struct{}{}:
 		return true
 	default:
 		return false
 	}
 }
 
-func (e *Exporter) releaseProbe() { <-e.probeSlots }
-
 // probeShared answers one /probe. Concurrent requests with the same query
 // (module, target and every other parameter) share one scrape and one
 // rendering, so 500 Prometheus servers probing one HAProxy open one
 // connection to its socket, not 500. Each request answers by its own
 // deadline.
-func (e *Exporter) probeShared(w http.ResponseWriter, r *http.Request, key string, build func() (*job, error)) {
+func (e *Exporter) probeShared(w http.ResponseWriter, r *http.Request, key string, protocol bool, build func() (*job, error)) {
+	slots := e.probeSlots
+	if protocol {
+		slots = e.protoSlots
+	}
 	ctx, cancel := e.requestContext(r)
 	defer cancel()
 	var res struct {
@@ -48,10 +56,10 @@ func (e *Exporter) probeShared(w http.ResponseWriter, r *http.Request, key strin
 		Err error
 	}
 	res.Val, res.Err = e.joinFlight(ctx, key, func(sctx context.Context) (any, error) {
-		if !e.acquireProbe() {
+		if !acquireProbe(slots) {
 			return nil, errProbesBusy
 		}
-		defer e.releaseProbe()
+		defer func() { <-slots }()
 		j, err := build()
 		if err != nil {
 			return nil, err

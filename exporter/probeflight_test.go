@@ -198,3 +198,40 @@ func TestProbeSharedScrapeOutlivesItsFirstClient(t *testing.T) {
 		}
 	}
 }
+
+// TestProtocolProbesHaveTheirOwnSlots: with every API probe slot taken by
+// a slow scrape, a protocol probe still runs; past the protocol probes'
+// own limit they answer 503 while the API slot stays taken.
+func TestProtocolProbesHaveTheirOwnSlots(t *testing.T) {
+	api, proto := &gate{open: make(chan struct{})}, &gate{open: make(chan struct{})}
+	kinds := api.kinds()
+	pk := proto.kinds()["gate"]
+	pk.Protocol = true
+	kinds["proto"] = pk
+	e, _ := newTestExporter(t, "", Options{Kinds: kinds, MaxProbes: 1, MaxProtocolProbes: 1})
+	h := e.ProbeHandler()
+	done := make(chan string, 2)
+	go func() { _, b := get(t, h, "/probe?module=gate&target=gate://a", nil); done <- b }()
+	for api.scrapes.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	go func() { _, b := get(t, h, "/probe?module=proto&target=p://a", nil); done <- b }()
+	for deadline := time.Now().Add(10 * time.Second); proto.scrapes.Load() == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("a protocol probe waited for the API probes' slot")
+		}
+	}
+	if rec, body := get(t, h, "/probe?module=proto&target=p://b", nil); rec.Code != http.StatusServiceUnavailable {
+		t.Errorf("a second protocol probe past its own limit: %d %s", rec.Code, body)
+	}
+	if rec, body := get(t, h, "/probe?module=gate&target=gate://b", nil); rec.Code != http.StatusServiceUnavailable {
+		t.Errorf("a second API probe past its limit: %d %s", rec.Code, body)
+	}
+	close(api.open)
+	close(proto.open)
+	for i := 0; i < 2; i++ {
+		if b := <-done; !strings.Contains(b, "gate_value 42") {
+			t.Errorf("a probe holding a slot got:\n%s", b)
+		}
+	}
+}

@@ -37,6 +37,7 @@ type exporterRole struct {
 	timeoutOffset  float64
 	maxConcurrency int
 	maxProbes      int
+	maxProtoProbes int
 	emqxKeyFile    string
 	limits         webserver.Limits
 }
@@ -53,6 +54,7 @@ func newExporterRole(cmd *kingpin.CmdClause) role {
 	cmd.Flag("timeout-offset", "Seconds subtracted from Prometheus's scrape timeout to leave time for the response.").Default("0.5").Float64Var(&r.timeoutOffset)
 	cmd.Flag("scrape.concurrency", "Maximum number of targets one request scrapes at the same time.").Default("16").IntVar(&r.maxConcurrency)
 	cmd.Flag("probe.max-concurrent", "Maximum number of /probe scrapes running at once (concurrent probes of the same target share one); past it /probe answers 503.").Default(fmt.Sprint(exporter.DefaultMaxProbes)).IntVar(&r.maxProbes)
+	cmd.Flag("probe.max-concurrent-protocol", "Maximum number of /probe requests of the protocol probe kinds (mqtt, rtmp, flv, hls, websocket) running at once, in slots apart from those of the --probe.max-concurrent flag; past it they answer 503.").Default(fmt.Sprint(exporter.DefaultMaxProtocolProbes)).IntVar(&r.maxProtoProbes)
 	cmd.Flag("collector.emqx.api-key-file", "File whose first line is the EMQX API key and secret as key:secret (EMQX 4: AppID:secret); used by every emqx module that sets no credentials itself, the built-in one included.").
 		Envar("LBPILOT_EMQX_API_KEY_FILE").PlaceHolder("FILE").StringVar(&r.emqxKeyFile)
 	return r
@@ -93,6 +95,10 @@ func (r *exporterRole) run(ctx context.Context, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "--probe.max-concurrent must be at least 1")
 		return 2
 	}
+	if r.maxProtoProbes < 1 {
+		fmt.Fprintln(stderr, "--probe.max-concurrent-protocol must be at least 1")
+		return 2
+	}
 	if err := r.limits.Validate(); err != nil {
 		fmt.Fprintln(stderr, err)
 		return 2
@@ -106,6 +112,7 @@ func (r *exporterRole) run(ctx context.Context, stdout, stderr io.Writer) int {
 		TimeoutOffset:          time.Duration(r.timeoutOffset * float64(time.Second)),
 		Concurrency:            r.maxConcurrency,
 		MaxProbes:              r.maxProbes,
+		MaxProtocolProbes:      r.maxProtoProbes,
 		DisableExporterMetrics: r.disableSelf,
 		EMQXAPIKeyFile:         r.emqxKeyFile,
 		Logger:                 logger,

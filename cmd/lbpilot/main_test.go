@@ -44,6 +44,7 @@ func TestCLI(t *testing.T) {
 		{[]string{"exporter", "--config.check", "--config.file=/nonexistent.yml"}, 1, "", "reading config"},
 		{[]string{"exporter", "--timeout-offset=-1"}, 2, "", "must not be negative"},
 		{[]string{"exporter", "--probe.max-concurrent=0"}, 2, "", "--probe.max-concurrent must be at least 1"},
+		{[]string{"exporter", "--probe.max-concurrent-protocol=0"}, 2, "", "--probe.max-concurrent-protocol must be at least 1"},
 		{[]string{"exporter", "--web.read-timeout=0s"}, 2, "", "--web.read-timeout must be positive"},
 		{[]string{"rebalancer", "--haproxy.socket=unix:/x.sock", "--web.max-connections=-1"}, 2, "", "--web.max-connections must not be negative"},
 		{[]string{"agent", "--web.idle-timeout=0s"}, 1, "", "--web.idle-timeout must be positive"},
