@@ -490,6 +490,21 @@ func (s *Stack) Servers(ctx context.Context) ([]ServerStat, error) {
 	return out, nil
 }
 
+// AdminStates reads a backend's servers' admin states (ready, drain,
+// maint) from `show servers state`: unlike `show stat`'s status, they
+// stay visible while a server is down.
+func (s *Stack) AdminStates(ctx context.Context, backend string) (map[string]haproxyapi.AdminState, error) {
+	ss, err := s.hap.ShowServersState(ctx, backend)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]haproxyapi.AdminState{}
+	for _, sv := range ss.Servers {
+		out[sv.Name] = sv.Admin.State()
+	}
+	return out, nil
+}
+
 // HAProxyPid returns the pid of HAProxy's current worker (show info).
 func (s *Stack) HAProxyPid(ctx context.Context) (int, error) {
 	info, err := s.hap.ShowInfo(ctx)

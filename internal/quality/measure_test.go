@@ -164,6 +164,15 @@ func TestPlan(t *testing.T) {
 	if time.Duration(short.Phases[0].Duration) != 15*time.Second || short.Protocols[lab.ProtoWCS].Rate != 2*p.Protocols[lab.ProtoWCS].Rate {
 		t.Errorf("scaled plan: %v, rate %v", time.Duration(short.Phases[0].Duration), short.Protocols[lab.ProtoWCS].Rate)
 	}
+	withoutKill(short)
+	for _, ph := range short.Phases {
+		if ph.Kind != traffic.PhaseSteady && ph.Kind != traffic.PhaseFlashCrowd || ph.Request != nil {
+			t.Errorf("a plan without the kill has %+v", ph)
+		}
+	}
+	if err := short.Validate(lab.Registry()); err != nil {
+		t.Errorf("a plan without the kill: %v", err)
+	}
 	from, to := Scale(1).HogWindow()
 	if from != 42500*time.Millisecond || to != 80*time.Second {
 		t.Errorf("hog window %v..%v", from, to)
@@ -191,5 +200,20 @@ func TestArms(t *testing.T) {
 		if a.Control.Subscribers != Capacities || !strings.Contains(a.Control.WCSCapacity[0], `"sessions":30`) {
 			t.Errorf("arm %d sizing: %+v", i+1, a.Control)
 		}
+	}
+}
+
+// TestDrainedWhileDown: HAProxy's status says DOWN for a drained server
+// that fails its checks; the admin state keeps it drained, so going down
+// and coming back is not a return to ready and a second drain.
+func TestDrainedWhileDown(t *testing.T) {
+	r := &Result{}
+	for i, st := range []struct{ state, admin string }{{"UP", "ready"}, {"DRAIN", "drain"}, {"DOWN", "drain"}, {"DOWN", "drain"}, {"DRAIN", "drain"}, {"UP", "ready"}} {
+		n := node("wcs1", 1, 10, st.state, 100, false)
+		n.Admin = st.admin
+		r.Samples = append(r.Samples, Sample{T: float64(i), Nodes: []NodeSample{n}})
+	}
+	if n := r.Measure().Nodes[0]; n.Drains != 1 || n.Readies != 1 || n.MaxDrains != 1 || n.Health != 2 {
+		t.Errorf("drains %d, readies %d, most in one episode %d, health changes %d; want 1, 1, 1, 2", n.Drains, n.Readies, n.MaxDrains, n.Health)
 	}
 }

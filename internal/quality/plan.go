@@ -145,3 +145,23 @@ func (sc Scale) Plan(seed int64, ports demo.Ports, mqttCredentials string) (*tra
 	}
 	return p, nil
 }
+
+// Phase names of a plan without the kill (withoutKill).
+const (
+	PhaseHold  = "hold"
+	PhaseHold2 = "hold-2"
+)
+
+// withoutKill turns the plan's node-killed and node-back phases into
+// steady ones of the same length: the closed loop's guarantees then do
+// not depend on how fast HAProxy notices a dead node.
+func withoutKill(p *traffic.Plan) {
+	for i, ph := range p.Phases {
+		switch ph.Kind {
+		case traffic.PhaseNodeKilled:
+			p.Phases[i] = traffic.Phase{Name: PhaseHold, Kind: traffic.PhaseSteady, Duration: ph.Duration}
+		case traffic.PhaseNodeBack:
+			p.Phases[i] = traffic.Phase{Name: PhaseHold2, Kind: traffic.PhaseSteady, Duration: ph.Duration}
+		}
+	}
+}

@@ -22,6 +22,9 @@ type Options struct {
 	Seed  int64
 	// Interval between samples (default 500ms).
 	Interval time.Duration
+	// NoKill keeps wcs1 alive: its two phases are steady ones (Scale.Plan's
+	// noKill).
+	NoKill bool
 	// Say receives progress lines; nil is quiet.
 	Say func(format string, args ...any)
 }
@@ -32,6 +35,7 @@ type NodeSample struct {
 	Sessions int    `json:"sessions"` // the lab's live sessions on the node
 	Capacity int    `json:"capacity"` // its effective capacity (the hog shrinks it)
 	State    string `json:"state"`    // HAProxy's parsed status: UP, DOWN, DRAIN, MAINT, NOLB
+	Admin    string `json:"admin"`    // its admin state: ready, drain, maint (seen while down too)
 	Weight   int    `json:"weight"`
 	Alert    bool   `json:"alert"` // a drain alert for it is active in Alertmanager
 	// Alerts names the active drain alerts.
@@ -47,11 +51,13 @@ func (n NodeSample) Ratio() float64 {
 }
 
 // Usable reports whether HAProxy would send the node new sessions.
-func (n NodeSample) Usable() bool { return n.State == "UP" && n.Weight > 0 }
+func (n NodeSample) Usable() bool { return n.State == "UP" && n.Weight > 0 && !n.Drained() }
 
 // Drained reports whether the node is in an admin state that keeps new
-// sessions away (drain or maintenance).
-func (n NodeSample) Drained() bool { return n.State == "DRAIN" || n.State == "MAINT" }
+// sessions away (drain or maintenance), whatever its health.
+func (n NodeSample) Drained() bool {
+	return n.Admin == "drain" || n.Admin == "maint" || n.State == "DRAIN" || n.State == "MAINT"
+}
 
 // Sample is the backend at one moment.
 type Sample struct {
@@ -90,6 +96,9 @@ func Run(ctx context.Context, s *demo.Stack, o Options) (*Result, error) {
 		say = func(string, ...any) {}
 	}
 	plan, err := o.Scale.Plan(o.Seed, s.Ports, s.Files.EMQXKey)
+	if err == nil && o.NoKill {
+		withoutKill(plan)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -217,6 +226,10 @@ func sampleNodes(ctx context.Context, s *demo.Stack, hc *http.Client) ([]NodeSam
 	if err != nil {
 		return nil, err
 	}
+	admin, err := s.AdminStates(ctx, demo.WCSBackend)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]NodeSample, 0, 2)
 	for _, name := range []string{SmallNode, BigNode} {
 		n := NodeSample{Name: name}
@@ -228,6 +241,7 @@ func sampleNodes(ctx context.Context, s *demo.Stack, hc *http.Client) ([]NodeSam
 			n.Sessions = st.Live.Sessions
 		}
 		n.Capacity = st.EffectiveCapacity
+		n.Admin = string(admin[name])
 		for _, sv := range all {
 			if sv.Backend == demo.WCSBackend && sv.Server == name {
 				n.State, n.Weight = sv.State(), sv.Weight

@@ -49,7 +49,7 @@ type config struct {
 }
 
 func main() {
-	short := flag.Bool("short", false, "a quick run: every phase and lifetime at 0.35 of the full plan")
+	short := flag.Bool("short", false, "a quick run: every phase and lifetime at a quarter of the full plan")
 	scale := flag.Float64("scale", 1, "length of the plan (1: about 2¼ minutes of arrivals per arm)")
 	seed := flag.Int64("seed", 12, "the traffic plan's seed")
 	rounds := flag.Int("rounds", 1, "how many times the four arms are run, alternated")
@@ -64,7 +64,7 @@ func main() {
 	cfg := config{scale: quality.Scale(*scale), seed: *seed, rounds: *rounds, lbpilot: *lbpilot, out: *out,
 		images: *images, imgRef: *imgRef, data: *data, short: *short, keep: *keep}
 	if *short {
-		cfg.scale = 0.35
+		cfg.scale = 0.25
 	}
 	var err error
 	if cfg.arms, err = parseArms(*arms); err != nil {
