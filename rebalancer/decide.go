@@ -323,14 +323,6 @@ func (d *decision) planAdmin(in decideInput, ref haproxyapi.ServerRef, srv *hapr
 		a := o.Admin
 		switch {
 		case want == "":
-			if srv.OpState == haproxyapi.OpStopped {
-				// Ready gives no capacity back while the server is down, and a
-				// node that died often brings an errors alert along: keep the
-				// drain until it is up, rather than ready, then drained again.
-				d.Notes = append(d.Notes, Note{Ref: ref, Facet: FacetAdmin, Kind: NoteHeld, From: string(a.State), To: string(haproxyapi.StateReady), Alerts: a.Alerts, Rules: a.Rules,
-					Detail: "server down: restored once it is up"})
-				return
-			}
 			if until := a.Since.Add(in.MinHold); in.Now.Before(until) {
 				d.wake(until)
 				d.Notes = append(d.Notes, Note{Ref: ref, Facet: FacetAdmin, Kind: NoteHeld, From: string(a.State), To: string(haproxyapi.StateReady), Alerts: a.Alerts, Rules: a.Rules,

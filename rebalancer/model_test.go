@@ -153,14 +153,9 @@ func runModel(t *testing.T, seed int64, steps int) {
 			n -= o.w
 		}
 	}
-	// The end: everything resolves, HAProxy and its servers are up; all
-	// of lbpilot's changes go away.
+	// The end: everything resolves, HAProxy is up; all of lbpilot's changes go away.
 	if m.down {
 		m.outage()
-	}
-	for k := range m.servers {
-		b, s, _ := strings.Cut(k, "/")
-		hs.h.SetUp(b, s, true)
 	}
 	for _, a := range m.alerts {
 		if a.status == StatusFiring {
@@ -383,17 +378,15 @@ type snap struct {
 	weight map[string]int
 	usable map[string]int
 	total  map[string]int
-	up     map[string]bool // HAProxy's health of each server
 }
 
 func (m *world) snapshot() snap {
-	s := snap{admin: map[string]string{}, weight: map[string]int{}, usable: map[string]int{}, total: map[string]int{}, up: map[string]bool{}}
+	s := snap{admin: map[string]string{}, weight: map[string]int{}, usable: map[string]int{}, total: map[string]int{}}
 	for k := range m.servers {
 		b, n, _ := strings.Cut(k, "/")
 		srv, _ := m.hs.h.Server(b, n)
 		s.admin[k] = string(m.hs.admin(b, n))
 		s.weight[k] = srv.UWeight
-		s.up[k] = srv.Up
 		s.total[b]++
 		if srv.Up && srv.Admin&0x7f == 0 && srv.UWeight > 0 {
 			s.usable[b]++
@@ -522,9 +515,7 @@ func (m *world) tick() {
 		}
 		for k, ms := range m.servers {
 			b, s, _ := strings.Cut(k, "/")
-			// A down server's restore waits until it is up (it would give no
-			// capacity back).
-			if ms.setter == "rebalancer" && after.admin[k] != "ready" && len(m.inForce(b, s, true)) == 0 && after.up[k] {
+			if ms.setter == "rebalancer" && after.admin[k] != "ready" && len(m.inForce(b, s, true)) == 0 {
 				m.fail("%s is %s by lbpilot but no alert asks for it any more", k, after.admin[k])
 			}
 			if ms.wSetter == "rebalancer" && ms.rbWeight && len(m.inForce(b, s, false)) == 0 {

@@ -485,27 +485,3 @@ func TestRescueFloorLeavesOthersAlone(t *testing.T) {
 	hs.mustReconcile()
 	hs.wantAdmin("be_app", "web1", haproxyapi.StateDrain)
 }
-
-// TestRestoreWaitsForDownServer: a drained server whose alert ends while
-// HAProxy shows it down stays drained until it is up again, so a second
-// alert that comes with its return (connection errors) keeps one drain
-// instead of ready-then-drain.
-func TestRestoreWaitsForDownServer(t *testing.T) {
-	hs := newHarness(t, "", three())
-	t0 := hs.clock.Now()
-	hs.mustPost(body(alert(StatusFiring, "f1", "drain", "be_app", "web1", t0)))
-	hs.mustReconcile()
-	hs.wantAdmin("be_app", "web1", haproxyapi.StateDrain)
-	hs.h.SetUp("be_app", "web1", false)
-	hs.clock.Advance(time.Minute)
-	hs.mustPost(body(alert(StatusResolved, "f1", "drain", "be_app", "web1", t0)))
-	hs.mustReconcile()
-	hs.wantAdmin("be_app", "web1", haproxyapi.StateDrain)
-	if !strings.Contains(hs.logs.String(), "server down: restored once it is up") {
-		t.Errorf("the held restore is not logged:\n%s", hs.logs.String())
-	}
-	hs.h.SetUp("be_app", "web1", true)
-	hs.clock.Advance(time.Second)
-	hs.mustReconcile()
-	hs.wantAdmin("be_app", "web1", haproxyapi.StateReady)
-}

@@ -416,7 +416,7 @@ func (r *Rebalancer) logNotes(socket string, seen map[string]bool, notes []Note)
 			}
 		case NoteHeld:
 			if r.once(socket, seen, n.Kind, n.Ref.String(), n.Facet) {
-				level.Info(r.logger).Log(append([]any{"msg", "Restore held"}, kv...)...)
+				level.Info(r.logger).Log(append([]any{"msg", "Restore held (min_hold)"}, kv...)...)
 			}
 		case NoteConfirmed:
 			level.Info(r.logger).Log(append([]any{"msg", "Pending change found in effect; confirmed"}, kv...)...)
