@@ -1,6 +1,7 @@
 package main
 
 import (
+	_ "embed"
 	"fmt"
 	"math"
 	"sort"
@@ -9,6 +10,13 @@ import (
 	"github.com/lbpilot/lbpilot/internal/lab"
 	"github.com/lbpilot/lbpilot/internal/quality"
 )
+
+// tuning is what the benchmark made us change in the product, with the
+// measurements before and after (kept by hand: each change was measured
+// in its own runs).
+//
+//go:embed tuning.md
+var tuning string
 
 // reconcileSeconds is the demo rebalancer's reconcile_interval: the
 // target for a drained node's return to ready after its alert ends.
@@ -136,6 +144,9 @@ func render(runs []armRun, pngs map[int]string, cfg config, args string) string 
 			compare(ms, 3, func(m3 quality.Measures) (bool, string) {
 				return m4.MaxRelief() <= m3.MaxRelief(), fmt.Sprintf("%.1f s vs %.1f s", m4.MaxRelief(), m3.MaxRelief())
 			}))
+	}
+	if tuning != "" {
+		p("\n%s", tuning)
 	}
 	if len(pngs) > 0 {
 		p("\nSessions per node over time (solid), each node's effective capacity (dashed), drains (▼) and returns to ready (▲), phase starts (grey):\n\n")
