@@ -485,3 +485,28 @@ func TestRescueFloorLeavesOthersAlone(t *testing.T) {
 	hs.mustReconcile()
 	hs.wantAdmin("be_app", "web1", haproxyapi.StateDrain)
 }
+
+// TestRescueFloorOnFailingChecks: the last usable server failing its
+// health checks (HAProxy still shows it up until `fall` failures) is
+// enough to lift the drain, so the backend is not left empty while
+// HAProxy counts the failures; a drain is not allowed meanwhile either.
+func TestRescueFloorOnFailingChecks(t *testing.T) {
+	hs := newHarness(t, "", servers(map[string][]string{"be_app": {"web1", "web2"}}))
+	t0 := hs.clock.Now()
+	hs.mustPost(body(alert(StatusFiring, "f1", "drain", "be_app", "web1", t0)))
+	hs.mustReconcile()
+	hs.wantAdmin("be_app", "web1", haproxyapi.StateDrain)
+
+	hs.h.SetFailing("be_app", "web2", true)
+	hs.clock.Advance(time.Second)
+	hs.mustReconcile()
+	hs.wantAdmin("be_app", "web1", haproxyapi.StateReady)
+	hs.clock.Advance(time.Second)
+	hs.mustReconcile()
+	hs.wantAdmin("be_app", "web1", haproxyapi.StateReady)
+
+	hs.h.SetFailing("be_app", "web2", false)
+	hs.clock.Advance(time.Second)
+	hs.mustReconcile()
+	hs.wantAdmin("be_app", "web1", haproxyapi.StateDrain)
+}

@@ -35,7 +35,7 @@ func (d *decision) rescueFloor(in decideInput) {
 			continue
 		}
 		srv, ok := in.Servers.byRef[ref]
-		if !ok || !(srv.OpState == haproxyapi.OpRunning || srv.OpState == haproxyapi.OpStarting) || srv.UWeight <= 0 {
+		if !ok || !(srv.OpState == haproxyapi.OpRunning || srv.OpState == haproxyapi.OpStarting) || srv.Failing() || srv.UWeight <= 0 {
 			continue // it would not be usable either once ready
 		}
 		byBackend[ref.Backend] = append(byBackend[ref.Backend], cand{ref, a})
