@@ -85,6 +85,7 @@ func NewFiles(dir string) Files {
 type agentData struct {
 	Name                  string
 	Check, HTTP, Upstream int
+	Subscribers           int // threshold; 0 keeps the agent's default
 }
 
 // tmplData is what the templates see.
@@ -95,6 +96,7 @@ type tmplData struct {
 	Client      map[string]int // lab client ports, "-" as "_" (srs_edge1, emqx1_node2)
 	Agent       agentData
 	RuleDivisor int
+	Control     Control
 }
 
 // Render writes the demo's configuration into f.Dir: the templates of
@@ -104,7 +106,10 @@ type tmplData struct {
 // bcrypt hashes, an EMQX API key). Runtime data of an earlier run
 // (Prometheus's and Alertmanager's storage, the rebalancer's state file)
 // is removed, so every run starts from the same state.
-func Render(f Files, repo string, ports Ports) error {
+func Render(f Files, repo string, ports Ports, c Control) error {
+	if err := c.validate(); err != nil {
+		return err
+	}
 	for _, old := range []string{f.PrometheusData, f.AlertmanagerData, f.StateFile, f.Rules, f.LabAddresses} {
 		if err := os.RemoveAll(old); err != nil {
 			return err
@@ -115,7 +120,7 @@ func Render(f Files, repo string, ports Ports) error {
 			return err
 		}
 	}
-	data := tmplData{Dir: f.Dir, Ports: ports, Lab: map[string]int{}, Client: map[string]int{}, RuleDivisor: RuleDivisor}
+	data := tmplData{Dir: f.Dir, Ports: ports, Lab: map[string]int{}, Client: map[string]int{}, RuleDivisor: RuleDivisor, Control: c}
 	for _, n := range labNames {
 		data.Lab[strings.ReplaceAll(n, "-", "_")] = ports.LabPort(n)
 	}
@@ -138,7 +143,7 @@ func Render(f Files, repo string, ports Ports) error {
 		}
 	}
 	for i, name := range []string{"wcs1", "wcs2"} {
-		data.Agent = agentData{Name: name, Check: ports.AgentCheck[i], HTTP: ports.AgentHTTP[i], Upstream: ports.LabPort(name)}
+		data.Agent = agentData{Name: name, Check: ports.AgentCheck[i], HTTP: ports.AgentHTTP[i], Upstream: ports.LabPort(name), Subscribers: c.Subscribers[i]}
 		b, err := execTemplate("agent.yml.tmpl", data)
 		if err != nil {
 			return err

@@ -292,7 +292,7 @@ func TestRenderConsistent(t *testing.T) {
 	if err := os.WriteFile(f.StateFile, []byte("{}"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := Render(f, repo, ports); err != nil {
+	if err := Render(f, repo, ports, Control{}); err != nil {
 		t.Fatal(err)
 	}
 	for _, p := range []string{f.PrometheusData, f.AlertmanagerData, f.StateFile} {
@@ -476,7 +476,7 @@ func TestRenderConsistent(t *testing.T) {
 		}
 	}
 	// A second run gets a new password.
-	if err := Render(f, repo, ports); err != nil {
+	if err := Render(f, repo, ports, Control{}); err != nil {
 		t.Fatal(err)
 	}
 	if again := strings.TrimSpace(read(f.Password)); again == password {
@@ -506,7 +506,7 @@ func apiAt(t *testing.T, rawURL string, apiOf map[int]string) string {
 }
 
 func TestRenderWithoutAlerts(t *testing.T) {
-	if err := Render(NewFiles(t.TempDir()), t.TempDir(), DefaultPorts()); err == nil || !strings.Contains(err.Error(), "alerts/*.rules.yml") {
+	if err := Render(NewFiles(t.TempDir()), t.TempDir(), DefaultPorts(), Control{}); err == nil || !strings.Contains(err.Error(), "alerts/*.rules.yml") {
 		t.Fatalf("rendering without the repository's alerts: %v", err)
 	}
 }

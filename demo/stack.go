@@ -32,6 +32,9 @@ type Options struct {
 	// too, but the demo and the e2e test pass the ones they built).
 	Lbpilot, Lab, HAProxy, Prometheus, Alertmanager, Promtool, Amtool string
 	Ports                                                             Ports
+	// Control is what steers be_wcs_ws; the zero value is the product
+	// (agents in weight mode and the rebalancer).
+	Control Control
 	// Say receives progress lines; nil is quiet.
 	Say func(format string, args ...any)
 }
@@ -71,6 +74,9 @@ const (
 const stopGrace = 10 * time.Second
 
 func (o *Options) complete() error {
+	if err := o.Control.validate(); err != nil {
+		return err
+	}
 	var err error
 	if o.Dir, err = filepath.Abs(o.Dir); err != nil {
 		return err
@@ -130,7 +136,7 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 	if err := opts.Ports.CheckFree(); err != nil {
 		return nil, err
 	}
-	if err := Render(files, opts.Repo, opts.Ports); err != nil {
+	if err := Render(files, opts.Repo, opts.Ports, opts.Control); err != nil {
 		return nil, fmt.Errorf("rendering the configuration: %w", err)
 	}
 	if err := check(opts, files); err != nil {
@@ -204,8 +210,8 @@ func (s *Stack) startSteps() []startStep {
 		args: []string{o.Lab, "--wcs=2", "--srs-origin=1", "--srs-edge=1", "--emqx=1", "--emqx-nodes=2",
 			"--listen-host=127.0.0.1", "--base-port=" + strconv.Itoa(p.Lab), "--client-ports", "--addresses-file=" + f.LabAddresses,
 			"--emqx-api-key-file=" + f.EMQXKey,
-			labLoad("wcs", BaselineLoad), labLoad("wcs1", WCS1Load), labLoad("wcs2", WCS2Load),
-			"--capacity=wcs1=" + WCS1Capacity, "--capacity=wcs2=" + WCS2Capacity,
+			labLoad("wcs", BaselineLoad), labLoad("wcs1", or(o.Control.WCSLoad[0], WCS1Load)), labLoad("wcs2", or(o.Control.WCSLoad[1], WCS2Load)),
+			"--capacity=wcs1=" + or(o.Control.WCSCapacity[0], WCS1Capacity), "--capacity=wcs2=" + or(o.Control.WCSCapacity[1], WCS2Capacity),
 			labLoad("srs-origin", `{"publishers":4,"subscribers":40,"bandwidth_in_mbps":12,"bandwidth_out_mbps":30,"cpu":0.15}`),
 			labLoad("srs-edge", `{"publishers":4,"subscribers":160,"bandwidth_in_mbps":12,"bandwidth_out_mbps":120,"cpu":0.2}`),
 			labLoad("emqx", `{"connections":1200,"subscriptions":2400,"topics":300,"messages_in_per_second":150,"messages_out_per_second":600,"cpu":0.1}`)},
@@ -215,12 +221,21 @@ func (s *Stack) startSteps() []startStep {
 			p.ClientPort("wcs1"), p.ClientPort("wcs2"), p.ClientPort("srs-origin1"), p.ClientPort("srs-edge1"), p.ClientPort("emqx1-node1"), p.ClientPort("emqx1-node2")),
 	}}
 	for i, name := range []string{ProcAgent1, ProcAgent2} {
+		if !o.Control.agents() {
+			break
+		}
 		steps = append(steps, startStep{
 			name:  name,
 			args:  []string{o.Lbpilot, "agent", "--config.file=" + f.Agents[i]},
 			ready: s.httpReady("http://" + local(p.AgentHTTP[i]) + "/metrics"),
 			what:  fmt.Sprintf("agent-check :%d, HTTP :%d, reading wcs%d", p.AgentCheck[i], p.AgentHTTP[i], i+1),
 		})
+	}
+	rebalancer := startStep{
+		name:  ProcRebalancer,
+		args:  []string{o.Lbpilot, "rebalancer", "--web.listen-address=" + local(p.Rebalancer), "--config.file=" + f.Rebalancer, "--web.config.file=" + f.RebalancerWeb},
+		ready: s.httpReady("http://" + local(p.Rebalancer) + "/-/ready"),
+		what:  fmt.Sprintf("http://127.0.0.1:%d/api/v1/state (basic auth)", p.Rebalancer),
 	}
 	steps = append(steps,
 		startStep{
@@ -235,12 +250,7 @@ func (s *Stack) startSteps() []startStep {
 			ready: s.httpReady("http://" + local(p.Exporter) + "/-/ready"),
 			what:  fmt.Sprintf("http://127.0.0.1:%d/metrics", p.Exporter),
 		},
-		startStep{
-			name:  ProcRebalancer,
-			args:  []string{o.Lbpilot, "rebalancer", "--web.listen-address=" + local(p.Rebalancer), "--config.file=" + f.Rebalancer, "--web.config.file=" + f.RebalancerWeb},
-			ready: s.httpReady("http://" + local(p.Rebalancer) + "/-/ready"),
-			what:  fmt.Sprintf("http://127.0.0.1:%d/api/v1/state (basic auth)", p.Rebalancer),
-		},
+		rebalancer,
 		startStep{
 			name: ProcAlertmanager,
 			args: []string{o.Alertmanager, "--config.file=" + f.Alertmanager, "--storage.path=" + f.AlertmanagerData,
@@ -256,6 +266,14 @@ func (s *Stack) startSteps() []startStep {
 			what:  fmt.Sprintf("http://127.0.0.1:%d", p.Prometheus),
 		},
 	)
+	if o.Control.NoRebalancer {
+		for i, st := range steps {
+			if st.name == ProcRebalancer {
+				steps = append(steps[:i], steps[i+1:]...)
+				break
+			}
+		}
+	}
 	return steps
 }
 
@@ -468,6 +486,21 @@ func (s *Stack) Servers(ctx context.Context) ([]ServerStat, error) {
 		tot, _ := strconv.Atoi(st.Get(r, "stot"))
 		out = append(out, ServerStat{Backend: st.Get(r, "pxname"), Server: st.Get(r, "svname"), Status: st.Get(r, "status"),
 			Weight: w, CheckStatus: st.Get(r, "check_status"), LastAgent: st.Get(r, "last_agt"), Sessions: cur, Total: tot})
+	}
+	return out, nil
+}
+
+// AdminStates reads a backend's servers' admin states (ready, drain,
+// maint) from `show servers state`: unlike `show stat`'s status, they
+// stay visible while a server is down.
+func (s *Stack) AdminStates(ctx context.Context, backend string) (map[string]haproxyapi.AdminState, error) {
+	ss, err := s.hap.ShowServersState(ctx, backend)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]haproxyapi.AdminState{}
+	for _, sv := range ss.Servers {
+		out[sv.Name] = sv.Admin.State()
 	}
 	return out, nil
 }

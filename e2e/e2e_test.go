@@ -21,6 +21,12 @@ const repo = ".."
 // temporary folder (unix socket paths are limited to 108 bytes).
 func startStack(t *testing.T, ctx context.Context) *demo.Stack {
 	t.Helper()
+	return startStackWith(t, ctx, demo.Control{})
+}
+
+// startStackWith is startStack with what steers be_wcs_ws.
+func startStackWith(t *testing.T, ctx context.Context, control demo.Control) *demo.Stack {
+	t.Helper()
 	for _, b := range []string{"haproxy", "prometheus", "prometheus-alertmanager", "promtool", "amtool"} {
 		testenv.Binary(t, b)
 	}
@@ -40,7 +46,7 @@ func startStack(t *testing.T, ctx context.Context) *demo.Stack {
 	t0 := time.Now()
 	s, err := demo.Start(ctx, demo.Options{
 		Dir: filepath.Join(dir, "stack"), Repo: repo, Lbpilot: lbpilot, Lab: lab,
-		Ports: ports, Say: t.Logf,
+		Ports: ports, Control: control, Say: t.Logf,
 	})
 	if err != nil {
 		t.Fatalf("starting the stack: %v", err)

@@ -72,6 +72,7 @@ const (
 	NoteHeld        = "held"         // restore waits for min_hold
 	NoteServerGone  = "server_gone"  // an owned server is no longer in HAProxy
 	NoteReleaseDone = "release_done" // the alerts of a release ended
+	NoteRescued     = "rescued"      // an owned drain lifted: its backend fell under min_ready
 )
 
 // Note is an event of the decision for the audit log.
@@ -205,6 +206,11 @@ func decide(in decideInput) *decision {
 		}
 		sort.Slice(d.Deferred, func(i, j int) bool { return d.Deferred[i].Server < d.Deferred[j].Server })
 	}
+	// 4. The floor, the other way round: a backend that fell under
+	// min_ready by itself (a server failed its health check after the
+	// guard let another one be drained) gets the rebalancer's own drains
+	// back, before anything else.
+	d.rescueFloor(in)
 	// Restores first: they give capacity back.
 	sort.SliceStable(d.Steps, func(i, j int) bool {
 		return d.Steps[i].Kind == StepRestore && d.Steps[j].Kind != StepRestore

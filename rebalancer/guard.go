@@ -30,7 +30,9 @@ func capacities(ss *haproxyapi.ServersState) map[string]*capacity {
 			caps[s.Backend] = c
 		}
 		c.total++
-		if s.Usable() {
+		// A server failing its checks is on its way down: counting it
+		// would let the last healthy one be drained just before it goes.
+		if s.Usable() && !s.Failing() {
 			c.usable++
 		}
 	}

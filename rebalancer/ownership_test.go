@@ -485,3 +485,79 @@ func TestShutdownMidApplySaysWhatHappened(t *testing.T) {
 		t.Errorf("the intent is not kept pending for the next start: %+v", owned)
 	}
 }
+
+// TestRescueFloor: web1 is drained for its alert while web2 is usable
+// (the guard allows it); web2 then fails its health check and the
+// backend has no usable server. The rebalancer sets web1 ready again
+// although its alert still fires, and drains it anew only once web2 is
+// back.
+func TestRescueFloor(t *testing.T) {
+	hs := newHarness(t, "", servers(map[string][]string{"be_app": {"web1", "web2"}}))
+	t0 := hs.clock.Now()
+	hs.mustPost(body(alert(StatusFiring, "f1", "drain", "be_app", "web1", t0)))
+	hs.mustReconcile()
+	hs.wantAdmin("be_app", "web1", haproxyapi.StateDrain)
+
+	hs.h.SetUp("be_app", "web2", false)
+	hs.clock.Advance(time.Second)
+	hs.mustReconcile()
+	hs.wantAdmin("be_app", "web1", haproxyapi.StateReady)
+	if !strings.Contains(hs.logs.String(), "lifting its own drain") {
+		t.Errorf("the rescue is not logged:\n%s", hs.logs.String())
+	}
+	// The alert still fires: the drain waits for the guard.
+	hs.clock.Advance(time.Second)
+	hs.mustReconcile()
+	hs.wantAdmin("be_app", "web1", haproxyapi.StateReady)
+
+	hs.h.SetUp("be_app", "web2", true)
+	hs.clock.Advance(time.Second)
+	hs.mustReconcile()
+	hs.wantAdmin("be_app", "web1", haproxyapi.StateDrain)
+}
+
+// TestRescueFloorLeavesOthersAlone: a backend that keeps its floor, and a
+// drained server that is itself down, are not touched.
+func TestRescueFloorLeavesOthersAlone(t *testing.T) {
+	hs := newHarness(t, "", three())
+	t0 := hs.clock.Now()
+	hs.mustPost(body(alert(StatusFiring, "f1", "drain", "be_app", "web1", t0)))
+	hs.mustReconcile()
+	hs.wantAdmin("be_app", "web1", haproxyapi.StateDrain)
+	hs.h.SetUp("be_app", "web2", false) // web3 still usable
+	hs.clock.Advance(time.Second)
+	hs.mustReconcile()
+	hs.wantAdmin("be_app", "web1", haproxyapi.StateDrain)
+	// web1 down too, web3 down: nothing usable, but web1 would not be
+	// usable ready either.
+	hs.h.SetUp("be_app", "web1", false)
+	hs.h.SetUp("be_app", "web3", false)
+	hs.clock.Advance(time.Second)
+	hs.mustReconcile()
+	hs.wantAdmin("be_app", "web1", haproxyapi.StateDrain)
+}
+
+// TestRescueFloorOnFailingChecks: the last usable server failing its
+// health checks (HAProxy still shows it up until `fall` failures) is
+// enough to lift the drain, so the backend is not left empty while
+// HAProxy counts the failures; a drain is not allowed meanwhile either.
+func TestRescueFloorOnFailingChecks(t *testing.T) {
+	hs := newHarness(t, "", servers(map[string][]string{"be_app": {"web1", "web2"}}))
+	t0 := hs.clock.Now()
+	hs.mustPost(body(alert(StatusFiring, "f1", "drain", "be_app", "web1", t0)))
+	hs.mustReconcile()
+	hs.wantAdmin("be_app", "web1", haproxyapi.StateDrain)
+
+	hs.h.SetFailing("be_app", "web2", true)
+	hs.clock.Advance(time.Second)
+	hs.mustReconcile()
+	hs.wantAdmin("be_app", "web1", haproxyapi.StateReady)
+	hs.clock.Advance(time.Second)
+	hs.mustReconcile()
+	hs.wantAdmin("be_app", "web1", haproxyapi.StateReady)
+
+	hs.h.SetFailing("be_app", "web2", false)
+	hs.clock.Advance(time.Second)
+	hs.mustReconcile()
+	hs.wantAdmin("be_app", "web1", haproxyapi.StateDrain)
+}

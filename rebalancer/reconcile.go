@@ -517,6 +517,8 @@ func (r *Rebalancer) logNotes(socket string, seen map[string]bool, notes []Note)
 			level.Warn(r.logger).Log(append([]any{"msg", "Owned server no longer in HAProxy; forgotten"}, kv...)...)
 		case NoteReleaseDone:
 			level.Info(r.logger).Log(append([]any{"msg", "Alerts of a released server ended; it may be acted on again"}, kv...)...)
+		case NoteRescued:
+			level.Warn(r.logger).Log(append([]any{"msg", "Backend under min_ready without the rebalancer's doing; lifting its own drain"}, kv...)...)
 		}
 	}
 }

@@ -444,3 +444,20 @@ func TestParseStatRefusesHostileShortRows(t *testing.T) {
 		t.Fatalf("wide header: %v", err)
 	}
 }
+
+func TestServerStateFailing(t *testing.T) {
+	for _, tc := range []struct {
+		state, result int
+		want          bool
+	}{
+		{CheckConfigured | CheckEnabled, CheckFailed, true},
+		{CheckConfigured | CheckEnabled, 3, false}, // passed
+		{CheckConfigured, CheckFailed, false},      // checks disabled
+		{0, CheckFailed, false},                    // no checks
+		{CheckConfigured | CheckEnabled | CheckInProgress, CheckFailed, true},
+	} {
+		if got := (ServerState{CheckState: tc.state, CheckResult: tc.result}).Failing(); got != tc.want {
+			t.Errorf("check state %#x, result %d: failing %v, want %v", tc.state, tc.result, got, tc.want)
+		}
+	}
+}

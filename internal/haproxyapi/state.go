@@ -85,6 +85,16 @@ type ServerState struct {
 	AgentPort       int
 }
 
+// CheckFailed is srv_check_result's value when the last health check
+// failed (HAProxy's CHK_RES_FAILED).
+const CheckFailed = 2
+
+// Failing reports a server whose last health check failed, with checks
+// enabled: HAProxy still counts it up until `fall` failures in a row.
+func (s ServerState) Failing() bool {
+	return s.CheckState&CheckEnabled != 0 && s.CheckResult == CheckFailed
+}
+
 // Ref returns the server's backend/server reference.
 func (s ServerState) Ref() ServerRef { return ServerRef{Backend: s.Backend, Server: s.Name} }
 

@@ -389,6 +389,10 @@ type Status struct {
 	Fault   *Fault      `json:"fault,omitempty"`
 	// Capacity is the node's session capacity (absent when unlimited).
 	Capacity *Capacity `json:"capacity,omitempty"`
+	// EffectiveCapacity is what is left of Capacity.Sessions while an
+	// outside process hogs the host's CPU (load.hog_cpu); absent when
+	// unlimited.
+	EffectiveCapacity int `json:"effective_capacity,omitempty"`
 }
 
 // Status reports the server's identity and state.
@@ -398,6 +402,7 @@ func (s *Server) Status() Status {
 	st := Status{Name: s.cfg.Name, Kind: s.cfg.Kind, URL: s.URL, Load: s.currentLocked(), Profile: s.profile != nil, Fault: s.fault}
 	if c := s.cfg.Capacity; c.Sessions > 0 {
 		st.Capacity = &c
+		st.EffectiveCapacity = EffectiveCapacity(c.Sessions, st.Load.HogCPU)
 	}
 	if len(s.ClientURLs) > 0 {
 		lv := s.Live()

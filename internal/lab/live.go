@@ -3,6 +3,7 @@ package lab
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/http"
 	"sync"
@@ -79,10 +80,18 @@ type Session struct {
 // towards the capacity), or refuses it with ErrRefused when the node is
 // at capacity and refuses. The caller calls End when the client leaves.
 func (s *Server) Admit(d Load) (*Session, error) {
+	s.mu.Lock()
+	hog := s.currentLocked().HogCPU
+	s.mu.Unlock()
+	return s.admit(d, hog)
+}
+
+// admit is Admit for a caller that holds s.mu and read the hog itself.
+func (s *Server) admit(d Load, hog float64) (*Session, error) {
 	lv := &s.live
 	lv.mu.Lock()
 	defer lv.mu.Unlock()
-	if c := s.cfg.Capacity; c.Refuse && lv.sessions >= c.Sessions {
+	if c := s.cfg.Capacity; c.Refuse && lv.sessions >= EffectiveCapacity(c.Sessions, hog) {
 		lv.refused++
 		return nil, ErrRefused
 	}
@@ -193,26 +202,45 @@ func (s *Server) withLive(bg Load) Load {
 	in, out := lv.rates(s.now())
 	l.BandwidthInMbps += in
 	l.BandwidthOutMbps += out
-	l.CPU += sessionCPU(lv.sessions, s.cfg.Capacity.Sessions)
-	if c := s.cfg.Capacity.Sessions; c > 0 && lv.sessions > c && s.cfg.Kind == WCS {
+	c := s.cfg.Capacity.Sessions
+	eff := EffectiveCapacity(c, bg.HogCPU)
+	l.CPU += hoggedCPU(lv.sessions, c, eff)
+	if c > 0 && lv.sessions > eff && s.cfg.Kind == WCS {
 		// WCS marks streams degraded when it cannot keep up.
-		l.Degraded += lv.sessions - c
+		l.Degraded += lv.sessions - eff
 	}
 	return l
+}
+
+// EffectiveCapacity is the session capacity left to a node whose host
+// loses hog (a ratio of one CPU) to an outside process: the sessions
+// that, with the hog, bring the host to the CPU the full capacity brings
+// it to without one. The node's sessions cost what they cost, only the
+// room shrinks; it never goes below one session. 0 (no capacity) stays 0.
+func EffectiveCapacity(capacity int, hog float64) int {
+	if capacity <= 0 || hog <= 0 {
+		return capacity
+	}
+	return max(1, int(math.Floor(float64(capacity)*math.Max(0, 1-hog/BusyCPU))))
 }
 
 // sessionCPU is the CPU n live sessions cost on a node of the given
 // capacity: linear up to BusyCPU at capacity, then twice as steep (a node
 // past its capacity is visibly struggling).
-func sessionCPU(n, capacity int) float64 {
+func sessionCPU(n, capacity int) float64 { return hoggedCPU(n, capacity, capacity) }
+
+// hoggedCPU is sessionCPU on a node whose effective capacity is below
+// its capacity (EffectiveCapacity): each session costs the same, and the
+// cost doubles past the effective capacity instead.
+func hoggedCPU(n, capacity, effective int) float64 {
 	if capacity <= 0 {
 		return float64(min(n, 100)) * 0.01
 	}
-	f := float64(n) / float64(capacity)
-	if f <= 1 {
-		return BusyCPU * f
+	cpu := BusyCPU * float64(n) / float64(capacity)
+	if n > effective {
+		cpu += BusyCPU * float64(n-effective) / float64(capacity)
 	}
-	return BusyCPU + 2*BusyCPU*(f-1)
+	return cpu
 }
 
 // addCounts returns a + sign*b over the session counts.

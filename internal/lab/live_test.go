@@ -2,6 +2,7 @@ package lab
 
 import (
 	"errors"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -119,5 +120,68 @@ func TestClientPortsNeedAProtocol(t *testing.T) {
 	_, err := Start(Config{Kind: SRS, ClientAddrs: []string{"127.0.0.1:0"}}, "")
 	if err == nil || !strings.Contains(err.Error(), "srs nodes have no client ports") {
 		t.Fatalf("got %v", err)
+	}
+}
+
+func TestCPUHogShrinksCapacity(t *testing.T) {
+	s, err := New(Config{Kind: WCS, Capacity: Capacity{Sessions: 12, Refuse: true}, Load: Load{CPU: 0.1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A hog of a quarter of the CPU leaves 1 - 0.25/0.75 of the room:
+	// 8 of the 12 sessions.
+	if err := s.SetLoad(Load{CPU: 0.1, HogCPU: 0.25}); err != nil {
+		t.Fatal(err)
+	}
+	if st := s.Status(); st.EffectiveCapacity != 8 || st.Capacity.Sessions != 12 {
+		t.Fatalf("status capacity %+v, effective %d, want 12 and 8", st.Capacity, st.EffectiveCapacity)
+	}
+	for i := range 8 {
+		if _, err := s.Admit(Load{Subscribers: 1}); err != nil {
+			t.Fatalf("session %d of 8 refused: %v", i+1, err)
+		}
+	}
+	if _, err := s.Admit(Load{Subscribers: 1}); !errors.Is(err, ErrRefused) {
+		t.Fatalf("the 9th session under the hog: %v, want ErrRefused", err)
+	}
+	// The page's CPU: background, hog, and the sessions' own cost, which
+	// the hog does not change; at the effective capacity it reaches what
+	// the full capacity reaches without a hog.
+	m := statValues(t, s)
+	want := round((0.1+0.25+BusyCPU*8/12)*100, 2)
+	if got := num(m["system_stats"]["system_java_cpu_usage"]); got != want {
+		t.Errorf("system_java_cpu_usage %v, want %v (hog included)", got, want)
+	}
+	if got := num(m["core_stats"]["core_java_processCpuLoad"]); got != round(0.1+BusyCPU*8/12, 3) {
+		t.Errorf("core_java_processCpuLoad %v: the hog is not the process's", got)
+	}
+	// Past the effective capacity the node degrades, as past its full one.
+	if err := s.SetLoad(Load{CPU: 0.1}); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if _, err := s.Admit(Load{Subscribers: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if l := s.withLive(Load{HogCPU: 0.25}); l.Degraded != 2 || math.Abs(l.CPU-BusyCPU*(10+2)/12) > 1e-9 {
+		t.Errorf("10 sessions, effective capacity 8: degraded %d (want 2), CPU %v (want %v)", l.Degraded, l.CPU, BusyCPU)
+	}
+}
+
+func TestEffectiveCapacity(t *testing.T) {
+	for _, tc := range []struct {
+		cap  int
+		hog  float64
+		want int
+	}{
+		{0, 0.5, 0}, {100, 0, 100}, {100, 0.375, 50}, {100, 0.75, 1}, {100, 1, 1}, {60, 0.25, 40},
+	} {
+		if got := EffectiveCapacity(tc.cap, tc.hog); got != tc.want {
+			t.Errorf("EffectiveCapacity(%d, %v) = %d, want %d", tc.cap, tc.hog, got, tc.want)
+		}
+	}
+	if err := (Load{HogCPU: 1.5}).Validate(); err == nil || !strings.Contains(err.Error(), "hog_cpu") {
+		t.Errorf("hog_cpu 1.5 accepted: %v", err)
 	}
 }

@@ -39,6 +39,11 @@ type Load struct {
 	MessagesInRate   float64 `json:"messages_in_per_second"`
 	MessagesOutRate  float64 `json:"messages_out_per_second"`
 	StoppedNodes     int     `json:"stopped_nodes"`
+	// HogCPU is the CPU an outside process takes on the node's host
+	// (ratio of one CPU, 0..1): a WCS node reports it in its host CPU
+	// figures, and a WCS or SRS node's session capacity shrinks with it
+	// (EffectiveCapacity), as the node's own work gets less of the CPU.
+	HogCPU float64 `json:"hog_cpu"`
 }
 
 // Validate rejects negative quantities.
@@ -49,11 +54,14 @@ func (l Load) Validate() error {
 		"subscriptions": float64(l.Subscriptions), "topics": float64(l.Topics), "retained": float64(l.Retained),
 		"degraded": float64(l.Degraded), "bandwidth_in_mbps": l.BandwidthInMbps, "bandwidth_out_mbps": l.BandwidthOutMbps,
 		"cpu": l.CPU, "messages_in_per_second": l.MessagesInRate, "messages_out_per_second": l.MessagesOutRate,
-		"stopped_nodes": float64(l.StoppedNodes),
+		"stopped_nodes": float64(l.StoppedNodes), "hog_cpu": l.HogCPU,
 	} {
 		if v < 0 || math.IsNaN(v) || math.IsInf(v, 0) {
 			return fmt.Errorf("%s must be a finite non-negative number, got %v", name, v)
 		}
+	}
+	if l.HogCPU > 1 {
+		return fmt.Errorf("hog_cpu is a ratio of one CPU, 0 to 1, got %v", l.HogCPU)
 	}
 	return nil
 }
@@ -69,7 +77,7 @@ func lerp(a, b Load, f float64) Load {
 		Degraded: i(a.Degraded, b.Degraded), BandwidthInMbps: r(a.BandwidthInMbps, b.BandwidthInMbps),
 		BandwidthOutMbps: r(a.BandwidthOutMbps, b.BandwidthOutMbps), CPU: r(a.CPU, b.CPU),
 		MessagesInRate: r(a.MessagesInRate, b.MessagesInRate), MessagesOutRate: r(a.MessagesOutRate, b.MessagesOutRate),
-		StoppedNodes: i(a.StoppedNodes, b.StoppedNodes),
+		StoppedNodes: i(a.StoppedNodes, b.StoppedNodes), HogCPU: r(a.HogCPU, b.HogCPU),
 	}
 }
 

@@ -252,7 +252,7 @@ func (m *srsMedia) open(lc *srsLiveClient, d Load) error {
 		return errHLSOpen
 	}
 	m.mu.Unlock()
-	sess, err := s.Admit(d)
+	sess, err := s.admit(d, s.currentLocked().HogCPU)
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -403,13 +404,27 @@ func dialMQTTSession(ctx context.Context, target, kind string, p traffic.Session
 	if _, err := checkTarget(ProtoMQTT, target, "mqtt", "tcp"); err != nil {
 		return nil, err
 	}
-	o := readOptions(ProtoMQTT, p.Options, "qos", "topic_prefix", "rate", "size")
+	o := readOptions(ProtoMQTT, p.Options, "qos", "topic_prefix", "rate", "size", "credentials_file")
 	qos := o.int("qos", 0, 0, 2)
 	rate := o.float("rate", 1, 1000)
 	size := o.int("size", 64, 0, 1<<20)
 	topic := o.str("topic_prefix", "lbpilot/") + p.Stream
+	credFile := o.str("credentials_file", "")
 	if o.err != nil {
 		return nil, o.err
+	}
+	var user, pass string
+	if credFile != "" {
+		// username:password, as EMQX's API key bootstrap file holds it;
+		// read from a file so a plan never carries the secret.
+		b, err := os.ReadFile(credFile)
+		if err != nil {
+			return nil, traffic.WithReason("bad_option", fmt.Errorf("mqtt credentials_file: %w", err))
+		}
+		var ok bool
+		if user, pass, ok = strings.Cut(strings.TrimSpace(string(b)), ":"); !ok || user == "" {
+			return nil, traffic.WithReason("bad_option", fmt.Errorf("mqtt credentials_file %s: want one line username:password", credFile))
+		}
 	}
 	if strings.ContainsAny(topic, "+#") {
 		return nil, traffic.WithReason("bad_option", fmt.Errorf("mqtt topic %q: no wildcards (+, #) in topic_prefix", topic))
@@ -418,7 +433,7 @@ func dialMQTTSession(ctx context.Context, target, kind string, p traffic.Session
 	_, _ = rand.Read(suffix[:])
 	octx, cancel := context.WithTimeout(ctx, openTimeout(p))
 	defer cancel()
-	cl, err := DialMQTT(octx, target, MQTTOptions{ClientID: fmt.Sprintf("lbpilot-%d-%s", p.ID, hex.EncodeToString(suffix[:]))})
+	cl, err := DialMQTT(octx, target, MQTTOptions{ClientID: fmt.Sprintf("lbpilot-%d-%s", p.ID, hex.EncodeToString(suffix[:])), Username: user, Password: pass})
 	if err != nil {
 		var ce *ConnackError
 		if errors.As(err, &ce) {

@@ -6,6 +6,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -499,4 +501,37 @@ func (c *fakeReadConn) Read(b []byte) (int, error) {
 	clear(b[:k])
 	c.n -= k
 	return k, nil
+}
+
+func TestMQTTSessionCredentialsFile(t *testing.T) {
+	ctx := testCtx(t)
+	s := startMQTTLab(t, Config{EMQXNodes: 1, APIKey: "app", APISecret: "s3cret"})
+	d := labDialers[ProtoMQTT]
+	dir := t.TempDir()
+	file := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	for _, tc := range []struct {
+		name   string
+		opts   map[string]string
+		reason string // "" opens
+	}{
+		{"right", map[string]string{"credentials_file": file("ok", "app:s3cret\n")}, ""},
+		{"none", nil, "connack_0x86"},
+		{"wrong", map[string]string{"credentials_file": file("bad", "app:nope")}, "connack_0x86"},
+		{"no colon", map[string]string{"credentials_file": file("nocolon", "app")}, "bad_option"},
+		{"missing", map[string]string{"credentials_file": filepath.Join(dir, "absent")}, "bad_option"},
+	} {
+		ss, err := d.Open(ctx, s.ClientURLs[0], "subscribe", traffic.SessionParams{ID: 1, Stream: "x", Options: tc.opts})
+		if got := traffic.Reason(err); err != nil && got != tc.reason || err == nil && tc.reason != "" {
+			t.Errorf("%s: reason %q (%v), want %q", tc.name, got, err, tc.reason)
+		}
+		if err == nil {
+			_ = ss.Close()
+		}
+	}
 }

@@ -88,10 +88,10 @@ func (w *wcsSim) page(l Load) []group {
 			i("core_threads", 227+3*(p+s)), i("core_java_threads", 187+3*(p+s)), i("core_java_threads_blocked", l.Degraded/2),
 			n("core_java_committedMemory", wcsCommittedMem), n("core_java_freePhysicalMemorySize", freeMem),
 			n("core_java_totalPhysicalMemorySize", wcsHostMemory), i("core_java_freeSwapSpaceSize", 0), i("core_java_totalSwapSpaceSize", 0),
-			n("core_java_processCpuLoad", round(cpu, 3)), n("core_java_systemCpuLoad", round(math.Min(1, cpu*1.2+0.01), 3)),
+			n("core_java_processCpuLoad", round(cpu, 3)), n("core_java_systemCpuLoad", round(math.Min(1, cpu*1.2+l.HogCPU+0.01), 3)),
 		}},
 		{"system_stats", "System Stats", []kv{
-			n("system_java_cpu_usage", round(l.CPU*100, 2)), n("system_memory_total", wcsHostMemory), n("system_memory_free", freeMem),
+			n("system_java_cpu_usage", round((l.CPU+l.HogCPU)*100, 2)), n("system_memory_total", wcsHostMemory), n("system_memory_free", freeMem),
 		}},
 		{"network_stats", "Network Stats", []kv{
 			n("global_bandwidth_in", round(l.BandwidthInMbps, 2)), n("global_bandwidth_out", round(l.BandwidthOutMbps, 2)),

@@ -16,6 +16,7 @@ type Server struct {
 	Addr      string
 	Port      int
 	Up        bool // operational state: running or stopped
+	Failing   bool // its last health check failed (still up until fall)
 	Admin     int  // srv_admin_state bits
 	UWeight   int
 	IWeight   int
@@ -126,6 +127,15 @@ func (h *HAProxy) SetSessions(backend, name string, n int) {
 	defer h.mu.Unlock()
 	if s := h.find(backend, name); s != nil {
 		s.Sessions = n
+	}
+}
+
+// SetFailing marks a server's last health check failed (or passed again).
+func (h *HAProxy) SetFailing(backend, name string, failing bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if s := h.find(backend, name); s != nil {
+		s.Failing = failing
 	}
 }
 
@@ -282,15 +292,18 @@ func (h *HAProxy) serversState(args []string) string {
 			continue
 		}
 		found = true
-		op, agent := 0, 0
+		op, agent, result, health := 0, 0, 3, 4
 		if s.Up {
 			op = 2
+		}
+		if s.Failing {
+			result, health = 2, 3 // CHK_RES_FAILED, one failure into fall 3
 		}
 		if s.Agent {
 			agent = 22
 		}
-		fmt.Fprintf(&b, "%d %s %d %s %s %d %d %d %d 10 15 3 4 6 %d 0 0 - %d - 0 0 - - 0\n",
-			s.BackendID, s.Backend, s.ID, s.Name, s.Addr, op, s.Admin, s.UWeight, s.IWeight, agent, s.Port)
+		fmt.Fprintf(&b, "%d %s %d %s %s %d %d %d %d 10 15 %d %d 6 %d 0 0 - %d - 0 0 - - 0\n",
+			s.BackendID, s.Backend, s.ID, s.Name, s.Addr, op, s.Admin, s.UWeight, s.IWeight, result, health, agent, s.Port)
 	}
 	if !found {
 		return "Can't find backend.\n\n"
