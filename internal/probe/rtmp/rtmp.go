@@ -58,12 +58,8 @@ func DefaultOptions() *Options { return &Options{} }
 
 // Validate fills defaults and checks the options.
 func (o *Options) Validate() error {
-	if o.Window == nil {
-		w := time.Second
-		o.Window = &w
-	}
-	if *o.Window < 0 || *o.Window > time.Minute {
-		return fmt.Errorf("rtmp: window %v out of range (0 to 1m)", *o.Window)
+	if err := probe.PrepareWindow("rtmp", &o.Window); err != nil {
+		return err
 	}
 	if o.PublishKbps == 0 {
 		o.PublishKbps = 500
