@@ -6,11 +6,8 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"os/signal"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
@@ -242,19 +239,7 @@ func (r *agentRole) run(ctx context.Context, stdout, stderr io.Writer) int {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	go func() {
-		for {
-			select {
-			case <-hup:
-				_ = reload() // logs and sets lbpilot_config_last_reload_successful
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
+	defer reloadOnHUP(ctx, reload)()
 	errc := make(chan error, 2)
 	running := 1
 	go func() { errc <- a.Serve(ctx, ln) }()

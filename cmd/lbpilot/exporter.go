@@ -5,10 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
@@ -120,19 +117,7 @@ func (r *exporterRole) run(ctx context.Context, stdout, stderr io.Writer) int {
 	if err != nil {
 		return 1
 	}
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	go func() {
-		for {
-			select {
-			case <-hup:
-				_ = e.Reload() // logs and sets lbpilot_config_last_reload_successful
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
+	defer reloadOnHUP(ctx, e.Reload)()
 	h, err := exporterMux(e, r.telemetryPath, logger)
 	if err != nil {
 		level.Error(logger).Log("msg", "Building HTTP handlers", "err", err)

@@ -5,11 +5,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"os/signal"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
@@ -164,19 +161,7 @@ func (r *rebalancerRole) run(ctx context.Context, stdout, stderr io.Writer) int 
 		return 1
 	}
 	mux := rb.Mux(r.telemetryPath) // with the operator page at "/"
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	go func() {
-		for {
-			select {
-			case <-hup:
-				_ = rb.Reload() // logs and sets lbpilot_config_last_reload_successful
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
+	defer reloadOnHUP(ctx, rb.Reload)()
 	loopCtx, stopLoop := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Add(1)

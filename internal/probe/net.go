@@ -95,9 +95,11 @@ func Dial(ctx context.Context, r *Report, hostport string, tlsCfg *tls.Config) (
 	return tc, nil
 }
 
-// TLSConfig builds a client TLS configuration from tls_config (CA, client
-// certificate, server_name, insecure_skip_verify, min_version), for
-// serverName when tls_config names none.
+// TLSConfig builds a probe run's client TLS configuration from
+// tls_config (CA, client certificate, server_name, insecure_skip_verify,
+// min_version), for serverName when tls_config names none. Its files are
+// read on every run, so one removed since the module was loaded fails
+// the probe with the reason "config".
 func TLSConfig(cfg *promconfig.TLSConfig, serverName string) (*tls.Config, error) {
 	c := promconfig.TLSConfig{}
 	if cfg != nil {
@@ -105,7 +107,7 @@ func TLSConfig(cfg *promconfig.TLSConfig, serverName string) (*tls.Config, error
 	}
 	tc, err := promconfig.NewTLSConfig(&c)
 	if err != nil {
-		return nil, err
+		return nil, Fail("config", fmt.Errorf("tls_config: %w", err))
 	}
 	if tc.ServerName == "" {
 		tc.ServerName = serverName
@@ -113,15 +115,18 @@ func TLSConfig(cfg *promconfig.TLSConfig, serverName string) (*tls.Config, error
 	return tc, nil
 }
 
-// CheckTLSConfig validates tls_config at load time: its files exist and
-// the certificate pair loads.
-func CheckTLSConfig(cfg *promconfig.TLSConfig) error {
+// CheckTLSConfig validates a proto module's tls_config at load time: its
+// files exist and the certificate pair loads.
+func CheckTLSConfig(proto string, cfg *promconfig.TLSConfig) error {
 	if cfg == nil {
 		return nil
 	}
-	if err := cfg.Validate(); err != nil {
-		return err
+	err := cfg.Validate()
+	if err == nil {
+		_, err = promconfig.NewTLSConfig(cfg)
 	}
-	_, err := promconfig.NewTLSConfig(cfg)
-	return err
+	if err != nil {
+		return fmt.Errorf("%s: tls_config: %w", proto, err)
+	}
+	return nil
 }

@@ -9,12 +9,14 @@ import (
 	"io"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	promconfig "github.com/prometheus/common/config"
 
 	"github.com/lbpilot/lbpilot/collectors"
 	"github.com/lbpilot/lbpilot/internal/golden"
@@ -180,6 +182,19 @@ func TestCheckHTTPTargetAndTLSConfig(t *testing.T) {
 	tc, err := TLSConfig(nil, "broker.example")
 	if err != nil || tc.ServerName != "broker.example" {
 		t.Errorf("TLSConfig: %+v %v", tc, err)
+	}
+	// A CA file removed since the module was loaded fails the run as "config".
+	gone := &promconfig.TLSConfig{CAFile: filepath.Join(t.TempDir(), "ca.pem")}
+	if _, err := TLSConfig(gone, "h"); err == nil {
+		t.Error("TLSConfig with a missing CA file passed")
+	} else if reason, msg := Classify(err); reason != "config" || !strings.HasPrefix(msg, "tls_config: ") {
+		t.Errorf("missing CA file: %s %q", reason, msg)
+	}
+	if err := CheckTLSConfig("rtmp", nil); err != nil {
+		t.Errorf("no tls_config: %v", err)
+	}
+	if err := CheckTLSConfig("rtmp", gone); err == nil || !strings.HasPrefix(err.Error(), "rtmp: tls_config: ") {
+		t.Errorf("CheckTLSConfig with a missing CA file: %v", err)
 	}
 }
 

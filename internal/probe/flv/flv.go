@@ -32,7 +32,7 @@ var Spec = probe.NewSpec("flv",
 )
 
 // DefaultWindow is how long the probe measures the bitrate.
-const DefaultWindow = time.Second
+const DefaultWindow = probe.DefaultWindow
 
 // Options are an flv module's keys.
 type Options struct {
@@ -48,12 +48,8 @@ func DefaultOptions() *Options { return &Options{} }
 
 // Validate fills defaults and checks the options.
 func (o *Options) Validate() error {
-	if o.Window == nil {
-		w := DefaultWindow
-		o.Window = &w
-	}
-	if *o.Window < 0 || *o.Window > time.Minute {
-		return fmt.Errorf("flv: window %v out of range (0 to 1m)", *o.Window)
+	if err := probe.PrepareWindow("flv", &o.Window); err != nil {
+		return err
 	}
 	return o.HTTPOptions.PrepareFollowing("flv")
 }
@@ -69,13 +65,9 @@ func New(o Options, t string, labels prometheus.Labels) (*probe.Collector, error
 	if err := CheckTarget(t); err != nil {
 		return nil, err
 	}
-	auth, err := o.BasicAuth()
-	if err != nil {
-		return nil, err
-	}
-	return probe.NewCollector(Spec, labels, func(ctx context.Context, r *probe.Report) error {
+	return probe.NewHTTPCollector(Spec, &o.HTTPOptions, labels, func(ctx context.Context, r *probe.Report, auth upstream.Auth) error {
 		return run(ctx, r, o, t, auth)
-	}), nil
+	})
 }
 
 func run(ctx context.Context, r *probe.Report, o Options, target string, auth upstream.Auth) error {

@@ -24,32 +24,13 @@ func dur(d time.Duration) *time.Duration { return &d }
 
 func probeOnce(t *testing.T, o Options, target string, timeout time.Duration) probetest.Result {
 	t.Helper()
-	if err := o.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	c, err := New(o, target, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return probetest.Run(t, c, "flv", timeout)
-}
-
-// startEdge starts a lab SRS edge with one HTTP client port.
-func startEdge(t *testing.T, capacity lab.Capacity) string {
-	t.Helper()
-	srv, err := lab.Start(lab.Config{Kind: lab.SRS, Name: "edge-probe", SRSRole: "edge", Capacity: capacity,
-		ClientAddrs: []string{"127.0.0.1:0"}}, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
-	return strings.TrimPrefix(srv.ClientURLs[0], "http://")
+	return probetest.Once(t, Spec, New, o, target, timeout)
 }
 
 // The lab's SRS edge through a real haproxy, plain and with haproxy
 // terminating TLS.
 func TestLabEdgeThroughHAProxy(t *testing.T) {
-	edge := startEdge(t, lab.Capacity{})
+	_, edge := probetest.Lab(t, lab.Config{Kind: lab.SRS, Name: "edge-probe", SRSRole: "edge", ClientAddrs: []string{"127.0.0.1:0"}})
 	ca := probetest.NewCA(t)
 	plain := probetest.Front(t, "http", edge)
 	tls := probetest.FrontTLS(t, "http", ca, edge)
@@ -63,14 +44,7 @@ func TestLabEdgeThroughHAProxy(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			r := probeOnce(t, tt.o, tt.target, 5*time.Second)
-			if !r.Success {
-				t.Fatalf("%s: %s", r.Reason, r.Message)
-			}
-			for _, p := range []string{"connect", "first_byte", "header", "first_media", "window"} {
-				if r.Phases[p] <= 0 {
-					t.Errorf("phase %s = %v", p, r.Phases[p])
-				}
-			}
+			probetest.WantSuccess(t, r, "connect", "first_byte", "header", "first_media", "window")
 			if (r.Phases["tls"] > 0) != (tt.name == "https") {
 				t.Errorf("tls phase %v", r.Phases["tls"])
 			}
@@ -136,13 +110,7 @@ func TestFailures(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := probeOnce(t, Options{}, tt.target, time.Second)
-			if r.Success || r.Reason != tt.reason {
-				t.Errorf("reason %q (%s), want %q", r.Reason, r.Message, tt.reason)
-			}
-			if r.Elapsed > 2*time.Second {
-				t.Errorf("took %v with a 1s deadline", r.Elapsed)
-			}
+			probetest.WantFailureWithin(t, probeOnce(t, Options{}, tt.target, time.Second), tt.reason, time.Second)
 		})
 	}
 }

@@ -72,14 +72,10 @@ func New(o Options, t string, labels prometheus.Labels) (*probe.Collector, error
 	if err := CheckTarget(t); err != nil {
 		return nil, err
 	}
-	auth, err := o.BasicAuth()
-	if err != nil {
-		return nil, err
-	}
-	return probe.NewCollector(Spec, labels, func(ctx context.Context, r *probe.Report) error {
+	return probe.NewHTTPCollector(Spec, &o.HTTPOptions, labels, func(ctx context.Context, r *probe.Report, auth upstream.Auth) error {
 		p := &prober{o: o, auth: auth, r: r}
 		return p.run(ctx, t)
-	}), nil
+	})
 }
 
 type prober struct {

@@ -21,14 +21,7 @@ import (
 
 func probeOnce(t *testing.T, o Options, target string, timeout time.Duration) probetest.Result {
 	t.Helper()
-	if err := o.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	c, err := New(o, target, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return probetest.Run(t, c, "hls", timeout)
+	return probetest.Once(t, Spec, New, o, target, timeout)
 }
 
 func no() *bool { f := false; return &f }
@@ -36,12 +29,7 @@ func no() *bool { f := false; return &f }
 // The lab's SRS edge (hls_ctx redirect, a sliding window of segments)
 // through a real haproxy, plain and with haproxy terminating TLS.
 func TestLabEdgeThroughHAProxy(t *testing.T) {
-	srv, err := lab.Start(lab.Config{Kind: lab.SRS, Name: "edge-hls", SRSRole: "edge", ClientAddrs: []string{"127.0.0.1:0"}}, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
-	edge := strings.TrimPrefix(srv.ClientURLs[0], "http://")
+	_, edge := probetest.Lab(t, lab.Config{Kind: lab.SRS, Name: "edge-hls", SRSRole: "edge", ClientAddrs: []string{"127.0.0.1:0"}})
 	ca := probetest.NewCA(t)
 	plain := probetest.Front(t, "http", edge)
 	tls := probetest.FrontTLS(t, "http", ca, edge)
@@ -57,14 +45,7 @@ func TestLabEdgeThroughHAProxy(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			r := probeOnce(t, tt.o, tt.target, 6*time.Second)
-			if !r.Success {
-				t.Fatalf("%s: %s", r.Reason, r.Message)
-			}
-			for _, p := range []string{"connect", "first_byte", "playlist", "segment", "refresh"} {
-				if r.Phases[p] <= 0 {
-					t.Errorf("phase %s = %v", p, r.Phases[p])
-				}
-			}
+			probetest.WantSuccess(t, r, "connect", "first_byte", "playlist", "segment", "refresh")
 			if (r.Phases["tls"] > 0) != (tt.name == "https") {
 				t.Errorf("tls phase %v", r.Phases["tls"])
 			}
@@ -164,13 +145,7 @@ func TestFailuresAndVariants(t *testing.T) {
 		{"silent", "http://" + probetest.Silent(t) + "/s.m3u8", "timeout"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			r := probeOnce(t, Options{}, tt.target, 2*time.Second)
-			if r.Success || r.Reason != tt.reason {
-				t.Errorf("reason %q (%s), want %q", r.Reason, r.Message, tt.reason)
-			}
-			if r.Elapsed > 3*time.Second {
-				t.Errorf("took %v with a 2s deadline", r.Elapsed)
-			}
+			probetest.WantFailureWithin(t, probeOnce(t, Options{}, tt.target, 2*time.Second), tt.reason, 2*time.Second)
 		})
 	}
 	if r := probeOnce(t, Options{}, ts.URL+"/stale.m3u8", 2*time.Second); r.Values["media_sequence_advanced"] != 0 {
@@ -255,10 +230,7 @@ func TestMoreFailures(t *testing.T) {
 		{"master playlist pointing at itself", "/nested.m3u8", "protocol", Options{}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			r := probeOnce(t, tt.o, ts.URL+tt.path, 3*time.Second)
-			if r.Success || r.Reason != tt.reason {
-				t.Errorf("reason %q (%s), want %q", r.Reason, r.Message, tt.reason)
-			}
+			probetest.WantFailure(t, probeOnce(t, tt.o, ts.URL+tt.path, 3*time.Second), tt.reason)
 		})
 	}
 }

@@ -76,8 +76,8 @@ func (o *Options) Validate() error {
 	if err := upstream.CheckBasicAuth("mqtt", o.Username, o.PasswordFile); err != nil {
 		return err
 	}
-	if err := probe.CheckTLSConfig(o.TLSConfig); err != nil {
-		return fmt.Errorf("mqtt: tls_config: %w", err)
+	if err := probe.CheckTLSConfig("mqtt", o.TLSConfig); err != nil {
+		return err
 	}
 	return nil
 }
@@ -153,7 +153,7 @@ func run(ctx context.Context, r *probe.Report, o Options, tg target) error {
 	if tg.tls {
 		var err error
 		if tlsCfg, err = probe.TLSConfig(o.TLSConfig, tg.host); err != nil {
-			return probe.Fail("config", fmt.Errorf("tls_config: %w", err))
+			return err
 		}
 	}
 	conn, err := probe.Dial(ctx, r, tg.hostport, tlsCfg)

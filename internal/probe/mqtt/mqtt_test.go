@@ -16,28 +16,14 @@ import (
 
 func probeOnce(t *testing.T, o Options, target string, timeout time.Duration) probetest.Result {
 	t.Helper()
-	if err := o.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	c, err := New(o, target, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return probetest.Run(t, c, "mqtt", timeout)
+	return probetest.Once(t, Spec, New, o, target, timeout)
 }
 
 func qos(n int) *int { return &n }
 
 func wantSuccess(t *testing.T, r probetest.Result, tls bool) {
 	t.Helper()
-	if !r.Success {
-		t.Fatalf("probe failed: %s: %s", r.Reason, r.Message)
-	}
-	for _, p := range []string{"connect", "connack", "subscribe", "publish", "deliver"} {
-		if r.Phases[p] <= 0 {
-			t.Errorf("phase %s = %v, want > 0", p, r.Phases[p])
-		}
-	}
+	probetest.WantSuccess(t, r, "connect", "connack", "subscribe", "publish", "deliver")
 	if (r.Phases["tls"] > 0) != tls {
 		t.Errorf("tls phase %v, TLS %v", r.Phases["tls"], tls)
 	}
@@ -104,13 +90,9 @@ func TestMosquittoTLS(t *testing.T) {
 // password passes, a wrong one is refused as auth_refused.
 func TestLabEMQXThroughHAProxy(t *testing.T) {
 	testenv.Binary(t, "haproxy")
-	srv, err := lab.Start(lab.Config{Kind: lab.EMQX, Name: "emqx-probe", EMQXNodes: 1, APIKey: "probe", APISecret: "s3cret",
-		ClientAddrs: []string{"127.0.0.1:0"}}, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
-	front := probetest.Front(t, "tcp", strings.TrimPrefix(srv.ClientURLs[0], "mqtt://"))
+	_, broker := probetest.Lab(t, lab.Config{Kind: lab.EMQX, Name: "emqx-probe", EMQXNodes: 1, APIKey: "probe", APISecret: "s3cret",
+		ClientAddrs: []string{"127.0.0.1:0"}})
+	front := probetest.Front(t, "tcp", broker)
 	dir := t.TempDir()
 	good, bad := filepath.Join(dir, "good"), filepath.Join(dir, "bad")
 	_ = os.WriteFile(good, []byte("s3cret\n"), 0o600)
@@ -160,14 +142,9 @@ func TestFailures(t *testing.T) {
 				t.Fatal(err)
 			}
 			r := probetest.Run(t, c, "mqtt", time.Second)
-			if r.Success || r.Reason != tt.reason {
-				t.Errorf("reason %q (%s), want %q", r.Reason, r.Message, tt.reason)
-			}
+			probetest.WantFailureWithin(t, r, tt.reason, time.Second)
 			if strings.Contains(r.Message, "\n") || r.Message == "" {
 				t.Errorf("message %q is not one line", r.Message)
-			}
-			if r.Elapsed > 2*time.Second {
-				t.Errorf("took %v with a 1s deadline", r.Elapsed)
 			}
 		})
 	}

@@ -1,6 +1,7 @@
-// Package probetest runs probes in tests and starts what they probe: a
-// real haproxy in front of a listener, Debian's mosquitto broker, and a
-// throwaway certificate authority for the TLS cases.
+// Package probetest runs probes in tests, checks what they report, and
+// starts what they probe: a lab node, a real haproxy in front of a
+// listener, Debian's mosquitto broker, and a throwaway certificate
+// authority for the TLS cases.
 package probetest
 
 import (

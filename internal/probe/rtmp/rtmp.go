@@ -58,12 +58,8 @@ func DefaultOptions() *Options { return &Options{} }
 
 // Validate fills defaults and checks the options.
 func (o *Options) Validate() error {
-	if o.Window == nil {
-		w := time.Second
-		o.Window = &w
-	}
-	if *o.Window < 0 || *o.Window > time.Minute {
-		return fmt.Errorf("rtmp: window %v out of range (0 to 1m)", *o.Window)
+	if err := probe.PrepareWindow("rtmp", &o.Window); err != nil {
+		return err
 	}
 	if o.PublishKbps == 0 {
 		o.PublishKbps = 500
@@ -71,8 +67,8 @@ func (o *Options) Validate() error {
 	if o.PublishKbps < 0 || o.PublishKbps > 50_000 {
 		return fmt.Errorf("rtmp: publish_kbps %d out of range (1 to 50000)", o.PublishKbps)
 	}
-	if err := probe.CheckTLSConfig(o.TLSConfig); err != nil {
-		return fmt.Errorf("rtmp: tls_config: %w", err)
+	if err := probe.CheckTLSConfig("rtmp", o.TLSConfig); err != nil {
+		return err
 	}
 	return nil
 }
@@ -150,7 +146,7 @@ func run(ctx context.Context, r *probe.Report, o Options, u url.URL) error {
 	if u.Scheme == "rtmps" {
 		var err error
 		if tlsCfg, err = probe.TLSConfig(o.TLSConfig, u.Hostname()); err != nil {
-			return probe.Fail("config", fmt.Errorf("tls_config: %w", err))
+			return err
 		}
 	}
 	var wc *watchConn

@@ -2,7 +2,6 @@ package rtmp
 
 import (
 	"net"
-	"strings"
 	"testing"
 	"time"
 
@@ -19,14 +18,7 @@ func dur(d time.Duration) *time.Duration { return &d }
 
 func probeOnce(t *testing.T, o Options, target string, timeout time.Duration) probetest.Result {
 	t.Helper()
-	if err := o.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	c, err := New(o, target, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return probetest.Run(t, c, "rtmp", timeout)
+	return probetest.Once(t, Spec, New, o, target, timeout)
 }
 
 // playServer is an RTMP server (gortmplib's server side) that lets
@@ -60,12 +52,7 @@ func playServer(t *testing.T) string {
 }
 
 func TestThroughHAProxy(t *testing.T) {
-	srv, err := lab.Start(lab.Config{Kind: lab.SRS, Name: "origin-probe", ClientAddrs: []string{"127.0.0.1:0"}}, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
-	origin := strings.TrimSuffix(strings.TrimPrefix(srv.ClientURLs[0], "rtmp://"), "/live")
+	_, origin := probetest.Lab(t, lab.Config{Kind: lab.SRS, Name: "origin-probe", ClientAddrs: []string{"127.0.0.1:0"}})
 	ca := probetest.NewCA(t)
 	plain := probetest.Front(t, "tcp", origin)
 	tls := probetest.FrontTLS(t, "tcp", ca, origin)
@@ -83,14 +70,7 @@ func TestThroughHAProxy(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			r := probeOnce(t, tt.o, tt.target, 5*time.Second)
-			if !r.Success {
-				t.Fatalf("%s: %s", r.Reason, r.Message)
-			}
-			for _, p := range tt.phases {
-				if r.Phases[p] <= 0 {
-					t.Errorf("phase %s = %v", p, r.Phases[p])
-				}
-			}
+			probetest.WantSuccess(t, r, tt.phases...)
 			bytes := r.Values["sent_bytes"] + r.Values["received_bytes"]
 			if bytes < 10_000 || r.Values["bitrate_bits_per_second"] <= 0 {
 				t.Errorf("values %v", r.Values)
@@ -115,13 +95,7 @@ func TestFailures(t *testing.T) {
 		{"silent", "rtmp://" + probetest.Silent(t) + "/live/s", "timeout"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			r := probeOnce(t, Options{}, tt.target, time.Second)
-			if r.Success || r.Reason != tt.reason {
-				t.Errorf("reason %q (%s), want %q", r.Reason, r.Message, tt.reason)
-			}
-			if r.Elapsed > 2*time.Second {
-				t.Errorf("took %v with a 1s deadline", r.Elapsed)
-			}
+			probetest.WantFailureWithin(t, probeOnce(t, Options{}, tt.target, time.Second), tt.reason, time.Second)
 		})
 	}
 }

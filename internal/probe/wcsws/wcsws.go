@@ -97,13 +97,9 @@ func New(o Options, t string, labels prometheus.Labels) (*probe.Collector, error
 	if err != nil {
 		return nil, err
 	}
-	auth, err := o.BasicAuth()
-	if err != nil {
-		return nil, err
-	}
-	return probe.NewCollector(Spec, labels, func(ctx context.Context, r *probe.Report) error {
+	return probe.NewHTTPCollector(Spec, &o.HTTPOptions, labels, func(ctx context.Context, r *probe.Report, auth upstream.Auth) error {
 		return run(ctx, r, o, u, auth)
-	}), nil
+	})
 }
 
 type message struct {

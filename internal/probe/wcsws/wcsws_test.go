@@ -21,31 +21,15 @@ import (
 
 func probeOnce(t *testing.T, o Options, target string, timeout time.Duration) probetest.Result {
 	t.Helper()
-	if err := o.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	c, err := New(o, target, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return probetest.Run(t, c, "websocket", timeout)
-}
-
-func startWCS(t *testing.T, capacity lab.Capacity) (*lab.Server, string) {
-	t.Helper()
-	srv, err := lab.Start(lab.Config{Kind: lab.WCS, Name: "wcs-probe", Capacity: capacity, ClientAddrs: []string{"127.0.0.1:0"}}, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
-	return srv, strings.TrimSuffix(strings.TrimPrefix(srv.ClientURLs[0], "ws://"), "/")
+	return probetest.Once(t, Spec, New, o, target, timeout)
 }
 
 // A lab WCS node through a real haproxy (mode http, as WCS is usually
 // fronted), plain and with haproxy terminating TLS; then a node at
 // capacity refusing the session.
 func TestLabWCSThroughHAProxy(t *testing.T) {
-	_, node := startWCS(t, lab.Capacity{Sessions: 1, Refuse: true})
+	_, node := probetest.Lab(t, lab.Config{Kind: lab.WCS, Name: "wcs-probe", Capacity: lab.Capacity{Sessions: 1, Refuse: true},
+		ClientAddrs: []string{"127.0.0.1:0"}})
 	ca := probetest.NewCA(t)
 	plain := probetest.Front(t, "http", node)
 	tls := probetest.FrontTLS(t, "http", ca, node)
@@ -62,14 +46,7 @@ func TestLabWCSThroughHAProxy(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			r := probeOnce(t, tt.o, tt.target, 5*time.Second)
-			if !r.Success {
-				t.Fatalf("%s: %s", r.Reason, r.Message)
-			}
-			for _, p := range tt.phases {
-				if r.Phases[p] <= 0 {
-					t.Errorf("phase %s = %v", p, r.Phases[p])
-				}
-			}
+			probetest.WantSuccess(t, r, tt.phases...)
 			if r.Values["http_status_code"] != 101 {
 				t.Errorf("status %v", r.Values)
 			}
@@ -132,13 +109,7 @@ func TestFailures(t *testing.T) {
 		{"silent", "ws://" + probetest.Silent(t) + "/", "timeout"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			r := probeOnce(t, Options{}, tt.target, time.Second)
-			if r.Success || r.Reason != tt.reason {
-				t.Errorf("reason %q (%s), want %q", r.Reason, r.Message, tt.reason)
-			}
-			if r.Elapsed > 2*time.Second {
-				t.Errorf("took %v with a 1s deadline", r.Elapsed)
-			}
+			probetest.WantFailureWithin(t, probeOnce(t, Options{}, tt.target, time.Second), tt.reason, time.Second)
 		})
 	}
 }

@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/lbpilot/lbpilot/internal/lab"
+	"github.com/lbpilot/lbpilot/tools/bench/internal/benchutil"
 )
 
 type config struct {
@@ -52,18 +53,8 @@ func main() {
 	flag.IntVar(&c.scriptChecks, "script-checks", 100, "checks of the xinetd-style script")
 	flag.DurationVar(&c.closed, "closed", 3*time.Second, "length of each closed-loop (highest rate) run")
 	flag.Parse()
-	md, err := run(c)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "bench/agent:", err)
-		os.Exit(1)
-	}
-	if c.out == "" {
-		fmt.Print(md)
-		return
-	}
-	if err := os.WriteFile(c.out, []byte(md), 0o644); err != nil {
-		fmt.Fprintln(os.Stderr, "bench/agent:", err)
-		os.Exit(1)
+	if err := benchutil.Finish(os.Stdout, c.out, func() (string, error) { return run(c) }); err != nil {
+		benchutil.Fail("bench/agent", err)
 	}
 }
 
@@ -93,19 +84,10 @@ func startUpstream() (*upstream, error) {
 	return u, nil
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
 // startAgent runs `lbpilot agent` against the upstream and waits until it
 // answers.
 func startAgent(bin, target string, extra ...string) (addr string, stop func(), err error) {
-	port, err := freePort()
+	port, err := benchutil.FreePort()
 	if err != nil {
 		return "", nil, err
 	}

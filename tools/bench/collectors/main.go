@@ -18,7 +18,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -31,6 +30,7 @@ import (
 	"time"
 
 	"github.com/lbpilot/lbpilot/internal/lab"
+	"github.com/lbpilot/lbpilot/tools/bench/internal/benchutil"
 )
 
 type config struct {
@@ -53,18 +53,8 @@ func main() {
 	flag.IntVar(&c.bigStreams, "big-streams", 1000, "streams of the big SRS node")
 	flag.IntVar(&c.bigClients, "big-clients", 10000, "clients of the big SRS node")
 	flag.Parse()
-	md, err := run(c)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "bench/collectors:", err)
-		os.Exit(1)
-	}
-	if c.out == "" {
-		fmt.Print(md)
-		return
-	}
-	if err := os.WriteFile(c.out, []byte(md), 0o644); err != nil {
-		fmt.Fprintln(os.Stderr, "bench/collectors:", err)
-		os.Exit(1)
+	if err := benchutil.Finish(os.Stdout, c.out, func() (string, error) { return run(c) }); err != nil {
+		benchutil.Fail("bench/collectors", err)
 	}
 }
 
@@ -195,17 +185,8 @@ type exporter struct {
 	base string
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
 func startExporter(bin, cfgFile string, concurrency int) (*exporter, error) {
-	port, err := freePort()
+	port, err := benchutil.FreePort()
 	if err != nil {
 		return nil, err
 	}

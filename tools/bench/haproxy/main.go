@@ -27,6 +27,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/lbpilot/lbpilot/tools/bench/internal/benchutil"
 )
 
 // Prometheus 2.x sends these on every scrape.
@@ -72,18 +74,8 @@ func main() {
 	flag.StringVar(&o.out, "out", "", "markdown fragment to write (default stdout)")
 	flag.Parse()
 	if err := run(o); err != nil {
-		fmt.Fprintln(os.Stderr, "bench/haproxy:", err)
-		os.Exit(1)
+		benchutil.Fail("bench/haproxy", err)
 	}
-}
-
-func freePort() int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // procs starts and finally kills the programs of a run.
@@ -132,7 +124,7 @@ func (p *procs) haproxy(name, cfg, sock string) error {
 // lbpilots starts lbpilot twice: on every core, and pinned to one core
 // with GOMAXPROCS=1 (a busy HAProxy host does not lend it both).
 func (p *procs) lbpilots(o options) (all, pinned *exec.Cmd, allPort, pinnedPort int, err error) {
-	allPort, pinnedPort = freePort(), freePort()
+	allPort, pinnedPort = benchutil.MustFreePort(), benchutil.MustFreePort()
 	if all, err = p.start(nil, o.lbpilot, "exporter", fmt.Sprintf("--web.listen-address=127.0.0.1:%d", allPort)); err != nil {
 		return
 	}
@@ -181,7 +173,7 @@ func runSingle(o options, dir string, w io.Writer) error {
 	p := &procs{dir: dir}
 	defer p.stop()
 	sock := filepath.Join(dir, "admin.sock")
-	promexPort, hePort := freePort(), freePort()
+	promexPort, hePort := benchutil.MustFreePort(), benchutil.MustFreePort()
 	var cfg strings.Builder
 	cfg.WriteString(globalSection(sock))
 	fmt.Fprintf(&cfg, "frontend prom\n    bind 127.0.0.1:%d\n    http-request use-service prometheus-exporter if { path /metrics }\n", promexPort)
@@ -218,7 +210,7 @@ func runSingle(o options, dir string, w io.Writer) error {
 	rss := map[string]float64{}
 	for _, c := range cs {
 		if c.pid != 0 {
-			rss[c.name] = vmHWM(c.pid)
+			rss[c.name] = benchutil.PeakRSS(c.pid)
 		}
 	}
 	by := index(cs)
@@ -302,13 +294,7 @@ func runMulti(o options, dir string, w io.Writer) error {
 	fmt.Fprintf(w, "%d real haproxy 2.6 processes with their own stats sockets, one lbpilot target naming all of them (merged into one view); the floor reads the %d `show stat` dumps concurrently. %d alternating rounds.\n\n", o.procs, o.procs, o.scrapes)
 	fmt.Fprintf(w, "| contender | median (min–max) | × raw | CPU per scrape | CPU × raw | series | body (uncompressed) | on the wire | peak RSS |\n|---|---|---|---|---|---|---|---|---|\n")
 	for _, c := range cs {
-		r, ser := "—", "—"
-		if c.pid != 0 {
-			r = fmt.Sprintf("%.0f MB", vmHWM(c.pid)/1e6)
-		}
-		if c.nser > 0 {
-			ser = strconv.Itoa(c.nser)
-		}
+		r, ser := c.rssAndSeries()
 		cpu, cpuR := cpuPerScrape(c, raw)
 		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %.1f MB | %.1f MB | %s |\n", c.name, spread(c.durs), ratioSpread(c, raw), cpu, cpuR, ser, float64(c.size)/1e6, float64(c.wire)/1e6, r)
 	}
@@ -383,17 +369,25 @@ func runTables(o options, dir string, w io.Writer) error {
 	fmt.Fprintf(w, "One real haproxy 2.6 with %d `stick-table type ip` backends filled through the socket; lbpilot asked for promex's `scope=sticktable` (per-table size and used entries), the floor is the raw `show table`. %d alternating rounds.\n\n", o.tables, o.scrapes)
 	fmt.Fprintf(w, "| contender | median (min–max) | × raw | series | body | peak RSS |\n|---|---|---|---|---|---|\n")
 	for _, c := range cs {
-		r, ser := "—", "—"
-		if c.pid != 0 {
-			r = fmt.Sprintf("%.0f MB", vmHWM(c.pid)/1e6)
-		}
-		if c.nser > 0 {
-			ser = strconv.Itoa(c.nser)
-		}
+		r, ser := c.rssAndSeries()
 		fmt.Fprintf(w, "| %s | %s | %s | %s | %.0f KB | %s |\n", c.name, spread(c.durs), ratioSpread(c, raw), ser, float64(c.size)/1e3, r)
 	}
 	fmt.Fprintf(w, "\nlbpilot × raw: %.2f×. Both are a few milliseconds; the difference is HTTP and exposition, not HAProxy.\n", median(ratios(by["lbpilot"], raw)))
 	return nil
+}
+
+// rssAndSeries are the peak RSS and series cells of c's row in the
+// several-sockets and stick-table tables: "—" where c has no process of
+// its own (the raw floor) or counts no series.
+func (c *contender) rssAndSeries() (rss, series string) {
+	rss, series = "—", "—"
+	if c.pid != 0 {
+		rss = fmt.Sprintf("%.0f MB", benchutil.PeakRSS(c.pid)/1e6)
+	}
+	if c.nser > 0 {
+		series = strconv.Itoa(c.nser)
+	}
+	return rss, series
 }
 
 func httpContender(name, u string, pid int) *contender {
@@ -616,21 +610,6 @@ func cpuPerScrape(c, base *contender) (string, string) {
 		r = fmt.Sprintf("%.1f", float64(c.cpu)/float64(len(c.durs))/(float64(base.cpu)/float64(len(base.durs))))
 	}
 	return fmt.Sprintf("%.0f ms", per), r
-}
-
-func vmHWM(pid int) float64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
-			f := strings.Fields(v)
-			kb, _ := strconv.ParseFloat(f[0], 64)
-			return kb * 1024
-		}
-	}
-	return 0
 }
 
 // ratios are c's per-round times over base's (rounds hold one of each).

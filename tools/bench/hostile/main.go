@@ -31,13 +31,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/lbpilot/lbpilot/internal/lab"
+	"github.com/lbpilot/lbpilot/tools/bench/internal/benchutil"
 )
 
 type binFlag []string
@@ -117,28 +117,12 @@ func main() {
 		b.WriteString("| binary | legitimate checks answered |\n|---|---|\n")
 		b.WriteString(strings.Join(rows[3], "\n") + "\n\n")
 	}
-	if *out == "" {
-		fmt.Print(b.String())
-		return
-	}
-	if err := os.WriteFile(*out, []byte(b.String()), 0o644); err != nil {
+	if err := benchutil.WriteOutput(os.Stdout, *out, b.String()); err != nil {
 		fail(err)
 	}
 }
 
-func fail(err error) {
-	fmt.Fprintln(os.Stderr, "bench/hostile:", err)
-	os.Exit(1)
-}
-
-func freePort() int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
+func fail(err error) { benchutil.Fail("bench/hostile", err) }
 
 // exporterProc runs `lbpilot exporter` on a free port until stop.
 type exporterProc struct {
@@ -147,7 +131,7 @@ type exporterProc struct {
 }
 
 func startExporter(bin string, args ...string) (*exporterProc, error) {
-	port := freePort()
+	port := benchutil.MustFreePort()
 	cmd := exec.Command(bin, append([]string{"exporter", fmt.Sprintf("--web.listen-address=127.0.0.1:%d", port), "--log.level=error"}, args...)...)
 	cmd.Stderr = io.Discard
 	if err := cmd.Start(); err != nil {
@@ -181,18 +165,8 @@ func (p *exporterProc) fds() int {
 	return len(es)
 }
 
-// vmHWM is a process's peak resident set, in MB.
-func vmHWM(pid int) float64 {
-	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	for _, l := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(l, "VmHWM:") {
-			f := strings.Fields(l)
-			kb, _ := strconv.ParseFloat(f[1], 64)
-			return kb / 1024
-		}
-	}
-	return 0
-}
+// vmHWM is a process's peak resident set, in MiB (the tables say MB).
+func vmHWM(pid int) float64 { return benchutil.PeakRSS(pid) / (1 << 20) }
 
 type connResult struct{ peak, after, open int }
 
@@ -409,7 +383,7 @@ func agentIdlers(bin string, idlers, checks int) (int, int, error) {
 	srv := &http.Server{Handler: l, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	defer srv.Close()
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort())
+	addr := fmt.Sprintf("127.0.0.1:%d", benchutil.MustFreePort())
 	cmd := exec.Command(bin, "agent", "--agent.listen-address="+addr, "--agent.http-listen-address=",
 		"--agent.target=http://"+ln.Addr().String()+"/?action=stat", "--agent.threshold=cpu=off", "--log.level=error")
 	cmd.Stderr = io.Discard

@@ -36,6 +36,7 @@ import (
 
 	"github.com/lbpilot/lbpilot/internal/lab"
 	"github.com/lbpilot/lbpilot/internal/probe/flv"
+	"github.com/lbpilot/lbpilot/tools/bench/internal/benchutil"
 )
 
 type config struct {
@@ -51,31 +52,12 @@ func main() {
 	flag.IntVar(&c.rounds, "rounds", 200, "alternating rounds of each overhead comparison")
 	flag.IntVar(&c.concurrent, "concurrent", 200, "concurrent MQTT probes")
 	flag.Parse()
-	md, err := run(c)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "bench/probes:", err)
-		os.Exit(1)
-	}
-	if c.out == "" {
-		fmt.Print(md)
-		return
-	}
-	if err := os.WriteFile(c.out, []byte(md), 0o644); err != nil {
-		fmt.Fprintln(os.Stderr, "bench/probes:", err)
-		os.Exit(1)
+	if err := benchutil.Finish(os.Stdout, c.out, func() (string, error) { return run(c) }); err != nil {
+		benchutil.Fail("bench/probes", err)
 	}
 }
 
 var client = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 256}}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
 
 // proc is a process the benchmark started.
 type proc struct{ cmd *exec.Cmd }
@@ -147,7 +129,7 @@ func startStack(lbpilot string) (*stack, error) {
 	}()
 	ports := make([]int, 5)
 	for i := range ports {
-		if ports[i], err = freePort(); err != nil {
+		if ports[i], err = benchutil.FreePort(); err != nil {
 			return nil, err
 		}
 	}
