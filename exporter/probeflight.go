@@ -55,6 +55,14 @@ func (e *Exporter) probeShared(w http.ResponseWriter, r *http.Request, key strin
 		Val any
 		Err error
 	}
+	// The flight keeps its answer encoded: requests asking for gzip (as
+	// Prometheus does) share one compressed body, compressed on the other
+	// cores while it is rendered, instead of each compressing a copy of
+	// the whole text after it.
+	gz := expo.AcceptsGzip(r.Header)
+	if gz {
+		key += "\x00gzip"
+	}
 	res.Val, res.Err = e.joinFlight(ctx, key, func(sctx context.Context) (any, error) {
 		if !acquireProbe(slots) {
 			return nil, errProbesBusy
@@ -65,15 +73,7 @@ func (e *Exporter) probeShared(w http.ResponseWriter, r *http.Request, key strin
 			return nil, err
 		}
 		results := e.scrapeAll(sctx, []*job{j}, 1)
-		var buf bytes.Buffer
-		bw := bufio.NewWriterSize(&buf, 32<<10)
-		if err := e.render(bw, results, false); err != nil {
-			return nil, err
-		}
-		if err := bw.Flush(); err != nil {
-			return nil, err
-		}
-		return buf.Bytes(), nil
+		return e.renderEncoded(results, gz)
 	})
 	switch {
 	case res.Err == errProbesBusy:
@@ -85,15 +85,60 @@ func (e *Exporter) probeShared(w http.ResponseWriter, r *http.Request, key strin
 		bw := bufio.NewWriter(&buf)
 		_ = e.render(bw, []*result{{job: &job{upDesc: probeUpDesc, durDesc: probeDurDesc, upValues: []string{r.URL.Query().Get("module")}}, err: res.Err}}, false)
 		_ = bw.Flush()
-		res.Val = buf.Bytes()
 		if _, ok := res.Err.(badTarget); ok {
 			http.Error(w, res.Err.Error(), http.StatusBadRequest)
 			return
 		}
+		if err := writeBody(ctx, w, r, buf.Bytes()); err != nil {
+			level.Debug(e.logger).Log("msg", "Writing response failed", "err", err)
+		}
+		return
 	}
-	if err := writeBody(ctx, w, r, res.Val.([]byte)); err != nil {
+	if err := writeEncoded(ctx, w, res.Val.([]byte), gz); err != nil {
 		level.Debug(e.logger).Log("msg", "Writing response failed", "err", err)
 	}
+}
+
+// renderEncoded renders results into memory, gzipped (level 1, in
+// parallel chunks) when gz. The answer is complete before any byte is
+// sent, so a failed render is still a clean error response.
+func (e *Exporter) renderEncoded(results []*result, gz bool) ([]byte, error) {
+	var buf bytes.Buffer
+	var out io.Writer = &buf
+	var z *expo.ParallelGzip
+	if gz {
+		z, _ = expo.NewParallelGzip(&buf, gzip.BestSpeed, runtime.GOMAXPROCS(0), gzipChunk)
+		defer z.Close() // stops the compressors on a failed render
+		out = z
+	}
+	bw := bufio.NewWriterSize(out, 32<<10)
+	if err := e.render(bw, results, false); err != nil {
+		return nil, err
+	}
+	if err := bw.Flush(); err != nil {
+		return nil, err
+	}
+	if z != nil {
+		if err := z.Close(); err != nil {
+			return nil, err
+		}
+	}
+	return buf.Bytes(), nil
+}
+
+// writeEncoded writes a body renderEncoded made, with the matching headers.
+func writeEncoded(ctx context.Context, w http.ResponseWriter, body []byte, gz bool) error {
+	h := w.Header()
+	h.Set("Content-Type", string(contentType))
+	if gz {
+		h.Set("Content-Encoding", "gzip")
+		h.Add("Vary", "Accept-Encoding")
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		_ = http.NewResponseController(w).SetWriteDeadline(dl.Add(time.Second))
+	}
+	_, err := w.Write(body)
+	return err
 }
 
 // flight is one scrape shared by the requests waiting for it.

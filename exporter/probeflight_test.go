@@ -1,7 +1,9 @@
 package exporter
 
 import (
+	"compress/gzip"
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -232,6 +234,58 @@ func TestProtocolProbesHaveTheirOwnSlots(t *testing.T) {
 	for i := 0; i < 2; i++ {
 		if b := <-done; !strings.Contains(b, "gate_value 42") {
 			t.Errorf("a probe holding a slot got:\n%s", b)
+		}
+	}
+}
+
+// TestProbeSharedScrapeByEncoding: concurrent probes asking for gzip share
+// one compressed answer, those asking for identity another, and each gets
+// the encoding it asked for.
+func TestProbeSharedScrapeByEncoding(t *testing.T) {
+	g := &gate{open: make(chan struct{})}
+	e, _ := newTestExporter(t, "", Options{Kinds: g.kinds()})
+	h := e.ProbeHandler()
+	const n = 6
+	recs := make([]*httptest.ResponseRecorder, n)
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		hdr := map[string]string{"Accept-Encoding": "gzip"}
+		if i%2 == 1 {
+			hdr = map[string]string{"Accept-Encoding": "identity"}
+		}
+		wg.Go(func() { recs[i], _ = get(t, h, "/probe?module=gate&target=gate://a", hdr) })
+	}
+	key := "module=gate&target=gate%3A%2F%2Fa"
+	for deadline := time.Now().Add(10 * time.Second); e.waiters(key)+e.waiters(key+"\x00gzip") < n; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the probes never all arrived")
+		}
+	}
+	close(g.open)
+	wg.Wait()
+	if got := g.scrapes.Load(); got != 2 {
+		t.Errorf("%d scrapes for %d probes in two encodings, want 2", got, n)
+	}
+	for i, rec := range recs {
+		body := rec.Body.String()
+		if i%2 == 0 {
+			if rec.Header().Get("Content-Encoding") != "gzip" {
+				t.Fatalf("probe %d asked for gzip, got headers %v", i, rec.Header())
+			}
+			zr, err := gzip.NewReader(rec.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw, err := io.ReadAll(zr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body = string(raw)
+		} else if rec.Header().Get("Content-Encoding") != "" {
+			t.Fatalf("probe %d asked for identity, got headers %v", i, rec.Header())
+		}
+		if !strings.Contains(body, "gate_value 42") {
+			t.Errorf("probe %d got:\n%s", i, body)
 		}
 	}
 }
