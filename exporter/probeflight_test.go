@@ -1,7 +1,9 @@
 package exporter
 
 import (
+	"compress/gzip"
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -233,5 +235,70 @@ func TestProtocolProbesHaveTheirOwnSlots(t *testing.T) {
 		if b := <-done; !strings.Contains(b, "gate_value 42") {
 			t.Errorf("a probe holding a slot got:\n%s", b)
 		}
+	}
+}
+
+// TestProbeSharedScrapeEncodings: concurrent probes share one scrape and
+// its compressed answer whatever encoding they ask for, and each gets the
+// encoding it asked for.
+func TestProbeSharedScrapeEncodings(t *testing.T) {
+	g := &gate{open: make(chan struct{})}
+	e, _ := newTestExporter(t, "", Options{Kinds: g.kinds()})
+	h := e.ProbeHandler()
+	const n = 6
+	recs := make([]*httptest.ResponseRecorder, n)
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		hdr := map[string]string{"Accept-Encoding": "gzip"}
+		if i%2 == 1 {
+			hdr = map[string]string{"Accept-Encoding": "identity"}
+		}
+		wg.Go(func() { recs[i], _ = get(t, h, "/probe?module=gate&target=gate://a", hdr) })
+	}
+	key := "module=gate&target=gate%3A%2F%2Fa"
+	for deadline := time.Now().Add(10 * time.Second); e.waiters(key) < n; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the probes never all arrived")
+		}
+	}
+	close(g.open)
+	wg.Wait()
+	if got := g.scrapes.Load(); got != 1 {
+		t.Errorf("%d scrapes for %d probes in two encodings, want 1", got, n)
+	}
+	for i, rec := range recs {
+		body := rec.Body.String()
+		if i%2 == 0 {
+			if rec.Header().Get("Content-Encoding") != "gzip" {
+				t.Fatalf("probe %d asked for gzip, got headers %v", i, rec.Header())
+			}
+			zr, err := gzip.NewReader(rec.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw, err := io.ReadAll(zr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body = string(raw)
+		} else if rec.Header().Get("Content-Encoding") != "" {
+			t.Fatalf("probe %d asked for identity, got headers %v", i, rec.Header())
+		}
+		if !strings.Contains(body, "gate_value 42") {
+			t.Errorf("probe %d got:\n%s", i, body)
+		}
+	}
+}
+
+// TestWriteGzippedRefusesText: an answer that is not gzip (which the
+// flight never makes) is an error for an identity client, not garbage.
+func TestWriteGzippedRefusesText(t *testing.T) {
+	rec := httptest.NewRecorder()
+	err := writeGzipped(context.Background(), rec, httptest.NewRequest(http.MethodGet, "/probe", nil), []byte("gate_value 42\n"))
+	if err == nil || !strings.Contains(err.Error(), "reading the shared answer") {
+		t.Errorf("err = %v", err)
+	}
+	if rec.Body.Len() != 0 {
+		t.Errorf("wrote %q", rec.Body.String())
 	}
 }

@@ -228,6 +228,16 @@ var serverFamilies = []family{
 	{"info", "The server's address, port and FQDN (from show servers state) as labels; the value is 1.", gauge, "", 1, serverInfo},
 }
 
+// extraServerFamilies are lbpilot's own server families, beyond promex,
+// exported only with the extra_server_families option: each costs one or
+// more series per server, which at thousands of servers is the difference
+// between promex's scrape and a larger one.
+var extraServerFamilies = map[string]bool{
+	"admin_state": true, "info": true,
+	"check_rise": true, "check_fall": true, "check_health": true,
+	"agent_rise": true, "agent_fall": true, "agent_health": true,
+}
+
 // listenerFamilies are the listener rows of show stat (a frontend with
 // `option socket-stats`), labelled proxy and listener as promex does.
 var listenerFamilies = []family{

@@ -143,6 +143,9 @@ func New(opts Options, t collectors.Target, logger collectors.Logger) (*Collecto
 			if !opts.wanted(fq) {
 				continue
 			}
+			if scope == ScopeServer && extraServerFamilies[f.name] && !opts.ExtraServerFamilies {
+				continue
+			}
 			if f.kind == adminState && c.client == nil {
 				continue // only the socket has show servers state
 			}

@@ -96,10 +96,20 @@ func goldenCompare(t *testing.T, c *Collector, name string) {
 	golden.Compare(t, collectors.Prometheus(c), filepath.Join("testdata", "golden", name+".prom"))
 }
 
+// extrasOptions are the default options with lbpilot's own server
+// families on: the golden files hold them too.
+func extrasOptions() *Options {
+	o := &Options{ExtraServerFamilies: true}
+	if err := o.Validate(); err != nil {
+		panic(err)
+	}
+	return o
+}
+
 func TestGoldenScenarios(t *testing.T) {
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
-			c := newCollector(t, nil, fakeSocket(t, sc), nil)
+			c := newCollector(t, extrasOptions(), fakeSocket(t, sc), nil)
 			goldenCompare(t, c, sc.name)
 		})
 	}
@@ -148,7 +158,7 @@ func TestGoldenHTTPStatsPage(t *testing.T) {
 	if err := os.WriteFile(pw, []byte("s3cret\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	opts := &Options{HTTPOptions: upstream.HTTPOptions{Username: "stats", PasswordFile: pw}}
+	opts := &Options{ExtraServerFamilies: true, HTTPOptions: upstream.HTTPOptions{Username: "stats", PasswordFile: pw}}
 	c := newCollector(t, opts, srv.URL+"/stats", prometheus.Labels{"target": "lb1"})
 	goldenCompare(t, c, "http_stats_page")
 	if gotPath != "/stats;csv" || gotUser != "stats" || gotPass != "s3cret" {
@@ -231,7 +241,7 @@ func TestUpdateErrors(t *testing.T) {
 	})
 	t.Run("servers state fails, stats still exported", func(t *testing.T) {
 		addr := fakeSocket(t, scenario{stat: "show_stat.csv", info: "show_info.txt"})
-		c := newCollector(t, nil, addr, nil)
+		c := newCollector(t, extrasOptions(), addr, nil)
 		ch := make(chan prometheus.Metric, 100000)
 		err := c.Update(ctx, ch)
 		close(ch)
@@ -302,6 +312,55 @@ func familyNames(t *testing.T, c *Collector) []string {
 		out = append(out, mf.GetName())
 	}
 	return out
+}
+
+// TestExtraServerFamiliesOptIn: by default the server families are
+// promex's; extra_server_families adds exactly lbpilot's own ones, and
+// without it `show servers state` is not even asked for.
+func TestExtraServerFamiliesOptIn(t *testing.T) {
+	sc := scenarios[0]
+	withExtras := familyNames(t, newCollector(t, extrasOptions(), fakeSocket(t, sc), nil))
+	noStates := sc
+	noStates.states = "" // a socket that does not know show servers state
+	def := familyNames(t, newCollector(t, nil, fakeSocket(t, noStates), nil))
+	inDefault := map[string]bool{}
+	for _, n := range def {
+		inDefault[n] = true
+	}
+	var added []string
+	for _, n := range withExtras {
+		if !inDefault[n] {
+			added = append(added, n)
+		}
+	}
+	want := []string{
+		"haproxy_server_admin_state", "haproxy_server_agent_fall", "haproxy_server_agent_health",
+		"haproxy_server_agent_rise", "haproxy_server_check_fall", "haproxy_server_check_health",
+		"haproxy_server_check_rise", "haproxy_server_info",
+	}
+	if strings.Join(added, " ") != strings.Join(want, " ") {
+		t.Errorf("extra_server_families adds %v, want %v", added, want)
+	}
+	if len(def) != len(withExtras)-len(want) {
+		t.Errorf("default has %d families, with extras %d: the default has some of its own", len(def), len(withExtras))
+	}
+	for name := range extraServerFamilies {
+		if inDefault["haproxy_server_"+name] {
+			t.Errorf("haproxy_server_%s is exported by default", name)
+		}
+		if !serverFamilyNamed(name) {
+			t.Errorf("extraServerFamilies names %q, which is no server family", name)
+		}
+	}
+}
+
+func serverFamilyNamed(name string) bool {
+	for _, f := range serverFamilies {
+		if f.name == name {
+			return true
+		}
+	}
+	return false
 }
 
 func TestScopeAndFieldSelection(t *testing.T) {

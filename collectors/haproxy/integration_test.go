@@ -55,7 +55,7 @@ backend bk
 		t.Fatal(err, res.Err())
 	}
 
-	c, err := New(*DefaultOptions(), collectors.Target{URL: inst.Socket, Labels: prometheus.Labels{"target": "lb"}}, nil)
+	c, err := New(*extrasOptions(), collectors.Target{URL: inst.Socket, Labels: prometheus.Labels{"target": "lb"}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +164,7 @@ backend bk
 		}
 		resp.Body.Close()
 	}
-	c, err := New(Options{StickTableEntries: StickTableEntries{Tables: []string{"tbl"}}}, collectors.Target{URL: inst.Socket}, nil)
+	c, err := New(Options{ExtraServerFamilies: true, StickTableEntries: StickTableEntries{Tables: []string{"tbl"}}}, collectors.Target{URL: inst.Socket}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -426,7 +426,7 @@ func TestSeveralSocketsPartFails(t *testing.T) {
 			}
 			ok := haproxytest.NewSocket(t, haproxytest.ByLine(full))
 			bad := haproxytest.NewSocket(t, haproxytest.ByLine(partial))
-			c, err := New(*DefaultOptions(), collectors.Target{URL: ok.Addr + "," + bad.Addr}, nil)
+			c, err := New(*extrasOptions(), collectors.Target{URL: ok.Addr + "," + bad.Addr}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

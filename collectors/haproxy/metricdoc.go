@@ -33,11 +33,15 @@ func MetricDocs() []collectors.MetricDoc {
 			case serverInfo:
 				labels = append(labels[:len(labels):len(labels)], serverInfoLabels...)
 			}
+			help := f.help
+			if set.scope == ScopeServer && extraServerFamilies[f.name] {
+				help += " Opt-in (extra_server_families)."
+			}
 			out = append(out, collectors.MetricDoc{
 				Names:  []string{"haproxy_" + set.scope + "_" + f.name},
 				Type:   typeName(f.typ),
 				Labels: strings.Join(labels, ", "),
-				Help:   f.help,
+				Help:   help,
 				Source: familySource(f),
 			})
 		}

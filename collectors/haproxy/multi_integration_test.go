@@ -144,7 +144,7 @@ func TestRealHAProxySeveralSocketsMerged(t *testing.T) {
 		"master CLI": "master:" + insts[0].Master + ", master:" + insts[1].Master,
 	} {
 		t.Run(name, func(t *testing.T) {
-			c, err := New(*DefaultOptions(), collectors.Target{URL: url}, nil)
+			c, err := New(*extrasOptions(), collectors.Target{URL: url}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -156,7 +156,7 @@ func TestRealHAProxySeveralSocketsMerged(t *testing.T) {
 // TestRealHAProxyProcessLabel keeps the processes apart on request.
 func TestRealHAProxyProcessLabel(t *testing.T) {
 	insts := twoProcesses(t, [2]int{3, 2})
-	opts := DefaultOptions()
+	opts := extrasOptions()
 	opts.ProcessLabel = true
 	want := reqHead + "haproxy_frontend_http_requests_total{process=\"1\",proxy=\"fe\"} 3\nhaproxy_frontend_http_requests_total{process=\"2\",proxy=\"fe\"} 2\n" +
 		statusHead + statusSeries(`process="1",`, map[string]string{"up1": "UP", "down1": "DOWN", "drained": "DRAIN", "maint": "MAINT", "downmaint": "MAINT"}) +
@@ -186,7 +186,7 @@ haproxy_backend_agg_server_status{process="2",proxy="bk",state="UP"} 2
 // start again, its runtime states are the config's).
 func TestRealHAProxyMasterFollowsReload(t *testing.T) {
 	insts := twoProcesses(t, [2]int{3, 2})
-	c, err := New(*DefaultOptions(), collectors.Target{URL: "master:" + insts[0].Master + "," + insts[1].Socket}, nil)
+	c, err := New(*extrasOptions(), collectors.Target{URL: "master:" + insts[0].Master + "," + insts[1].Socket}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -42,8 +42,15 @@ type Options struct {
 	// at most MaxEntries entries each. Off by default: a table can hold
 	// millions of keys.
 	StickTableEntries StickTableEntries `yaml:"sticktable_entries"`
-	// ServersState also reads `show servers state` for the admin state
-	// (haproxy_server_admin_state). Socket targets only. Default true.
+	// ExtraServerFamilies adds lbpilot's own per-server families, beyond
+	// promex: haproxy_server_info, haproxy_server_admin_state and the check
+	// and agent configuration (haproxy_server_check_rise, …). Off by
+	// default: they cost several series per server, and a promex job
+	// pointed at lbpilot gets exactly promex's families.
+	ExtraServerFamilies bool `yaml:"extra_server_families"`
+	// ServersState reads `show servers state` for the admin state
+	// (haproxy_server_admin_state, so only with extra_server_families).
+	// Socket targets only. Default true; false leaves that family out.
 	ServersState *bool `yaml:"servers_state"`
 	// ProcessLabel keeps the processes of a several-socket or master CLI
 	// target apart: every series gets a process label ("1", "2", … in

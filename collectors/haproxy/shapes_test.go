@@ -38,7 +38,7 @@ func debugLogger(buf *bytes.Buffer) collectors.Logger {
 
 func TestPublishedShapes(t *testing.T) {
 	var logs bytes.Buffer
-	c, err := New(*DefaultOptions(), collectors.Target{URL: shapesServer(t), Labels: prometheus.Labels{"target": "lb1"}}, debugLogger(&logs))
+	c, err := New(*extrasOptions(), collectors.Target{URL: shapesServer(t), Labels: prometheus.Labels{"target": "lb1"}}, debugLogger(&logs))
 	if err != nil {
 		t.Fatal(err)
 	}

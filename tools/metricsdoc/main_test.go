@@ -46,7 +46,7 @@ func TestMetricsDocCurrent(t *testing.T) {
 // allOptIns builds one module per kind with every opt-in family on.
 const allOptIns = `
 modules:
-  haproxy: {haproxy: {servers_state: true, extra_counters: true, desc_labels: true, sticktable_entries: {tables: [st_src]}}}
+  haproxy: {haproxy: {extra_server_families: true, extra_counters: true, desc_labels: true, sticktable_entries: {tables: [st_src]}}}
   wcs: {wcs: {stream_metrics: true, unknown_keys: true}}
   srs: {srs: {stream_metrics: true, clients: true}}
   emqx: {}

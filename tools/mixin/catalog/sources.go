@@ -26,7 +26,7 @@ const allOptIns = `
 modules:
   haproxy:
     haproxy:
-      servers_state: true
+      extra_server_families: true
   wcs:
     wcs:
       stream_metrics: true
