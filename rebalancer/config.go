@@ -38,6 +38,15 @@ const (
 	DefaultHistoryMaxAge     = 30 * 24 * time.Hour
 )
 
+// DefaultMinHeadroom is guard.min_headroom when unset: a server is drained
+// only while the servers that would take its sessions still get at least
+// half their configured weight. With the agent's default curve that is
+// a peer under about 75 % of its thresholds; without agents (weights never
+// lowered) it never holds a drain back. The control benchmark motivated
+// it: in a two-node backend the first node drained sent every new session
+// to the other, already loaded, which then overloaded in its turn.
+const DefaultMinHeadroom = 0.5
+
 // The labels of the built-in rule.
 const (
 	LabelAction  = "lbpilot_action"
@@ -142,6 +151,10 @@ type Limits struct {
 	// MaxUnavailable is the largest fraction of a backend's servers that may
 	// be unusable (DOWN, DRAIN, MAINT or weight 0) after an action (default 1).
 	MaxUnavailable *float64 `yaml:"max_unavailable"`
+	// MinHeadroom is the smallest share of their configured weight the
+	// other usable servers must still get for a server to be drained
+	// (default DefaultMinHeadroom; 0 disables).
+	MinHeadroom *float64 `yaml:"min_headroom"`
 }
 
 // MassResolveConfig holds back restores when many alerts resolve at once,
@@ -424,6 +437,9 @@ func (g *GuardConfig) complete() error {
 	if g.MaxUnavailable == nil {
 		g.MaxUnavailable = ptr(1.0)
 	}
+	if g.MinHeadroom == nil {
+		g.MinHeadroom = ptr(DefaultMinHeadroom)
+	}
 	if err := g.Limits.check("guard"); err != nil {
 		return err
 	}
@@ -448,7 +464,21 @@ func (l *Limits) check(where string) error {
 	if l.MaxUnavailable != nil && (*l.MaxUnavailable < 0 || *l.MaxUnavailable > 1) {
 		return fmt.Errorf("%s.max_unavailable %g: want a fraction 0..1", where, *l.MaxUnavailable)
 	}
+	if l.MinHeadroom != nil && (*l.MinHeadroom < 0 || *l.MinHeadroom > 1) {
+		return fmt.Errorf("%s.min_headroom %g: want a fraction 0..1", where, *l.MinHeadroom)
+	}
 	return nil
+}
+
+// headroomFor returns the effective min_headroom of a backend.
+func (g *GuardConfig) headroomFor(backend string) float64 {
+	if l := g.Backends[backend]; l != nil && l.MinHeadroom != nil {
+		return *l.MinHeadroom
+	}
+	if g.MinHeadroom == nil {
+		return 0
+	}
+	return *g.MinHeadroom
 }
 
 // limitsFor returns the effective limits of a backend.

@@ -95,6 +95,9 @@ func TestDefaultConfig(t *testing.T) {
 	if mr, mu := c.Guard.limitsFor("x"); mr != 1 || mu != 1 {
 		t.Errorf("default floor %d %g, want min_ready 1, max_unavailable 1", mr, mu)
 	}
+	if h := c.Guard.headroomFor("x"); h != DefaultMinHeadroom {
+		t.Errorf("default min_headroom %g, want %g", h, DefaultMinHeadroom)
+	}
 	if *c.MassResolve.MinAlerts != DefaultMassMinAlerts {
 		t.Errorf("mass resolve default %d", *c.MassResolve.MinAlerts)
 	}
@@ -137,6 +140,8 @@ func TestConfigErrors(t *testing.T) {
 		{"guard backend name", "guard: {backends: {'be x': {min_ready: 1}}}", "invalid HAProxy backend name"},
 		{"guard backend empty", "guard: {backends: {be: }}", "empty entry"},
 		{"guard backend fraction", "guard: {backends: {be: {max_unavailable: -0.1}}}", "guard.backends.be.max_unavailable"},
+		{"guard headroom over 1", "guard: {min_headroom: 1.5}", "guard.min_headroom 1.5: want a fraction"},
+		{"guard backend headroom negative", "guard: {backends: {be: {min_headroom: -0.1}}}", "guard.backends.be.min_headroom"},
 		{"mass negative", "mass_resolve: {min_alerts: -1}", "must not be negative"},
 		{"mass one", "mass_resolve: {min_alerts: 1}", "would hold every restore"},
 		{"rule without name", "rules: [{match: {a: b}, action: drain}]", "name is required"},

@@ -31,7 +31,11 @@ import (
 //   - restore: after a successful reconcile, every server lbpilot set has an
 //     alert in force asking for it (ended alerts are restored within one
 //     reconcile interval);
-//   - replay: re-delivering any earlier notification changes no alert.
+//   - replay: re-delivering any earlier notification changes no alert;
+//   - headroom: an alert takes a usable server out (drain, maint, weight 0)
+//     only while the other usable servers of its backend get at least
+//     min_headroom of their configured weight (checked when it is the only
+//     one taken out of its backend in that reconcile).
 //
 // Operator control joins in: manual holds (drain, maint, ready, weight,
 // release; some forced), pauses (global or per backend, with or without
@@ -57,6 +61,7 @@ guard:
   max_unavailable: 0.5
   backends:
     be_a: {min_ready: 3, max_unavailable: 0.8}
+    be_b: {min_headroom: 0.6}
 mass_resolve: {min_alerts: 0}
 rules:
   - name: slow
@@ -409,19 +414,23 @@ func (m *world) outage() {
 }
 
 type snap struct {
-	admin  map[string]string
-	weight map[string]int
-	usable map[string]int
-	total  map[string]int
+	admin   map[string]string
+	weight  map[string]int
+	iweight map[string]int
+	up      map[string]bool // usable and not failing its checks
+	usable  map[string]int
+	total   map[string]int
 }
 
 func (m *world) snapshot() snap {
-	s := snap{admin: map[string]string{}, weight: map[string]int{}, usable: map[string]int{}, total: map[string]int{}}
+	s := snap{admin: map[string]string{}, weight: map[string]int{}, iweight: map[string]int{}, up: map[string]bool{}, usable: map[string]int{}, total: map[string]int{}}
 	for k := range m.servers {
 		b, n, _ := strings.Cut(k, "/")
 		srv, _ := m.hs.h.Server(b, n)
 		s.admin[k] = string(m.hs.admin(b, n))
 		s.weight[k] = srv.UWeight
+		s.iweight[k] = srv.IWeight
+		s.up[k] = srv.Up && srv.Admin&0x7f == 0 && srv.UWeight > 0 && !srv.Failing
 		s.total[b]++
 		if srv.Up && srv.Admin&0x7f == 0 && srv.UWeight > 0 {
 			s.usable[b]++
@@ -446,6 +455,7 @@ func (m *world) tick() {
 	if m.down && len(cmds) > 0 {
 		m.fail("commands while HAProxy was unreachable: %v", cmds)
 	}
+	m.checkHeadroom(cmds, before, after)
 	// Floor, with what the holds take counted as taken already.
 	for k, ms := range m.servers {
 		b, _, _ := strings.Cut(k, "/")
@@ -588,6 +598,46 @@ func (m *world) tick() {
 		}
 	} else if !m.down {
 		m.fail("reconcile failed with HAProxy up: %v", err)
+	}
+}
+
+// checkHeadroom: a server the alerts took out alone in its backend left
+// the others with min_headroom of their weight at least.
+func (m *world) checkHeadroom(cmds []string, before, after snap) {
+	out := map[string][]string{} // backend → servers taken out by alerts
+	for _, c := range cmds {
+		f := strings.Fields(c)
+		if len(f) < 4 || !strings.HasPrefix(c, "set ") {
+			continue
+		}
+		key := f[2]
+		b, _, _ := strings.Cut(key, "/")
+		ms := m.servers[key]
+		if ms == nil || ms.hold != nil || !before.up[key] || after.up[key] {
+			continue
+		}
+		if (f[1] == "server" && (f[4] == "drain" || f[4] == "maint")) || (f[1] == "weight" && f[3] == "0%") {
+			out[b] = append(out[b], key)
+		}
+	}
+	for b, keys := range out {
+		if len(keys) != 1 {
+			continue
+		}
+		var cur, initial int
+		for k := range m.servers {
+			if kb, _, _ := strings.Cut(k, "/"); kb != b || k == keys[0] || !before.up[k] || before.iweight[k] <= 0 {
+				continue
+			}
+			cur += min(before.weight[k], before.iweight[k])
+			initial += before.iweight[k]
+		}
+		if initial == 0 {
+			continue
+		}
+		if need := m.hs.cfg.Guard.headroomFor(b); float64(cur)/float64(initial) < need-1e-9 {
+			m.fail("%s taken out with the others at %d/%d of their weight, min_headroom %g", keys[0], cur, initial, need)
+		}
 	}
 }
 

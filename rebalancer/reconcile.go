@@ -189,12 +189,12 @@ func (r *Rebalancer) reconcileSocket(ctx context.Context, s Socket, alerts []*Al
 	r.gate(name, dec, op, now)
 	r.logNotes(name, seen, dec.Notes)
 	for _, df := range dec.Deferred {
-		if df.Reason == GuardMinReady || df.Reason == GuardMaxUnavailable {
+		if guardReason(df.Reason) {
 			r.m.deferred.Inc()
 		}
 		if r.once(name, seen, "deferred", df.Server, df.Facet, df.Action, df.Reason) {
 			msg := "Action deferred by the guard; retried every reconcile"
-			if df.Reason != GuardMinReady && df.Reason != GuardMaxUnavailable {
+			if !guardReason(df.Reason) {
 				msg = "Action held back (" + df.Reason + "); retried every reconcile"
 			}
 			level.Warn(logger).Log("msg", msg, "socket", name, "backend", df.Ref.Backend, "server", df.Ref.Server,
