@@ -14,6 +14,7 @@ import (
 
 	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/lbpilot/lbpilot/internal/expo"
 )
@@ -240,6 +241,13 @@ func (e *Exporter) requestContext(r *http.Request) (context.Context, context.Can
 // render writes gathered results as the text exposition (self metrics
 // first when gatherSelf).
 func (e *Exporter) render(bw *bufio.Writer, results []*result, gatherSelf bool) error {
+	mfs, streams := e.gather(results, gatherSelf)
+	return writeFamilies(bw, mfs, streams)
+}
+
+// gather turns scrape results into the families to write (self metrics
+// first when gatherSelf) and the streams that follow them.
+func (e *Exporter) gather(results []*result, gatherSelf bool) ([]*dto.MetricFamily, []expo.Stream) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(replay(results))
 	gs := prometheus.Gatherers{reg}
@@ -248,6 +256,7 @@ func (e *Exporter) render(bw *bufio.Writer, results []*result, gatherSelf bool) 
 	}
 	mfs, gerr := gs.Gather()
 	if gerr != nil {
+		// Like promhttp.ContinueOnError: serve what is consistent, log the rest.
 		level.Error(e.logger).Log("msg", "Inconsistent metrics while gathering", "err", gerr)
 	}
 	var streams []expo.Stream
@@ -256,7 +265,7 @@ func (e *Exporter) render(bw *bufio.Writer, results []*result, gatherSelf bool) 
 			streams = append(streams, res.stream)
 		}
 	}
-	return writeFamilies(bw, mfs, streams)
+	return mfs, streams
 }
 
 // writeBody writes a rendered exposition, gzipped when the client accepts it.

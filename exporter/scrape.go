@@ -178,24 +178,7 @@ func (e *Exporter) serve(w http.ResponseWriter, r *http.Request, jobs []*job, ga
 		defer cancel()
 	}
 	results := e.scrapeAll(ctx, jobs, e.opts.Concurrency)
-
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(replay(results))
-	gs := prometheus.Gatherers{reg}
-	if gatherSelf {
-		gs = prometheus.Gatherers{e.self, reg}
-	}
-	mfs, gerr := gs.Gather()
-	if gerr != nil {
-		// Like promhttp.ContinueOnError: serve what is consistent, log the rest.
-		level.Error(e.logger).Log("msg", "Inconsistent metrics while gathering", "err", gerr)
-	}
-	var streams []expo.Stream
-	for _, res := range results {
-		if res.stream != nil {
-			streams = append(streams, res.stream)
-		}
-	}
+	mfs, streams := e.gather(results, gatherSelf)
 	if err := writeExposition(w, r, mfs, streams); err != nil {
 		level.Debug(e.logger).Log("msg", "Writing response failed", "err", err)
 	}
