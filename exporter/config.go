@@ -19,7 +19,7 @@ import (
 	"github.com/lbpilot/lbpilot/internal/emqxapi"
 	"github.com/lbpilot/lbpilot/internal/probe/flv"
 	"github.com/lbpilot/lbpilot/internal/probe/hls"
-	mqttprobe "github.com/lbpilot/lbpilot/internal/probe/mqtt"
+	"github.com/lbpilot/lbpilot/internal/probe/mqtt"
 	"github.com/lbpilot/lbpilot/internal/probe/rtmp"
 	"github.com/lbpilot/lbpilot/internal/probe/wcsws"
 	"github.com/lbpilot/lbpilot/internal/upstream"
@@ -60,7 +60,7 @@ type Module struct {
 	EMQX    *emqxapi.Options `yaml:"emqx,omitempty"`
 
 	// The end-to-end probes (kinds_probe.go).
-	MQTT       *mqttprobe.Options `yaml:"mqtt,omitempty"`
+	MQTT       *mqtt.Options `yaml:"mqtt,omitempty"`
 	FLV        *flv.Options       `yaml:"flv,omitempty"`
 	HLS        *hls.Options       `yaml:"hls,omitempty"`
 	RTMP       *rtmp.Options      `yaml:"rtmp,omitempty"`
