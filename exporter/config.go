@@ -60,11 +60,11 @@ type Module struct {
 	EMQX    *emqxapi.Options `yaml:"emqx,omitempty"`
 
 	// The end-to-end probes (kinds_probe.go).
-	MQTT       *mqtt.Options `yaml:"mqtt,omitempty"`
-	FLV        *flv.Options       `yaml:"flv,omitempty"`
-	HLS        *hls.Options       `yaml:"hls,omitempty"`
-	RTMP       *rtmp.Options      `yaml:"rtmp,omitempty"`
-	WebSocket  *wcsws.Options     `yaml:"websocket,omitempty"`
+	MQTT       *mqtt.Options  `yaml:"mqtt,omitempty"`
+	FLV        *flv.Options   `yaml:"flv,omitempty"`
+	HLS        *hls.Options   `yaml:"hls,omitempty"`
+	RTMP       *rtmp.Options  `yaml:"rtmp,omitempty"`
+	WebSocket  *wcsws.Options `yaml:"websocket,omitempty"`
 	probeAllow *probeAllow
 }
 
