@@ -69,14 +69,20 @@ groups:
         keep_firing_for: 1h
       - record: r
         expr: sum(up)
+      - alert: D
+        expr: |
+          rate(errors_total{code=~"[45].."}[5m]) / rate(x_total[2m]) > 0.1
+          or max_over_time(rate(y_total[1h])[30m:1m]) > 1
+          or last_over_time(z[15m:]) > 2 or q[90s] offset 5m
+        for: 2m
 `
-	out, err := ScaleRules([]byte(src), 60, time.Second)
+	out, err := ScaleRules([]byte(src), 60, time.Second, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
 	f := parseRules(t, out)
 	rules := f.Groups[0].Rules
-	want := []struct{ forD, keep string }{{"2s", "5s"}, {"1s", ""}, {"1s", "1m"}, {"", ""}}
+	want := []struct{ forD, keep string }{{"2s", "5s"}, {"1s", ""}, {"1s", "1m"}, {"", ""}, {"2s", ""}}
 	for i, w := range want {
 		if rules[i].For != w.forD || rules[i].KeepFiringFor != w.keep {
 			t.Errorf("rule %d: for %q keep_firing_for %q, want %q %q", i, rules[i].For, rules[i].KeepFiringFor, w.forD, w.keep)
@@ -87,6 +93,15 @@ groups:
 	}
 	if !strings.Contains(string(out), "# a comment that stays") {
 		t.Errorf("comment lost:\n%s", out)
+	}
+	// Windows scaled (5m → 5s, 2m → 2s raised to the 5 s floor, 1h → 1m,
+	// a subquery's range and step, an empty step kept); the regex in the
+	// label matcher and the offset untouched.
+	wantExpr := "rate(errors_total{code=~\"[45]..\"}[5s]) / rate(x_total[5s]) > 0.1\n" +
+		"or max_over_time(rate(y_total[1m])[30s:1s]) > 1\n" +
+		"or last_over_time(z[15s:]) > 2 or q[5s] offset 5m\n"
+	if rules[4].Expr != wantExpr {
+		t.Errorf("expr:\n%s\nwant:\n%s", rules[4].Expr, wantExpr)
 	}
 }
 
@@ -102,9 +117,18 @@ func TestScaleRulesErrors(t *testing.T) {
 		"bad duration":   {"groups: [{name: g, rules: [{alert: A, expr: up, for: soon}]}]", 60},
 		"nothing to do":  {"groups: [{name: g, rules: [{record: r, expr: up}]}]", 60},
 		"groups not seq": {"groups: {a: 1}", 60},
+		"bad window":     {"groups: [{name: g, rules: [{alert: A, expr: 'rate(x[soon])', for: 1m}]}]", 60},
+		"bad step":       {"groups: [{name: g, rules: [{alert: A, expr: 'max_over_time(x[5m:often])', for: 1m}]}]", 60},
+		"unclosed [":     {"groups: [{name: g, rules: [{alert: A, expr: 'rate(x[5m)', for: 1m}]}]", 60},
+		"open string":    {"groups: [{name: g, rules: [{alert: A, expr: 'x{a=\"b}', for: 1m}]}]", 60},
 	} {
-		if out, err := ScaleRules([]byte(c.src), c.div, time.Second); err == nil {
+		out, err := ScaleRules([]byte(c.src), c.div, time.Second, 5*time.Second)
+		if err == nil {
 			t.Errorf("%s: no error; got\n%s", name, out)
+			continue
+		}
+		if strings.Contains(c.src, "expr: '") && !strings.Contains(err.Error(), "expr") {
+			t.Errorf("%s: error %q does not say it is the expression", name, err)
 		}
 	}
 }
@@ -125,7 +149,7 @@ func TestScaleShippedRules(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		out, err := ScaleRules(src, RuleDivisor, minRuleDuration)
+		out, err := ScaleRules(src, RuleDivisor, minRuleDuration, minRangeDuration)
 		if err != nil {
 			t.Fatalf("%s: %v", path, err)
 		}
@@ -136,9 +160,10 @@ func TestScaleShippedRules(t *testing.T) {
 		for g := range orig.Groups {
 			for r, o := range orig.Groups[g].Rules {
 				n := got.Groups[g].Rules[r]
-				if o.Alert != n.Alert || o.Expr != n.Expr || len(o.Labels) != len(n.Labels) || len(o.Annotations) != len(n.Annotations) {
+				if o.Alert != n.Alert || windowsOut(o.Expr) != windowsOut(n.Expr) || len(o.Labels) != len(n.Labels) || len(o.Annotations) != len(n.Annotations) {
 					t.Errorf("%s %s: more than durations changed", path, o.Alert)
 				}
+				checkWindows(t, path+" "+o.Alert+o.Record, o.Expr, n.Expr)
 				for _, d := range [][2]string{{o.For, n.For}, {o.KeepFiringFor, n.KeepFiringFor}} {
 					if d[0] == "" {
 						if d[1] != "" {
@@ -508,5 +533,40 @@ func apiAt(t *testing.T, rawURL string, apiOf map[int]string) string {
 func TestRenderWithoutAlerts(t *testing.T) {
 	if err := Render(NewFiles(t.TempDir()), t.TempDir(), DefaultPorts(), Control{}); err == nil || !strings.Contains(err.Error(), "alerts/*.rules.yml") {
 		t.Fatalf("rendering without the repository's alerts: %v", err)
+	}
+}
+
+// windowRE finds the range windows of a PromQL expression once its
+// double-quoted strings are gone (stringRE): a regex like "[^@]+" in a
+// label_replace is not a window.
+var (
+	windowRE = regexp.MustCompile(`\[([^\]:]*)(?::[^\]]*)?\]`)
+	stringRE = regexp.MustCompile(`"(?:[^"\\]|\\.)*"`)
+)
+
+// windowsOut is an expression with its windows emptied.
+func windowsOut(e string) string { return windowRE.ReplaceAllString(e, "[]") }
+
+// checkWindows holds every window of a shipped expression to
+// max(original/RuleDivisor, minRangeDuration).
+func checkWindows(t *testing.T, what, orig, scaled string) {
+	t.Helper()
+	// Strings compared whole: a bracket inside one must not change.
+	if strings.Join(stringRE.FindAllString(orig, -1), "\x00") != strings.Join(stringRE.FindAllString(scaled, -1), "\x00") {
+		t.Errorf("%s: a string literal changed", what)
+	}
+	orig, scaled = stringRE.ReplaceAllString(orig, `""`), stringRE.ReplaceAllString(scaled, `""`)
+	o, n := windowRE.FindAllStringSubmatch(orig, -1), windowRE.FindAllStringSubmatch(scaled, -1)
+	if len(o) != len(n) {
+		t.Errorf("%s: %d windows became %d", what, len(o), len(n))
+		return
+	}
+	for i := range o {
+		od, err1 := model.ParseDuration(o[i][1])
+		nd, err2 := model.ParseDuration(n[i][1])
+		want := max(time.Duration(od)/RuleDivisor, minRangeDuration).Truncate(time.Second)
+		if err1 != nil || err2 != nil || time.Duration(nd) != want {
+			t.Errorf("%s: window [%s] became [%s], want %s", what, o[i][1], n[i][1], model.Duration(want))
+		}
 	}
 }

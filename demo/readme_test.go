@@ -75,13 +75,16 @@ func TestReadmeDemoTimings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, kv := range []string{"reconcile_interval: 1s", "startup_grace: 15s"} {
+	for _, kv := range []string{"reconcile_interval: 1s", "startup_grace: 15s", "window: 1s", "grace: 5s", "new_alert_delay: 1s"} {
 		if !strings.Contains(string(reb), kv) {
 			t.Errorf("the README's timings table says %s; the rebalancer template does not", kv)
 		}
 	}
 	if !strings.Contains(s, "| 1 s, 15 s |") {
 		t.Error("README's timings table lost the rebalancer's row")
+	}
+	if !strings.Contains(s, "| 1 s, 5 s; 1 s (÷ 60, as the rules) |") {
+		t.Error("README's timings table lost the rebalancer's mass_resolve row")
 	}
 }
 

@@ -47,6 +47,14 @@ const (
 // to the other, already loaded, which then overloaded in its turn.
 const DefaultMinHeadroom = 0.5
 
+// DefaultSessionCap is guard.session_cap when unset: a server whose drain
+// the guard holds back is capped at the sessions it has. The control
+// benchmark motivated it: with the small node killed during a flash
+// crowd, the big one was the last server of its backend, the guard rightly
+// kept it in rotation, and it took every new session up to 1.06× its
+// capacity (docs/rebalancer.md, "Session cap").
+const DefaultSessionCap = true
+
 // The labels of the built-in rule.
 const (
 	LabelAction  = "lbpilot_action"
@@ -155,6 +163,9 @@ type Limits struct {
 	// other usable servers must still get for a server to be drained
 	// (default DefaultMinHeadroom; 0 disables).
 	MinHeadroom *float64 `yaml:"min_headroom"`
+	// SessionCap: while the guard holds a server's drain or maint back,
+	// cap the server at the sessions it has (default true; cap.go).
+	SessionCap *bool `yaml:"session_cap"`
 }
 
 // MassResolveConfig holds back restores when many alerts resolve at once,
@@ -440,6 +451,9 @@ func (g *GuardConfig) complete() error {
 	if g.MinHeadroom == nil {
 		g.MinHeadroom = ptr(DefaultMinHeadroom)
 	}
+	if g.SessionCap == nil {
+		g.SessionCap = ptr(DefaultSessionCap)
+	}
 	if err := g.Limits.check("guard"); err != nil {
 		return err
 	}
@@ -479,6 +493,14 @@ func (g *GuardConfig) headroomFor(backend string) float64 {
 		return 0
 	}
 	return *g.MinHeadroom
+}
+
+// sessionCapFor returns the effective session_cap of a backend.
+func (g *GuardConfig) sessionCapFor(backend string) bool {
+	if l := g.Backends[backend]; l != nil && l.SessionCap != nil {
+		return *l.SessionCap
+	}
+	return g.SessionCap != nil && *g.SessionCap
 }
 
 // limitsFor returns the effective limits of a backend.

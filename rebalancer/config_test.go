@@ -98,6 +98,9 @@ func TestDefaultConfig(t *testing.T) {
 	if h := c.Guard.headroomFor("x"); h != DefaultMinHeadroom {
 		t.Errorf("default min_headroom %g, want %g", h, DefaultMinHeadroom)
 	}
+	if !c.Guard.sessionCapFor("x") {
+		t.Error("session_cap off by default")
+	}
 	if *c.MassResolve.MinAlerts != DefaultMassMinAlerts {
 		t.Errorf("mass resolve default %d", *c.MassResolve.MinAlerts)
 	}
@@ -142,6 +145,7 @@ func TestConfigErrors(t *testing.T) {
 		{"guard backend fraction", "guard: {backends: {be: {max_unavailable: -0.1}}}", "guard.backends.be.max_unavailable"},
 		{"guard headroom over 1", "guard: {min_headroom: 1.5}", "guard.min_headroom 1.5: want a fraction"},
 		{"guard backend headroom negative", "guard: {backends: {be: {min_headroom: -0.1}}}", "guard.backends.be.min_headroom"},
+		{"guard session_cap not a bool", "guard: {session_cap: sometimes}", "`sometimes` into bool"},
 		{"mass negative", "mass_resolve: {min_alerts: -1}", "must not be negative"},
 		{"mass one", "mass_resolve: {min_alerts: 1}", "would hold every restore"},
 		{"rule without name", "rules: [{match: {a: b}, action: drain}]", "name is required"},
@@ -241,5 +245,17 @@ func TestREADMEConfigExample(t *testing.T) {
 	}
 	if len(c.CompiledRules()) != 3 || c.Alertmanager.URL == "" {
 		t.Fatalf("README example parsed to %d rules", len(c.CompiledRules()))
+	}
+}
+
+func TestSessionCapPerBackend(t *testing.T) {
+	c, err := Parse([]byte("guard: {session_cap: false, backends: {be_on: {session_cap: true}, be_x: {min_ready: 2}}}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for b, want := range map[string]bool{"be_on": true, "be_x": false, "other": false} {
+		if got := c.Guard.sessionCapFor(b); got != want {
+			t.Errorf("session_cap of %s = %v, want %v", b, got, want)
+		}
 	}
 }

@@ -42,6 +42,8 @@ type Step struct {
 	weight  int                   // weight facet: the uweight expected
 	percent int
 	prevW   int // weight facet, StepApply: the weight before
+	maxconn int // cap facet: the session limit expected (0: none)
+	prevMax int // cap facet, StepApply: the limit before
 	reduces bool
 	order   time.Time
 }
@@ -167,8 +169,16 @@ func decide(in decideInput) *decision {
 		}
 		o := d.Owned[ref]
 		before := len(d.Steps)
-		d.planAdmin(in, ref, srv, o, d.filterReleased(in.Socket, ref, FacetAdmin, des.Admin))
-		d.planWeight(in, ref, srv, o, d.filterReleased(in.Socket, ref, FacetWeight, des.Weight))
+		admin := d.filterReleased(in.Socket, ref, FacetAdmin, des.Admin)
+		weight := d.filterReleased(in.Socket, ref, FacetWeight, des.Weight)
+		if o == nil || o.Admin == nil {
+			admin = unheld(admin)
+		}
+		if o == nil || o.Weight == nil {
+			weight = unheld(weight)
+		}
+		d.planAdmin(in, ref, srv, o, admin)
+		d.planWeight(in, ref, srv, o, weight)
 		for i := before; i < len(d.Steps); i++ {
 			if d.Steps[i].reduces {
 				if len(pending[ref]) == 0 {
@@ -469,8 +479,30 @@ func markSteps(owned map[haproxyapi.ServerRef]*Ownership, socket string, steps [
 			case StepRestore:
 				o.Weight.Phase = PhaseRestoring
 			}
+		case FacetCap:
+			switch s.Kind {
+			case StepApply:
+				o.Cap = &CapOwn{Set: s.maxconn, Prev: s.prevMax, Phase: PhasePending, Alerts: s.Alerts, Rules: s.Rules}
+			case StepRestore:
+				o.Cap.Phase = PhaseRestoring
+			}
 		}
 	}
+}
+
+// unheld drops the wants of resolved alerts a mass-resolve grace keeps in
+// force: they hold what was done for them, they start nothing. Before,
+// such an alert whose drain the guard had deferred drained its server
+// seconds after it resolved, once the guard let it (control benchmark:
+// wcs2 drained 4 s after its WCSCPUHigh ended, docs/rebalancer.md).
+func unheld(ws []Want) []Want {
+	var out []Want
+	for _, w := range ws {
+		if !w.Held {
+			out = append(out, w)
+		}
+	}
+	return out
 }
 
 func anyIn(xs []string, set map[string]bool) bool {

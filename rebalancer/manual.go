@@ -253,6 +253,11 @@ func (r *Rebalancer) Manual(ctx context.Context, a ManualAction) (*WriteResult, 
 				droppedOwned[k] = o
 				delete(st.Owned, k)
 				dropped = append(dropped, k)
+				if o.Cap != nil {
+					// lbpilot's session cap stays its own, to lift: the
+					// hold is about the admin state and the weight.
+					st.Owned[k] = &Ownership{Socket: o.Socket, Backend: o.Backend, Server: o.Server, Cap: o.Cap}
+				}
 			}
 		}
 		for k, rel := range st.Released {

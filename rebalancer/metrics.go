@@ -42,7 +42,7 @@ func newMetrics(reg prometheus.Registerer, r *Rebalancer) *metrics {
 	m := &metrics{
 		actions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "lbpilot_rebalancer_actions_total",
-			Help: "Runtime changes the rebalancer made or tried, by action (drain, maint, ready, weight, restore_weight) and result (success, error, mismatch after read-back, refused, dry_run).",
+			Help: "Runtime changes the rebalancer made or tried, by action (drain, maint, ready, weight, restore_weight, cap, restore_cap) and result (success, error, mismatch after read-back, refused, dry_run).",
 		}, []string{"action", "result"}),
 		deferred: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "lbpilot_rebalancer_deferred_total",
@@ -141,7 +141,7 @@ func newMetrics(reg prometheus.Registerer, r *Rebalancer) *metrics {
 			m.forced.WithLabelValues(a)
 		}
 	}
-	for _, a := range []string{ActDrain, ActMaint, ActReady, ActWeight, ActRestoreWeight} {
+	for _, a := range []string{ActDrain, ActMaint, ActReady, ActWeight, ActRestoreWeight, ActCap, ActRestoreCap} {
 		for _, res := range []string{ResultSuccess, ResultError, ResultMismatch} {
 			m.actions.WithLabelValues(a, res)
 		}
@@ -164,7 +164,7 @@ func newMetrics(reg prometheus.Registerer, r *Rebalancer) *metrics {
 
 var (
 	ownedDesc = prometheus.NewDesc("lbpilot_rebalancer_owned_servers",
-		"Servers the rebalancer has changed and will restore, by backend and state (drain, maint, weight); a server counts once even when several sockets hold it.",
+		"Servers the rebalancer has changed and will restore, by backend and state (drain, maint, weight, cap); a server counts once even when several sockets hold it.",
 		[]string{"backend", "state"}, nil)
 	alertsDesc = prometheus.NewDesc("lbpilot_rebalancer_alerts",
 		"Alerts the rebalancer holds, by state: firing, held (resolved, restore held by a mass resolve), resolved (kept to make replays no-ops).",
@@ -243,6 +243,9 @@ func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
 			}
 			if o.Weight != nil {
 				add(key{o.Backend, FacetWeight}, o.Server)
+			}
+			if o.Cap != nil {
+				add(key{o.Backend, FacetCap}, o.Server)
 			}
 		}
 		for _, a := range st.Alerts {

@@ -22,7 +22,7 @@ func TestMetricsLintAndState(t *testing.T) {
 		t.Errorf("lint: %s: %s", p.Metric, p.Text)
 	}
 	want := `
-# HELP lbpilot_rebalancer_owned_servers Servers the rebalancer has changed and will restore, by backend and state (drain, maint, weight); a server counts once even when several sockets hold it.
+# HELP lbpilot_rebalancer_owned_servers Servers the rebalancer has changed and will restore, by backend and state (drain, maint, weight, cap); a server counts once even when several sockets hold it.
 # TYPE lbpilot_rebalancer_owned_servers gauge
 lbpilot_rebalancer_owned_servers{backend="be_app",state="drain"} 1
 lbpilot_rebalancer_owned_servers{backend="be_app",state="maint"} 1

@@ -7,6 +7,7 @@ import (
 	"math/rand"
 	"os"
 	"reflect"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -35,7 +36,12 @@ import (
 //   - headroom: an alert takes a usable server out (drain, maint, weight 0)
 //     only while the other usable servers of its backend get at least
 //     min_headroom of their configured weight (checked when it is the only
-//     one taken out of its backend in that reconcile).
+//     one taken out of its backend in that reconcile);
+//   - session cap: lbpilot caps a server (set maxconn) only while a drain
+//     or maint alert asks for a server of its backend (the loaded peers of
+//     a drain held back for headroom are capped too), never a held server
+//     nor in a paused backend, and no cap outlives those alerts by more
+//     than one reconcile.
 //
 // Operator control joins in: manual holds (drain, maint, ready, weight,
 // release; some forced), pauses (global or per backend, with or without
@@ -497,6 +503,10 @@ func (m *world) tick() {
 		if !strings.HasPrefix(c, "set ") || c == "set severity-output number" {
 			continue
 		}
+		if strings.HasPrefix(c, "set maxconn ") {
+			m.checkCap(c)
+			continue
+		}
 		if !safeCommand.MatchString(c) {
 			m.fail("unsafe command %q", c)
 		}
@@ -595,10 +605,56 @@ func (m *world) tick() {
 			if ms.wSetter == "rebalancer" && ms.rbWeight && len(m.inForce(b, s, false)) == 0 {
 				m.fail("%s has lbpilot's weight %d but no alert asks for it any more", k, after.weight[k])
 			}
+			if srv, _ := m.hs.h.Server(b, s); srv.MaxConn > 0 && !m.adminAlertIn(b) {
+				m.fail("%s is capped at %d sessions but no alert asks for a drain in %s any more", k, srv.MaxConn, b)
+			}
 		}
 	} else if !m.down {
 		m.fail("reconcile failed with HAProxy up: %v", err)
 	}
+}
+
+// capCommand is the only form of the session cap lbpilot may send.
+var capCommand = regexp.MustCompile(`^set maxconn server ([A-Za-z0-9_.:-]+)/([A-Za-z0-9_.:-]+) ([0-9]{1,7})$`)
+
+// checkCap: a cap (maxconn > 0) only for a server a drain or maint alert
+// asks for, not held, in a backend not paused; a lift (0: the model's
+// servers have no configured maxconn) like any restore.
+func (m *world) checkCap(c string) {
+	f := capCommand.FindStringSubmatch(c)
+	if f == nil {
+		m.fail("unsafe command %q", c)
+		return
+	}
+	b, s, n := f[1], f[2], f[3]
+	p := m.paused(b)
+	if n == "0" {
+		if p != nil && !p.Restores {
+			m.fail("sent %q while %s is paused without restores", c, b)
+		}
+		return
+	}
+	if m.servers[b+"/"+s].hold != nil {
+		m.fail("sent %q to a server held by an operator", c)
+	}
+	if p != nil {
+		m.fail("sent %q while %s is paused", c, b)
+	}
+	if !m.adminAlertIn(b) {
+		m.fail("sent %q with no drain or maint alert in force in %s", c, b)
+	}
+}
+
+// adminAlertIn reports a drain or maint alert in force for a server of
+// backend b.
+func (m *world) adminAlertIn(b string) bool {
+	for k := range m.servers {
+		kb, ks, _ := strings.Cut(k, "/")
+		if kb == b && len(m.inForce(kb, ks, true)) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // checkHeadroom: a server the alerts took out alone in its backend left

@@ -53,7 +53,13 @@ func (r *Rebalancer) operatorSnapshot() *OperatorState {
 func dropHeld(desires map[haproxyapi.ServerRef]*Desire, owned map[haproxyapi.ServerRef]*Ownership, released map[string]*Release, holds map[haproxyapi.ServerRef]*Hold) {
 	for ref := range holds {
 		delete(desires, ref)
-		delete(owned, ref)
+		if o := owned[ref]; o != nil && o.Cap != nil {
+			// A session cap lbpilot set stays its own: with no alert
+			// acting on the held server any more, the cap pass lifts it.
+			o.Admin, o.Weight = nil, nil
+		} else {
+			delete(owned, ref)
+		}
 		for k, rel := range released {
 			if rel.Backend == ref.Backend && rel.Server == ref.Server {
 				delete(released, k)

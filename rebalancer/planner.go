@@ -15,6 +15,10 @@ type Want struct {
 	Rule        string
 	Action      Action
 	StartsAt    time.Time
+	// Held: the alert has resolved and is kept in force by a mass-resolve
+	// grace. It keeps what the rebalancer already did for it (the restore
+	// waits) and never starts anything new.
+	Held bool
 }
 
 // Desire collects every wish for one server of one socket.
@@ -111,7 +115,7 @@ func Plan(rules []*Rule, alerts []*AlertRecord, ix *serverIndex) (map[haproxyapi
 				continue
 			}
 		}
-		w := Want{Incarnation: inc, Fingerprint: a.Fingerprint, Rule: rule.Name, Action: act, StartsAt: a.StartsAt}
+		w := Want{Incarnation: inc, Fingerprint: a.Fingerprint, Rule: rule.Name, Action: act, StartsAt: a.StartsAt, Held: a.Status == StatusResolved}
 		for _, s := range targets {
 			d := desires[s.Ref()]
 			if d == nil {

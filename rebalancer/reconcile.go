@@ -186,6 +186,7 @@ func (r *Rebalancer) reconcileSocket(ctx context.Context, s Socket, alerts []*Al
 		InForce: inForce, Guard: &r.cfg.Guard, MinHold: r.cfg.Rebalancer.MinHold, Now: now,
 	})
 	r.graceful(ctx, mg, dec, ix)
+	r.sessionCap(ctx, s, dec, ix, reloaded, now)
 	r.gate(name, dec, op, now)
 	r.logNotes(name, seen, dec.Notes)
 	for _, df := range dec.Deferred {
@@ -371,8 +372,11 @@ func verify(s Step, ix *serverIndex) bool {
 	if !ok {
 		return false
 	}
-	if s.Facet == FacetAdmin {
+	switch s.Facet {
+	case FacetAdmin:
 		return forcedState(srv.Admin) == s.admin
+	case FacetCap:
+		return true // show servers state has no maxconn: the next cycle's show stat confirms it
 	}
 	return srv.UWeight == s.weight
 }
@@ -442,6 +446,16 @@ func finish(o *Ownership, s Step, outcome string, err error, verified bool, now 
 			w.Phase, w.Before = PhaseApplied, nil
 			if w.Since.IsZero() {
 				w.Since = now
+			}
+		}
+	case FacetCap:
+		// Confirmed (or found missing) by the next cycle's show stat.
+		if c := o.Cap; c != nil && refused {
+			switch s.Kind {
+			case StepApply:
+				o.Cap = nil
+			case StepRestore:
+				c.Phase = PhaseApplied
 			}
 		}
 	}

@@ -49,13 +49,15 @@ func (s clientSocket) Apply(ctx context.Context, cmds []haproxyapi.Command) (hap
 // without touching HAProxy.
 type dryRunSocket struct {
 	Socket
-	mu     sync.Mutex
-	admin  map[haproxyapi.ServerRef]haproxyapi.AdminState
-	weight map[haproxyapi.ServerRef]haproxyapi.Weight
+	mu      sync.Mutex
+	admin   map[haproxyapi.ServerRef]haproxyapi.AdminState
+	weight  map[haproxyapi.ServerRef]haproxyapi.Weight
+	maxconn map[haproxyapi.ServerRef]int
 }
 
 func newDryRunSocket(s Socket) *dryRunSocket {
-	return &dryRunSocket{Socket: s, admin: map[haproxyapi.ServerRef]haproxyapi.AdminState{}, weight: map[haproxyapi.ServerRef]haproxyapi.Weight{}}
+	return &dryRunSocket{Socket: s, admin: map[haproxyapi.ServerRef]haproxyapi.AdminState{}, weight: map[haproxyapi.ServerRef]haproxyapi.Weight{},
+		maxconn: map[haproxyapi.ServerRef]int{}}
 }
 
 func (d *dryRunSocket) Apply(_ context.Context, cmds []haproxyapi.Command) (haproxyapi.Results, error) {
@@ -74,6 +76,11 @@ func (d *dryRunSocket) Apply(_ context.Context, cmds []haproxyapi.Command) (hapr
 			w, err := haproxyapi.ParseWeight(f[3])
 			if err == nil {
 				d.weight[refOf(b, s)] = w
+			}
+		case len(f) == 5 && f[0] == "set" && f[1] == "maxconn" && f[2] == "server":
+			b, s, _ := strings.Cut(f[3], "/")
+			if n, err := strconv.Atoi(f[4]); err == nil {
+				d.maxconn[refOf(b, s)] = n
 			}
 		}
 	}

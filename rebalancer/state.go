@@ -108,6 +108,7 @@ type Ownership struct {
 	Server  string     `json:"server"`
 	Admin   *AdminOwn  `json:"admin,omitempty"`
 	Weight  *WeightOwn `json:"weight,omitempty"`
+	Cap     *CapOwn    `json:"cap,omitempty"`
 }
 
 // Ownership phases. "pending" is written before a change is sent and
@@ -147,13 +148,25 @@ type WeightOwn struct {
 	Rules  []string     `json:"rules"`
 }
 
+// CapOwn records that the rebalancer capped the server's sessions at Set
+// (`set maxconn server`, cap.go); its limit was Prev (0: none) and goes
+// back to Prev.
+type CapOwn struct {
+	Set    int       `json:"set"`
+	Prev   int       `json:"prev"`
+	Phase  string    `json:"phase"`
+	Since  time.Time `json:"since,omitzero"`
+	Alerts []string  `json:"alerts"`
+	Rules  []string  `json:"rules"`
+}
+
 // Release records that an operator changed a server the rebalancer owned:
 // the alerts listed no longer act on that facet of the server.
 type Release struct {
 	Socket   string    `json:"socket"`
 	Backend  string    `json:"backend"`
 	Server   string    `json:"server"`
-	Facet    string    `json:"facet"` // admin | weight
+	Facet    string    `json:"facet"` // admin | weight | cap
 	Alerts   []string  `json:"alerts"`
 	At       time.Time `json:"at"`
 	Observed string    `json:"observed"` // what HAProxy showed instead
@@ -163,6 +176,7 @@ type Release struct {
 const (
 	FacetAdmin  = "admin"
 	FacetWeight = "weight"
+	FacetCap    = "cap" // the session limit (maxconn)
 )
 
 // SocketMark is the HAProxy process last seen on a socket.
@@ -184,7 +198,7 @@ func (o *Ownership) ref() haproxyapi.ServerRef {
 	return haproxyapi.ServerRef{Backend: o.Backend, Server: o.Server}
 }
 
-func (o *Ownership) empty() bool { return o.Admin == nil && o.Weight == nil }
+func (o *Ownership) empty() bool { return o.Admin == nil && o.Weight == nil && o.Cap == nil }
 
 // clone returns a deep copy (the store hands out copies only).
 func (o *Ownership) clone() *Ownership {
@@ -200,6 +214,12 @@ func (o *Ownership) clone() *Ownership {
 		w.Alerts = append([]string(nil), w.Alerts...)
 		w.Rules = append([]string(nil), w.Rules...)
 		c.Weight = &w
+	}
+	if o.Cap != nil {
+		cp := *o.Cap
+		cp.Alerts = append([]string(nil), cp.Alerts...)
+		cp.Rules = append([]string(nil), cp.Rules...)
+		c.Cap = &cp
 	}
 	return &c
 }

@@ -95,6 +95,24 @@ func SetWeight(ref ServerRef, w Weight) (Command, error) {
 	return Command{line: "set weight " + ref.String() + " " + w.String()}, nil
 }
 
+// MaxMaxConn bounds the session limits SetMaxConn sends: HAProxy parses
+// the value as an int, and no server holds a million sessions.
+const MaxMaxConn = 1000000
+
+// SetMaxConn builds `set maxconn server <b>/<s> <n>`: the server takes at
+// most n sessions at once (more wait in the backend's queue until one
+// ends or `timeout queue` refuses them). 0 lifts the limit, as `maxconn 0`
+// (the default) does in the configuration.
+func SetMaxConn(ref ServerRef, n int) (Command, error) {
+	if err := ref.Validate(); err != nil {
+		return Command{}, err
+	}
+	if n < 0 || n > MaxMaxConn {
+		return Command{}, fmt.Errorf("maxconn %d: want 0 (no limit) .. %d", n, MaxMaxConn)
+	}
+	return Command{line: "set maxconn server " + ref.String() + " " + strconv.Itoa(n)}, nil
+}
+
 // GetWeight builds `get weight <b>/<s>`.
 func GetWeight(ref ServerRef) (Command, error) {
 	if err := ref.Validate(); err != nil {

@@ -200,6 +200,67 @@ func TestRealHAProxyStateChanges(t *testing.T) {
 	}
 }
 
+// slimOf returns the slim column (the server's session limit) of one server.
+func slimOf(t *testing.T, c *Client, backend, server string) string {
+	t.Helper()
+	st, err := c.ShowStat(context.Background(), StatFilter{Proxy: backend, Types: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for r := 0; r < st.Rows(); r++ {
+		if st.Get(r, "svname") == server {
+			return st.Get(r, "slim")
+		}
+	}
+	t.Fatalf("%s/%s not in show stat", backend, server)
+	return ""
+}
+
+// `set maxconn server` shows as slim; 0 lifts the limit again (an empty
+// slim, as without maxconn in the configuration); a reload drops it.
+func TestRealHAProxySetMaxConn(t *testing.T) {
+	inst, c := startLab(t)
+	web1 := ref("bk_web", "web1")
+	if s := slimOf(t, c, "bk_web", "web1"); s != "" {
+		t.Fatalf("slim without maxconn = %q, want empty", s)
+	}
+	cap5, _ := SetMaxConn(web1, 5)
+	if err := mustApply(t, c, cap5); err != nil {
+		t.Fatal(err)
+	}
+	if s := slimOf(t, c, "bk_web", "web1"); s != "5" {
+		t.Errorf("slim after maxconn 5 = %q", s)
+	}
+	lift, _ := SetMaxConn(web1, 0)
+	if err := mustApply(t, c, lift); err != nil {
+		t.Fatal(err)
+	}
+	if s := slimOf(t, c, "bk_web", "web1"); s != "" {
+		t.Errorf("slim after maxconn 0 = %q, want empty (no limit)", s)
+	}
+	mustApply(t, c, cap5)
+	inst.Reload(t)
+	c2, _ := New(inst.Socket)
+	if s := slimOf(t, c2, "bk_web", "web1"); s != "" {
+		t.Errorf("maxconn survived a reload: slim %q", s)
+	}
+	bad, _ := SetMaxConn(ref("bk_web", "nosuch"), 5)
+	var ce *CommandError
+	if err := mustApply(t, c2, bad); !errors.As(err, &ce) || ce.Message != "No such server." {
+		t.Errorf("maxconn of a missing server: %v", err)
+	}
+}
+
+// mustApply sends commands and returns the first command's error.
+func mustApply(t *testing.T, c *Client, cmds ...Command) error {
+	t.Helper()
+	res, err := c.Apply(context.Background(), cmds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.Err()
+}
+
 func TestRealHAProxyBatchOf250(t *testing.T) {
 	up := haproxytest.Listener(t)
 	var b strings.Builder

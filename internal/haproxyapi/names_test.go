@@ -1,6 +1,7 @@
 package haproxyapi
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -44,6 +45,9 @@ func TestCommandConstructorsRefuseInjection(t *testing.T) {
 		if _, err := EnableAgent(ref); err == nil {
 			t.Errorf("EnableAgent(%q) accepted", ref)
 		}
+		if _, err := SetMaxConn(ref, 10); err == nil {
+			t.Errorf("SetMaxConn(%q) accepted", ref)
+		}
 	}
 	ref := ServerRef{"bk_web", "web1"}
 	if _, err := SetServerState(ref, AdminState("DRAIN")); err == nil || !strings.Contains(err.Error(), `"DRAIN"`) {
@@ -54,6 +58,16 @@ func TestCommandConstructorsRefuseInjection(t *testing.T) {
 	}
 	if _, err := SetWeight(ref, Weight{Value: -1, Percent: true}); err == nil {
 		t.Error("weight -1% accepted")
+	}
+	for _, n := range []int{-1, MaxMaxConn + 1} {
+		if _, err := SetMaxConn(ref, n); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("maxconn %d", n)) {
+			t.Errorf("maxconn %d accepted or unclear error: %v", n, err)
+		}
+	}
+	for n, want := range map[int]string{0: "set maxconn server bk_web/web1 0", 42: "set maxconn server bk_web/web1 42"} {
+		if c, err := SetMaxConn(ref, n); err != nil || c.String() != want {
+			t.Errorf("SetMaxConn(%d) = %q, %v; want %q", n, c, err, want)
+		}
 	}
 	c, err := SetServerState(ServerRef{"#5", "#2"}, StateDrain)
 	if err != nil || c.String() != "set server #5/#2 state drain" {

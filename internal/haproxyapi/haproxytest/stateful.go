@@ -24,13 +24,14 @@ type Server struct {
 	Tracking  bool
 	StaticLB  bool
 	Sessions  int
+	MaxConn   int // session limit (slim of show stat; 0: none)
 	BackendID int
 	ID        int
 }
 
 // HAProxy is a small in-memory HAProxy for unit tests. It understands the
 // commands lbpilot sends — set severity-output, set server … state,
-// set weight, get weight, enable/disable agent, show servers state,
+// set weight, set maxconn server, get weight, enable/disable agent, show servers state,
 // show stat, show info — with HAProxy 2.6's exact outputs, and keeps the
 // admin state and weights, so rebalancer logic can be tested without a
 // process. Reload() drops runtime changes the way a real reload does.
@@ -239,6 +240,25 @@ func (h *HAProxy) run(cmd string, sev bool) string {
 			return errf(msg)
 		}
 		return h.setWeight(sv, f[3], errf)
+	case len(f) >= 3 && f[0] == "set" && f[1] == "maxconn" && f[2] == "server":
+		if len(f) < 4 {
+			return errf("'set maxconn server' expects <backend>/<server> and an integer value.")
+		}
+		sv, msg := lookup(f[3])
+		if sv == nil {
+			return errf(msg)
+		}
+		// HAProxy 2.6's parse errors here end with one newline only.
+		v := ""
+		if len(f) >= 5 {
+			v = f[4]
+		}
+		n, err := strconv.Atoi(v)
+		if v == "" || err != nil || n < 0 {
+			return "maxconn string empty or preceded by garbage\n"
+		}
+		sv.MaxConn = n
+		return "\n"
 	case len(f) == 3 && f[0] == "get" && f[1] == "weight":
 		sv, msg := lookup(f[2])
 		if sv == nil {
@@ -348,7 +368,11 @@ func (h *HAProxy) stat() string {
 				act++
 				wsum += s.UWeight
 			}
-			fmt.Fprintf(&b, "%s,%s,0,%d,,%d,%s,%d,1,0,%d,%d,2,%s:%d,%d,\n", bk, s.Name, s.Sessions, s.Sessions, status, s.UWeight, s.BackendID, s.ID, s.Addr, s.Port, s.UWeight)
+			slim := ""
+			if s.MaxConn > 0 {
+				slim = strconv.Itoa(s.MaxConn)
+			}
+			fmt.Fprintf(&b, "%s,%s,0,%d,%s,%d,%s,%d,1,0,%d,%d,2,%s:%d,%d,\n", bk, s.Name, s.Sessions, slim, s.Sessions, status, s.UWeight, s.BackendID, s.ID, s.Addr, s.Port, s.UWeight)
 		}
 		st := "UP"
 		if act == 0 {

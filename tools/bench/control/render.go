@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/lbpilot/lbpilot/demo"
 	"github.com/lbpilot/lbpilot/internal/lab"
 	"github.com/lbpilot/lbpilot/internal/quality"
 )
@@ -36,7 +37,7 @@ func render(runs []armRun, pngs map[int]string, cfg config, args string) string 
 	if args != "" {
 		p(" (`go run ./tools/bench/control %s`)", args)
 	}
-	p(": real haproxy, the lab's real WebSocket and MQTT sessions, Prometheus with the shipped rules (their `for` and `keep_firing_for` divided by %d, as the demo does), Alertmanager.\n\n", 60)
+	p(": real haproxy, the lab's real WebSocket and MQTT sessions, Prometheus with the shipped rules (their `for`, `keep_firing_for` and range windows divided by %d, as the demo does), Alertmanager, the rebalancer with the demo's timings (docs/lab.md).\n\n", demo.RuleDivisor)
 	p("Fleet: wcs1 carries %d sessions, wcs2 %d (wcs1 is the half-size node); both start with no audience and %.0f %% CPU. ", quality.Capacities[0], quality.Capacities[1], quality.BackgroundCPU*100)
 	from, to := cfg.scale.HogWindow()
 	p("An outside process hogs %.0f %% of wcs2's CPU from %.0fs to %.0fs (the lab's `hog_cpu`: its effective capacity falls to %d sessions, docs/lab.md). ", quality.HogCPU*100, from.Seconds(), to.Seconds(), lab.EffectiveCapacity(quality.Capacities[1], quality.HogCPU))

@@ -20,7 +20,7 @@ func Rebalancer() (dashboard.Dashboard, error) {
 	d.row("Now")
 	d.add(4, 5,
 		statPanel("Servers held",
-			"HAProxy servers the rebalancer changed and will restore, by state (drain, maint, weight).",
+			"HAProxy servers the rebalancer changed and will restore, by state (drain, maint, weight, cap).",
 			"none",
 			instant(`sum by (state) (lbpilot_rebalancer_owned_servers{`+ji+`}) or vector(0)`, "{{state}}")).
 			Thresholds(steps("green", 1, "orange")).GraphMode(common.BigValueGraphModeNone),
@@ -55,7 +55,7 @@ func Rebalancer() (dashboard.Dashboard, error) {
 	d.row("Actions")
 	d.add(12, 8,
 		timeSeries("Actions",
-			"Runtime changes made or tried, per second, by action (drain, maint, ready, weight, restore_weight) and result (success, error, mismatch after read-back, refused, dry_run).",
+			"Runtime changes made or tried, per second, by action (drain, maint, ready, weight, restore_weight, cap, restore_cap) and result (success, error, mismatch after read-back, refused, dry_run).",
 			"ops",
 			q(`sum by (action, result) (rate(lbpilot_rebalancer_actions_total{`+ji+`}[$__rate_interval])) > 0`, "{{action}} {{result}}")).
 			OverrideByRegexp(".*(error|mismatch).*", fixedColor(colErr)),
