@@ -57,6 +57,26 @@ func TestRenderTargets(t *testing.T) {
 	}
 }
 
+func TestReliefComparedAtTheSamplingResolution(t *testing.T) {
+	cfg := config{scale: 1, seed: 12, rounds: 1}
+	runs := func(relief4, relief3 float64) []armRun {
+		return []armRun{runOf(1, 40, 0, 10, 0), runOf(2, 20, 3, 8, 0), runOf(3, 15, 0, relief3, 0), runOf(4, 8, 0, relief4, 1)}
+	}
+	for _, c := range []struct {
+		relief4, relief3 float64
+		want             string
+	}{
+		{1.04, 0.98, "✓ 1.0 s vs 1.0 s"}, // the same two samples apart
+		{1.3, 0.98, "✗ 1.3 s vs 1.0 s"},  // a sample later
+		{0.7, 1.2, "✓ 0.7 s vs 1.2 s"},
+	} {
+		out := render(runs(c.relief4, c.relief3), nil, cfg, "")
+		if !strings.Contains(out, c.want) {
+			t.Errorf("relief %.2f vs %.2f: fragment lacks %q:\n%s", c.relief4, c.relief3, c.want, out)
+		}
+	}
+}
+
 func TestDrawAll(t *testing.T) {
 	dir := t.TempDir()
 	runs := []armRun{runOf(1, 1, 0, 1, 0), runOf(4, 1, 0, 1, 1)}
