@@ -19,7 +19,7 @@ import (
 // bigStat builds a `show stat` CSV and `show servers state` for one
 // backend of n servers from the healthy fixture's header and first server
 // row, so the numbers look like HAProxy's.
-func bigStat(b *testing.B, n int) (stat, state []byte) {
+func bigStat(b testing.TB, n int) (stat, state []byte) {
 	b.Helper()
 	lines := strings.Split(string(fixture(b, "show_stat.csv")), "\n")
 	hdr := lines[0]

@@ -150,9 +150,7 @@ func (z *ParallelGzip) submit() {
 	if z.d == nil {
 		z.start()
 	}
-	p := z.d.Deflate(z.cur) // work for a compressor
-	p.ours = true
-	z.pending <- p // order for the writer
+	z.pending <- z.d.deflate(z.cur, true) // work for a compressor, order for the writer
 	z.cur = nil
 }
 

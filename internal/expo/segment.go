@@ -63,7 +63,12 @@ func NewDeflater(level, workers int) *Deflater {
 // buffer is recycled once compressed: get texts from Buffer). It blocks
 // while every worker is busy and the queue is full, which holds back a
 // producer faster than compression instead of piling up text.
-func (d *Deflater) Deflate(text []byte) *Pending {
+func (d *Deflater) Deflate(text []byte) *Pending { return d.deflate(text, false) }
+
+// deflate queues text; a Pending that is ours (ParallelGzip's chunk,
+// written at once and released) keeps its output buffer, any other gets
+// its segment copied out at its exact size, as the caller may hold many.
+func (d *Deflater) deflate(text []byte, ours bool) *Pending {
 	var p *Pending
 	select {
 	case p = <-pendingFree:
@@ -71,7 +76,7 @@ func (d *Deflater) Deflate(text []byte) *Pending {
 	default:
 		p = &Pending{}
 	}
-	p.text, p.ready = text, make(chan struct{})
+	p.text, p.ours, p.ready = text, ours, make(chan struct{})
 	d.queue <- p
 	return p
 }
@@ -106,16 +111,24 @@ func (d *Deflater) Close() {
 func (d *Deflater) work() {
 	defer d.wg.Done()
 	var fw *flate.Writer
+	var scratch bytes.Buffer // output of the segments copied out
 	for p := range d.queue {
-		p.out.Grow(len(p.text)/8 + 64)
+		out := &p.out
+		if !p.ours {
+			scratch.Reset()
+			out = &scratch
+		}
 		if fw == nil {
-			fw = getFlate(&p.out, d.level)
+			fw = getFlate(out, d.level)
 		} else {
-			fw.Reset(&p.out)
+			fw.Reset(out)
 		}
 		_, _ = fw.Write(p.text) // bytes.Buffer never fails
 		_ = fw.Flush()          // sync flush: byte-aligned, not final
-		p.seg = Segment{Deflated: p.out.Bytes(), CRC: crc32.ChecksumIEEE(p.text), Size: len(p.text)}
+		p.seg = Segment{Deflated: out.Bytes(), CRC: crc32.ChecksumIEEE(p.text), Size: len(p.text)}
+		if !p.ours {
+			p.seg.Deflated = bytes.Clone(out.Bytes())
+		}
 		putText(p.text)
 		p.text = nil
 		close(p.ready)
