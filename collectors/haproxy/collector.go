@@ -1,6 +1,7 @@
 package haproxy
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -643,12 +644,12 @@ func rowSamples(s *snapshot, r int, f *compiled, col columns, vars []string, emi
 			emit(state, b2f(state == cur))
 		}
 	case checkState:
-		raw := strings.TrimPrefix(string(st.Bytes(r, col.main)), "* ")
-		if raw == "" {
+		raw := bytes.TrimPrefix(st.Bytes(r, col.main), []byte("* "))
+		if len(raw) == 0 {
 			return
 		}
 		for _, state := range f.states {
-			emit(state, b2f(state == raw))
+			emit(state, b2f(state == string(raw)))
 		}
 	case checkCode:
 		if len(st.Bytes(r, col.http[0])) == 0 {

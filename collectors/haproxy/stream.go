@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"sort"
 	"strconv"
+	"sync"
 
 	"github.com/klauspost/compress/flate"
 	"github.com/prometheus/client_golang/prometheus"
@@ -226,6 +227,19 @@ func (ss *serverStream) appendRow(b []byte, s *snapshot, i int, row *batchRow) [
 			return append(b, '\n')
 		}
 	}
+	if f.kind == plain && f.scale == ms && col.mode < 0 && col.main >= 0 {
+		// Milliseconds as seconds: formatting the float is the costly
+		// part, and the values repeat (times of up to 10 s cover almost
+		// every server), so their text comes from a table.
+		if txt, ok := msText(st.Bytes(r, col.main)); ok {
+			b = append(b, name...)
+			b = append(b, '{')
+			b = append(b, labels...)
+			b = append(b, '}', ' ')
+			b = append(b, txt...)
+			return append(b, '\n')
+		}
+	}
 	slot := extraState
 	switch f.kind {
 	case httpCodes:
@@ -359,6 +373,31 @@ func (ss *serverStream) Segments(name string) []expo.Segment {
 // WriteSamples writes family name's samples as text (inflated).
 func (ss *serverStream) WriteSamples(w *bufio.Writer, name string) error {
 	return expo.InflateSegments(w, ss.Segments(name))
+}
+
+// msTable[n] is the sample text of n milliseconds in seconds, exactly as
+// the general path spells float64(n)*ms.
+var msTable = sync.OnceValue(func() []string {
+	t := make([]string, 10000)
+	for n := range t {
+		t[n] = string(expo.AppendFloat(nil, float64(n)*ms))
+	}
+	return t
+})
+
+// msText returns the table's text for a field of 0 to 9999 (ms).
+func msText(raw []byte) (string, bool) {
+	if len(raw) == 0 || len(raw) > 4 {
+		return "", false
+	}
+	n := 0
+	for _, c := range raw {
+		if c < '0' || c > '9' {
+			return "", false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return msTable()[n], true
 }
 
 // isInteger reports an optionally negative run of at most 18 decimal digits.

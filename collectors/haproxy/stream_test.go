@@ -5,12 +5,15 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/lbpilot/lbpilot/internal/expo"
+	"github.com/lbpilot/lbpilot/internal/haproxyapi"
 	"github.com/lbpilot/lbpilot/internal/haproxyapi/haproxytest"
 )
 
@@ -152,5 +155,23 @@ func TestLiveStreamMatchesWholeDump(t *testing.T) {
 				t.Errorf("only %d lines compared", lines)
 			}
 		})
+	}
+}
+
+// TestMsText checks the table against the general path for every value
+// it holds, and that it declines what it does not hold.
+func TestMsText(t *testing.T) {
+	for n := 0; n < 10000; n++ {
+		raw := strconv.Itoa(n)
+		got, ok := msText([]byte(raw))
+		v, _ := haproxyapi.ParseNumber([]byte(raw))
+		if want := string(expo.AppendFloat(nil, v*ms)); !ok || got != want {
+			t.Fatalf("%s ms: %q %v, want %q", raw, got, ok, want)
+		}
+	}
+	for _, raw := range []string{"", "10000", "-1", "1.5", "12a"} {
+		if got, ok := msText([]byte(raw)); ok {
+			t.Errorf("%q: table gave %q", raw, got)
+		}
 	}
 }
