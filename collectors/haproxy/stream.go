@@ -164,6 +164,12 @@ func (ss *serverStream) render(s *snapshot, from, to int, pick func(*compiled) b
 				ss.flush(i)
 			}
 		}
+		if b := ss.bufs[i]; b != nil && len(b) == 0 {
+			// A family these servers have nothing for (no checks, no
+			// agent) holds no buffer between batches.
+			ss.d.Recycle(b)
+			ss.bufs[i] = nil
+		}
 	}
 }
 

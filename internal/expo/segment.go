@@ -101,6 +101,10 @@ var pendingFree = make(chan *Pending, 64)
 // when possible.
 func (d *Deflater) Buffer(n int) []byte { return getText(n) }
 
+// Recycle gives back a text buffer from Buffer that was not handed to
+// Deflate.
+func (d *Deflater) Recycle(b []byte) { putText(b) }
+
 // Close waits for the queued texts to be compressed and stops the
 // workers. Deflate must not be called after Close.
 func (d *Deflater) Close() {
