@@ -343,6 +343,7 @@ func (ss *serverStream) finish() {
 		ss.flush(i)
 	}
 	ss.d.Close()
+	ss.labels, ss.batch = nil, nil // scratch; the stream lives until its answer is written
 }
 
 // discard drops a stream that will not be written (its scrape failed, or
