@@ -65,6 +65,7 @@ func BenchmarkProbe10kServers(b *testing.B) {
 				if w.code != 0 && w.code != 200 {
 					b.Fatalf("code %d", w.code)
 				}
+				b.ReportMetric(float64(w.n), "body-bytes")
 			}
 		})
 	}

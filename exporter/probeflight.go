@@ -82,7 +82,7 @@ func (e *Exporter) probeShared(w http.ResponseWriter, r *http.Request, key strin
 	case res.Err != nil:
 		var buf bytes.Buffer
 		bw := bufio.NewWriter(&buf)
-		_ = e.render(bw, []*result{{job: &job{upDesc: probeUpDesc, durDesc: probeDurDesc, upValues: []string{r.URL.Query().Get("module")}}, err: res.Err}}, false)
+		_ = e.render(bw, nil, []*result{{job: &job{upDesc: probeUpDesc, durDesc: probeDurDesc, upValues: []string{r.URL.Query().Get("module")}}, err: res.Err}}, false)
 		_ = bw.Flush()
 		if _, ok := res.Err.(badTarget); ok {
 			http.Error(w, res.Err.Error(), http.StatusBadRequest)
@@ -103,10 +103,23 @@ func (e *Exporter) probeShared(w http.ResponseWriter, r *http.Request, key strin
 // failed render is still a clean error response.
 func (e *Exporter) renderGzipped(results []*result) ([]byte, error) {
 	var buf bytes.Buffer
+	// Streams compressed while scraped are most of the answer: size it
+	// for them, rather than doubling through a 2 MB answer.
+	n := 64 << 10
+	for _, res := range results {
+		if ss, ok := res.stream.(expo.SegmentStream); ok {
+			for _, f := range ss.Families() {
+				for _, seg := range ss.Segments(f.Name) {
+					n += len(seg.Deflated)
+				}
+			}
+		}
+	}
+	buf.Grow(n)
 	z, _ := expo.NewParallelGzip(&buf, gzip.BestSpeed, runtime.GOMAXPROCS(0), gzipChunk)
 	defer z.Close() // stops the compressors on a failed render
 	bw := bufio.NewWriterSize(z, 32<<10)
-	if err := e.render(bw, results, false); err != nil {
+	if err := e.render(bw, z, results, false); err != nil {
 		return nil, err
 	}
 	if err := bw.Flush(); err != nil {
@@ -239,10 +252,10 @@ func (e *Exporter) requestContext(r *http.Request) (context.Context, context.Can
 }
 
 // render writes gathered results as the text exposition (self metrics
-// first when gatherSelf).
-func (e *Exporter) render(bw *bufio.Writer, results []*result, gatherSelf bool) error {
+// first when gatherSelf), into gz when bw writes into it.
+func (e *Exporter) render(bw *bufio.Writer, gz *expo.ParallelGzip, results []*result, gatherSelf bool) error {
 	mfs, streams := e.gather(results, gatherSelf)
-	return writeFamilies(bw, mfs, streams)
+	return writeFamilies(bw, gz, mfs, streams)
 }
 
 // gather turns scrape results into the families to write (self metrics

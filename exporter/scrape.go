@@ -200,23 +200,26 @@ func writeExposition(w http.ResponseWriter, r *http.Request, mfs []*dto.MetricFa
 	h := w.Header()
 	h.Set("Content-Type", string(contentType))
 	var out io.Writer = w
+	var gz *expo.ParallelGzip
 	if expo.AcceptsGzip(r.Header) {
 		h.Set("Content-Encoding", "gzip")
 		h.Add("Vary", "Accept-Encoding")
 		// Compress on every core while this goroutine renders.
-		gz, _ := expo.NewParallelGzip(w, gzip.BestSpeed, runtime.GOMAXPROCS(0), gzipChunk)
+		gz, _ = expo.NewParallelGzip(w, gzip.BestSpeed, runtime.GOMAXPROCS(0), gzipChunk)
 		defer gz.Close()
 		out = gz
 	}
 	bw := bufio.NewWriterSize(out, 32<<10)
-	if err := writeFamilies(bw, mfs, streams); err != nil {
+	if err := writeFamilies(bw, gz, mfs, streams); err != nil {
 		return err
 	}
 	return bw.Flush()
 }
 
-// writeFamilies writes gathered families then streamed ones.
-func writeFamilies(bw *bufio.Writer, mfs []*dto.MetricFamily, streams []expo.Stream) error {
+// writeFamilies writes gathered families then streamed ones. When bw
+// writes into gz, streams compressed while they were scraped go into it
+// as they are.
+func writeFamilies(bw *bufio.Writer, gz *expo.ParallelGzip, mfs []*dto.MetricFamily, streams []expo.Stream) error {
 	gathered := make(map[string]bool, len(mfs))
 	for _, mf := range mfs {
 		gathered[mf.GetName()] = true
@@ -224,5 +227,5 @@ func writeFamilies(bw *bufio.Writer, mfs []*dto.MetricFamily, streams []expo.Str
 			return err
 		}
 	}
-	return expo.WriteStreams(bw, streams, gathered)
+	return expo.WriteStreamsGzip(bw, gz, streams, gathered)
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -19,7 +20,7 @@ import (
 // bigStat builds a `show stat` CSV and `show servers state` for one
 // backend of n servers from the healthy fixture's header and first server
 // row, so the numbers look like HAProxy's.
-func bigStat(b *testing.B, n int) (stat, state []byte) {
+func bigStat(b testing.TB, n int) (stat, state []byte) {
 	b.Helper()
 	lines := strings.Split(string(fixture(b, "show_stat.csv")), "\n")
 	hdr := lines[0]
@@ -54,8 +55,10 @@ func benchCollector(b *testing.B, n int) *Collector {
 }
 
 // BenchmarkExposition10kServers compares the two exposition paths for one
-// backend of 10,000 servers, fetch included (from a fake socket):
-// client_golang const metrics + text encoding, and the streaming writer.
+// backend of 10,000 servers, fetch included (from a fake socket), each
+// ending in the gzipped answer Prometheus asks for: client_golang const
+// metrics + text encoding, and the streaming writer (compressed per
+// family while it renders).
 func BenchmarkExposition10kServers(b *testing.B) {
 	c := benchCollector(b, 10000)
 	b.Run("const_metrics", func(b *testing.B) {
@@ -66,11 +69,13 @@ func BenchmarkExposition10kServers(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			w := bufio.NewWriter(io.Discard)
+			z, _ := expo.NewParallelGzip(io.Discard, 1, runtime.GOMAXPROCS(0), 512<<10)
+			w := bufio.NewWriter(z)
 			for _, mf := range mfs {
 				_, _ = expfmt.MetricFamilyToText(w, mf)
 			}
 			w.Flush()
+			z.Close()
 		}
 	})
 	b.Run("stream", func(b *testing.B) {
@@ -90,16 +95,20 @@ func BenchmarkExposition10kServers(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			w := bufio.NewWriterSize(io.Discard, 64<<10)
-			if err := expo.WriteStreams(w, []expo.Stream{s}, nil); err != nil {
+			z, _ := expo.NewParallelGzip(io.Discard, 1, runtime.GOMAXPROCS(0), 512<<10)
+			w := bufio.NewWriterSize(z, 32<<10)
+			if err := expo.WriteStreamsGzip(w, z, []expo.Stream{s}, nil); err != nil {
 				b.Fatal(err)
 			}
 			w.Flush()
+			if err := z.Close(); err != nil {
+				b.Fatal(err)
+			}
 		}
 	})
 }
 
-// streamOnce is one scrape through the streaming path, written to nowhere.
+// streamOnce is one scrape through the streaming path, gzipped to nowhere.
 func streamOnce(b *testing.B, c *Collector) {
 	ch := make(chan prometheus.Metric, 4096)
 	done := make(chan struct{})
@@ -114,11 +123,15 @@ func streamOnce(b *testing.B, c *Collector) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	w := bufio.NewWriterSize(io.Discard, 64<<10)
-	if err := expo.WriteStreams(w, []expo.Stream{s}, nil); err != nil {
+	z, _ := expo.NewParallelGzip(io.Discard, 1, runtime.GOMAXPROCS(0), 512<<10)
+	w := bufio.NewWriterSize(z, 32<<10)
+	if err := expo.WriteStreamsGzip(w, z, []expo.Stream{s}, nil); err != nil {
 		b.Fatal(err)
 	}
 	w.Flush()
+	if err := z.Close(); err != nil {
+		b.Fatal(err)
+	}
 }
 
 // BenchmarkSeveralSockets compares one socket of 10,000 servers with four

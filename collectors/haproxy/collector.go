@@ -1,6 +1,7 @@
 package haproxy
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -279,7 +280,11 @@ func (s *snapshot) keep(r int) bool { return s.skip == nil || !s.skip[r] }
 
 // fetch runs the needed commands concurrently. A failed part leaves its
 // field nil; the first error is returned.
-func (c *Collector) fetch(ctx context.Context) (*snapshot, error) {
+func (c *Collector) fetch(ctx context.Context) (*snapshot, error) { return c.fetchLive(ctx, nil) }
+
+// fetchLive is fetch rendering the server families that need nothing but
+// their row into live as the rows of show stat arrive (live nil: none).
+func (c *Collector) fetchLive(ctx context.Context, live *serverStream) (*snapshot, error) {
 	s := &snapshot{procCol: -1}
 	needStat := len(c.frontend)+len(c.backend)+len(c.server)+len(c.listener) > 0
 	needInfo := len(c.info) > 0 || c.buildInfo != nil || c.modules.node != nil || c.modules.description != nil
@@ -294,7 +299,7 @@ func (c *Collector) fetch(ctx context.Context) (*snapshot, error) {
 	var g errgroup.Group
 	if needStat {
 		g.Go(func() error {
-			st, err := c.fetchStat(ctx)
+			st, err := c.fetchStat(ctx, live)
 			if err != nil {
 				return err
 			}
@@ -365,11 +370,15 @@ func (c *Collector) hasKind(k valueKind) bool {
 	return false
 }
 
-func (c *Collector) fetchStat(ctx context.Context) (*haproxyapi.Stat, error) {
+func (c *Collector) fetchStat(ctx context.Context, live *serverStream) (*haproxyapi.Stat, error) {
 	if c.client != nil {
-		st, err := c.client.ShowStatColumns(ctx, haproxyapi.StatFilter{}, haproxyapi.StatOptions{
-			Columns: c.columns, SizeHint: int(c.lastSize.Load()), RowsHint: int(c.lastRows.Load()),
-		})
+		o := haproxyapi.StatOptions{Columns: c.columns, SizeHint: int(c.lastSize.Load()), RowsHint: int(c.lastRows.Load())}
+		if live != nil {
+			o.OnRows = func(st *haproxyapi.Stat, from, to int) {
+				live.render(&snapshot{stat: st, procCol: -1}, from, to, func(f *compiled) bool { return !deferred(f) })
+			}
+		}
+		st, err := c.client.ShowStatColumns(ctx, haproxyapi.StatFilter{}, o)
 		if err == nil {
 			c.lastSize.Store(int64(st.Size()))
 			c.lastRows.Store(int64(st.Rows()))
@@ -452,13 +461,23 @@ func (c *Collector) Update(ctx context.Context, ch chan<- prometheus.Metric) err
 	return err
 }
 
-// UpdateStream is Update with the server families returned as a stream.
+// UpdateStream is Update with the server families returned as a stream,
+// already compressed (see serverStream). On a single socket the server
+// families are rendered while HAProxy dumps show stat, except those that
+// need another part of the scrape (show servers state), rendered after.
+// A scrape that fails keeps nothing of what was rendered: no server
+// family is half there.
 func (c *Collector) UpdateStream(ctx context.Context, ch chan<- prometheus.Metric) (expo.Stream, error) {
-	s, err := c.fetch(ctx)
+	var live *serverStream
+	if !c.multi && c.client != nil && len(c.server) > 0 {
+		live = newServerStream(c, false)
+	}
+	s, err := c.fetchLive(ctx, live)
 	c.sendInfo(s, ch)
 	c.sendModules(s, ch)
 	c.anomalies.Collect(ch)
 	if s.stat == nil {
+		live.discard()
 		return nil, err
 	}
 	c.sendRows(s, haproxyapi.TypeFrontend, c.frontend, ch)
@@ -467,7 +486,16 @@ func (c *Collector) UpdateStream(ctx context.Context, ch chan<- prometheus.Metri
 	if len(c.server) == 0 {
 		return nil, err
 	}
-	return newServerStream(c, s), err
+	ss, pick := live, deferred
+	if live == nil || s.skip != nil {
+		// Not rendered live, or rows to leave out that only the whole
+		// dump shows (duplicate proxies): render every family now.
+		live.discard()
+		ss, pick = newServerStream(c, s.procCol >= 0), func(*compiled) bool { return true }
+	}
+	ss.render(s, 0, s.stat.Rows(), pick)
+	ss.finish()
+	return ss, err
 }
 
 func (c *Collector) sendInfo(s *snapshot, ch chan<- prometheus.Metric) {
@@ -616,12 +644,12 @@ func rowSamples(s *snapshot, r int, f *compiled, col columns, vars []string, emi
 			emit(state, b2f(state == cur))
 		}
 	case checkState:
-		raw := strings.TrimPrefix(string(st.Bytes(r, col.main)), "* ")
-		if raw == "" {
+		raw := bytes.TrimPrefix(st.Bytes(r, col.main), []byte("* "))
+		if len(raw) == 0 {
 			return
 		}
 		for _, state := range f.states {
-			emit(state, b2f(state == raw))
+			emit(state, b2f(state == string(raw)))
 		}
 	case checkCode:
 		if len(st.Bytes(r, col.http[0])) == 0 {

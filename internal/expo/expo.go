@@ -5,6 +5,9 @@ package expo
 
 import (
 	"bufio"
+	"bytes"
+	"fmt"
+	"io"
 	"math"
 	"sort"
 	"strconv"
@@ -12,6 +15,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+
+	"github.com/klauspost/compress/flate"
 )
 
 // Family describes one streamed metric family.
@@ -123,6 +128,21 @@ func AppendFloat(b []byte, v float64) []byte {
 // family named in skip (already written from a registry) is left out: the
 // text format forbids a family twice.
 func WriteStreams(w *bufio.Writer, streams []Stream, skip map[string]bool) error {
+	return WriteStreamsGzip(w, nil, streams, skip)
+}
+
+// SegmentStream is a Stream that compressed its samples while it was
+// scraped: Segments returns a family's samples as deflated segments, in
+// order. Its WriteSamples inflates them (InflateSegments).
+type SegmentStream interface {
+	Stream
+	Segments(name string) []Segment
+}
+
+// WriteStreamsGzip is WriteStreams for a w that writes into z: the
+// samples of a SegmentStream go into z as they are, never inflated. With
+// z nil it is WriteStreams.
+func WriteStreamsGzip(w *bufio.Writer, z *ParallelGzip, streams []Stream, skip map[string]bool) error {
 	if len(streams) == 0 {
 		return nil
 	}
@@ -144,6 +164,17 @@ func WriteStreams(w *bufio.Writer, streams []Stream, skip map[string]bool) error
 	for _, n := range names {
 		WriteHeader(w, fams[n])
 		for _, s := range streams {
+			if ss, ok := s.(SegmentStream); ok && z != nil {
+				if err := w.Flush(); err != nil {
+					return err
+				}
+				for _, seg := range ss.Segments(n) {
+					if err := z.WriteSegment(seg); err != nil {
+						return err
+					}
+				}
+				continue
+			}
 			if err := s.WriteSamples(w, n); err != nil {
 				return err
 			}
@@ -151,3 +182,28 @@ func WriteStreams(w *bufio.Writer, streams []Stream, skip map[string]bool) error
 	}
 	return nil
 }
+
+// InflateSegments writes the text of consecutive segments to w.
+func InflateSegments(w *bufio.Writer, segs []Segment) error {
+	if len(segs) == 0 {
+		return nil
+	}
+	rs := make([]io.Reader, 0, len(segs)+1)
+	want := 0
+	for _, seg := range segs {
+		rs = append(rs, bytes.NewReader(seg.Deflated))
+		want += seg.Size
+	}
+	rs = append(rs, bytes.NewReader(finalBlock)) // a complete deflate stream
+	fr := flate.NewReader(io.MultiReader(rs...))
+	defer fr.Close()
+	n, err := io.Copy(w, fr)
+	if err == nil && n != int64(want) {
+		err = fmt.Errorf("segments inflate to %d bytes, not %d", n, want)
+	}
+	return err
+}
+
+// finalBlock is an empty final stored block: it ends a deflate stream of
+// sync-flushed segments.
+var finalBlock = []byte{1, 0, 0, 0xff, 0xff}

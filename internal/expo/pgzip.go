@@ -28,22 +28,14 @@ type ParallelGzip struct {
 	level   int
 	workers int
 	chunk   int
-	cur     *pgzJob      // the chunk being filled
-	started bool         // goroutines running (the first chunk filled up)
-	pending chan *pgzJob // jobs in submission order, for the writer goroutine
-	queue   chan *pgzJob
+	cur     []byte    // the chunk being filled
+	d       *Deflater // running once the first chunk filled up
+	pending chan *Pending
 	done    chan error
 	err     error
-	crc     uint32
+	crc     uint32 // of what the writer goroutine wrote (read after done)
 	size    uint32
-	wg      sync.WaitGroup
 	closed  bool
-}
-
-type pgzJob struct {
-	in    []byte
-	out   bytes.Buffer
-	ready chan struct{}
 }
 
 // gzipHeader: magic, deflate, no flags, no mtime, no extra flags, unknown OS.
@@ -89,70 +81,28 @@ func putFlate(fw *flate.Writer, level int) {
 	}
 }
 
-// jobFree recycles chunk buffers (input and compressed output) between
-// responses, for the same reason as flateFree.
-var jobFree = make(chan *pgzJob, 32)
-
-func (z *ParallelGzip) newJob(first int) *pgzJob {
-	select {
-	case j := <-jobFree:
-		j.in = j.in[:0]
-		j.out.Reset()
-		return j
-	default:
-	}
-	// Sized for what arrived; grows by append up to a chunk.
-	return &pgzJob{in: make([]byte, 0, min(z.chunk, max(first, 32<<10)))}
-}
-
-func recycle(j *pgzJob) {
-	if cap(j.in) > 4<<20 {
-		return // keep the free list's memory bounded
-	}
-	select {
-	case jobFree <- j:
-	default:
-	}
-}
-
 func (z *ParallelGzip) start() {
-	z.started = true
-	z.pending = make(chan *pgzJob, 2*z.workers)
-	z.queue = make(chan *pgzJob, z.workers)
+	z.d = NewDeflater(z.level, z.workers)
+	z.pending = make(chan *Pending, 2*z.workers)
 	z.done = make(chan error, 1)
-	for i := 0; i < z.workers; i++ {
-		z.wg.Add(1)
-		go z.compressor()
-	}
 	go z.writer()
 }
 
-func (z *ParallelGzip) compressor() {
-	defer z.wg.Done()
-	var fw *flate.Writer
-	for j := range z.queue {
-		if fw == nil {
-			fw = getFlate(&j.out, z.level)
-		} else {
-			fw.Reset(&j.out)
-		}
-		_, _ = fw.Write(j.in)
-		_ = fw.Flush() // sync flush: byte-aligned, not final
-		close(j.ready)
-	}
-	if fw != nil {
-		putFlate(fw, z.level)
-	}
-}
-
+// writer writes the segments in order and keeps the member's CRC-32 and
+// size: each segment brings its own, computed by the worker that
+// compressed it.
 func (z *ParallelGzip) writer() {
 	_, err := z.w.Write(gzipHeader)
-	for j := range z.pending {
-		<-j.ready
+	for p := range z.pending {
+		seg := p.Wait()
 		if err == nil {
-			_, err = z.w.Write(j.out.Bytes())
+			_, err = z.w.Write(seg.Deflated)
 		}
-		recycle(j)
+		z.crc = crc32Combine(z.crc, seg.CRC, seg.Size)
+		z.size += uint32(seg.Size)
+		if p.ours {
+			Release(p) // compressed here, not a caller's segment
+		}
 	}
 	z.done <- err
 }
@@ -165,33 +115,43 @@ func (z *ParallelGzip) Write(p []byte) (int, error) {
 	n := len(p)
 	for len(p) > 0 {
 		if z.cur == nil {
-			z.cur = z.newJob(len(p))
+			z.cur = getText(min(z.chunk, max(len(p), 32<<10)))
 		}
-		j := z.cur
-		k := min(z.chunk-len(j.in), len(p))
-		j.in = append(j.in, p[:k]...)
+		k := min(z.chunk-len(z.cur), len(p))
+		z.cur = append(z.cur, p[:k]...)
 		p = p[k:]
-		if len(j.in) == z.chunk {
-			if !z.started {
-				z.start()
-			}
+		if len(z.cur) == z.chunk {
 			z.submit()
 		}
 	}
 	return n, nil
 }
 
+// WriteSegment writes a segment compressed elsewhere (by a Deflater at
+// any level) after what was written so far.
+func (z *ParallelGzip) WriteSegment(seg Segment) error {
+	if z.err != nil {
+		return z.err
+	}
+	z.submit()
+	if z.d == nil {
+		z.start()
+	}
+	p := &Pending{seg: seg, ready: make(chan struct{})}
+	close(p.ready)
+	z.pending <- p
+	return nil
+}
+
 func (z *ParallelGzip) submit() {
-	j := z.cur
-	if j == nil || len(j.in) == 0 {
+	if len(z.cur) == 0 {
 		return
 	}
+	if z.d == nil {
+		z.start()
+	}
+	z.pending <- z.d.deflate(z.cur, true) // work for a compressor, order for the writer
 	z.cur = nil
-	z.crc = crc32.Update(z.crc, crc32.IEEETable, j.in)
-	z.size += uint32(len(j.in))
-	j.ready = make(chan struct{})
-	z.pending <- j // order for the writer
-	z.queue <- j   // work for a compressor
 }
 
 // Close compresses what is buffered, writes the final block and trailer,
@@ -201,15 +161,14 @@ func (z *ParallelGzip) Close() error {
 		return z.err
 	}
 	z.closed = true
-	if !z.started {
+	if z.d == nil {
 		z.err = z.closeSmall()
 		return z.err
 	}
 	z.submit()
-	close(z.queue)
 	close(z.pending)
-	z.wg.Wait()
 	err := <-z.done
+	z.d.Close()
 	if err == nil {
 		err = z.trailer(true)
 	}
@@ -219,11 +178,8 @@ func (z *ParallelGzip) Close() error {
 
 // closeSmall compresses a response of less than one chunk in one go.
 func (z *ParallelGzip) closeSmall() error {
-	var in []byte
-	if z.cur != nil {
-		in = z.cur.in
-		defer recycle(z.cur)
-	}
+	in := z.cur
+	defer putText(in)
 	z.crc = crc32.Update(0, crc32.IEEETable, in)
 	z.size = uint32(len(in))
 	var buf bytes.Buffer
@@ -244,11 +200,11 @@ func (z *ParallelGzip) closeSmall() error {
 
 // trailer writes CRC-32 and ISIZE (little endian), preceded by a final
 // empty stored block when the deflate stream is still open.
-func (z *ParallelGzip) trailer(finalBlock bool) error {
+func (z *ParallelGzip) trailer(final bool) error {
 	var tail [13]byte
 	b := tail[:0]
-	if finalBlock {
-		b = append(b, 1, 0, 0, 0xff, 0xff)
+	if final {
+		b = append(b, finalBlock...)
 	}
 	b = binary.LittleEndian.AppendUint32(b, z.crc)
 	b = binary.LittleEndian.AppendUint32(b, z.size)

@@ -306,6 +306,13 @@ type StatOptions struct {
 	// Rows, size the buffers up front so a large dump is not copied
 	// while it grows.
 	SizeHint, RowsHint int
+	// OnRows, when set, is called with the rows [from, to) as soon as
+	// they are parsed, while HAProxy is still dumping the rest, so a
+	// caller can render them without waiting for the whole answer. The
+	// Stat it gets is valid only during the call (the input may move
+	// later); fields are read as usual. An answer that fails later
+	// still fails: what OnRows saw of it is the caller's to discard.
+	OnRows func(st *Stat, from, to int)
 }
 
 // ShowStatColumns is ShowStat keeping only some columns (a 10,000-server
@@ -321,11 +328,19 @@ func (c *Client) ShowStatColumns(ctx context.Context, f StatFilter, o StatOption
 	if o.SizeHint > 0 {
 		size = o.SizeHint + o.SizeHint/8 + 4096
 	}
-	out, err := c.execStreamSized(ctx, cmd.line, size, func(b []byte) { _ = p.advance(b, false) })
+	advance := func(b []byte, final bool) error {
+		from := p.s.rows
+		err := p.advance(b, final)
+		if o.OnRows != nil && p.s.rows > from {
+			o.OnRows(p.stat(b), from, p.s.rows)
+		}
+		return err
+	}
+	out, err := c.execStreamSized(ctx, cmd.line, size, func(b []byte) { _ = advance(b, false) })
 	if err != nil {
 		return nil, err
 	}
-	if err := p.advance(out, true); err != nil {
+	if err := advance(out, true); err != nil {
 		return nil, err
 	}
 	return p.stat(out), nil

@@ -267,3 +267,55 @@ func TestShowCommandsAgainstReplayedFixtures(t *testing.T) {
 		}
 	}
 }
+
+// TestShowStatOnRows checks the incremental hook: every row is handed over
+// exactly once, in order, readable during the call as in the final table;
+// an answer cut off by max_response_bytes still fails after OnRows saw
+// part of it.
+func TestShowStatOnRows(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("# pxname,svname,qcur,status,type,\n")
+	for i := 0; i < 20000; i++ {
+		fmt.Fprintf(&b, "bk,s%d,%d,UP,2,\n", i, i%7)
+	}
+	b.WriteString("\n")
+	addr := haproxytest.NewSocket(t, haproxytest.Static([]byte(b.String()))).Addr
+	var seen []string
+	calls, next := 0, 0
+	onRows := func(st *Stat, from, to int) {
+		calls++
+		if from != next || to <= from {
+			t.Errorf("rows [%d,%d) after %d", from, to, next)
+		}
+		next = to
+		for r := from; r < to; r++ {
+			seen = append(seen, st.Get(r, "svname")+"/"+st.Get(r, "qcur"))
+		}
+	}
+	c, err := New(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := c.ShowStatColumns(context.Background(), StatFilter{}, StatOptions{Columns: []string{"qcur"}, OnRows: onRows})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Rows() != 20000 || len(seen) != st.Rows() {
+		t.Fatalf("%d rows, OnRows saw %d", st.Rows(), len(seen))
+	}
+	for r := 0; r < st.Rows(); r++ {
+		if want := st.Get(r, "svname") + "/" + st.Get(r, "qcur"); seen[r] != want {
+			t.Fatalf("row %d: OnRows read %q, the table %q", r, seen[r], want)
+		}
+	}
+	t.Logf("%d calls", calls)
+
+	seen, next = nil, 0
+	small, _ := New(addr, WithMaxResponse(int64(b.Len()/2)))
+	if _, err := small.ShowStatColumns(context.Background(), StatFilter{}, StatOptions{OnRows: onRows}); !errors.Is(err, ErrResponseTooLarge) {
+		t.Fatalf("err = %v", err)
+	}
+	if len(seen) == 0 {
+		t.Log("the cut-off answer arrived in one read; OnRows saw none of it")
+	}
+}

@@ -249,12 +249,14 @@ func (s *Stat) parseRow(data []byte, start, end int) error {
 			}
 			p = next
 		} else {
-			i := bytes.IndexByte(data[p:end], ',')
-			if i < 0 {
-				i = end - p
+			// Most fields are a few digits: a plain loop beats the call
+			// into IndexByte for each of them.
+			i := p
+			for i < end && data[i] != ',' {
+				i++
 			}
-			a, b = uint32(p), uint32(p+i)
-			p += i
+			a, b = uint32(p), uint32(i)
+			p = i
 		}
 		if k := s.slot[n]; k >= 0 {
 			s.cols[k] = append(s.cols[k], a, b)

@@ -21,6 +21,7 @@ type Reply struct {
 	Delay time.Duration // wait before answering (timeouts)
 	Hang  bool          // never answer; keep the connection open until the test ends
 	Reset bool          // close with RST instead of FIN (after Data)
+	Stall bool          // after Data, keep the connection open until the test ends (a dump stopping midway)
 }
 
 // Handler answers one command line (without its "\n").
@@ -90,6 +91,10 @@ func (s *Socket) serve(c net.Conn, h Handler) {
 		return
 	}
 	_, _ = c.Write(r.Data)
+	if r.Stall {
+		<-s.done
+		return
+	}
 	if r.Reset {
 		if uc, ok := c.(*net.UnixConn); ok {
 			_ = uc.CloseWrite()

@@ -243,7 +243,7 @@ func runSingle(o options, dir string, w io.Writer) error {
 		median(lbRaw), check(median(lbRaw) <= 1.3), median(lb1Promex), check(median(lb1Promex) <= 1.0),
 		median(ratios(by["lbpilot"], promex)), check(median(ratios(by["lbpilot"], promex)) <= 1.0),
 		rss["lbpilot"]/rss["haproxy_exporter"], check(rss["lbpilot"] <= 0.25*rss["haproxy_exporter"]))
-	fmt.Fprintf(w, "\nlbpilot gzips (level 1, 512 KiB chunks compressed on every core into one gzip member) when the client accepts it; promex never compresses.\n")
+	fmt.Fprintf(w, "\nlbpilot gzips (level 1, into one gzip member, compressed on every core) when the client accepts it: on a single socket the server families are rendered while HAProxy dumps show stat and compressed per family in 64 KiB segments as they fill. promex never compresses.\n")
 	fmt.Fprintf(w, "haproxy_exporter has about half the series: it exports 27 server families and no per-state series; promex and lbpilot ~50.\n")
 	return nil
 }

@@ -1,0 +1,136 @@
+package expo
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"math/rand/v2"
+	"strings"
+	"testing"
+)
+
+func TestCRC32Combine(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, n := range [][2]int{{0, 0}, {0, 5}, {5, 0}, {1, 1}, {100, 3}, {3, 100000}, {70000, 65536}, {1 << 20, 12345}} {
+		a, b := make([]byte, n[0]), make([]byte, n[1])
+		for i := range a {
+			a[i] = byte(rng.Uint32())
+		}
+		for i := range b {
+			b[i] = byte(rng.Uint32())
+		}
+		want := crc32.ChecksumIEEE(append(append([]byte(nil), a...), b...))
+		if got := crc32Combine(crc32.ChecksumIEEE(a), crc32.ChecksumIEEE(b), len(b)); got != want {
+			t.Errorf("lengths %v: combined %08x, want %08x", n, got, want)
+		}
+	}
+}
+
+// TestSegmentsIntoOneGzipMember compresses pieces on a Deflater in one
+// order and writes them, between plain text, in another: the response is
+// one gzip member holding the text in the written order.
+func TestSegmentsIntoOneGzipMember(t *testing.T) {
+	var pieces [][]byte
+	for p := 0; p < 6; p++ {
+		var b bytes.Buffer
+		for i := 0; b.Len() < 50000*(p+1); i++ {
+			fmt.Fprintf(&b, "fam%d{server=\"s%d\"} %d\n", p, i, i*p)
+		}
+		pieces = append(pieces, b.Bytes())
+	}
+	for _, workers := range []int{1, 3} {
+		t.Run(fmt.Sprint(workers, " workers"), func(t *testing.T) {
+			d := NewDeflater(1, workers)
+			var pend []*Pending
+			for i := len(pieces) - 1; i >= 0; i-- { // compressed last first
+				text := d.Buffer(len(pieces[i]))
+				pend = append([]*Pending{d.Deflate(append(text, pieces[i]...))}, pend...)
+			}
+			d.Close()
+			var out, want bytes.Buffer
+			z, err := NewParallelGzip(&out, 1, workers, 64<<10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, p := range pend {
+				head := fmt.Sprintf("# family %d\n", i)
+				want.WriteString(head)
+				want.Write(pieces[i])
+				if _, err := z.Write([]byte(head)); err != nil {
+					t.Fatal(err)
+				}
+				if err := z.WriteSegment(p.Wait()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			tail := strings.Repeat("tail line\n", 20000) // more than a chunk after the segments
+			want.WriteString(tail)
+			_, _ = z.Write([]byte(tail))
+			if err := z.Close(); err != nil {
+				t.Fatal(err)
+			}
+			zr, err := gzip.NewReader(&out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			zr.Multistream(false)
+			got, err := io.ReadAll(zr) // checks the CRC-32 and size too
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, want.Bytes()) {
+				t.Fatalf("got %d bytes, want %d", len(got), want.Len())
+			}
+
+			var text bytes.Buffer
+			bw := bufio.NewWriter(&text)
+			var segs []Segment
+			for _, p := range pend[2:4] {
+				segs = append(segs, p.Wait())
+			}
+			if err := InflateSegments(bw, segs); err != nil {
+				t.Fatal(err)
+			}
+			_ = bw.Flush()
+			if want := append(append([]byte(nil), pieces[2]...), pieces[3]...); !bytes.Equal(text.Bytes(), want) {
+				t.Fatalf("inflated %d bytes, want %d", text.Len(), len(want))
+			}
+		})
+	}
+}
+
+func TestInflateSegmentsErrors(t *testing.T) {
+	d := NewDeflater(1, 1)
+	seg := d.Deflate(append(d.Buffer(10), "abc abc abc\n"...)).Wait()
+	d.Close()
+	bad := seg
+	bad.Size++
+	broken := Segment{Deflated: []byte{0xff, 0xff, 0xff}, Size: 3}
+	for name, segs := range map[string][]Segment{"size mismatch": {bad}, "not deflate": {broken}} {
+		t.Run(name, func(t *testing.T) {
+			if err := InflateSegments(bufio.NewWriter(io.Discard), segs); err == nil {
+				t.Fatal("no error")
+			}
+		})
+	}
+}
+
+func TestWriteSegmentAfterFailedWrite(t *testing.T) {
+	z, _ := NewParallelGzip(&failWriter{after: 0}, 1, 2, 1024)
+	d := NewDeflater(1, 1)
+	seg := d.Deflate(append(d.Buffer(10), "x\n"...)).Wait()
+	d.Close()
+	_, _ = z.Write(bytes.Repeat([]byte("y"), 4096))
+	if err := z.WriteSegment(seg); err != nil {
+		t.Fatalf("the error shows at Close, got it early: %v", err)
+	}
+	if err := z.Close(); err == nil {
+		t.Fatal("Close did not report the failed write")
+	}
+	if err := z.WriteSegment(seg); err == nil {
+		t.Fatal("WriteSegment after a failed Close succeeded")
+	}
+}
