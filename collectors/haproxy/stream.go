@@ -230,12 +230,7 @@ func (ss *serverStream) appendRow(b []byte, s *snapshot, i int, row *batchRow) [
 			return b
 		}
 		if isInteger(raw) {
-			b = append(b, name...)
-			b = append(b, '{')
-			b = append(b, labels...)
-			b = append(b, '}', ' ')
-			b = append(b, raw...)
-			return append(b, '\n')
+			return appendSample(b, name, labels, raw)
 		}
 	}
 	if f.kind == plain && f.scale == ms && col.mode < 0 && col.main >= 0 {
@@ -243,12 +238,7 @@ func (ss *serverStream) appendRow(b []byte, s *snapshot, i int, row *batchRow) [
 		// part, and the values repeat (times of up to 10 s cover almost
 		// every server), so their text comes from a table.
 		if txt, ok := msText(st.Bytes(r, col.main)); ok {
-			b = append(b, name...)
-			b = append(b, '{')
-			b = append(b, labels...)
-			b = append(b, '}', ' ')
-			b = append(b, txt...)
-			return append(b, '\n')
+			return appendSample(b, name, labels, txt)
 		}
 	}
 	slot := extraState
@@ -427,4 +417,14 @@ func isInteger(b []byte) bool {
 		}
 	}
 	return true
+}
+
+// appendSample writes one exposition line whose value is already text.
+func appendSample[V string | []byte](b []byte, name string, labels []byte, value V) []byte {
+	b = append(b, name...)
+	b = append(b, '{')
+	b = append(b, labels...)
+	b = append(b, '}', ' ')
+	b = append(b, value...)
+	return append(b, '\n')
 }

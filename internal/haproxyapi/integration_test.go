@@ -59,13 +59,19 @@ backend bk_track
 // statusOf returns the status column of one server.
 func statusOf(t *testing.T, c *Client, backend, server string) string {
 	t.Helper()
+	return columnOf(t, c, backend, server, "status")
+}
+
+// columnOf returns one show stat column of one server.
+func columnOf(t *testing.T, c *Client, backend, server, column string) string {
+	t.Helper()
 	st, err := c.ShowStat(context.Background(), StatFilter{Proxy: backend, Types: 4})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for r := 0; r < st.Rows(); r++ {
 		if st.Get(r, "svname") == server {
-			return st.Get(r, "status")
+			return st.Get(r, column)
 		}
 	}
 	t.Fatalf("%s/%s not in show stat", backend, server)
@@ -203,17 +209,7 @@ func TestRealHAProxyStateChanges(t *testing.T) {
 // slimOf returns the slim column (the server's session limit) of one server.
 func slimOf(t *testing.T, c *Client, backend, server string) string {
 	t.Helper()
-	st, err := c.ShowStat(context.Background(), StatFilter{Proxy: backend, Types: 4})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for r := 0; r < st.Rows(); r++ {
-		if st.Get(r, "svname") == server {
-			return st.Get(r, "slim")
-		}
-	}
-	t.Fatalf("%s/%s not in show stat", backend, server)
-	return ""
+	return columnOf(t, c, backend, server, "slim")
 }
 
 // `set maxconn server` shows as slim; 0 lifts the limit again (an empty
