@@ -623,6 +623,9 @@ func compileRule(rc *RuleConfig) (*Rule, error) {
 			return nil, err
 		}
 		r.action = a
+		if a.Kind == ActionWeight && rc.SessionCap != nil {
+			return nil, fmt.Errorf("session_cap: the rule's action is %s; the session cap only comes with a drain or maint the guard holds back", a)
+		}
 	case rc.ActionLabel != "":
 		if err := checkLabelName(rc.ActionLabel); err != nil {
 			return nil, fmt.Errorf("action_label: %w", err)

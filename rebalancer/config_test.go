@@ -148,6 +148,7 @@ func TestConfigErrors(t *testing.T) {
 		{"guard session_cap not a bool", "guard: {session_cap: sometimes}", `line 1: session_cap: want true or false, not "sometimes"`},
 		{"guard backend session_cap a list", "guard: {backends: {be: {session_cap: [true]}}}", "session_cap: want true or false, not a list"},
 		{"rule session_cap not a bool", "rules:\n  - name: x\n    matchers: ['a=\"b\"']\n    action: drain\n    session_cap: 1\n", `line 5: session_cap: want true or false, not "1"`},
+		{"rule session_cap on a weight rule", "rules: [{name: w, matchers: ['a=\"b\"'], action: weight 50%, session_cap: false}]", `rules[0] "w": session_cap: the rule's action is weight 50%; the session cap only comes with a drain or maint`},
 		{"rule session_cap a map", "rules: [{name: x, matchers: ['a=\"b\"'], action: drain, session_cap: {on: true}}]", "session_cap: want true or false, not a map"},
 		{"mass negative", "mass_resolve: {min_alerts: -1}", "must not be negative"},
 		{"mass one", "mass_resolve: {min_alerts: 1}", "would hold every restore"},
