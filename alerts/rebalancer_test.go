@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
+	"text/template"
 	"time"
 
 	"github.com/lbpilot/lbpilot/exporter"
@@ -172,5 +174,106 @@ func postAlert(t *testing.T, r *rebalancer.Rebalancer, labels map[string]string)
 	r.Mux("/metrics").ServeHTTP(rec, req)
 	if rec.Code != http.StatusOK {
 		t.Fatalf("webhook answered %d: %s", rec.Code, rec.Body.String())
+	}
+}
+
+// errorAlerts are the traffic alerts about errors or health, not load:
+// the shipped rebalancer configurations drain their server without the
+// session cap. Every other traffic alert is about load and caps.
+var errorAlerts = map[string]bool{
+	"HAProxyServerHigh5xxRatio":     true,
+	"HAProxyServerConnectionErrors": true,
+	"SRSEdgeNoIngest":               true,
+}
+
+// shippedRebalancerConfigs are the rebalancer configurations the project
+// ships, the demo's rendered with placeholder values.
+func shippedRebalancerConfigs(t *testing.T) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, f := range []string{"examples/rebalancer.yml", "deploy/compose/rebalancer.yml"} {
+		b, err := os.ReadFile(filepath.Join("..", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[f] = string(b)
+	}
+	const demo = "demo/templates/rebalancer.yml.tmpl"
+	b, err := os.ReadFile(filepath.Join("..", demo))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl, err := template.New(demo).Option("missingkey=error").Parse(string(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sb strings.Builder
+	if err := tmpl.Execute(&sb, map[string]any{"Dir": t.TempDir(), "Ports": map[string]int{"Alertmanager": 9093}}); err != nil {
+		t.Fatalf("%s: %v", demo, err)
+	}
+	out[demo] = sb.String()
+	return out
+}
+
+// TestShippedRebalancerConfigsCapForLoadOnly: with each shipped
+// rebalancer configuration, every traffic alert the unit tests expect is
+// posted for a backend's only server, whose drain the guard holds back
+// (min_ready). A load alert caps the server at its sessions; an error or
+// health alert leaves it uncapped.
+func TestShippedRebalancerConfigsCapForLoadOnly(t *testing.T) {
+	expected := trafficExpectations(t)
+	traffic := trafficAlerts(alertRules(t))
+	for name := range errorAlerts {
+		if !traffic[name] {
+			t.Errorf("errorAlerts names %s, which is no traffic alert", name)
+		}
+	}
+	for file, y := range shippedRebalancerConfigs(t) {
+		covered := map[string]bool{}
+		for i, ea := range expected {
+			backend, server := ea.labels["haproxy_backend"], ea.labels["haproxy_server"]
+			if server == "" {
+				continue // named by address: needs an address rule of the site's own
+			}
+			t.Run(fmt.Sprintf("%s/%s_%d", file, ea.name, i), func(t *testing.T) {
+				h := haproxytest.NewHAProxy(t, []haproxytest.Server{{Backend: backend, Name: server, Up: true, Addr: "10.9.9.1"}})
+				h.SetSessions(backend, server, 5)
+				cfg, err := rebalancer.Parse([]byte(y))
+				if err != nil {
+					t.Fatalf("%s: %v", file, err)
+				}
+				cfg.HAProxy.Sockets = []string{h.Socket.Addr}
+				cfg.Rebalancer.StateFile = filepath.Join(t.TempDir(), "state.json")
+				cfg.Alertmanager.URL = ""
+				if err := cfg.Complete(); err != nil {
+					t.Fatal(err)
+				}
+				r, err := rebalancer.New(rebalancer.Options{Config: cfg, DisableExporterMetrics: true})
+				if err != nil {
+					t.Fatal(err)
+				}
+				postAlert(t, r, ea.labels)
+				if err := r.Reconcile(context.Background(), false); err != nil {
+					t.Fatalf("reconcile: %v", err)
+				}
+				srv, _ := h.Server(backend, server)
+				if srv.Admin != 0 {
+					t.Fatalf("%s drained the only server of %s (admin %#x)", ea.name, backend, srv.Admin)
+				}
+				want := 5
+				if errorAlerts[ea.name] {
+					want = 0
+				}
+				if srv.MaxConn != want {
+					t.Errorf("%s (%s): maxconn %d, want %d (error or health alert: %v)", ea.name, ea.file, srv.MaxConn, want, errorAlerts[ea.name])
+				}
+			})
+			covered[ea.name] = true
+		}
+		for name := range errorAlerts {
+			if !covered[name] {
+				t.Errorf("%s: no expected alert of %s was tried", file, name)
+			}
+		}
 	}
 }

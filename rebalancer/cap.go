@@ -119,8 +119,9 @@ type capWant struct {
 }
 
 // capWanted returns the servers to cap this cycle: those whose drain or
-// maint the capacity guard held back, where the backend has session_cap
-// on; and, when the reason is headroom — the other servers are nearly
+// maint the capacity guard held back, where at least one of the rules
+// that want the drain allows a cap (its session_cap, else the backend's);
+// and, when the reason is headroom — the other servers are nearly
 // full by their weights — those other servers too. Capping only the
 // server that alerted sends every new session to the nearly full
 // others, which is the overload the headroom check exists to avoid (the
@@ -134,8 +135,9 @@ type capWant struct {
 // that asked for it (a release, as for drains).
 func capWanted(dec *decision, socket string, ix *serverIndex, g *GuardConfig, approval func(Step) bool) map[haproxyapi.ServerRef]*capWant {
 	out := map[haproxyapi.ServerRef]*capWant{}
-	add := func(ref haproxyapi.ServerRef, df Deferral) {
-		if rel := dec.Released[releaseKey(socket, ref, FacetCap)]; rel != nil && anyIn(df.Alerts, setOf(rel.Alerts)) {
+	add := func(ref haproxyapi.ServerRef, by []Want) {
+		alerts := incarnations(by)
+		if rel := dec.Released[releaseKey(socket, ref, FacetCap)]; rel != nil && anyIn(alerts, setOf(rel.Alerts)) {
 			return
 		}
 		w := out[ref]
@@ -143,20 +145,24 @@ func capWanted(dec *decision, socket string, ix *serverIndex, g *GuardConfig, ap
 			w = &capWant{}
 			out[ref] = w
 		}
-		w.alerts = union(w.alerts, df.Alerts)
-		w.rules = union(w.rules, df.step.Rules)
+		w.alerts = union(w.alerts, alerts)
+		w.rules = union(w.rules, ruleNames(by))
 	}
 	for _, df := range dec.Deferred {
-		if df.Facet != FacetAdmin || !guardReason(df.Reason) || !g.sessionCapFor(df.Ref.Backend) {
+		if df.Facet != FacetAdmin || !guardReason(df.Reason) {
 			continue
 		}
 		if df.step == nil || (df.step.admin != haproxyapi.StateDrain && df.step.admin != haproxyapi.StateMaint) {
 			continue
 		}
+		by := capping(g, df.Ref.Backend, df.step.wants)
+		if len(by) == 0 {
+			continue // no rule that wants the drain allows a cap
+		}
 		if approval != nil && approval(*df.step) {
 			continue
 		}
-		add(df.Ref, df)
+		add(df.Ref, by)
 		if df.Reason != GuardHeadroom || ix == nil || ix.all == nil {
 			continue
 		}
@@ -167,8 +173,23 @@ func capWanted(dec *decision, socket string, ix *serverIndex, g *GuardConfig, ap
 				continue
 			}
 			if float64(min(p.UWeight, p.IWeight))/float64(p.IWeight) < h {
-				add(p.Ref(), df)
+				add(p.Ref(), by)
 			}
+		}
+	}
+	return out
+}
+
+// capping returns the wants whose rule allows a session cap in backend
+// (the rule's session_cap, else the backend's): a held drain is capped
+// when at least one of the alerts asking for it is about load. The cap
+// is then owned by those alerts only, so it is lifted when they end even
+// if an error alert still holds the drain back.
+func capping(g *GuardConfig, backend string, ws []Want) []Want {
+	var out []Want
+	for _, w := range ws {
+		if g.capAllowed(w.SessionCap, backend) {
+			out = append(out, w)
 		}
 	}
 	return out

@@ -3,10 +3,12 @@ package rebalancer
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/prometheus/alertmanager/template"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/lbpilot/lbpilot/internal/haproxyapi"
@@ -335,5 +337,132 @@ func TestSessionCapPeers(t *testing.T) {
 	hs.wantAdmin("be_app", "web1", haproxyapi.StateDrain)
 	if a, b := hs.maxconn("be_app", "web1"), hs.maxconn("be_app", "web2"); a != 0 || b != 0 {
 		t.Errorf("caps %d, %d after the drain went through", a, b)
+	}
+}
+
+// capRules: a rule for error alerts that never caps, one for load alerts
+// that always does; the built-in rule (alertname Test) inherits.
+const capRules = `
+rules:
+  - name: errors
+    matchers: ['alertname="Errors"']
+    action_label: lbpilot_action
+    session_cap: false
+  - name: load
+    matchers: ['alertname="Load"']
+    action_label: lbpilot_action
+    session_cap: true
+`
+
+func named(a template.Alert, name string) template.Alert {
+	a.Labels["alertname"] = name
+	return a
+}
+
+// A held drain is capped only if a rule that wants it allows the cap:
+// an error alert on a backend's last server does not make it refuse
+// sessions, a load alert does, and a rule's session_cap (set) wins over
+// the guard's.
+func TestSessionCapPerRule(t *testing.T) {
+	for _, tt := range []struct {
+		name, guard string
+		alerts      []string // alertnames firing for solo's drain (fingerprints e0, e1 …)
+		want        int
+	}{
+		{"error rule", "", []string{"Errors"}, 0},
+		{"load rule", "", []string{"Load"}, 7},
+		{"error and load rules", "", []string{"Errors", "Load"}, 7},
+		{"unset inherits the global default", "", []string{"Test"}, 7},
+		{"unset inherits session_cap off", "guard: {session_cap: false}", []string{"Test"}, 0},
+		{"unset inherits the backend's off", "guard: {backends: {be_one: {session_cap: false}}}", []string{"Test"}, 0},
+		{"error rule with an unset one", "", []string{"Errors", "Test"}, 7},
+		{"rule on over the guard's off", "guard: {session_cap: false}", []string{"Load"}, 7},
+		{"rule off over the backend's on", "guard: {session_cap: false, backends: {be_one: {session_cap: true}}}", []string{"Errors"}, 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			hs := newHarness(t, tt.guard+capRules, servers(map[string][]string{"be_one": {"solo"}}))
+			hs.h.SetSessions("be_one", "solo", 7)
+			var as []template.Alert
+			for i, n := range tt.alerts {
+				as = append(as, named(alert(StatusFiring, fmt.Sprintf("e%d", i), "drain", "be_one", "solo", hs.clock.Now()), n))
+			}
+			hs.mustPost(body(as...))
+			hs.mustReconcile()
+			hs.mustReconcileAt(time.Second)
+			hs.wantAdmin("be_one", "solo", haproxyapi.StateReady) // min_ready holds the drain back
+			if got := hs.maxconn("be_one", "solo"); got != tt.want {
+				t.Fatalf("maxconn %d, want %d\n%s", got, tt.want, hs.logs.String())
+			}
+			if tt.want == 0 {
+				for _, c := range hs.h.Commands() {
+					if strings.HasPrefix(c, "set maxconn") {
+						t.Errorf("sent %q", c)
+					}
+				}
+			}
+		})
+	}
+}
+
+// The cap belongs to the alerts whose rules allow it: when the load alert
+// ends, the cap is lifted although an error alert still wants the drain
+// (and the guard still holds it back); the load alert firing again caps
+// again.
+func TestSessionCapLiftedWhenOnlyErrorsRemain(t *testing.T) {
+	hs := newHarness(t, capRules, servers(map[string][]string{"be_one": {"solo"}}))
+	hs.h.SetSessions("be_one", "solo", 9)
+	t0 := hs.clock.Now()
+	errs := named(alert(StatusFiring, "e0", "drain", "be_one", "solo", t0), "Errors")
+	load := named(alert(StatusFiring, "l0", "drain", "be_one", "solo", t0.Add(time.Second)), "Load")
+	hs.mustPost(body(errs, load))
+	hs.mustReconcile()
+	if got := hs.maxconn("be_one", "solo"); got != 9 {
+		t.Fatalf("maxconn %d, want 9", got)
+	}
+	var own *Ownership
+	hs.r.store.View(func(st *State) {
+		for _, o := range st.Owned {
+			own = o.clone()
+		}
+	})
+	if own == nil || own.Cap == nil || len(own.Cap.Alerts) != 1 || !strings.HasPrefix(own.Cap.Alerts[0], "l0") || len(own.Cap.Rules) != 1 || own.Cap.Rules[0] != "load" {
+		t.Fatalf("cap ownership %+v, want the load alert and rule only", own)
+	}
+	hs.mustPost(body(named(alert(StatusResolved, "l0", "drain", "be_one", "solo", t0.Add(time.Second)), "Load")))
+	hs.mustReconcileAt(time.Second)
+	if got := hs.maxconn("be_one", "solo"); got != 0 {
+		t.Fatalf("maxconn %d with only the error alert left, want the cap lifted", got)
+	}
+	if d := hs.r.StateView().Sockets[hs.h.Socket.Addr].Deferred; len(d) != 1 || d[0].Reason != GuardMinReady {
+		t.Fatalf("deferred %+v, want the error alert's drain still held back", d)
+	}
+	hs.mustPost(body(named(alert(StatusFiring, "l0", "drain", "be_one", "solo", t0.Add(time.Minute)), "Load")))
+	hs.mustReconcileAt(time.Second)
+	if got := hs.maxconn("be_one", "solo"); got != 9 {
+		t.Fatalf("maxconn %d after the load alert fired again, want 9", got)
+	}
+}
+
+// A headroom deferral asked for by an error rule caps neither the server
+// nor its loaded peers.
+func TestSessionCapPeersFollowTheRule(t *testing.T) {
+	for _, tt := range []struct {
+		alertname string
+		want      int
+	}{{"Errors", 0}, {"Load", 10}} {
+		t.Run(tt.alertname, func(t *testing.T) {
+			hs := newHarness(t, capRules, servers(map[string][]string{"be_app": {"web1", "web2"}}))
+			hs.h.Operator("set weight be_app/web2 30")
+			hs.h.SetSessions("be_app", "web1", 10)
+			hs.h.SetSessions("be_app", "web2", 10)
+			hs.mustPost(body(named(alert(StatusFiring, "f1", "drain", "be_app", "web1", hs.clock.Now()), tt.alertname)))
+			hs.mustReconcile()
+			if d := hs.r.StateView().Sockets[hs.h.Socket.Addr].Deferred; len(d) != 1 || d[0].Reason != GuardHeadroom {
+				t.Fatalf("deferred %+v", d)
+			}
+			if a, b := hs.maxconn("be_app", "web1"), hs.maxconn("be_app", "web2"); a != tt.want || b != tt.want {
+				t.Fatalf("maxconn %d, %d, want %d", a, b, tt.want)
+			}
+		})
 	}
 }

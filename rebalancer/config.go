@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/alertmanager/pkg/labels"
 	promconfig "github.com/prometheus/common/config"
 	"github.com/prometheus/common/model"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/lbpilot/lbpilot/internal/haproxyapi"
 	"github.com/lbpilot/lbpilot/internal/yamlconf"
@@ -165,7 +166,37 @@ type Limits struct {
 	MinHeadroom *float64 `yaml:"min_headroom"`
 	// SessionCap: while the guard holds a server's drain or maint back,
 	// cap the server at the sessions it has (default true; cap.go).
-	SessionCap *bool `yaml:"session_cap"`
+	SessionCap *CapSwitch `yaml:"session_cap"`
+}
+
+// CapSwitch is the value of a session_cap key, true or false; a nil
+// *CapSwitch is an unset key. It decodes itself so that a wrong value
+// names the key (yaml's own error says only "cannot unmarshal … into
+// bool", with no key).
+type CapSwitch bool
+
+// UnmarshalYAML accepts a YAML boolean only.
+func (s *CapSwitch) UnmarshalYAML(n *yaml.Node) error {
+	var b bool
+	if n.Kind != yaml.ScalarNode || n.Decode(&b) != nil {
+		v := n.Value
+		if n.Kind != yaml.ScalarNode {
+			v = "a " + map[yaml.Kind]string{yaml.SequenceNode: "list", yaml.MappingNode: "map"}[n.Kind]
+		} else {
+			v = strconv.Quote(v)
+		}
+		return fmt.Errorf("line %d: session_cap: want true or false, not %s", n.Line, v)
+	}
+	*s = CapSwitch(b)
+	return nil
+}
+
+// on reads a session_cap key: def when unset.
+func (s *CapSwitch) on(def bool) bool {
+	if s == nil {
+		return def
+	}
+	return bool(*s)
 }
 
 // MassResolveConfig holds back restores when many alerts resolve at once,
@@ -199,6 +230,14 @@ type RuleConfig struct {
 	// Approve: the rule's drains, maints and weight changes are proposed
 	// and applied only once an operator approves them.
 	Approve bool `yaml:"approve"`
+	// SessionCap says whether the rule's drains and maints may cap their
+	// server when the guard holds them back (cap.go). Unset: the backend's
+	// guard.backends.<name>.session_cap, else guard.session_cap. Rules
+	// whose alerts are about errors or health rather than load set it to
+	// false: a server failing its requests is not helped by being held at
+	// its sessions, and a backend's last server would refuse new sessions
+	// for a reason that is not load.
+	SessionCap *CapSwitch `yaml:"session_cap"`
 }
 
 // TargetConfig says how an alert names its servers.
@@ -452,7 +491,7 @@ func (g *GuardConfig) complete() error {
 		g.MinHeadroom = ptr(DefaultMinHeadroom)
 	}
 	if g.SessionCap == nil {
-		g.SessionCap = ptr(DefaultSessionCap)
+		g.SessionCap = ptr(CapSwitch(DefaultSessionCap))
 	}
 	if err := g.Limits.check("guard"); err != nil {
 		return err
@@ -495,12 +534,19 @@ func (g *GuardConfig) headroomFor(backend string) float64 {
 	return *g.MinHeadroom
 }
 
+// capAllowed reports whether a want of a rule with session_cap set to
+// rule (nil: unset) may cap a server of backend: the rule's own value
+// when it has one, else the backend's.
+func (g *GuardConfig) capAllowed(rule *CapSwitch, backend string) bool {
+	return rule.on(g.sessionCapFor(backend))
+}
+
 // sessionCapFor returns the effective session_cap of a backend.
 func (g *GuardConfig) sessionCapFor(backend string) bool {
 	if l := g.Backends[backend]; l != nil && l.SessionCap != nil {
-		return *l.SessionCap
+		return bool(*l.SessionCap)
 	}
-	return g.SessionCap != nil && *g.SessionCap
+	return g.SessionCap.on(false)
 }
 
 // limitsFor returns the effective limits of a backend.
@@ -545,6 +591,7 @@ type Rule struct {
 	action      Action
 	actionLabel string
 	approve     bool
+	sessionCap  *CapSwitch // nil: the guard's session_cap of the backend
 	target      TargetConfig
 	backends    map[string]bool
 }
@@ -553,7 +600,7 @@ func compileRule(rc *RuleConfig) (*Rule, error) {
 	if rc.Name == "" {
 		return nil, fmt.Errorf("name is required")
 	}
-	r := &Rule{Name: rc.Name, approve: rc.Approve}
+	r := &Rule{Name: rc.Name, approve: rc.Approve, sessionCap: rc.SessionCap}
 	ms, err := parseMatchers(rc.Matchers)
 	if err != nil {
 		return nil, err
@@ -576,6 +623,9 @@ func compileRule(rc *RuleConfig) (*Rule, error) {
 			return nil, err
 		}
 		r.action = a
+		if a.Kind == ActionWeight && rc.SessionCap != nil {
+			return nil, fmt.Errorf("session_cap: the rule's action is %s; the session cap only comes with a drain or maint the guard holds back", a)
+		}
 	case rc.ActionLabel != "":
 		if err := checkLabelName(rc.ActionLabel); err != nil {
 			return nil, fmt.Errorf("action_label: %w", err)

@@ -145,7 +145,11 @@ func TestConfigErrors(t *testing.T) {
 		{"guard backend fraction", "guard: {backends: {be: {max_unavailable: -0.1}}}", "guard.backends.be.max_unavailable"},
 		{"guard headroom over 1", "guard: {min_headroom: 1.5}", "guard.min_headroom 1.5: want a fraction"},
 		{"guard backend headroom negative", "guard: {backends: {be: {min_headroom: -0.1}}}", "guard.backends.be.min_headroom"},
-		{"guard session_cap not a bool", "guard: {session_cap: sometimes}", "`sometimes` into bool"},
+		{"guard session_cap not a bool", "guard: {session_cap: sometimes}", `line 1: session_cap: want true or false, not "sometimes"`},
+		{"guard backend session_cap a list", "guard: {backends: {be: {session_cap: [true]}}}", "session_cap: want true or false, not a list"},
+		{"rule session_cap not a bool", "rules:\n  - name: x\n    matchers: ['a=\"b\"']\n    action: drain\n    session_cap: 1\n", `line 5: session_cap: want true or false, not "1"`},
+		{"rule session_cap on a weight rule", "rules: [{name: w, matchers: ['a=\"b\"'], action: weight 50%, session_cap: false}]", `rules[0] "w": session_cap: the rule's action is weight 50%; the session cap only comes with a drain or maint`},
+		{"rule session_cap a map", "rules: [{name: x, matchers: ['a=\"b\"'], action: drain, session_cap: {on: true}}]", "session_cap: want true or false, not a map"},
 		{"mass negative", "mass_resolve: {min_alerts: -1}", "must not be negative"},
 		{"mass one", "mass_resolve: {min_alerts: 1}", "would hold every restore"},
 		{"rule without name", "rules: [{match: {a: b}, action: drain}]", "name is required"},
@@ -245,6 +249,40 @@ func TestREADMEConfigExample(t *testing.T) {
 	}
 	if len(c.CompiledRules()) != 3 || c.Alertmanager.URL == "" {
 		t.Fatalf("README example parsed to %d rules", len(c.CompiledRules()))
+	}
+}
+
+// A rule's session_cap: unset inherits the backend's (then the global)
+// setting; set, it wins.
+func TestSessionCapPerRuleConfig(t *testing.T) {
+	c, err := Parse([]byte(`
+guard: {session_cap: false, backends: {be_on: {session_cap: true}}}
+rules:
+  - {name: load, matchers: ['a="load"'], action: drain, session_cap: true}
+  - {name: errors, matchers: ['a="errors"'], action: drain, session_cap: false}
+  - {name: unset, matchers: ['a="unset"'], action: drain}
+  - {name: empty, matchers: ['a="empty"'], action: drain, session_cap: }
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]map[string]bool{
+		"load":          {"be_on": true, "other": true},
+		"errors":        {"be_on": false, "other": false},
+		"unset":         {"be_on": true, "other": false},
+		"empty":         {"be_on": true, "other": false},
+		DefaultRuleName: {"be_on": true, "other": false},
+	}
+	for _, r := range c.CompiledRules() {
+		for b, w := range want[r.Name] {
+			if got := c.Guard.capAllowed(r.sessionCap, b); got != w {
+				t.Errorf("rule %s, backend %s: cap allowed %v, want %v", r.Name, b, got, w)
+			}
+		}
+		delete(want, r.Name)
+	}
+	if len(want) != 0 {
+		t.Errorf("rules not compiled: %v", want)
 	}
 }
 

@@ -41,9 +41,10 @@ type Step struct {
 	admin   haproxyapi.AdminState // admin facet: the forced state expected
 	weight  int                   // weight facet: the uweight expected
 	percent int
-	prevW   int // weight facet, StepApply: the weight before
-	maxconn int // cap facet: the session limit expected (0: none)
-	prevMax int // cap facet, StepApply: the limit before
+	prevW   int    // weight facet, StepApply: the weight before
+	maxconn int    // cap facet: the session limit expected (0: none)
+	prevMax int    // cap facet, StepApply: the limit before
+	wants   []Want // admin and weight facets: the wants asking for the step
 	reduces bool
 	order   time.Time
 }
@@ -359,7 +360,7 @@ func (d *decision) planAdmin(in decideInput, ref haproxyapi.ServerRef, srv *hapr
 				return
 			}
 			d.Steps = append(d.Steps, Step{Ref: ref, Facet: FacetAdmin, Kind: StepChange, Action: string(want), From: string(a.State), To: string(want),
-				Cmd: cmd, Alerts: incarnations(who), Rules: ruleNames(who), admin: want, order: earliest(who)})
+				Cmd: cmd, Alerts: incarnations(who), Rules: ruleNames(who), admin: want, order: earliest(who), wants: who})
 		}
 		return
 	}
@@ -376,7 +377,7 @@ func (d *decision) planAdmin(in decideInput, ref haproxyapi.ServerRef, srv *hapr
 		return
 	}
 	d.Steps = append(d.Steps, Step{Ref: ref, Facet: FacetAdmin, Kind: StepApply, Action: string(want), From: string(haproxyapi.StateReady), To: string(want),
-		Cmd: cmd, Alerts: incarnations(who), Rules: ruleNames(who), admin: want, reduces: srv.Usable(), order: earliest(who)})
+		Cmd: cmd, Alerts: incarnations(who), Rules: ruleNames(who), admin: want, reduces: srv.Usable(), order: earliest(who), wants: who})
 }
 
 func (d *decision) planWeight(in decideInput, ref haproxyapi.ServerRef, srv *haproxyapi.ServerState, o *Ownership, ws []Want) {

@@ -38,8 +38,9 @@ import (
 //     min_headroom of their configured weight (checked when it is the only
 //     one taken out of its backend in that reconcile);
 //   - session cap: lbpilot caps a server (set maxconn) only while a drain
-//     or maint alert asks for a server of its backend (the loaded peers of
-//     a drain held back for headroom are capped too), never a held server
+//     or maint alert whose rule allows a cap (not the errors rule, which
+//     has session_cap: false) asks for a server of its backend (the loaded
+//     peers of a drain held back for headroom are capped too), never a held server
 //     nor in a paused backend, and no cap outlives those alerts by more
 //     than one reconcile.
 //
@@ -70,6 +71,10 @@ guard:
     be_b: {min_headroom: 0.6}
 mass_resolve: {min_alerts: 0}
 rules:
+  - name: errors
+    matchers: ['cause="errors"', 'lbpilot_action=~"drain|maint"']
+    action_label: lbpilot_action
+    session_cap: false
   - name: slow
     match: {lbpilot_action: weight50}
     action: weight 50%
@@ -81,6 +86,7 @@ rules:
 
 type mAlert struct {
 	fp, backend, server, action string
+	errors                      bool // about errors: its rule (errors) never caps
 	startsAt                    time.Time
 	status                      string
 	past                        []time.Time // earlier incarnations (all resolved)
@@ -160,7 +166,7 @@ func runModel(t *testing.T, seed int64, steps int) {
 	for _, b := range sortedKeys(spec) {
 		for _, n := range spec[b] {
 			for k := 0; k < 2; k++ { // two alerts per server, different actions
-				a := &mAlert{fp: fmt.Sprintf("%016x", 0xa000+i), backend: b, server: n, action: actions[(i+k*3)%len(actions)]}
+				a := &mAlert{fp: fmt.Sprintf("%016x", 0xa000+i), backend: b, server: n, action: actions[(i+k*3)%len(actions)], errors: i%3 == 0}
 				m.alerts = append(m.alerts, a)
 				i++
 			}
@@ -244,8 +250,12 @@ func (m *world) now() time.Time {
 }
 
 func (m *world) wireAlert(a *mAlert, status string, startsAt, endsAt time.Time) template.Alert {
-	return template.Alert{Status: status, Fingerprint: a.fp, StartsAt: startsAt, EndsAt: endsAt,
+	w := template.Alert{Status: status, Fingerprint: a.fp, StartsAt: startsAt, EndsAt: endsAt,
 		Labels: template.KV{"alertname": "Model", LabelAction: a.action, LabelBackend: a.backend, LabelServer: a.server}}
+	if a.errors {
+		w.Labels["cause"] = "errors"
+	}
+	return w
 }
 
 // current renders an alert's present state, as Alertmanager re-sends it in group snapshots.
@@ -605,8 +615,8 @@ func (m *world) tick() {
 			if ms.wSetter == "rebalancer" && ms.rbWeight && len(m.inForce(b, s, false)) == 0 {
 				m.fail("%s has lbpilot's weight %d but no alert asks for it any more", k, after.weight[k])
 			}
-			if srv, _ := m.hs.h.Server(b, s); srv.MaxConn > 0 && !m.adminAlertIn(b) {
-				m.fail("%s is capped at %d sessions but no alert asks for a drain in %s any more", k, srv.MaxConn, b)
+			if srv, _ := m.hs.h.Server(b, s); srv.MaxConn > 0 && !m.capAlertIn(b) {
+				m.fail("%s is capped at %d sessions but no alert whose rule allows a cap asks for a drain in %s any more", k, srv.MaxConn, b)
 			}
 		}
 	} else if !m.down {
@@ -640,17 +650,16 @@ func (m *world) checkCap(c string) {
 	if p != nil {
 		m.fail("sent %q while %s is paused", c, b)
 	}
-	if !m.adminAlertIn(b) {
-		m.fail("sent %q with no drain or maint alert in force in %s", c, b)
+	if !m.capAlertIn(b) {
+		m.fail("sent %q with no drain or maint alert in force in %s whose rule allows a cap", c, b)
 	}
 }
 
-// adminAlertIn reports a drain or maint alert in force for a server of
-// backend b.
-func (m *world) adminAlertIn(b string) bool {
-	for k := range m.servers {
-		kb, ks, _ := strings.Cut(k, "/")
-		if kb == b && len(m.inForce(kb, ks, true)) > 0 {
+// capAlertIn reports a drain or maint alert in force for a server of
+// backend b whose rule allows a cap (not the errors rule's).
+func (m *world) capAlertIn(b string) bool {
+	for _, a := range m.alerts {
+		if a.status == StatusFiring && a.backend == b && a.admin() && !a.errors {
 			return true
 		}
 	}

@@ -19,6 +19,9 @@ type Want struct {
 	// grace. It keeps what the rebalancer already did for it (the restore
 	// waits) and never starts anything new.
 	Held bool
+	// SessionCap is the rule's session_cap (nil: unset, the backend's
+	// guard setting decides).
+	SessionCap *CapSwitch
 }
 
 // Desire collects every wish for one server of one socket.
@@ -115,7 +118,7 @@ func Plan(rules []*Rule, alerts []*AlertRecord, ix *serverIndex) (map[haproxyapi
 				continue
 			}
 		}
-		w := Want{Incarnation: inc, Fingerprint: a.Fingerprint, Rule: rule.Name, Action: act, StartsAt: a.StartsAt, Held: a.Status == StatusResolved}
+		w := Want{Incarnation: inc, Fingerprint: a.Fingerprint, Rule: rule.Name, Action: act, StartsAt: a.StartsAt, Held: a.Status == StatusResolved, SessionCap: rule.sessionCap}
 		for _, s := range targets {
 			d := desires[s.Ref()]
 			if d == nil {

@@ -93,6 +93,20 @@ func TestRebalancerConfigCheck(t *testing.T) {
 	}
 }
 
+// The shipped rebalancer configurations pass --config.check with the
+// flags their unit and compose service give them.
+func TestRebalancerShippedConfigsCheck(t *testing.T) {
+	for _, f := range []string{"../../examples/rebalancer.yml", "../../deploy/compose/rebalancer.yml"} {
+		var out, errb bytes.Buffer
+		if code := run([]string{"rebalancer", "--config.check", "--config.file=" + f, "--haproxy.socket=unix:/run/haproxy/admin.sock"}, &out, &errb); code != 0 {
+			t.Fatalf("%s: code %d: %s", f, code, errb.String())
+		}
+		if !strings.Contains(out.String(), "configuration OK: 1 socket(s), 2 rule(s)") {
+			t.Errorf("%s: output %q", f, out.String())
+		}
+	}
+}
+
 // TestRebalancerDeprecatedMatchKeys: a rule written with match / match_re
 // loads, and the load logs exactly one warning for it (although the
 // configuration is completed twice: file, then flags) naming the rule and

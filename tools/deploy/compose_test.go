@@ -571,6 +571,9 @@ func TestComposeCrossReferences(t *testing.T) {
 	if !containsArg(reb.Command, "--web.config.file=/etc/lbpilot/web.yml") {
 		t.Errorf("rebalancer command %q does not use its web config", reb.Command)
 	}
+	if !containsArg(reb.Command, "--config.file=/etc/lbpilot/rebalancer.yml") || mountSource(reb, "/etc/lbpilot/rebalancer.yml") == "" {
+		t.Errorf("rebalancer command %q does not use its mounted rules (/etc/lbpilot/rebalancer.yml)", reb.Command)
+	}
 
 	// HAProxy: every server is a service; the runtime socket sits in the
 	// volume shared with the exporter and the rebalancer, whose group may
@@ -778,6 +781,7 @@ func TestComposeConfigsLoad(t *testing.T) {
 		return string(out)
 	}
 	run(bins.lbpilot, "exporter", "--config.check", "--config.file="+filepath.Join(dir, "lbpilot.yml"))
+	run(bins.lbpilot, "rebalancer", "--config.check", "--config.file="+filepath.Join(dir, "rebalancer.yml"), "--haproxy.socket=unix:/var/lib/haproxy/admin.sock")
 	run(testenv.Binary(t, "promtool"), "check", "config", filepath.Join(dir, "prometheus.yml"))
 	run(testenv.Binary(t, "amtool"), "check-config", filepath.Join(dir, "alertmanager.yml"))
 	// Outside the compose network the servers' names do not resolve;

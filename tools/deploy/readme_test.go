@@ -91,7 +91,7 @@ func TestReadmeDeployingFiles(t *testing.T) {
 	s := readmeSection(t, "Deploying")
 	for _, f := range []string{
 		"examples/systemd/lbpilot-exporter.service", "examples/systemd/lbpilot-agent.service",
-		"examples/agent.yml", "deploy/compose/alertmanager.yml", "deploy/compose/rebalancer-web.yml",
+		"examples/agent.yml", "examples/rebalancer.yml", "deploy/compose/alertmanager.yml", "deploy/compose/rebalancer-web.yml",
 		"deploy/compose/secrets/grafana-admin.password",
 	} {
 		if !strings.Contains(s, f) {

@@ -100,7 +100,7 @@ func checkUnit(role string, u unit) []string {
 	case "rebalancer":
 		want("Service", "StateDirectory", "lbpilot")
 		want("Service", "SupplementaryGroups", "haproxy")
-		for _, flag := range []string{"--rebalancer.state-file=/var/lib/lbpilot/", "--haproxy.socket=unix:/run/haproxy/admin.sock", "--web.config.file="} {
+		for _, flag := range []string{"--rebalancer.state-file=/var/lib/lbpilot/", "--haproxy.socket=unix:/run/haproxy/admin.sock", "--web.config.file=", "--config.file=/etc/lbpilot/rebalancer.yml"} {
 			if !strings.Contains(exec, flag) {
 				probs = append(probs, "ExecStart lacks "+flag)
 			}
