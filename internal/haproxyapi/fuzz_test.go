@@ -25,12 +25,12 @@ func FuzzParseStat(f *testing.F) {
 		if lines := bytes.Count(data, []byte{'\n'}) + 1; s.Rows() > lines {
 			t.Fatalf("%d rows from %d lines", s.Rows(), lines)
 		}
-		offs := 0
-		for _, c := range s.cols {
-			offs += len(c)
+		offs := 4 * len(s.rowAt)
+		for k, c := range s.cols {
+			offs += 2*len(c) + 12*len(s.odd[k])
 		}
-		if offs > 8*(len(data)+len(s.header)+1) {
-			t.Fatalf("%d offsets for %d bytes", offs, len(data))
+		if offs > 16*(len(data)+len(s.header)+1) {
+			t.Fatalf("%d bytes of offsets for %d bytes", offs, len(data))
 		}
 		for r := 0; r < s.Rows(); r++ {
 			for c := range s.Columns() {
