@@ -266,16 +266,17 @@ func (s *Stat) parseRow(data []byte, start, end int) error {
 	n := 0
 	p := start
 	for n < width {
-		var a, b uint32
-		near := false
+		k := s.slot[n]
 		if p < end && data[p] == '"' {
 			fs, fe, next, escaped := scanQuoted(data, p, end)
-			if escaped {
-				from := len(s.extra)
-				s.extra = appendUnquoted(s.extra, data[fs:fe])
-				a, b = uint32(from)|inExtra, uint32(len(s.extra))|inExtra
-			} else {
-				a, b = uint32(fs), uint32(fe)
+			if k >= 0 {
+				a, b := uint32(fs), uint32(fe)
+				if escaped {
+					from := len(s.extra)
+					s.extra = appendUnquoted(s.extra, data[fs:fe])
+					a, b = uint32(from)|inExtra, uint32(len(s.extra))|inExtra
+				}
+				s.addOdd(k, row, a, b)
 			}
 			p = next
 		} else {
@@ -285,18 +286,15 @@ func (s *Stat) parseRow(data []byte, start, end int) error {
 			for i < end && data[i] != ',' {
 				i++
 			}
-			a, b = uint32(p), uint32(i)
-			// Ended by a comma: the reader finds the end again.
-			near = i < end && p-start <= maxNear
-			p = i
-		}
-		if k := s.slot[n]; k >= 0 {
-			if near {
-				s.cols[k] = append(s.cols[k], uint16(int(a)-start))
-			} else {
-				s.cols[k] = append(s.cols[k], oddField)
-				s.odd[k] = append(s.odd[k], oddSpan{row: row, a: a, b: b})
+			if k >= 0 {
+				if i < end && p-start <= maxNear {
+					// Ended by a comma: the reader finds the end again.
+					s.cols[k] = append(s.cols[k], uint16(p-start))
+				} else {
+					s.addOdd(k, row, uint32(p), uint32(i))
+				}
 			}
+			p = i
 		}
 		n++
 		// p is at ',' or end
@@ -318,6 +316,12 @@ func (s *Stat) parseRow(data []byte, start, end int) error {
 		return fmt.Errorf("show stat: malformed output, rows are much shorter than the %d-column header", width)
 	}
 	return nil
+}
+
+// addOdd records a field of column k the two-byte form cannot hold.
+func (s *Stat) addOdd(k int, row, a, b uint32) {
+	s.cols[k] = append(s.cols[k], oddField)
+	s.odd[k] = append(s.odd[k], oddSpan{row: row, a: a, b: b})
 }
 
 // scanQuoted scans a field starting with '"' at p. It returns the content
