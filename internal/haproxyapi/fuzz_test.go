@@ -15,8 +15,8 @@ func FuzzParseStat(f *testing.F) {
 	// of empty or unknown type, two proxies of one name.
 	f.Add([]byte("\r\n\n# pxname,svname,iid,type,\nbk,BACKEND,3,1,\nbk,BACKEND,4,1,\nbk,s1,3,,\nbk,s2,3,7,\n\n"))
 	f.Add([]byte("\n\n\n"))
-	// Fields the two-byte form cannot hold, several per column.
-	f.Add([]byte("# pxname,svname,desc,scur,\nbk,s1,a,9\nbk,s2,b,8,\nbk,s3,c,7\r\nbk,\"s,4\",\"d\"\"e\",6,\nbk,s6\nbk,s7,,,\n\n"))
+	// Fields the three-byte form cannot hold (quoted), several per column.
+	f.Add([]byte("# pxname,svname,desc,scur,\nbk,\"s1\",a,9\nbk,s2,b,8,\nbk,\"s3\",c,7\r\nbk,\"s,4\",\"d\"\"e\",6,\nbk,s6\nbk,s7,,,\n\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s, err := ParseStat(data)
 		if err != nil {
@@ -28,8 +28,8 @@ func FuzzParseStat(f *testing.F) {
 			t.Fatalf("%d rows from %d lines", s.Rows(), lines)
 		}
 		offs := 4 * len(s.rowAt)
-		for k, c := range s.cols {
-			offs += 2*len(c) + 12*len(s.odd[k])
+		for k := range s.cols {
+			offs += 3*s.Rows() + 12*len(s.odd[k])
 		}
 		if offs > 16*(len(data)+len(s.header)+1) {
 			t.Fatalf("%d bytes of offsets for %d bytes", offs, len(data))

@@ -462,8 +462,8 @@ func TestServerStateFailing(t *testing.T) {
 	}
 }
 
-// TestParseStatOddFields covers the fields the two-byte form cannot
-// hold (quoted, ending their line, starting past 64 KiB into a long
+// TestParseStatOddFields covers the fields the three-byte form cannot
+// hold (quoted, longer than 255 bytes, starting past 64 KiB into a long
 // line) next to ordinary ones, parsed whole and in small steps.
 func TestParseStatOddFields(t *testing.T) {
 	long := strings.Repeat("x", 70000)
@@ -502,7 +502,7 @@ func TestParseStatOddFields(t *testing.T) {
 	for _, o := range whole.odd {
 		odd += len(o)
 	}
-	if odd != 6 { // s1's, s3's and s5's scur, s6's svname, "s,4", "d""e"
-		t.Errorf("%d odd fields, want 6", odd)
+	if odd != 4 { // s5's desc (long) and scur (past 64 KiB), "s,4", "d""e"
+		t.Errorf("%d odd fields, want 4", odd)
 	}
 }
