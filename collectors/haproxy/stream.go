@@ -135,6 +135,12 @@ func (ss *serverStream) render(s *snapshot, from, to int, pick func(*compiled) b
 			which = append(which, i)
 		}
 	}
+	if len(which) == 0 {
+		// Nothing left for after the dump (no show servers state
+		// family): building every row's labels again would only fill
+		// the heap at its fullest moment.
+		return
+	}
 	// Rows first (their labels rendered once), then family by family:
 	// the table is stored column by column, so each family reads one
 	// column in order and appends to one buffer.

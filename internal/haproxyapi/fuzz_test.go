@@ -15,6 +15,8 @@ func FuzzParseStat(f *testing.F) {
 	// of empty or unknown type, two proxies of one name.
 	f.Add([]byte("\r\n\n# pxname,svname,iid,type,\nbk,BACKEND,3,1,\nbk,BACKEND,4,1,\nbk,s1,3,,\nbk,s2,3,7,\n\n"))
 	f.Add([]byte("\n\n\n"))
+	// Fields the three-byte form cannot hold (quoted), several per column.
+	f.Add([]byte("# pxname,svname,desc,scur,\nbk,\"s1\",a,9\nbk,s2,b,8,\nbk,\"s3\",c,7\r\nbk,\"s,4\",\"d\"\"e\",6,\nbk,s6\nbk,s7,,,\n\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s, err := ParseStat(data)
 		if err != nil {
@@ -25,12 +27,12 @@ func FuzzParseStat(f *testing.F) {
 		if lines := bytes.Count(data, []byte{'\n'}) + 1; s.Rows() > lines {
 			t.Fatalf("%d rows from %d lines", s.Rows(), lines)
 		}
-		offs := 0
-		for _, c := range s.cols {
-			offs += len(c)
+		offs := 4 * len(s.rowAt)
+		for k := range s.cols {
+			offs += 3*s.Rows() + 12*len(s.odd[k])
 		}
-		if offs > 8*(len(data)+len(s.header)+1) {
-			t.Fatalf("%d offsets for %d bytes", offs, len(data))
+		if offs > 16*(len(data)+len(s.header)+1) {
+			t.Fatalf("%d bytes of offsets for %d bytes", offs, len(data))
 		}
 		for r := 0; r < s.Rows(); r++ {
 			for c := range s.Columns() {
@@ -41,7 +43,88 @@ func FuzzParseStat(f *testing.F) {
 		}
 		// Parsing as the bytes trickle in gives the same table.
 		compareStats(t, "fuzz", s, parseInSteps(t, data, 1+len(data)%13))
+		// Every field reads as a plain split of its line says, whatever
+		// form the table stores it in.
+		rows := refRows(data, len(s.Columns()))
+		if len(rows) != s.Rows() {
+			t.Fatalf("%d rows, the reference split has %d", s.Rows(), len(rows))
+		}
+		for r, fields := range rows {
+			for c, want := range fields {
+				if got := s.Bytes(r, c); !bytes.Equal(got, want) {
+					t.Fatalf("row %d col %d: %q, the reference split says %q", r, c, got, want)
+				}
+			}
+		}
 	})
+}
+
+// refRows splits a show stat answer the slow, obvious way: lines (one
+// "\r" before the line end dropped), the header after any empty lines,
+// rows up to the first empty line, fields split at commas outside quotes,
+// "" unescaped, a quoted field ending at its closing quote, a trailing
+// comma ending the row, missing fields empty, extra ones dropped.
+func refRows(data []byte, width int) [][][]byte {
+	lines := bytes.Split(data, []byte("\n"))
+	if len(lines) > 0 && len(lines[len(lines)-1]) == 0 {
+		lines = lines[:len(lines)-1]
+	}
+	for i := range lines {
+		lines[i] = bytes.TrimSuffix(lines[i], []byte("\r"))
+	}
+	i := 0
+	for i < len(lines) && len(lines[i]) == 0 {
+		i++
+	}
+	var rows [][][]byte
+	for _, line := range lines[i+1:] {
+		if len(line) == 0 {
+			break
+		}
+		var out [][]byte
+		p := 0
+		for len(out) < width {
+			if p < len(line) && line[p] == '"' {
+				var v []byte
+				q := p + 1
+				for ; q < len(line); q++ {
+					if line[q] == '"' {
+						if q+1 < len(line) && line[q+1] == '"' {
+							v = append(v, '"')
+							q++
+							continue
+						}
+						break
+					}
+					v = append(v, line[q])
+				}
+				out = append(out, v)
+				p = len(line)
+				if j := bytes.IndexByte(line[min(q, len(line)):], ','); j >= 0 {
+					p = q + j
+				}
+			} else {
+				j := bytes.IndexByte(line[p:], ',')
+				if j < 0 {
+					j = len(line) - p
+				}
+				out = append(out, line[p:p+j])
+				p += j
+			}
+			if p >= len(line) {
+				break
+			}
+			p++
+			if p == len(line) {
+				break
+			}
+		}
+		for len(out) < width {
+			out = append(out, nil)
+		}
+		rows = append(rows, out)
+	}
+	return rows
 }
 
 func FuzzParseServersState(f *testing.F) {

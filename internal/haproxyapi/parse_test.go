@@ -461,3 +461,48 @@ func TestServerStateFailing(t *testing.T) {
 		}
 	}
 }
+
+// TestParseStatOddFields covers the fields the three-byte form cannot
+// hold (quoted, longer than 255 bytes, starting past 64 KiB into a long
+// line) next to ordinary ones, parsed whole and in small steps.
+func TestParseStatOddFields(t *testing.T) {
+	long := strings.Repeat("x", 70000)
+	data := "# pxname,svname,desc,scur,\n" +
+		"bk,s1,a,9\n" + // last field ends the line
+		"bk,s2,b,8,\n" + // ordinary
+		"bk,s3,c,7\r\n" + // CRLF
+		"bk,\"s,4\",\"d\"\"e\",6,\n" + // quoted, escaped
+		"bk,s5," + long + ",5,\n" + // scur starts past 64 KiB
+		"bk,s6\n" + // short row
+		"bk,s7,,,\n" + // empty fields
+		"bk,s8,f,4,5,6,\n" + // longer than the header
+		"\n"
+	want := [][4]string{
+		{"bk", "s1", "a", "9"}, {"bk", "s2", "b", "8"}, {"bk", "s3", "c", "7"}, {"bk", "s,4", "d\"e", "6"},
+		{"bk", "s5", long, "5"}, {"bk", "s6", "", ""}, {"bk", "s7", "", ""}, {"bk", "s8", "f", "4"},
+	}
+	whole, err := ParseStat([]byte(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, st := range map[string]*Stat{"whole": whole, "steps": parseInSteps(t, []byte(data), 7)} {
+		if st.Rows() != len(want) {
+			t.Fatalf("%s: %d rows, want %d", name, st.Rows(), len(want))
+		}
+		for r, w := range want {
+			for c, v := range w {
+				if got := st.String(r, c); got != v {
+					t.Errorf("%s row %d col %d: %.20q, want %.20q", name, r, c, got, v)
+				}
+			}
+		}
+	}
+	// Only the fields that need it use the odd lists.
+	odd := 0
+	for _, o := range whole.odd {
+		odd += len(o)
+	}
+	if odd != 4 { // s5's desc (long) and scur (past 64 KiB), "s,4", "d""e"
+		t.Errorf("%d odd fields, want 4", odd)
+	}
+}

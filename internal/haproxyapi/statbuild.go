@@ -7,7 +7,8 @@ import (
 
 // StatBuilder assembles a Stat column by column, without a CSV text: the
 // HAProxy collector builds the merged view of several processes with it.
-// Values are stored as given (no quoting), so any bytes are kept exactly.
+// Values are stored as given (no quoting), so any bytes are kept exactly,
+// with both offsets of every value (the wide form: a value may hold commas).
 type StatBuilder struct {
 	s Stat
 }
@@ -20,7 +21,7 @@ func NewStatBuilder(columns []string, rows, sizeHint int) *StatBuilder {
 		header: columns,
 		index:  make(map[string]int, len(columns)),
 		slot:   make([]int, len(columns)),
-		cols:   make([][]uint32, len(columns)),
+		wide:   make([][]uint32, len(columns)),
 		rows:   rows,
 		data:   make([]byte, 0, max(sizeHint, 0)),
 	}
@@ -29,7 +30,7 @@ func NewStatBuilder(columns []string, rows, sizeHint int) *StatBuilder {
 			s.index[h] = i
 		}
 		s.slot[i] = i
-		s.cols[i] = make([]uint32, 0, 2*rows)
+		s.wide[i] = make([]uint32, 0, 2*rows)
 	}
 	s.typeCol = s.Col("type")
 	return &StatBuilder{s: s}
@@ -39,7 +40,7 @@ func NewStatBuilder(columns []string, rows, sizeHint int) *StatBuilder {
 func (b *StatBuilder) Append(col int, v []byte) {
 	start := len(b.s.data)
 	b.s.data = append(b.s.data, v...)
-	b.s.cols[col] = append(b.s.cols[col], uint32(start), uint32(len(b.s.data)))
+	b.s.wide[col] = append(b.s.wide[col], uint32(start), uint32(len(b.s.data)))
 }
 
 // Stat returns the table. It fails when a column did not receive one
@@ -48,7 +49,7 @@ func (b *StatBuilder) Stat() (*Stat, error) {
 	if len(b.s.data) >= math.MaxInt32 {
 		return nil, fmt.Errorf("show stat: %d bytes is too large", len(b.s.data))
 	}
-	for i, c := range b.s.cols {
+	for i, c := range b.s.wide {
 		if len(c) != 2*b.s.rows {
 			return nil, fmt.Errorf("show stat: column %q has %d values for %d rows", b.s.header[i], len(c)/2, b.s.rows)
 		}
