@@ -126,14 +126,7 @@ func TestTrafficAlertsDrainTheirServer(t *testing.T) {
 			if err != nil {
 				t.Fatalf("README rebalancer rules: %v", err)
 			}
-			r, err := rebalancer.New(rebalancer.Options{Config: cfg, DisableExporterMetrics: true})
-			if err != nil {
-				t.Fatal(err)
-			}
-			postAlert(t, r, ea.labels)
-			if err := r.Reconcile(context.Background(), false); err != nil {
-				t.Fatalf("reconcile: %v", err)
-			}
+			alertAndReconcile(t, cfg, ea.labels)
 			srv, ok := h.Server(backend, target.Name)
 			if !ok || haproxyapi.AdminFlags(srv.Admin)&haproxyapi.AdminForcedDrain == 0 {
 				t.Errorf("%s (%s) with %v: %s/%s not drained (admin %#x)", ea.name, ea.file, ea.labels, backend, target.Name, srv.Admin)
@@ -150,6 +143,20 @@ func TestTrafficAlertsDrainTheirServer(t *testing.T) {
 		if !covered[name] {
 			t.Errorf("%s: no expected alert of its unit tests drained a server", name)
 		}
+	}
+}
+
+// alertAndReconcile starts a rebalancer on cfg, posts one firing alert
+// with labels and runs one reconcile.
+func alertAndReconcile(t *testing.T, cfg *rebalancer.Config, labels map[string]string) {
+	t.Helper()
+	r, err := rebalancer.New(rebalancer.Options{Config: cfg, DisableExporterMetrics: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	postAlert(t, r, labels)
+	if err := r.Reconcile(context.Background(), false); err != nil {
+		t.Fatalf("reconcile: %v", err)
 	}
 }
 
@@ -248,14 +255,7 @@ func TestShippedRebalancerConfigsCapForLoadOnly(t *testing.T) {
 				if err := cfg.Complete(); err != nil {
 					t.Fatal(err)
 				}
-				r, err := rebalancer.New(rebalancer.Options{Config: cfg, DisableExporterMetrics: true})
-				if err != nil {
-					t.Fatal(err)
-				}
-				postAlert(t, r, ea.labels)
-				if err := r.Reconcile(context.Background(), false); err != nil {
-					t.Fatalf("reconcile: %v", err)
-				}
+				alertAndReconcile(t, cfg, ea.labels)
 				srv, _ := h.Server(backend, server)
 				if srv.Admin != 0 {
 					t.Fatalf("%s drained the only server of %s (admin %#x)", ea.name, backend, srv.Admin)
