@@ -29,6 +29,7 @@ func TestHugeAndNegativeNumbers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	negative0 := c.anomalies.Count(collectors.ReasonCounterNegative) // counts outlive a -count run
 	ch := make(chan prometheus.Metric, 100)
 	c.send(&srsapi.Stats{Vhosts: v}, ch)
 	close(ch)
@@ -37,7 +38,7 @@ func TestHugeAndNegativeNumbers(t *testing.T) {
 			t.Error("negative receive bytes were exported")
 		}
 	}
-	if n := c.anomalies.Count(collectors.ReasonCounterNegative); n != 1 {
+	if n := c.anomalies.Count(collectors.ReasonCounterNegative) - negative0; n != 1 {
 		t.Errorf("counter_negative = %v, want the dropped value counted", n)
 	}
 }
