@@ -10,6 +10,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os/exec"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -172,5 +173,45 @@ func TestParallelGzipConcurrentResponses(t *testing.T) {
 		if err := <-errs; err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestParallelGzipReusesChunks: once the free lists are warm, a response
+// of many chunks, written in the 32 KiB pieces an http.ResponseWriter's
+// bufio hands on, allocates a small fraction of its size. Chunks grown by
+// append fell out of the free lists' size classes and were allocated anew
+// for every response: about twice the body in garbage.
+func TestParallelGzipReusesChunks(t *testing.T) {
+	const chunk = 512 << 10
+	body := bytes.Repeat([]byte("haproxy_server_current_sessions{proxy=\"be\",server=\"s1\"} 12\n"), 8*chunk/60)
+	respond := func() {
+		z, err := NewParallelGzip(io.Discard, 1, 2, chunk)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for p := body; len(p) > 0; {
+			k := min(len(p), 32<<10)
+			if _, err := z.Write(p[:k]); err != nil {
+				t.Fatal(err)
+			}
+			p = p[k:]
+		}
+		if err := z.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 3 {
+		respond() // fill the free lists
+	}
+	const runs = 5
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range runs {
+		respond()
+	}
+	runtime.ReadMemStats(&after)
+	perResponse := (after.TotalAlloc - before.TotalAlloc) / runs
+	if perResponse > uint64(len(body))/8 {
+		t.Errorf("a %d-byte response allocated %d bytes; chunks should come from the free lists", len(body), perResponse)
 	}
 }
