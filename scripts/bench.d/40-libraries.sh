@@ -105,10 +105,10 @@ time and CPU are level within the noise, and the output is the same size
 (pgzip's 16 KiB carried-over dictionary saves 0.4%). It is far leaner: a
 new pgzip writer per response allocates about 13 MB (its block buffers),
 about 1,100× ours; even with writers kept and `Reset`, pgzip allocates
-several times the bytes and 3.7× the allocations, because its buffer pools
+about twice the bytes and 3.6× the allocations, because its buffer pools
 are `sync.Pool`s that every GC empties, while ours are free lists that
 outlive collections. For scale, the whole gzipped `/probe` of 10,000
-servers allocates about 27 MB (`BenchmarkProbe10kServers/gzip`). On small
+servers allocates about 13 MB (`BenchmarkProbe10kServers/gzip`). On small
 bodies ours needs no goroutine and no block buffer and uses less CPU than
 either pgzip set-up. Single-goroutine klauspost/compress gzip costs the
 least CPU of all: parallel compression pays in wall time only when cores
