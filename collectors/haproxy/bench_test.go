@@ -80,30 +80,7 @@ func BenchmarkExposition10kServers(b *testing.B) {
 	})
 	b.Run("stream", func(b *testing.B) {
 		for b.Loop() {
-			ch := make(chan prometheus.Metric, 4096)
-			done := make(chan struct{})
-			var ms []prometheus.Metric
-			go func() {
-				for m := range ch {
-					ms = append(ms, m)
-				}
-				close(done)
-			}()
-			s, err := c.UpdateStream(context.Background(), ch)
-			close(ch)
-			<-done
-			if err != nil {
-				b.Fatal(err)
-			}
-			z, _ := expo.NewParallelGzip(io.Discard, 1, runtime.GOMAXPROCS(0), 512<<10)
-			w := bufio.NewWriterSize(z, 32<<10)
-			if err := expo.WriteStreamsGzip(w, z, []expo.Stream{s}, nil); err != nil {
-				b.Fatal(err)
-			}
-			w.Flush()
-			if err := z.Close(); err != nil {
-				b.Fatal(err)
-			}
+			streamOnce(b, c)
 		}
 	})
 }
