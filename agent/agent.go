@@ -169,12 +169,11 @@ func (a *Agent) newLive(o Options) *live {
 // read the new source.
 func (a *Agent) Reload(load func() (Options, error)) error {
 	if err := a.reload(load); err != nil {
-		a.m.reloadOK.Set(0)
+		a.m.reload.Record(err)
 		level.Error(a.logger).Log("msg", "Configuration reload refused; the running configuration stays", "err", err)
 		return err
 	}
-	a.m.reloadOK.Set(1)
-	a.m.reloadTime.SetToCurrentTime()
+	a.m.reload.Record(nil)
 	o := a.cur().opts
 	level.Info(a.logger).Log("msg", "Configuration reloaded", "target", o.Target, "thresholds", o.Policy.Thresholds, "allow", o.Allow)
 	return nil

@@ -5,6 +5,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+
+	"github.com/lbpilot/lbpilot/internal/reloadstatus"
 )
 
 // metrics are the agent's own decisions and traffic, on /metrics.
@@ -20,8 +22,7 @@ type metrics struct {
 	upErrors    prometheus.Counter
 	checkTime   prometheus.Histogram
 	info        *prometheus.GaugeVec
-	reloadOK    prometheus.Gauge
-	reloadTime  prometheus.Gauge
+	reload      *reloadstatus.Gauges
 }
 
 // Reasons a connection is closed without a reply.
@@ -78,19 +79,10 @@ func newMetrics(reg prometheus.Registerer, kind Kind, mode Mode) *metrics {
 			Name: "lbpilot_agent_info",
 			Help: "The agent's source and reply mode; always 1.",
 		}, []string{"source", "mode"}),
-		reloadOK: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "lbpilot_config_last_reload_successful",
-			Help: "Whether the last configuration reload attempt was successful.",
-		}),
-		reloadTime: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "lbpilot_config_last_reload_success_timestamp_seconds",
-			Help: "Timestamp of the last successful configuration reload.",
-		}),
+		reload: reloadstatus.New(),
 	}
-	m.reloadOK.Set(1)
-	m.reloadTime.SetToCurrentTime()
 	reg.MustRegister(m.weight, m.healthy, m.utilization, m.replies, m.health, m.rejected,
-		m.writeErrors, m.upRequests, m.upErrors, m.checkTime, m.info, m.reloadOK, m.reloadTime, versioncollector.NewCollector("lbpilot"))
+		m.writeErrors, m.upRequests, m.upErrors, m.checkTime, m.info, m.reload, versioncollector.NewCollector("lbpilot"))
 	for _, k := range ReplyKinds {
 		m.replies.WithLabelValues(string(k))
 	}

@@ -4,8 +4,6 @@ import (
 	"errors"
 	"strings"
 	"testing"
-
-	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 func TestReloadSwapsPolicyAndRefusesBadOptions(t *testing.T) {
@@ -24,7 +22,7 @@ func TestReloadSwapsPolicyAndRefusesBadOptions(t *testing.T) {
 	if got := check(t, ta.addr, ""); got != "up 100%\n" {
 		t.Fatalf("after raising the threshold: %q", got)
 	}
-	if v := testutil.ToFloat64(ta.m.reloadOK); v != 1 {
+	if v := ta.m.reload.Successful(); v != 1 {
 		t.Fatalf("reload_successful %v", v)
 	}
 	for _, c := range []struct {
@@ -43,7 +41,7 @@ func TestReloadSwapsPolicyAndRefusesBadOptions(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("err %v, want one naming %q", err, c.want)
 			}
-			if v := testutil.ToFloat64(ta.m.reloadOK); v != 0 {
+			if v := ta.m.reload.Successful(); v != 0 {
 				t.Fatalf("reload_successful %v after a refused reload", v)
 			}
 			if got := check(t, ta.addr, ""); got != "up 100%\n" {

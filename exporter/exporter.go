@@ -18,6 +18,7 @@ import (
 	"github.com/lbpilot/lbpilot/collectors"
 	"github.com/lbpilot/lbpilot/internal/lograte"
 	"github.com/lbpilot/lbpilot/internal/redact"
+	"github.com/lbpilot/lbpilot/internal/reloadstatus"
 )
 
 // Options configure an Exporter.
@@ -58,8 +59,7 @@ type Exporter struct {
 	reloadMu sync.Mutex
 
 	self           *prometheus.Registry
-	reloadOK       prometheus.Gauge
-	reloadTime     prometheus.Gauge
+	reload         *reloadstatus.Gauges
 	probeInvalid   *prometheus.CounterVec
 	probeThrottled prometheus.Counter
 	targetsConfig  prometheus.Gauge
@@ -113,14 +113,7 @@ func New(opts Options) (*Exporter, error) {
 	}
 	e := &Exporter{opts: opts, logger: opts.Logger, kinds: opts.Kinds, probeSlots: make(chan struct{}, opts.MaxProbes), protoSlots: make(chan struct{}, opts.MaxProtocolProbes), flights: map[string]*flight{}, mem: newMemReturner(), probeFailLog: lograte.New(lograte.DefaultPeriod)}
 	e.self = prometheus.NewRegistry()
-	e.reloadOK = prometheus.NewGauge(prometheus.GaugeOpts{
-		Name: "lbpilot_config_last_reload_successful",
-		Help: "Whether the last configuration reload attempt was successful.",
-	})
-	e.reloadTime = prometheus.NewGauge(prometheus.GaugeOpts{
-		Name: "lbpilot_config_last_reload_success_timestamp_seconds",
-		Help: "Timestamp of the last successful configuration reload.",
-	})
+	e.reload = reloadstatus.New()
 	e.probeInvalid = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "lbpilot_probe_invalid_requests_total",
 		Help: "Requests to /probe answered 400, by reason (missing_module, unknown_module, missing_target, bad_target, bad_param, target_not_allowed).",
@@ -136,7 +129,7 @@ func New(opts Options) (*Exporter, error) {
 	for _, r := range []string{"missing_module", "unknown_module", "missing_target", "bad_target", "bad_param", "target_not_allowed"} {
 		e.probeInvalid.WithLabelValues(r)
 	}
-	e.self.MustRegister(e.reloadOK, e.reloadTime, e.probeInvalid, e.probeThrottled, e.targetsConfig, versioncollector.NewCollector("lbpilot"))
+	e.self.MustRegister(e.reload, e.probeInvalid, e.probeThrottled, e.targetsConfig, versioncollector.NewCollector("lbpilot"))
 	if !opts.DisableExporterMetrics {
 		e.self.MustRegister(runtimeCollectors()...)
 	}
@@ -159,7 +152,7 @@ func (e *Exporter) Reload() error {
 	st, err := e.load()
 	err = redact.Error(err) // the log line, POST /-/reload's answer
 	if err != nil {
-		e.reloadOK.Set(0)
+		e.reload.Record(err)
 		level.Error(e.logger).Log("msg", "Error loading config", "file", e.opts.ConfigFile, "err", err)
 		return err
 	}
@@ -167,8 +160,7 @@ func (e *Exporter) Reload() error {
 		level.Warn(e.logger).Log("msg", "The reloaded configuration has no static targets; every target /metrics scraped is gone", "file", e.opts.ConfigFile, "targets_before", len(old.targets))
 	}
 	st.cfg.LogDeprecations(e.logger)
-	e.reloadOK.Set(1)
-	e.reloadTime.SetToCurrentTime()
+	e.reload.Record(nil)
 	e.targetsConfig.Set(float64(len(st.targets)))
 	level.Info(e.logger).Log("msg", "Loaded config", "file", e.opts.ConfigFile, "modules", len(st.cfg.Modules), "targets", len(st.targets))
 	return nil

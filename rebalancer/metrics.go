@@ -2,6 +2,8 @@ package rebalancer
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/lbpilot/lbpilot/internal/reloadstatus"
 )
 
 // Results of an action (label of lbpilot_rebalancer_actions_total).
@@ -34,8 +36,7 @@ type metrics struct {
 	historyWriteFails prometheus.Counter
 	forced            *prometheus.CounterVec
 	manual            *prometheus.CounterVec
-	reloadOK          prometheus.Gauge
-	reloadTime        prometheus.Gauge
+	reload            *reloadstatus.Gauges
 }
 
 func newMetrics(reg prometheus.Registerer, r *Rebalancer) *metrics {
@@ -122,17 +123,8 @@ func newMetrics(reg prometheus.Registerer, r *Rebalancer) *metrics {
 			Name: "lbpilot_rebalancer_manual_actions_total",
 			Help: "Manual actions requested through the API, by action (drain, maint, ready, weight, release) and result (applied, unchanged, refused, error).",
 		}, []string{"action", "result"}),
-		reloadOK: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "lbpilot_config_last_reload_successful",
-			Help: "Whether the last configuration reload attempt was successful.",
-		}),
-		reloadTime: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "lbpilot_config_last_reload_success_timestamp_seconds",
-			Help: "Timestamp of the last successful configuration reload.",
-		}),
+		reload: reloadstatus.New(),
 	}
-	m.reloadOK.Set(1)
-	m.reloadTime.SetToCurrentTime()
 	for _, a := range []string{HoldDrain, HoldMaint, HoldReady, HoldWeight, "release"} {
 		for _, res := range []string{ManualApplied, ManualUnchanged, ManualRefused, ManualError} {
 			m.manual.WithLabelValues(a, res)
@@ -155,7 +147,7 @@ func newMetrics(reg prometheus.Registerer, r *Rebalancer) *metrics {
 	}
 	reg.MustRegister(m.actions, m.deferred, m.webhookRequests, m.webhookDuration, m.alertsReceived, m.alertsIgnored,
 		m.truncated, m.reconcileTime, m.reconcileOK, m.reconcileDur, m.socketUp, m.reloads, m.overrides,
-		m.stateWriteFails, m.massResolves, m.historyWriteFails, m.forced, m.manual, m.reloadOK, m.reloadTime, stateCollector{r})
+		m.stateWriteFails, m.massResolves, m.historyWriteFails, m.forced, m.manual, m.reload, stateCollector{r})
 	if r.am != nil {
 		reg.MustRegister(m.amRefreshOK, m.amRefreshTime)
 	}

@@ -28,13 +28,12 @@ func (r *Rebalancer) Reload() error {
 	start := time.Now()
 	err := r.reload()
 	if err != nil {
-		r.m.reloadOK.Set(0)
+		r.m.reload.Record(err)
 		level.Error(r.logger).Log("msg", "Configuration reload refused; the running configuration stays", "err", err)
 		r.history(HistoryEntry{Kind: HistReload, Actor: Actor{Type: ActorSystem}, Result: ResultError, Detail: err.Error()})
 		return err
 	}
-	r.m.reloadOK.Set(1)
-	r.m.reloadTime.SetToCurrentTime()
+	r.m.reload.Record(nil)
 	level.Info(r.logger).Log("msg", "Configuration reloaded", "duration_seconds", time.Since(start).Seconds())
 	r.history(HistoryEntry{Kind: HistReload, Actor: Actor{Type: ActorSystem}, Result: ResultSuccess, Detail: "configuration reloaded"})
 	r.Kick()

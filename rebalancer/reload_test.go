@@ -5,8 +5,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/prometheus/client_golang/prometheus/testutil"
-
 	"github.com/lbpilot/lbpilot/internal/haproxyapi"
 )
 
@@ -55,7 +53,7 @@ func TestReloadSwapsRulesAndRefusesUnsafeChanges(t *testing.T) {
 			if code != http.StatusInternalServerError || !strings.Contains(out["error"].(string), c.want) {
 				t.Fatalf("%d %v, want 500 naming %q", code, out, c.want)
 			}
-			if got := testutil.ToFloat64(hs.r.m.reloadOK); got != 0 {
+			if got := hs.r.m.reload.Successful(); got != 0 {
 				t.Fatalf("reload_successful %v", got)
 			}
 			if cfg, _ := hs.r.currentConfig(); *cfg.Guard.MinReady != 3 {
@@ -66,7 +64,7 @@ func TestReloadSwapsRulesAndRefusesUnsafeChanges(t *testing.T) {
 	// The socket list while servers are owned: refused with the reason.
 	yml = "guard: {min_ready: 1}"
 	hs.mustOp(http.MethodPost, "/-/reload", nil)
-	if got := testutil.ToFloat64(hs.r.m.reloadOK); got != 1 {
+	if got := hs.r.m.reload.Successful(); got != 1 {
 		t.Fatalf("reload_successful %v after a good reload", got)
 	}
 	hs.mustReconcile()
