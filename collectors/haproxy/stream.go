@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"sync"
 
-	"github.com/klauspost/compress/flate"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
@@ -90,7 +89,7 @@ func deferred(f *compiled) bool {
 
 func newServerStream(c *Collector, process bool) *serverStream {
 	ss := &serverStream{
-		c: c, d: expo.NewDeflater(flate.BestSpeed, min(runtime.GOMAXPROCS(0), maxCompressors)),
+		c: c, d: expo.NewLineDeflater(min(runtime.GOMAXPROCS(0), maxCompressors)),
 		fams: c.server, byName: map[string]int{},
 		bufs: make([][]byte, len(c.server)), segs: make([][]*expo.Pending, len(c.server)),
 	}

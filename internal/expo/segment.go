@@ -41,7 +41,8 @@ func (p *Pending) Wait() Segment {
 // not wait for compression. Compression state (~400 KB per worker) comes
 // from and goes back to a free list.
 type Deflater struct {
-	level int
+	level int // a flate level, or lineLevel
+
 	queue chan *Pending
 	wg    sync.WaitGroup
 	once  sync.Once
@@ -57,6 +58,17 @@ func NewDeflater(level, workers int) *Deflater {
 		go d.work()
 	}
 	return d
+}
+
+// lineLevel marks a Deflater whose workers use a LineEncoder.
+const lineLevel = -100
+
+// NewLineDeflater is NewDeflater with the workers compressing by
+// LineEncoder: for exposition text only (lines that repeat the line
+// before them but for a few bytes), which it compresses faster and
+// smaller than flate.BestSpeed; other text it compresses slowly.
+func NewLineDeflater(workers int) *Deflater {
+	return NewDeflater(lineLevel, workers)
 }
 
 // Deflate queues text for compression and takes ownership of it (the
@@ -115,6 +127,7 @@ func (d *Deflater) Close() {
 func (d *Deflater) work() {
 	defer d.wg.Done()
 	var fw *flate.Writer
+	var le *LineEncoder
 	var scratch bytes.Buffer // output of the segments copied out
 	for p := range d.queue {
 		out := &p.out
@@ -122,13 +135,21 @@ func (d *Deflater) work() {
 			scratch.Reset()
 			out = &scratch
 		}
-		if fw == nil {
-			fw = getFlate(out, d.level)
+		if d.level == lineLevel {
+			if le == nil {
+				le = lineEncoders.Get().(*LineEncoder)
+			}
+			le.buf = le.Encode(le.buf[:0], p.text)
+			out.Write(le.buf)
 		} else {
-			fw.Reset(out)
+			if fw == nil {
+				fw = getFlate(out, d.level)
+			} else {
+				fw.Reset(out)
+			}
+			_, _ = fw.Write(p.text) // bytes.Buffer never fails
+			_ = fw.Flush()          // sync flush: byte-aligned, not final
 		}
-		_, _ = fw.Write(p.text) // bytes.Buffer never fails
-		_ = fw.Flush()          // sync flush: byte-aligned, not final
 		p.seg = Segment{Deflated: out.Bytes(), CRC: crc32.ChecksumIEEE(p.text), Size: len(p.text)}
 		if !p.ours {
 			p.seg.Deflated = bytes.Clone(out.Bytes())
@@ -140,7 +161,14 @@ func (d *Deflater) work() {
 	if fw != nil {
 		putFlate(fw, d.level)
 	}
+	if le != nil {
+		lineEncoders.Put(le)
+	}
 }
+
+// lineEncoders keeps LineEncoders (~20 KB of tables each, and their
+// token buffers) between scrapes.
+var lineEncoders = sync.Pool{New: func() any { return new(LineEncoder) }}
 
 // textFree keeps text buffers between responses, by capacity (a channel
 // per size, for the reason given at flateFree).

@@ -41,9 +41,17 @@ func TestSegmentsIntoOneGzipMember(t *testing.T) {
 		}
 		pieces = append(pieces, b.Bytes())
 	}
-	for _, workers := range []int{1, 3} {
-		t.Run(fmt.Sprint(workers, " workers"), func(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		workers int
+		lines   bool
+	}{{"flate, 1 worker", 1, false}, {"flate, 3 workers", 3, false}, {"line encoder, 1 worker", 1, true}, {"line encoder, 3 workers", 3, true}} {
+		workers := c.workers
+		t.Run(c.name, func(t *testing.T) {
 			d := NewDeflater(1, workers)
+			if c.lines {
+				d = NewLineDeflater(workers)
+			}
 			var pend []*Pending
 			for i := len(pieces) - 1; i >= 0; i-- { // compressed last first
 				text := d.Buffer(len(pieces[i]))
