@@ -31,12 +31,12 @@ type LineEncoder struct {
 	// (a line's tail and the next line's head are one reference when the
 	// lines are as long as each other).
 	pdist, plen, pend int
-	table [1 << hashBits]int32 // position+1 of the last literal run start with these 4 bytes
-	out   []byte
-	acc   uint64
-	nacc  uint
-	hs    huffScratch
-	buf   []byte // a Deflater worker's output, reused
+	table             [1 << hashBits]int32 // position+1 of the last literal run start with these 4 bytes
+	out               []byte
+	acc               uint64
+	nacc              uint
+	hs                huffScratch
+	buf               []byte // a Deflater worker's output, reused
 }
 
 const (
