@@ -494,7 +494,7 @@ func (c *Collector) UpdateStream(ctx context.Context, ch chan<- prometheus.Metri
 		ss, pick = newServerStream(c, s.procCol >= 0), func(*compiled) bool { return true }
 	}
 	ss.render(s, 0, s.stat.Rows(), pick)
-	ss.finish()
+	ss.finish(s)
 	return ss, err
 }
 
@@ -593,7 +593,7 @@ type columns struct {
 func resolveColumns(st *haproxyapi.Stat, fams []*compiled) []columns {
 	out := make([]columns, len(fams))
 	for i, f := range fams {
-		out[i].main, out[i].mode = -1, -1
+		out[i].main, out[i].mode, out[i].http = -1, -1, [6]int{-1, -1, -1, -1, -1, -1}
 		if strings.HasPrefix(f.name, "http_") {
 			out[i].mode = st.Col("mode")
 		}

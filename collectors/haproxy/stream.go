@@ -2,6 +2,9 @@ package haproxy
 
 import (
 	"bufio"
+	"encoding/binary"
+	"fmt"
+	"hash/maphash"
 	"runtime"
 	"sort"
 	"strconv"
@@ -32,6 +35,54 @@ var slotNames = [numSlots]string{"", "state", "code", "mod"}
 // the deflate dictionary per segment costs little ratio.
 const segText = 64 << 10
 
+// segRowText is the text a segment's rows are sized for: three quarters of
+// segText, leaving room for rows that grow.
+const segRowText = segText * 3 / 4
+
+// segCaches keeps the compressed server families of the targets scraped
+// last, by target URL, across collectors: /probe builds a collector per
+// request.
+var segCaches = &segCacheList{m: map[string]*segCacheEntry{}}
+
+// maxSegCaches bounds segCaches; /probe targets come from requests. Each
+// holds about one scrape's compressed server families.
+const maxSegCaches = 64
+
+type segCacheList struct {
+	mu   sync.Mutex
+	m    map[string]*segCacheEntry
+	tick uint64
+}
+
+type segCacheEntry struct {
+	c    *expo.SegmentCache
+	used uint64
+}
+
+// get returns url's cache, making it (and dropping the least recently
+// used one when full) if there is none.
+func (l *segCacheList) get(url string) *expo.SegmentCache {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.tick++
+	if e, ok := l.m[url]; ok {
+		e.used = l.tick
+		return e.c
+	}
+	if len(l.m) >= maxSegCaches {
+		oldest := ""
+		for k, e := range l.m {
+			if oldest == "" || e.used < l.m[oldest].used {
+				oldest = k
+			}
+		}
+		delete(l.m, oldest)
+	}
+	e := &segCacheEntry{c: expo.NewSegmentCache(), used: l.tick}
+	l.m[url] = e
+	return e.c
+}
+
 // maxCompressors bounds the goroutines compressing one scrape: eight
 // cores compress a 10,000-server answer faster than HAProxy dumps it, and
 // each holds its own deflate state and queued text.
@@ -53,15 +104,28 @@ type serverStream struct {
 	d      *expo.Deflater
 	fams   []*compiled
 	byName map[string]int
-	bufs   [][]byte          // per family: text not yet compressed
 	segs   [][]*expo.Pending // per family, in order
-	cols   []columns         // resolved from the header, on the first rows
+	// The target's segments of its last scrapes (see closeSegment), and
+	// per family: the rows a segment holds (from the cache), the rows of
+	// all folded in so far, where the open segment starts, and the input
+	// of the open segment (the fields its rows are rendered from).
+	cache    *expo.SegmentCache
+	rowsPer  []int
+	cur      []int
+	segStart []int
+	inputs   [][][]byte // per family and column (0: the label sums)
+	rowIdx   []int      // all's rows of the Stat
+	sums     []uint64   // all's label sums
+	cfgSum   uint64     // the families and the label layout
+	all      []batchRow // the rows kept so far, their labels in ss.labels
+	added    int        // rows of the Stat looked at so far
+	cols     []columns  // resolved from the header, on the first rows
+	inCols   [][]int    // per family: the columns its lines are made from
 	// The label layout: sources in sorted order, and for each extra
 	// label slot the index in order before which it sorts in.
 	order    []labelSource
 	insertAt [numSlots]int
-	labels   []byte     // label pairs of the rows being rendered (scratch)
-	batch    []batchRow // the rows being rendered (scratch)
+	labels   []byte // label pairs of the rows in all
 	// haproxy_server_info: its label names in sorted order, and with the
 	// process label the servers already written (rows repeat per process).
 	infoNames []string
@@ -91,7 +155,10 @@ func newServerStream(c *Collector, process bool) *serverStream {
 	ss := &serverStream{
 		c: c, d: expo.NewLineDeflater(min(runtime.GOMAXPROCS(0), maxCompressors)),
 		fams: c.server, byName: map[string]int{},
-		bufs: make([][]byte, len(c.server)), segs: make([][]*expo.Pending, len(c.server)),
+		segs:    make([][]*expo.Pending, len(c.server)),
+		cache:   segCaches.get(c.target.URL),
+		rowsPer: make([]int, len(c.server)), cur: make([]int, len(c.server)),
+		segStart: make([]int, len(c.server)), inputs: make([][][]byte, len(c.server)),
 	}
 	for i, f := range c.server {
 		ss.byName[f.fqName] = i
@@ -117,8 +184,33 @@ func newServerStream(c *Collector, process bool) *serverStream {
 		ss.infoOrder[i] = i
 	}
 	sort.Slice(ss.infoOrder, func(a, b int) bool { return ss.infoNames[ss.infoOrder[a]] < ss.infoNames[ss.infoOrder[b]] })
+	ss.cfgSum = streamConfigSum(ss)
+	// Sized from the last dump, so the scrape does not grow them.
+	if n := int(c.lastRows.Load()); n > 0 {
+		ss.all, ss.rowIdx, ss.sums = make([]batchRow, 0, n), make([]int, 0, n), make([]uint64, 0, n)
+		ss.labels = make([]byte, 0, n*40)
+	}
 	return ss
 }
+
+// streamConfigSum sums up what a family's lines are made of besides its
+// rows: the families and the label layout. Collectors of one target with
+// other options (a /probe with other parameters) share its cache; their
+// segments never pass for each other's.
+func streamConfigSum(ss *serverStream) uint64 {
+	var h maphash.Hash
+	h.SetSeed(inputSeed)
+	for _, f := range ss.fams {
+		fmt.Fprintf(&h, "%s\x00%d\x00%v\x00%s\x00%d\x00%q\x01", f.fqName, f.kind, f.scale, f.col, f.typ, f.states)
+	}
+	for _, l := range ss.order {
+		fmt.Fprintf(&h, "%s\x00%s\x00%d\x01", l.name, l.value, l.kind)
+	}
+	fmt.Fprintf(&h, "%v\x01%v", ss.insertAt, ss.infoOrder)
+	return h.Sum64()
+}
+
+var inputSeed = maphash.MakeSeed()
 
 // render renders rows [from, to) of s.stat for the families that pick
 // selects, leaving out the rows the snapshot or the exclusion options
@@ -127,6 +219,10 @@ func (ss *serverStream) render(s *snapshot, from, to int, pick func(*compiled) b
 	st := s.stat
 	if ss.cols == nil {
 		ss.cols = resolveColumns(st, ss.fams)
+		ss.inCols = make([][]int, len(ss.cols))
+		for i, c := range ss.cols {
+			ss.inCols[i] = inputColumns(c)
+		}
 	}
 	which := make([]int, 0, len(ss.fams))
 	for i, f := range ss.fams {
@@ -140,14 +236,12 @@ func (ss *serverStream) render(s *snapshot, from, to int, pick func(*compiled) b
 		// the heap at its fullest moment.
 		return
 	}
-	// Rows first (their labels rendered once), then family by family:
-	// the table is stored column by column, so each family reads one
-	// column in order and appends to one buffer.
+	// Rows first (their labels rendered once, kept for the scrape), then
+	// family by family: the table is stored column by column, so each
+	// family reads one column in order.
 	px, sv := st.Col("pxname"), st.Col("svname")
 	skip := ss.c.serverFilter(st)
-	rows := ss.batch[:0]
-	ss.labels = ss.labels[:0]
-	for r := from; r < to; r++ {
+	for r := max(from, ss.added); r < to; r++ {
 		if st.Type(r) != haproxyapi.TypeServer || !s.keep(r) || skip(r) {
 			continue
 		}
@@ -157,30 +251,125 @@ func (ss *serverStream) render(s *snapshot, from, to int, pick func(*compiled) b
 		}
 		row.at = ss.appendLabels(row.vars)
 		row.end = len(ss.labels)
-		rows = append(rows, row)
+		ss.all = append(ss.all, row)
+		ss.rowIdx = append(ss.rowIdx, r)
+		ss.sums = append(ss.sums, maphash.Bytes(inputSeed, ss.labels[row.start:row.end]))
 	}
-	ss.batch = rows
+	ss.added = max(ss.added, to)
 	for _, i := range which {
-		for k := range rows {
-			if ss.bufs[i] == nil {
-				ss.bufs[i] = ss.d.Buffer(segText)
-			}
-			if ss.fams[i].kind == serverInfo {
-				ss.bufs[i] = ss.appendServerInfo(ss.bufs[i], s, rows[k].vars)
-			} else {
-				ss.bufs[i] = ss.appendRow(ss.bufs[i], s, i, &rows[k])
-			}
-			if len(ss.bufs[i]) >= segText-4096 {
-				ss.flush(i)
-			}
+		ss.advance(s, i)
+	}
+}
+
+// advance folds family i's new rows into its open segment, closing each
+// segment once it holds its rows. Segments hold a fixed number of rows,
+// set from the size of the family's first row (so that a row a few bytes
+// longer changes one segment, not where every later one starts).
+func (ss *serverStream) advance(s *snapshot, i int) {
+	f := ss.fams[i]
+	if ss.rowsPer[i] == 0 && ss.cur[i] < len(ss.all) {
+		ss.rowsPer[i] = ss.cache.Rows(f.fqName, func() int {
+			return segRowText / max(64, len(ss.appendLine(nil, s, i, &ss.all[ss.cur[i]])))
+		})
+	}
+	keyed := !deferred(f)
+	for ss.cur[i] < len(ss.all) {
+		end := min(len(ss.all), ss.segStart[i]+ss.rowsPer[i])
+		if keyed {
+			ss.appendInputs(s.stat, i, ss.cur[i], end)
 		}
-		if b := ss.bufs[i]; b != nil && len(b) == 0 {
-			// A family these servers have nothing for (no checks, no
-			// agent) holds no buffer between batches.
-			ss.d.Recycle(b)
-			ss.bufs[i] = nil
+		ss.cur[i] = end
+		if end-ss.segStart[i] >= ss.rowsPer[i] {
+			ss.closeSegment(s, i, end)
 		}
 	}
+}
+
+// appendInputs adds rows [from, to) of all to family i's open segment's
+// input: what its lines are rendered from, the rows' labels (their sums)
+// and every field the family reads, each with its length, one part per
+// column (so the input does not depend on how the rows came in batches).
+// TestSegmentInputCoversEveryField checks that no other field changes
+// the lines.
+func (ss *serverStream) appendInputs(st *haproxyapi.Stat, i, from, to int) {
+	in := ss.inputs[i]
+	if len(in) == 0 {
+		in = make([][]byte, 1+len(ss.inCols[i]))
+		in[0] = make([]byte, 0, 8*ss.rowsPer[i])
+		for k := 1; k < len(in); k++ {
+			in[k] = make([]byte, 0, 8*ss.rowsPer[i])
+		}
+	}
+	for _, sum := range ss.sums[from:to] {
+		in[0] = binary.LittleEndian.AppendUint64(in[0], sum)
+	}
+	for k, c := range ss.inCols[i] {
+		in[1+k] = st.AppendFields(in[1+k], c, ss.rowIdx[from:to])
+	}
+	ss.inputs[i] = in
+}
+
+// inputColumns lists the columns of a family's fields.
+func inputColumns(c columns) []int {
+	var out []int
+	for _, k := range [...]int{c.main, c.mode, c.http[0], c.http[1], c.http[2], c.http[3], c.http[4], c.http[5]} {
+		if k >= 0 {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// closeSegment ends family i's open segment at row end of all. A family
+// whose lines need only their row (not a deferred one) is keyed by its
+// input: when the cache's segment at this position was made from the same
+// input, it is used as it is, and the rows are not even rendered (on a
+// large HAProxy most families do not change between scrapes). Otherwise
+// the rows are rendered and compressed; the compressors still reuse the
+// cached segment when the text comes out the same.
+func (ss *serverStream) closeSegment(s *snapshot, i, end int) {
+	f := ss.fams[i]
+	from := ss.segStart[i]
+	ss.segStart[i] = end
+	slot := ss.cache.Slot(f.fqName, len(ss.segs[i]))
+	var key uint64
+	if !deferred(f) {
+		var h maphash.Hash
+		h.SetSeed(inputSeed)
+		var n [binary.MaxVarintLen64]byte
+		h.Write(n[:binary.PutUvarint(n[:], ss.cfgSum)])
+		for k, part := range ss.inputs[i] {
+			if k > 0 {
+				h.Write(n[:binary.PutVarint(n[:], int64(ss.inCols[i][k-1]))])
+			}
+			h.Write(n[:binary.PutUvarint(n[:], uint64(len(part)))])
+			h.Write(part)
+			ss.inputs[i][k] = part[:0]
+		}
+		key = h.Sum64() | 1 // 0 is "no key"
+		if p, ok := ss.d.Cached(slot, key); ok {
+			ss.segs[i] = append(ss.segs[i], p)
+			return
+		}
+	}
+	b := ss.d.Buffer(segText)
+	for k := from; k < end; k++ {
+		b = ss.appendLine(b, s, i, &ss.all[k])
+	}
+	if len(b) == 0 {
+		// A family these servers have nothing for (no checks, no agent).
+		ss.d.Recycle(b)
+		return
+	}
+	ss.segs[i] = append(ss.segs[i], ss.d.DeflateCached(b, slot, key))
+}
+
+// appendLine appends family i's lines for a row.
+func (ss *serverStream) appendLine(b []byte, s *snapshot, i int, row *batchRow) []byte {
+	if ss.fams[i].kind == serverInfo {
+		return ss.appendServerInfo(b, s, row.vars)
+	}
+	return ss.appendRow(b, s, i, row)
 }
 
 // batchRow is a server row being rendered, with its label pairs at
@@ -323,22 +512,16 @@ func (ss *serverStream) appendServerInfo(b []byte, s *snapshot, vars []string) [
 	return append(b, "} 1\n"...)
 }
 
-// flush hands family i's text to the compressors.
-func (ss *serverStream) flush(i int) {
-	if len(ss.bufs[i]) == 0 {
-		return
-	}
-	ss.segs[i] = append(ss.segs[i], ss.d.Deflate(ss.bufs[i]))
-	ss.bufs[i] = nil
-}
-
-// finish compresses what is left and waits for every segment.
-func (ss *serverStream) finish() {
-	for i := range ss.bufs {
-		ss.flush(i)
+// finish closes every family's last segment and waits for every segment.
+func (ss *serverStream) finish(s *snapshot) {
+	for i := range ss.fams {
+		if ss.segStart[i] < ss.cur[i] {
+			ss.closeSegment(s, i, ss.cur[i])
+		}
 	}
 	ss.d.Close()
-	ss.labels, ss.batch = nil, nil // scratch; the stream lives until its answer is written
+	// The stream lives until its answer is written; its scratch need not.
+	ss.labels, ss.all, ss.inputs, ss.rowIdx, ss.sums = nil, nil, nil, nil, nil
 }
 
 // discard drops a stream that will not be written (its scrape failed, or

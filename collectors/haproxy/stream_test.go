@@ -54,10 +54,7 @@ func TestStreamFailsMidDump(t *testing.T) {
 			defer cancel()
 			live := newServerStream(c, false)
 			_, err := c.fetchLive(ctx, live)
-			rendered := 0
-			for i := range live.bufs {
-				rendered += len(live.bufs[i]) + len(live.segs[i])
-			}
+			rendered := len(live.all) // rows taken as they came
 			live.discard()
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err = %v, want %q", err, tc.want)
@@ -133,8 +130,9 @@ func TestLiveStreamMatchesWholeDump(t *testing.T) {
 				t.Fatal(err)
 			}
 			whole := newServerStream(c, false)
+			whole.cache = expo.NewSegmentCache() // not the live scrape's segments
 			whole.render(s, 0, s.stat.Rows(), func(*compiled) bool { return true })
-			whole.finish()
+			whole.finish(s)
 			lines := 0
 			for _, f := range stream.Families() {
 				var got, want bytes.Buffer

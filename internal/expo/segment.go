@@ -27,6 +27,12 @@ type Pending struct {
 	seg   Segment
 	ready chan struct{}
 	ours  bool // ParallelGzip's own chunk, released once written
+	slot  *SegmentSlot
+	sum   uint64 // of the text (cached segments)
+	key   uint64 // of the input the text was made from (cached segments)
+	// Reused reports that the segment came from a SegmentCache (valid
+	// after Wait).
+	Reused bool
 }
 
 // Wait blocks until the text is compressed and returns the segment. The
@@ -81,6 +87,13 @@ func (d *Deflater) Deflate(text []byte) *Pending { return d.deflate(text, false)
 // written at once and released) keeps its output buffer, any other gets
 // its segment copied out at its exact size, as the caller may hold many.
 func (d *Deflater) deflate(text []byte, ours bool) *Pending {
+	p := d.take(text, ours)
+	d.queue <- p
+	return p
+}
+
+// take returns a Pending for text, recycled when possible.
+func (d *Deflater) take(text []byte, ours bool) *Pending {
 	var p *Pending
 	select {
 	case p = <-pendingFree:
@@ -89,7 +102,6 @@ func (d *Deflater) deflate(text []byte, ours bool) *Pending {
 		p = &Pending{}
 	}
 	p.text, p.ours, p.ready = text, ours, make(chan struct{})
-	d.queue <- p
 	return p
 }
 
@@ -99,7 +111,7 @@ func Release(p *Pending) {
 	if p.out.Cap() > 1<<20 {
 		return // keep the free list's memory bounded
 	}
-	p.seg, p.ours = Segment{}, false
+	p.seg, p.ours, p.slot, p.key, p.Reused = Segment{}, false, nil, 0, false
 	select {
 	case pendingFree <- p:
 	default:
@@ -130,6 +142,12 @@ func (d *Deflater) work() {
 	var le *LineEncoder
 	var scratch bytes.Buffer // output of the segments copied out
 	for p := range d.queue {
+		if p.slot != nil && p.reuse() {
+			putText(p.text)
+			p.text = nil
+			close(p.ready)
+			continue
+		}
 		out := &p.out
 		if !p.ours {
 			scratch.Reset()
@@ -153,6 +171,9 @@ func (d *Deflater) work() {
 		p.seg = Segment{Deflated: out.Bytes(), CRC: crc32.ChecksumIEEE(p.text), Size: len(p.text)}
 		if !p.ours {
 			p.seg.Deflated = bytes.Clone(out.Bytes())
+		}
+		if p.slot != nil {
+			p.store()
 		}
 		putText(p.text)
 		p.text = nil

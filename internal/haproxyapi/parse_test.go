@@ -3,6 +3,7 @@ package haproxyapi
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"encoding/csv"
 	"os"
 	"path/filepath"
@@ -504,5 +505,47 @@ func TestParseStatOddFields(t *testing.T) {
 	}
 	if odd != 4 { // s5's desc (long) and scur (past 64 KiB), "s,4", "d""e"
 		t.Errorf("%d odd fields, want 4", odd)
+	}
+}
+
+// AppendFields is Bytes for many rows at once: the same bytes, each
+// field with its length, for every kind of field the table stores (near,
+// quoted, far past 64 KiB, empty, missing from a short row), for a column
+// not kept, and for rows out of range.
+func TestAppendFieldsMatchesBytes(t *testing.T) {
+	long := strings.Repeat("x", 70000)
+	data := "# pxname,svname,desc,scur,\n" +
+		"bk,s1,a,9\n" + "bk,\"s,4\",\"d\"\"e\",6,\n" + "bk,s5," + long + ",5,\n" + "bk,s6\n" + "bk,s7,,,\n" + "\n"
+	whole, err := ParseStat([]byte(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept, err := ParseStatColumns([]byte(data), []string{"pxname", "svname", "scur"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := NewStatBuilder([]string{"pxname", "svname", "desc", "scur"}, 5, 0)
+	for c := range 4 {
+		for r := range 5 {
+			b.Append(c, whole.Bytes(r, c))
+		}
+	}
+	built, err := b.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := []int{4, 0, 2, 1, 3, -1, 99, 2}
+	for name, st := range map[string]*Stat{"whole": whole, "steps": parseInSteps(t, []byte(data), 7), "desc not kept": kept, "built": built} {
+		for col := -1; col <= 5; col++ {
+			var want []byte
+			for _, r := range rows {
+				f := st.Bytes(r, col)
+				want = binary.AppendUvarint(want, uint64(len(f)))
+				want = append(want, f...)
+			}
+			if got := st.AppendFields([]byte("prefix"), col, rows); !bytes.Equal(got, append([]byte("prefix"), want...)) {
+				t.Errorf("%s, column %d: %.60q, want %.60q", name, col, got, want)
+			}
+		}
 	}
 }

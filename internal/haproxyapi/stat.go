@@ -2,6 +2,7 @@ package haproxyapi
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"math"
 	"sort"
@@ -421,6 +422,45 @@ func (s *Stat) Bytes(row, col int) []byte {
 		a := int(s.rowAt[row]) + int(v)
 		return s.data[a : a+int(s.lens[k][row])]
 	}
+}
+
+// AppendFields appends column col's field of each of rows, each as its
+// length (uvarint) and bytes: what a caller that only needs to know
+// whether fields changed (a cache key) reads, without a call per field.
+func (s *Stat) AppendFields(dst []byte, col int, rows []int) []byte {
+	k := -1
+	if col >= 0 && col < len(s.slot) {
+		k = s.slot[col]
+	}
+	if k < 0 || s.wide != nil {
+		for _, r := range rows {
+			f := s.Bytes(r, col)
+			dst = binary.AppendUvarint(dst, uint64(len(f)))
+			dst = append(dst, f...)
+		}
+		return dst
+	}
+	offs, lens := s.cols[k], s.lens[k]
+	for _, r := range rows {
+		if r < 0 || r >= s.rows {
+			dst = append(dst, 0)
+			continue
+		}
+		switch v := offs[r]; v {
+		case emptyField:
+			dst = append(dst, 0)
+		case oddField:
+			f := s.Bytes(r, col)
+			dst = binary.AppendUvarint(dst, uint64(len(f)))
+			dst = append(dst, f...)
+		default:
+			a := int(s.rowAt[r]) + int(v)
+			n := int(lens[r])
+			dst = binary.AppendUvarint(dst, uint64(n))
+			dst = append(dst, s.data[a:a+n]...)
+		}
+	}
+	return dst
 }
 
 // span returns the bytes of a wide or odd field.
