@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -83,6 +85,57 @@ func BenchmarkExposition10kServers(b *testing.B) {
 			streamOnce(b, c)
 		}
 	})
+	// Every counter and gauge of every server changes from one scrape to
+	// the next (two dumps in turn): no segment can come from the cache of
+	// the last scrape, the cost on a fleet where everything moves.
+	b.Run("stream_all_changed", func(b *testing.B) {
+		c := changingCollector(b, 10000, true)
+		for b.Loop() {
+			streamOnce(b, c)
+		}
+	})
+	// The same without the cache (reuse_unchanged: false): what keying
+	// the parts costs when nothing can be reused.
+	b.Run("stream_all_changed_reuse_off", func(b *testing.B) {
+		c := changingCollector(b, 10000, false)
+		for b.Loop() {
+			streamOnce(b, c)
+		}
+	})
+}
+
+// changingCollector is benchCollector whose socket answers two dumps in
+// turn that differ in every numeric field of every server row.
+func changingCollector(b *testing.B, n int, reuse bool) *Collector {
+	statA, state := bigStat(b, n)
+	var rowsB []string
+	for _, l := range strings.Split(string(statA), "\n") {
+		f := strings.Split(l, ",")
+		if len(f) > 2 && f[0] == "bk" {
+			for i := 2; i < len(f); i++ {
+				if v, err := strconv.Atoi(f[i]); err == nil {
+					f[i] = strconv.Itoa(v + 1)
+				}
+			}
+		}
+		rowsB = append(rowsB, strings.Join(f, ","))
+	}
+	stats := [2][]byte{statA, []byte(strings.Join(rowsB, "\n"))}
+	var turn atomic.Int64
+	others := haproxytest.ByLine(map[string][]byte{"show servers state": state, "show info": fixture(b, "show_info.txt")})
+	addr := haproxytest.NewSocket(b, func(line string) haproxytest.Reply {
+		if line == "show stat" {
+			return haproxytest.Reply{Data: stats[turn.Add(1)%2]}
+		}
+		return others(line)
+	}).Addr
+	o := DefaultOptions()
+	o.ReuseUnchanged = &reuse
+	c, err := New(*o, collectors.Target{URL: addr}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return c
 }
 
 // streamOnce is one scrape through the streaming path, gzipped to nowhere.

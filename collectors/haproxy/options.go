@@ -52,6 +52,11 @@ type Options struct {
 	// (haproxy_server_admin_state, so only with extra_server_families).
 	// Socket targets only. Default true; false leaves that family out.
 	ServersState *bool `yaml:"servers_state"`
+	// ReuseUnchanged keeps each target's compressed server families
+	// between scrapes and reuses, unrendered, every part whose fields did
+	// not change (see collectors/haproxy/stream.go, closeSegment). Default
+	// true; false renders and compresses everything on every scrape.
+	ReuseUnchanged *bool `yaml:"reuse_unchanged"`
 	// ProcessLabel keeps the processes of a several-socket or master CLI
 	// target apart: every series gets a process label ("1", "2", … in
 	// target order) instead of the merged view. Socket targets only.
@@ -130,6 +135,10 @@ func (o *Options) Validate() error {
 	if o.ServersState == nil {
 		t := true
 		o.ServersState = &t
+	}
+	if o.ReuseUnchanged == nil {
+		t := true
+		o.ReuseUnchanged = &t
 	}
 	if o.MaxResponseBytes == 0 {
 		o.MaxResponseBytes = DefaultMaxResponseBytes

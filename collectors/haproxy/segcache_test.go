@@ -314,3 +314,36 @@ func TestSegCacheListDropsTheLeastRecentlyUsed(t *testing.T) {
 		t.Fatal("a recently used cache was dropped")
 	}
 }
+
+// reuse_unchanged: false renders and compresses everything every time.
+func TestReuseUnchangedOff(t *testing.T) {
+	addr := haproxytest.NewSocket(t, haproxytest.ByLine(map[string][]byte{
+		"show stat": []byte(csvJoin(bigZoo(t, 256<<10))), "show info": fixture(t, "show_info.txt"),
+	})).Addr
+	off := false
+	o := &Options{ReuseUnchanged: &off}
+	if err := o.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	c := newCollector(t, o, addr, nil)
+	for round := range 2 {
+		ch := make(chan prometheus.Metric, 1<<20)
+		st, err := c.UpdateStream(context.Background(), ch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if reused, all := reusedSegments(t, st); reused != 0 || all == 0 {
+			t.Fatalf("round %d: %d of %d segments reused", round, reused, all)
+		}
+		s, err := c.fetch(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, want := streamText(t, st), renderUncached(t, c, s)
+		for fam, w := range want {
+			if got[fam] != w {
+				t.Fatalf("round %d: %s differs from its render without a cache", round, fam)
+			}
+		}
+	}
+}

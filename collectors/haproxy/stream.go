@@ -110,6 +110,7 @@ type serverStream struct {
 	// all folded in so far, where the open segment starts, and the input
 	// of the open segment (the fields its rows are rendered from).
 	cache    *expo.SegmentCache
+	reuse    bool // the cache is the target's; else one of the stream's own, keying nothing
 	rowsPer  []int
 	cur      []int
 	segStart []int
@@ -156,7 +157,7 @@ func newServerStream(c *Collector, process bool) *serverStream {
 		c: c, d: expo.NewLineDeflater(min(runtime.GOMAXPROCS(0), maxCompressors)),
 		fams: c.server, byName: map[string]int{},
 		segs:    make([][]*expo.Pending, len(c.server)),
-		cache:   segCaches.get(c.target.URL),
+		reuse:   *c.opts.ReuseUnchanged,
 		rowsPer: make([]int, len(c.server)), cur: make([]int, len(c.server)),
 		segStart: make([]int, len(c.server)), inputs: make([][][]byte, len(c.server)),
 	}
@@ -184,6 +185,11 @@ func newServerStream(c *Collector, process bool) *serverStream {
 		ss.infoOrder[i] = i
 	}
 	sort.Slice(ss.infoOrder, func(a, b int) bool { return ss.infoNames[ss.infoOrder[a]] < ss.infoNames[ss.infoOrder[b]] })
+	if ss.reuse {
+		ss.cache = segCaches.get(c.target.URL)
+	} else {
+		ss.cache = expo.NewSegmentCache() // the rows per segment only
+	}
 	ss.cfgSum = streamConfigSum(ss)
 	// Sized from the last dump, so the scrape does not grow them.
 	if n := int(c.lastRows.Load()); n > 0 {
@@ -272,7 +278,7 @@ func (ss *serverStream) advance(s *snapshot, i int) {
 			return segRowText / max(64, len(ss.appendLine(nil, s, i, &ss.all[ss.cur[i]])))
 		})
 	}
-	keyed := !deferred(f)
+	keyed := ss.reuse && !deferred(f)
 	for ss.cur[i] < len(ss.all) {
 		end := min(len(ss.all), ss.segStart[i]+ss.rowsPer[i])
 		if keyed {
@@ -331,6 +337,12 @@ func (ss *serverStream) closeSegment(s *snapshot, i, end int) {
 	f := ss.fams[i]
 	from := ss.segStart[i]
 	ss.segStart[i] = end
+	if !ss.reuse {
+		if b := ss.renderRows(s, i, from, end); len(b) > 0 {
+			ss.segs[i] = append(ss.segs[i], ss.d.Deflate(b))
+		}
+		return
+	}
 	slot := ss.cache.Slot(f.fqName, len(ss.segs[i]))
 	var key uint64
 	if !deferred(f) {
@@ -352,16 +364,24 @@ func (ss *serverStream) closeSegment(s *snapshot, i, end int) {
 			return
 		}
 	}
+	if b := ss.renderRows(s, i, from, end); len(b) > 0 {
+		ss.segs[i] = append(ss.segs[i], ss.d.DeflateCached(b, slot, key))
+	}
+}
+
+// renderRows renders family i's lines for rows [from, end) of all into
+// a text buffer for the compressors; nil when there are none (a family
+// these servers have nothing for: no checks, no agent).
+func (ss *serverStream) renderRows(s *snapshot, i, from, end int) []byte {
 	b := ss.d.Buffer(segText)
 	for k := from; k < end; k++ {
 		b = ss.appendLine(b, s, i, &ss.all[k])
 	}
 	if len(b) == 0 {
-		// A family these servers have nothing for (no checks, no agent).
 		ss.d.Recycle(b)
-		return
+		return nil
 	}
-	ss.segs[i] = append(ss.segs[i], ss.d.DeflateCached(b, slot, key))
+	return b
 }
 
 // appendLine appends family i's lines for a row.
