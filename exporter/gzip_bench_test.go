@@ -4,6 +4,7 @@ package exporter
 
 import (
 	"bytes"
+	stdflate "compress/flate"
 	stdgzip "compress/gzip"
 	"io"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/go-kit/log"
+	kpflate "github.com/klauspost/compress/flate"
 	kpgzip "github.com/klauspost/compress/gzip"
 	"github.com/klauspost/pgzip"
 
@@ -172,4 +174,84 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// segmentImpls are the deflate encoders compared on the server families'
+// text, each making sync-flushed segments as a Deflater worker does:
+// lbpilot's encoder for exposition text, and general-purpose deflate at
+// level 1 from klauspost/compress (what the other responses use) and the
+// standard library.
+var segmentImpls = []struct {
+	name string
+	new  func() func(dst, text []byte) []byte
+}{
+	{"lines", func() func(dst, text []byte) []byte {
+		var e expo.LineEncoder
+		return e.Encode
+	}},
+	{"flate_bestspeed", func() func(dst, text []byte) []byte {
+		var buf bytes.Buffer
+		fw, _ := kpflate.NewWriter(&buf, kpflate.BestSpeed)
+		return func(dst, text []byte) []byte {
+			buf.Reset()
+			fw.Reset(&buf)
+			_, _ = fw.Write(text)
+			_ = fw.Flush()
+			return append(dst, buf.Bytes()...)
+		}
+	}},
+	{"stdlib_bestspeed", func() func(dst, text []byte) []byte {
+		var buf bytes.Buffer
+		fw, _ := stdflate.NewWriter(&buf, stdflate.BestSpeed)
+		return func(dst, text []byte) []byte {
+			buf.Reset()
+			fw.Reset(&buf)
+			_, _ = fw.Write(text)
+			_ = fw.Flush()
+			return append(dst, buf.Bytes()...)
+		}
+	}},
+}
+
+// BenchmarkDeflateSegments10kServers compresses the /probe body of a
+// 10,000-server HAProxy in the pieces a scrape's server families are cut
+// into (about 48 KiB, at line ends), each on its own, on one goroutine.
+// Every encoder's segments must inflate to the body first.
+func BenchmarkDeflateSegments10kServers(b *testing.B) {
+	body := probeBody10k(b)
+	var pieces [][]byte
+	for p := body; len(p) > 0; {
+		n := min(len(p), 48<<10)
+		if k := bytes.LastIndexByte(p[:n], '\n'); k >= 0 && n < len(p) {
+			n = k + 1
+		}
+		pieces, p = append(pieces, p[:n]), p[n:]
+	}
+	for _, impl := range segmentImpls {
+		b.Run("impl="+impl.name, func(b *testing.B) {
+			enc := impl.new()
+			var stream []byte
+			for _, p := range pieces {
+				stream = enc(stream, p)
+			}
+			fr := stdflate.NewReader(io.MultiReader(bytes.NewReader(stream), bytes.NewReader([]byte{1, 0, 0, 0xff, 0xff})))
+			if got, err := io.ReadAll(fr); err != nil || !bytes.Equal(got, body) {
+				b.Fatalf("round trip: %v, %d bytes, want %d", err, len(got), len(body))
+			}
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			cpu0 := cpuTime()
+			var out []byte
+			n := 0
+			for b.Loop() {
+				n = 0
+				for _, p := range pieces {
+					out = enc(out[:0], p)
+					n += len(out)
+				}
+			}
+			b.ReportMetric(float64(n), "gz-bytes")
+			b.ReportMetric(float64(cpuTime()-cpu0)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op")
+		})
+	}
 }
