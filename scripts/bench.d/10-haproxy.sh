@@ -12,11 +12,12 @@ c=$1; s=$2; a=$3; o=$4
 	echo
 	echo "### Exposition paths, 10,000 servers (Go benchmark: fetch from a fake socket, rendering and gzip)"
 	echo
-	echo "\"unchanged\" scrapes the same dump again, so every server-family segment comes from the last scrape's (the key of its"
-	echo "rows' fields is the same); \"every value changed\" alternates two dumps that differ in every numeric field of every server:"
-	echo "everything is rendered and compressed; \"reuse off\" is that with \`reuse_unchanged: false\` (nothing keyed, nothing kept)."
+	echo "\"unchanged\" scrapes the same dump again, so every part of the server families is the last scrape's (the key of its"
+	echo "rows' fields is the same); \"every number changed\" alternates two dumps that differ in every numeric field of every server:"
+	echo "the parts of the counters and gauges are rendered and compressed, those of the state families (text fields) are not;"
+	echo "\"reuse off\" is that with \`reuse_unchanged: false\` (nothing keyed, nothing kept, everything rendered and compressed)."
 	echo
 	echo "| path | time per scrape | × streaming, unchanged |"
 	echo "|---|---|---|"
-	awk -v c="$c" -v s="$s" -v a="$a" -v o="$o" 'BEGIN{printf "| client_golang const metrics + text encoder | %.0f ms | %.1f |\n| streaming writer, every value changed, reuse off | %.0f ms | %.1f |\n| streaming writer (used), every value changed | %.0f ms | %.1f |\n| streaming writer (used), unchanged | %.0f ms | 1.0 |\n", c/1e6, c/s, o/1e6, o/s, a/1e6, a/s, s/1e6}'
+	awk -v c="$c" -v s="$s" -v a="$a" -v o="$o" 'BEGIN{printf "| client_golang const metrics + text encoder | %.0f ms | %.1f |\n| streaming writer, every number changed, reuse off | %.0f ms | %.1f |\n| streaming writer (used), every number changed | %.0f ms | %.1f |\n| streaming writer (used), unchanged | %.0f ms | 1.0 |\n", c/1e6, c/s, o/1e6, o/s, a/1e6, a/s, s/1e6}'
 } >>"$frag"

@@ -133,7 +133,7 @@ are idle. `BenchmarkGzip10kServers` keeps the library and the standard
 library in the comparison, so the decision can be re-run as is.
 
 Decision on the LineEncoder (2026-12-02, from the table above): **keep
-ours for the HAProxy server families.** On this text it takes about 0.6×
+ours for the HAProxy server families.** On this text it takes about two thirds of
 the time and CPU of klauspost/compress's BestSpeed and its output is about
 12% smaller: it compares each byte with the byte one line up instead of
 hashing every position. It is for exposition text only (other text it

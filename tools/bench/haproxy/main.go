@@ -243,7 +243,7 @@ func runSingle(o options, dir string, w io.Writer) error {
 		median(lbRaw), check(median(lbRaw) <= 1.3), median(lb1Promex), check(median(lb1Promex) <= 1.0),
 		median(ratios(by["lbpilot"], promex)), check(median(ratios(by["lbpilot"], promex)) <= 1.0),
 		rss["lbpilot"]/rss["haproxy_exporter"], check(rss["lbpilot"] <= 0.25*rss["haproxy_exporter"]))
-	fmt.Fprintf(w, "\nlbpilot gzips (level 1, into one gzip member, compressed on every core) when the client accepts it: on a single socket the server families are rendered while HAProxy dumps show stat and compressed per family in 64 KiB segments as they fill. promex never compresses.\n")
+	fmt.Fprintf(w, "\nlbpilot gzips when the client accepts it (one gzip member, compressed on every core): on a single socket the server families are taken while HAProxy dumps show stat, in parts of a fixed number of servers, each deflated by lbpilot's encoder for exposition text; a part whose fields did not change since the last scrape is the last scrape's, neither rendered nor compressed again (`reuse_unchanged`). These servers are idle, so nearly every part is reused: the best case (the Go benchmark below has the scrape with every number changed). promex never compresses.\n")
 	fmt.Fprintf(w, "haproxy_exporter has about half the series: it exports 27 server families and no per-state series; promex and lbpilot ~50.\n")
 	return nil
 }
