@@ -190,27 +190,30 @@ var segmentImpls = []struct {
 		return e.Encode
 	}},
 	{"flate_bestspeed", func() func(dst, text []byte) []byte {
-		var buf bytes.Buffer
-		fw, _ := kpflate.NewWriter(&buf, kpflate.BestSpeed)
-		return func(dst, text []byte) []byte {
-			buf.Reset()
-			fw.Reset(&buf)
-			_, _ = fw.Write(text)
-			_ = fw.Flush()
-			return append(dst, buf.Bytes()...)
-		}
+		fw, _ := kpflate.NewWriter(nil, kpflate.BestSpeed)
+		return flushedSegments(fw)
 	}},
 	{"stdlib_bestspeed", func() func(dst, text []byte) []byte {
-		var buf bytes.Buffer
-		fw, _ := stdflate.NewWriter(&buf, stdflate.BestSpeed)
-		return func(dst, text []byte) []byte {
-			buf.Reset()
-			fw.Reset(&buf)
-			_, _ = fw.Write(text)
-			_ = fw.Flush()
-			return append(dst, buf.Bytes()...)
-		}
+		fw, _ := stdflate.NewWriter(nil, stdflate.BestSpeed)
+		return flushedSegments(fw)
 	}},
+}
+
+// flushedSegments makes segments with a flate writer: reset, write, sync
+// flush, as a Deflater worker does.
+func flushedSegments(fw interface {
+	io.Writer
+	Reset(io.Writer)
+	Flush() error
+}) func(dst, text []byte) []byte {
+	var buf bytes.Buffer
+	return func(dst, text []byte) []byte {
+		buf.Reset()
+		fw.Reset(&buf)
+		_, _ = fw.Write(text)
+		_ = fw.Flush()
+		return append(dst, buf.Bytes()...)
+	}
 }
 
 // BenchmarkDeflateSegments10kServers compresses the /probe body of a

@@ -44,6 +44,28 @@ func renderUncached(t *testing.T, c *Collector, s *snapshot) map[string]string {
 	return streamText(t, ss)
 }
 
+// scrapeChecked scrapes c through the stream and fails unless every
+// family says what a render of the same dump without any cache says.
+func scrapeChecked(t *testing.T, c *Collector, what string) (expo.Stream, map[string]string) {
+	t.Helper()
+	ch := make(chan prometheus.Metric, 1<<20)
+	st, err := c.UpdateStream(context.Background(), ch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := c.fetch(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, want := streamText(t, st), renderUncached(t, c, s)
+	for fam, w := range want {
+		if got[fam] != w {
+			t.Fatalf("%s: %s: the stream's %d bytes differ from the %d rendered without a cache", what, fam, len(got[fam]), len(w))
+		}
+	}
+	return st, got
+}
+
 // TestSegmentInputCoversEveryField guards the input keys: a segment is
 // taken from the cache, unrendered, when its key is the one it was made
 // under, so every field that changes a family's lines must be in its key.
@@ -197,25 +219,7 @@ func TestSegmentCacheAcrossScrapes(t *testing.T) {
 		return others(line)
 	}).Addr
 	c := newCollector(t, extrasOptions(), addr, nil)
-	scrape := func() (expo.Stream, map[string]string) {
-		t.Helper()
-		ch := make(chan prometheus.Metric, 1<<20)
-		st, err := c.UpdateStream(context.Background(), ch)
-		if err != nil {
-			t.Fatal(err)
-		}
-		s, err := c.fetch(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, want := streamText(t, st), renderUncached(t, c, s)
-		for name, w := range want {
-			if got[name] != w {
-				t.Fatalf("%s: the stream's %d bytes differ from the %d rendered without a cache", name, len(got[name]), len(w))
-			}
-		}
-		return st, got
-	}
+	scrape := func() (expo.Stream, map[string]string) { return scrapeChecked(t, c, "zoo") }
 
 	first, text1 := scrape()
 	if r, _ := reusedSegments(t, first); r != 0 {
@@ -275,21 +279,7 @@ func TestSegmentCacheSharedByOptions(t *testing.T) {
 			"defaults": newCollector(t, nil, addr, nil), "maint left out": newCollector(t, excl, addr, nil),
 			"extra counters": newCollector(t, counters, addr, nil), "target label": newCollector(t, nil, addr, labelled),
 		} {
-			ch := make(chan prometheus.Metric, 1<<20)
-			st, err := c.UpdateStream(context.Background(), ch)
-			if err != nil {
-				t.Fatal(err)
-			}
-			s, err := c.fetch(context.Background())
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, want := streamText(t, st), renderUncached(t, c, s)
-			for fam, w := range want {
-				if got[fam] != w {
-					t.Fatalf("round %d, %s: %s differs from its render without a cache", round, name, fam)
-				}
-			}
+			scrapeChecked(t, c, fmt.Sprintf("round %d, %s", round, name))
 		}
 	}
 }
@@ -327,23 +317,9 @@ func TestReuseUnchangedOff(t *testing.T) {
 	}
 	c := newCollector(t, o, addr, nil)
 	for round := range 2 {
-		ch := make(chan prometheus.Metric, 1<<20)
-		st, err := c.UpdateStream(context.Background(), ch)
-		if err != nil {
-			t.Fatal(err)
-		}
+		st, _ := scrapeChecked(t, c, fmt.Sprintf("round %d", round))
 		if reused, all := reusedSegments(t, st); reused != 0 || all == 0 {
 			t.Fatalf("round %d: %d of %d segments reused", round, reused, all)
-		}
-		s, err := c.fetch(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, want := streamText(t, st), renderUncached(t, c, s)
-		for fam, w := range want {
-			if got[fam] != w {
-				t.Fatalf("round %d: %s differs from its render without a cache", round, fam)
-			}
 		}
 	}
 }
