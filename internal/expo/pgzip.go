@@ -98,7 +98,7 @@ func (z *ParallelGzip) writer() {
 		if err == nil {
 			_, err = z.w.Write(seg.Deflated)
 		}
-		z.crc = crc32Combine(z.crc, seg.CRC, seg.Size)
+		z.crc = seg.combineCRC(z.crc)
 		z.size += uint32(seg.Size)
 		if p.ours {
 			Release(p) // compressed here, not a caller's segment
@@ -151,9 +151,7 @@ func (z *ParallelGzip) WriteSegment(seg Segment) error {
 	if z.d == nil {
 		z.start()
 	}
-	p := &Pending{seg: seg, ready: make(chan struct{})}
-	close(p.ready)
-	z.pending <- p
+	z.pending <- finished(seg, false)
 	return nil
 }
 

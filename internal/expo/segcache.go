@@ -91,9 +91,7 @@ func (d *Deflater) Cached(slot *SegmentSlot, key uint64) (*Pending, bool) {
 	if key == 0 || c == nil || c.key != key {
 		return nil, false
 	}
-	p := &Pending{seg: c.seg, ready: make(chan struct{}), Reused: true}
-	close(p.ready)
-	return p, true
+	return finished(c.seg, true), true
 }
 
 // DeflateCached is Deflate for a text that goes at slot's position, made

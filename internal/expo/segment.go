@@ -17,7 +17,31 @@ type Segment struct {
 	Deflated []byte
 	CRC      uint32
 	Size     int
+	// shift is x^(8·Size) modulo the CRC polynomial (0: not worked out),
+	// computed by the worker that compressed the segment, so that the
+	// writer combining CRCs pays one multiplication per segment.
+	shift uint32
 }
+
+// combineCRC returns the CRC-32 of text with CRC crc followed by seg's.
+func (seg Segment) combineCRC(crc uint32) uint32 {
+	if seg.shift == 0 {
+		return crc32Combine(crc, seg.CRC, seg.Size)
+	}
+	return crcMul(seg.shift, crc) ^ seg.CRC
+}
+
+// finished returns a Pending whose segment is seg, already done: its
+// channel is one closed once for all.
+func finished(seg Segment, reused bool) *Pending {
+	return &Pending{seg: seg, ready: closedReady, Reused: reused}
+}
+
+var closedReady = func() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}()
 
 // Pending is a piece of text handed to a Deflater; Wait returns its
 // segment once a worker has compressed it.
@@ -168,7 +192,7 @@ func (d *Deflater) work() {
 			_, _ = fw.Write(p.text) // bytes.Buffer never fails
 			_ = fw.Flush()          // sync flush: byte-aligned, not final
 		}
-		p.seg = Segment{Deflated: out.Bytes(), CRC: crc32.ChecksumIEEE(p.text), Size: len(p.text)}
+		p.seg = Segment{Deflated: out.Bytes(), CRC: crc32.ChecksumIEEE(p.text), Size: len(p.text), shift: crcShiftBytes(len(p.text))}
 		if !p.ours {
 			p.seg.Deflated = bytes.Clone(out.Bytes())
 		}
@@ -272,11 +296,17 @@ var crcShift = func() (t [64]uint32) {
 // zero bytes (multiplied by x^(8·len(B))), xor crc(B). The pre- and
 // post-conditioning of the CRC cancel out in that form.
 func crc32Combine(crcA, crcB uint32, lenB int) uint32 {
+	return crcMul(crcShiftBytes(lenB), crcA) ^ crcB
+}
+
+// crcShiftBytes returns x^(8·n) modulo the CRC polynomial: appending n
+// zero bytes.
+func crcShiftBytes(n int) uint32 {
 	p := uint32(1) << 31 // x^0
-	for k := 0; lenB > 0; k, lenB = k+1, lenB>>1 {
-		if lenB&1 != 0 {
+	for k := 0; n > 0; k, n = k+1, n>>1 {
+		if n&1 != 0 {
 			p = crcMul(crcShift[k], p)
 		}
 	}
-	return crcMul(p, crcA) ^ crcB
+	return p
 }

@@ -26,6 +26,14 @@ func TestCRC32Combine(t *testing.T) {
 		if got := crc32Combine(crc32.ChecksumIEEE(a), crc32.ChecksumIEEE(b), len(b)); got != want {
 			t.Errorf("lengths %v: combined %08x, want %08x", n, got, want)
 		}
+		// A segment carrying its shift (as the compressors make them)
+		// and one without it combine alike.
+		seg := Segment{CRC: crc32.ChecksumIEEE(b), Size: len(b)}
+		withShift := seg
+		withShift.shift = crcShiftBytes(len(b))
+		if got, got2 := seg.combineCRC(crc32.ChecksumIEEE(a)), withShift.combineCRC(crc32.ChecksumIEEE(a)); got != want || got2 != want {
+			t.Errorf("lengths %v: segment combined %08x (shift computed) and %08x (carried), want %08x", n, got, got2, want)
+		}
 	}
 }
 
