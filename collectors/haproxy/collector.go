@@ -414,27 +414,69 @@ func (c *Collector) fetchStat(ctx context.Context, live *serverStream) (*haproxy
 // aggregate counts each backend's servers per state (per process when
 // the snapshot has a process column), leaving out the rows screen dropped.
 func aggregate(s *snapshot) map[string]*[5]int {
-	st, procCol := s.stat, s.procCol
+	st := s.stat
 	agg := map[string]*[5]int{}
-	px, stc := st.Col("pxname"), st.Col("status")
+	keys := newRowKeys(st, s.procCol)
+	stc := st.Col("status")
+	var a *[5]int
+	var status []byte
+	idx := -1
 	for r := 0; r < st.Rows(); r++ {
 		if st.Type(r) != haproxyapi.TypeServer || !s.keep(r) {
 			continue
 		}
-		name := st.String(r, px)
-		if procCol >= 0 {
-			name = aggKey(name, st.String(r, procCol))
+		if name, changed := keys.at(r); changed || a == nil {
+			if a = agg[name]; a == nil {
+				a = &[5]int{}
+				agg[name] = a
+			}
 		}
-		a := agg[name]
-		if a == nil {
-			a = &[5]int{}
-			agg[name] = a
+		// Servers of a backend mostly share a status: parse it once.
+		if b := st.Bytes(r, stc); status == nil || !bytes.Equal(b, status) {
+			status, idx = b, stateIndex(haproxyapi.ParseStatus(string(b)).State)
+			if status == nil {
+				status = []byte{}
+			}
 		}
-		if i := stateIndex(haproxyapi.ParseStatus(string(st.Bytes(r, stc))).State); i >= 0 {
-			a[i]++
+		if idx >= 0 {
+			a[idx]++
 		}
 	}
 	return agg
+}
+
+// rowKeys gives each row's aggregation key: its proxy's name, with its
+// process under the process label (see aggKey). A backend's servers come
+// one after another, so the key is a new string only where it changes.
+type rowKeys struct {
+	st             *haproxyapi.Stat
+	px, proc       int
+	lastPx, lastPr []byte
+	key            string
+	started        bool
+}
+
+func newRowKeys(st *haproxyapi.Stat, procCol int) *rowKeys {
+	return &rowKeys{st: st, px: st.Col("pxname"), proc: procCol}
+}
+
+// at returns row r's key, and whether it differs from the row asked
+// before.
+func (k *rowKeys) at(r int) (key string, changed bool) {
+	p := k.st.Bytes(r, k.px)
+	var q []byte
+	if k.proc >= 0 {
+		q = k.st.Bytes(r, k.proc)
+	}
+	if k.started && bytes.Equal(p, k.lastPx) && bytes.Equal(q, k.lastPr) {
+		return k.key, false
+	}
+	k.started, k.lastPx, k.lastPr = true, p, q
+	k.key = string(p)
+	if k.proc >= 0 {
+		k.key = aggKey(k.key, string(q))
+	}
+	return k.key, true
 }
 
 func stateIndex(s string) int {

@@ -1,6 +1,8 @@
 package haproxy
 
 import (
+	"bytes"
+	"slices"
 	"strings"
 
 	"github.com/lbpilot/lbpilot/internal/haproxyapi"
@@ -36,26 +38,31 @@ func (c *Collector) hasBackendKind(k valueKind) bool {
 // least one server gets an entry.
 func aggregateChecks(st *haproxyapi.Stat, procCol int) map[string][]int {
 	out := map[string][]int{}
-	px, chk := st.Col("pxname"), st.Col("check_status")
+	keys := newRowKeys(st, procCol)
+	chk := st.Col("check_status")
+	var counts []int
+	var last []byte
+	idx := -1
 	for r := 0; r < st.Rows(); r++ {
 		if st.Type(r) != haproxyapi.TypeServer {
 			continue
 		}
-		name := st.String(r, px)
-		if procCol >= 0 {
-			name = aggKey(name, st.String(r, procCol))
-		}
-		counts := out[name]
-		if counts == nil {
-			counts = make([]int, len(checkStates))
-			out[name] = counts
-		}
-		raw := strings.TrimPrefix(string(st.Bytes(r, chk)), "* ")
-		for i, s := range checkStates {
-			if s == raw {
-				counts[i]++
-				break
+		if name, changed := keys.at(r); changed || counts == nil {
+			if counts = out[name]; counts == nil {
+				counts = make([]int, len(checkStates))
+				out[name] = counts
 			}
+		}
+		// Servers of a backend mostly share a check status: look it up
+		// once.
+		if b := st.Bytes(r, chk); last == nil || !bytes.Equal(b, last) {
+			last, idx = b, slices.Index(checkStates, strings.TrimPrefix(string(b), "* "))
+			if last == nil {
+				last = []byte{}
+			}
+		}
+		if idx >= 0 {
+			counts[idx]++
 		}
 	}
 	return out

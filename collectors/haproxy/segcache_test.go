@@ -323,3 +323,78 @@ func TestReuseUnchangedOff(t *testing.T) {
 		}
 	}
 }
+
+// The backend aggregates read each row's key and status once per run of
+// equal ones; they must count exactly what reading every row does, with
+// backends interleaved and with the process label.
+func TestAggregatesMatchPerRowReading(t *testing.T) {
+	one, err := haproxyapi.ParseStat(fixture(t, "status_zoo_show_stat.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	two, err := concatStats([]*haproxyapi.Stat{one, one}, []string{"1", "2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One backend's servers only, twice: the rows where the process
+	// changes have the same proxy name.
+	var web []string
+	for i, l := range strings.Split(string(fixture(t, "status_zoo_show_stat.csv")), "\n") {
+		if i == 0 || strings.HasPrefix(l, "bk_web,web") {
+			web = append(web, l)
+		}
+	}
+	webOnly, err := haproxyapi.ParseStat([]byte(strings.Join(web, "\n") + "\n\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	webTwice, err := concatStats([]*haproxyapi.Stat{webOnly, webOnly}, []string{"1", "2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, s := range map[string]*snapshot{
+		"one process":           {stat: one, procCol: -1},
+		"two, labelled":         {stat: two, procCol: two.Col(processColumn)},
+		"one backend, labelled": {stat: webTwice, procCol: webTwice.Col(processColumn)},
+	} {
+		t.Run(name, func(t *testing.T) {
+			st := s.stat
+			wantAgg, wantChk := map[string][5]int{}, map[string][]int{}
+			for r := 0; r < st.Rows(); r++ {
+				if st.Type(r) != haproxyapi.TypeServer {
+					continue
+				}
+				key := st.String(r, st.Col("pxname"))
+				if s.procCol >= 0 {
+					key = aggKey(key, st.String(r, s.procCol))
+				}
+				a := wantAgg[key]
+				if i := stateIndex(haproxyapi.ParseStatus(st.String(r, st.Col("status"))).State); i >= 0 {
+					a[i]++
+				}
+				wantAgg[key] = a
+				if wantChk[key] == nil {
+					wantChk[key] = make([]int, len(checkStates))
+				}
+				if i := slices.Index(checkStates, strings.TrimPrefix(st.String(r, st.Col("check_status")), "* ")); i >= 0 {
+					wantChk[key][i]++
+				}
+			}
+			got := aggregate(s)
+			if len(got) != len(wantAgg) || len(got) < 2 {
+				t.Fatalf("%d backends aggregated, want %d (at least 2)", len(got), len(wantAgg))
+			}
+			for k, w := range wantAgg {
+				if got[k] == nil || *got[k] != w {
+					t.Errorf("%q: states %v, want %v", k, got[k], w)
+				}
+			}
+			chk := aggregateChecks(st, s.procCol)
+			for k, w := range wantChk {
+				if !slices.Equal(chk[k], w) {
+					t.Errorf("%q: checks %v, want %v", k, chk[k], w)
+				}
+			}
+		})
+	}
+}
