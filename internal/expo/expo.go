@@ -168,10 +168,8 @@ func WriteStreamsGzip(w *bufio.Writer, z *ParallelGzip, streams []Stream, skip m
 				if err := w.Flush(); err != nil {
 					return err
 				}
-				for _, seg := range ss.Segments(n) {
-					if err := z.WriteSegment(seg); err != nil {
-						return err
-					}
+				if err := z.WriteSegments(ss.Segments(n)...); err != nil {
+					return err
 				}
 				continue
 			}

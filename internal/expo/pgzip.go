@@ -93,13 +93,20 @@ func (z *ParallelGzip) start() {
 // compressed it.
 func (z *ParallelGzip) writer() {
 	_, err := z.w.Write(gzipHeader)
+	var one [1]Segment
 	for p := range z.pending {
-		seg := p.Wait()
-		if err == nil {
-			_, err = z.w.Write(seg.Deflated)
+		segs := p.batch
+		if segs == nil {
+			one[0] = p.Wait()
+			segs = one[:]
 		}
-		z.crc = seg.combineCRC(z.crc)
-		z.size += uint32(seg.Size)
+		for _, seg := range segs {
+			if err == nil {
+				_, err = z.w.Write(seg.Deflated)
+			}
+			z.crc = seg.combineCRC(z.crc)
+			z.size += uint32(seg.Size)
+		}
 		if p.ours {
 			Release(p) // compressed here, not a caller's segment
 		}
@@ -143,15 +150,26 @@ func (z *ParallelGzip) grow(n int) {
 
 // WriteSegment writes a segment compressed elsewhere (by a Deflater at
 // any level) after what was written so far.
-func (z *ParallelGzip) WriteSegment(seg Segment) error {
+func (z *ParallelGzip) WriteSegment(seg Segment) error { return z.WriteSegments(seg) }
+
+// WriteSegments writes segments compressed elsewhere, in order, after what
+// was written so far: handed to the writer goroutine as one piece (a
+// family's hundreds of segments would otherwise cost a channel hand-off
+// each).
+func (z *ParallelGzip) WriteSegments(segs ...Segment) error {
 	if z.err != nil {
 		return z.err
+	}
+	if len(segs) == 0 {
+		return nil
 	}
 	z.submit()
 	if z.d == nil {
 		z.start()
 	}
-	z.pending <- finished(seg, false)
+	p := finished(Segment{}, false)
+	p.batch = segs
+	z.pending <- p
 	return nil
 }
 

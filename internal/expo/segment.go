@@ -57,6 +57,7 @@ type Pending struct {
 	// Reused reports that the segment came from a SegmentCache (valid
 	// after Wait).
 	Reused bool
+	batch  []Segment // ParallelGzip.WriteSegments: written in its place, in order
 }
 
 // Wait blocks until the text is compressed and returns the segment. The
@@ -135,7 +136,7 @@ func Release(p *Pending) {
 	if p.out.Cap() > 1<<20 {
 		return // keep the free list's memory bounded
 	}
-	p.seg, p.ours, p.slot, p.key, p.Reused = Segment{}, false, nil, 0, false
+	p.seg, p.ours, p.slot, p.key, p.Reused, p.batch = Segment{}, false, nil, 0, false, nil
 	select {
 	case pendingFree <- p:
 	default:

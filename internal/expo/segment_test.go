@@ -150,3 +150,56 @@ func TestWriteSegmentAfterFailedWrite(t *testing.T) {
 		t.Fatal("WriteSegment after a failed Close succeeded")
 	}
 }
+
+// Segments handed over together (a family's) land in order, between the
+// text written around them, in one gzip member with the right CRC.
+func TestWriteSegmentsTogether(t *testing.T) {
+	d := NewLineDeflater(2)
+	var pend []*Pending
+	var texts []string
+	for i := range 5 {
+		var b bytes.Buffer
+		for k := 0; b.Len() < 30000; k++ {
+			fmt.Fprintf(&b, "m{i=\"%d\",k=\"%d\"} %d\n", i, k, k*i)
+		}
+		texts = append(texts, b.String())
+		pend = append(pend, d.Deflate(append(d.Buffer(b.Len()), b.Bytes()...)))
+	}
+	d.Close()
+	segs := make([]Segment, len(pend))
+	for i, p := range pend {
+		segs[i] = p.Wait()
+	}
+	var out bytes.Buffer
+	z, err := NewParallelGzip(&out, 1, 2, 64<<10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = z.Write([]byte("# head\n"))
+	if err := z.WriteSegments(segs[:3]...); err != nil {
+		t.Fatal(err)
+	}
+	if err := z.WriteSegments(); err != nil { // nothing: a family with no segment
+		t.Fatal(err)
+	}
+	_, _ = z.Write([]byte("# middle\n"))
+	if err := z.WriteSegments(segs[3:]...); err != nil {
+		t.Fatal(err)
+	}
+	_, _ = z.Write([]byte("# tail\n"))
+	if err := z.Close(); err != nil {
+		t.Fatal(err)
+	}
+	zr, err := gzip.NewReader(&out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(zr) // checks the CRC and size
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "# head\n" + strings.Join(texts[:3], "") + "# middle\n" + strings.Join(texts[3:], "") + "# tail\n"
+	if string(got) != want {
+		t.Fatalf("%d bytes back, want %d", len(got), len(want))
+	}
+}
