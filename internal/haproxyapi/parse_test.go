@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/csv"
+	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -547,5 +549,160 @@ func TestAppendFieldsMatchesBytes(t *testing.T) {
 				t.Errorf("%s, column %d: %.60q, want %.60q", name, col, got, want)
 			}
 		}
+	}
+}
+
+// parseRowWith parses line as the first row under a header of width
+// columns, every other one kept, with parse (one of parseRow's paths).
+func parseRowWith(t testing.TB, width int, line []byte, fast bool) (*Stat, error) {
+	t.Helper()
+	var hdr strings.Builder
+	hdr.WriteString("# pxname")
+	for c := 1; c < width; c++ {
+		fmt.Fprintf(&hdr, ",c%d", c)
+	}
+	p := &statParser{}
+	for c := 0; c < width; c += 2 {
+		p.keep = append(p.keep, fmt.Sprintf("c%d", c))
+	}
+	data := []byte(hdr.String() + "\n")
+	if err := p.advance(data, false); err != nil {
+		t.Fatal(err)
+	}
+	s := &p.s
+	s.rowAt = grow(s.rowAt, 1)
+	for i := range s.cols {
+		s.cols[i] = grow(s.cols[i], 1)[:1]
+		s.lens[i] = grow(s.lens[i], 1)[:1]
+	}
+	start := len(data)
+	data = append(data, line...)
+	parse := s.parseRowQuoted
+	if fast {
+		parse = s.parseRowFast
+	}
+	err := parse(data, start, len(data))
+	s.rows = 1
+	s.data = data
+	return s, err
+}
+
+// The comma-finding path and the general one record the same fields, for
+// lines of commas, minus signs right after commas (which a careless
+// zero-byte test takes for commas), fields longer than a three-byte
+// field holds, rows shorter and longer than the header, trailing commas.
+func TestParseRowPathsAgree(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(1, 2))
+	alphabet := []byte(",,,-1a9 \x00\xff\x2d\x2c\x2b")
+	var lines [][]byte
+	for _, l := range []string{"", ",", ",,", "a", "a,", "-1,-1,-", ",-,-,-,-,-,-,-,-,-,-", strings.Repeat("9", 300) + ",x", strings.Repeat("a,", 40)} {
+		lines = append(lines, []byte(l))
+	}
+	for range 3000 {
+		n := rnd.IntN(140)
+		if rnd.IntN(20) == 0 {
+			n = 256 + rnd.IntN(600)
+		}
+		l := make([]byte, n)
+		for i := range l {
+			l[i] = alphabet[rnd.IntN(len(alphabet))]
+		}
+		lines = append(lines, l)
+	}
+	for _, l := range lines {
+		for _, width := range []int{1, 5, 33} {
+			checkRowPaths(t, width, l)
+		}
+	}
+}
+
+func checkRowPaths(t *testing.T, width int, line []byte) {
+	t.Helper()
+	if bytes.ContainsAny(line, "\"\n") {
+		return // not the fast path's
+	}
+	fast, errF := parseRowWith(t, width, line, true)
+	slow, errS := parseRowWith(t, width, line, false)
+	if (errF == nil) != (errS == nil) || fast.padded != slow.padded {
+		t.Fatalf("width %d, %q: errors %v / %v, padded %d / %d", width, line, errF, errS, fast.padded, slow.padded)
+	}
+	for c := range width {
+		if f, s := fast.Bytes(0, c), slow.Bytes(0, c); !bytes.Equal(f, s) || (f == nil) != (s == nil) {
+			t.Fatalf("width %d, %q: column %d %q, general path %q", width, line, c, f, s)
+		}
+	}
+	for k := range fast.cols {
+		if fast.cols[k][0] != slow.cols[k][0] || fast.lens[k][0] != slow.lens[k][0] || fmt.Sprint(fast.odd[k]) != fmt.Sprint(slow.odd[k]) {
+			t.Fatalf("width %d, %q: kept column %d recorded differently", width, line, k)
+		}
+	}
+}
+
+func FuzzParseRowPaths(f *testing.F) {
+	f.Add([]byte("bk,s1,-1,,0,12,-,"), 40)
+	f.Add([]byte(strings.Repeat("1,", 200)), 7)
+	f.Fuzz(func(t *testing.T, line []byte, width int) {
+		if width < 1 || width > 300 || len(line) > maxNear {
+			return
+		}
+		checkRowPaths(t, width, line)
+	})
+}
+
+func TestAppendLine(t *testing.T) {
+	long := strings.Repeat("x", 300)
+	data := "# pxname,svname,lastchg,scur,desc,\n" +
+		"bk,s1,17,9,a,\r\n" + // CRLF, trailing comma
+		"bk,s2,,8,\"q,\"\"r\",\n" + // empty field left out, quoted one with doubled quotes stays
+		"bk,s3,\"5\",7," + long + ",\n" + // quoted field left out (its content), a long one
+		"bk,s4\n" + // short row: the fields left out are absent
+		"bk,s5,3,6,z" + // last line, no line end
+		"\n\n"
+	st, err := ParseStat([]byte(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lastchg, scur, desc := st.Col("lastchg"), st.Col("scur"), st.Col("desc")
+	cases := []struct {
+		row    int
+		except []int
+		want   string
+	}{
+		{0, nil, "bk,s1,17,9,a,"},
+		{0, []int{lastchg}, "bk,s1,,9,a,"},
+		{0, []int{lastchg, scur}, "bk,s1,,,a,"},
+		{1, []int{lastchg, desc}, `bk,s2,,8,"q,""r",`},
+		{2, []int{lastchg, desc}, `bk,s3,"",7,,`},
+		{3, []int{lastchg, scur}, "bk,s4"},
+		{4, []int{scur}, "bk,s5,3,,z"},
+	}
+	for _, tc := range cases {
+		got, ok := st.AppendLine([]byte("|"), tc.row, tc.except)
+		if !ok || string(got) != "|"+tc.want {
+			t.Errorf("row %d except %v: %q (%v), want %q", tc.row, tc.except, got, ok, tc.want)
+		}
+	}
+	// Not kept: the field stays in the line.
+	kept, err := ParseStatColumns([]byte(data), []string{"scur"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := kept.AppendLine(nil, 0, []int{lastchg, scur}); string(got) != "bk,s1,17,,a," {
+		t.Errorf("lastchg not kept: %q", got)
+	}
+	for _, row := range []int{-1, 5} {
+		if got, ok := st.AppendLine([]byte("|"), row, nil); ok || string(got) != "|" {
+			t.Errorf("row %d out of range: %q, %v", row, got, ok)
+		}
+	}
+	b := NewStatBuilder([]string{"pxname", "svname"}, 1, 0)
+	b.Append(0, []byte("bk"))
+	b.Append(1, []byte("s1"))
+	built, err := b.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := built.AppendLine(nil, 0, nil); ok {
+		t.Error("a built table has lines")
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"math/bits"
 	"sort"
 	"strconv"
 )
@@ -267,6 +268,84 @@ func nextLine(data []byte, pos int) (span, int) {
 // empty. Padding is bounded by the input size, so a hostile input of many
 // one-byte rows under a wide header cannot allocate without limit.
 func (s *Stat) parseRow(data []byte, start, end int) error {
+	if end-start <= maxNear && bytes.IndexByte(data[start:end], '"') < 0 {
+		return s.parseRowFast(data, start, end)
+	}
+	return s.parseRowQuoted(data, start, end)
+}
+
+// parseRowFast is parseRow for a line with no quoted field that is short
+// enough for every field to be near (nearly every line HAProxy prints).
+// It finds the commas eight bytes at a time first, then records the kept
+// fields from their positions: the per-field branch on each byte of a
+// few-digit field was most of the parse.
+func (s *Stat) parseRowFast(data []byte, start, end int) error {
+	line := data[start:end]
+	width := len(s.header)
+	row := uint32(s.rows)
+	s.rowAt = append(s.rowAt, uint32(start))
+	slot := s.slot[:width]
+	n := 0 // fields recorded
+	from := 0
+	field := func(e int) {
+		if k := slot[n]; k >= 0 {
+			if e-from <= maxLen {
+				s.cols[k][row] = uint16(from)
+				s.lens[k][row] = uint8(e - from)
+			} else {
+				s.addOdd(k, row, uint32(start+from), uint32(start+e))
+			}
+		}
+		n++
+		from = e + 1
+	}
+	i := 0
+	for ; i+8 <= len(line) && n < width; i += 8 {
+		// Exact per-byte zero test of x: no borrow crosses bytes, so a
+		// '-' after a comma is not taken for one.
+		x := binary.LittleEndian.Uint64(line[i:]) ^ commas
+		m := ^((x & low7) + low7 | x | low7)
+		for m != 0 && n < width {
+			field(i + bits.TrailingZeros64(m)>>3)
+			m &= m - 1
+		}
+	}
+	for ; i < len(line) && n < width; i++ {
+		if line[i] == ',' {
+			field(i)
+		}
+	}
+	// The last field runs to the end of the line, unless the line ends
+	// with a comma (HAProxy's trailing one): then there is no field after.
+	if n < width && (len(line) == 0 || line[len(line)-1] != ',') {
+		field(len(line))
+	}
+	return s.pad(n, row, end)
+}
+
+const (
+	commas = 0x2C2C2C2C2C2C2C2C
+	low7   = 0x7F7F7F7F7F7F7F7F
+)
+
+// pad records columns n and later as empty in a short row.
+func (s *Stat) pad(n int, row uint32, end int) error {
+	width := len(s.header)
+	for ; n < width; n++ {
+		if k := s.slot[n]; k >= 0 {
+			s.cols[k][row] = emptyField
+			s.padded++
+		}
+	}
+	if s.padded > end+width { // bytes read so far: the same bound however the input arrives
+		return fmt.Errorf("show stat: malformed output, rows are much shorter than the %d-column header", width)
+	}
+	return nil
+}
+
+// parseRowQuoted is parseRow for any line: quoted fields, fields past
+// 64 KiB into the line.
+func (s *Stat) parseRowQuoted(data []byte, start, end int) error {
 	width := len(s.header)
 	row := uint32(s.rows)
 	s.rowAt = append(s.rowAt, uint32(start))
@@ -313,16 +392,7 @@ func (s *Stat) parseRow(data []byte, start, end int) error {
 			break // trailing comma: no further field
 		}
 	}
-	for ; n < width; n++ {
-		if k := s.slot[n]; k >= 0 {
-			s.cols[k][row] = emptyField
-			s.padded++
-		}
-	}
-	if s.padded > end+width { // bytes read so far: the same bound however the input arrives
-		return fmt.Errorf("show stat: malformed output, rows are much shorter than the %d-column header", width)
-	}
-	return nil
+	return s.pad(n, row, end)
 }
 
 // addOdd records a field of column k the three-byte form cannot hold.
@@ -461,6 +531,64 @@ func (s *Stat) AppendFields(dst []byte, col int, rows []int) []byte {
 		}
 	}
 	return dst
+}
+
+// AppendLine appends row's line as HAProxy printed it (without its line
+// end), leaving out the bytes of the fields of except, columns in header
+// order; the commas around them stay, so what is left still says where
+// every other field starts. ok is false for a built table, which has no
+// lines. A field that cannot be located in the line (quoted with doubled
+// quotes) stays in: a caller comparing lines (a cache key) then sees a
+// change more often, never less.
+func (s *Stat) AppendLine(dst []byte, row int, except []int) (_ []byte, ok bool) {
+	if s.wide != nil || row < 0 || row >= s.rows {
+		return dst, false
+	}
+	start := int(s.rowAt[row])
+	end := len(s.data)
+	if row+1 < s.rows {
+		end = int(s.rowAt[row+1])
+	}
+	if i := bytes.IndexByte(s.data[start:end], '\n'); i >= 0 {
+		end = start + i
+	}
+	if end > start && s.data[end-1] == '\r' {
+		end--
+	}
+	p := start
+	for _, col := range except {
+		a, b, ok := s.fieldAt(row, col)
+		if !ok || a < p || b > end {
+			continue
+		}
+		dst = append(dst, s.data[p:a]...)
+		p = b
+	}
+	return append(dst, s.data[p:end]...), true
+}
+
+// fieldAt returns where a field of a parsed (not built) table lies in the
+// input; ok is false when it is not there as it is (absent, not kept,
+// empty, or unescaped into extra).
+func (s *Stat) fieldAt(row, col int) (a, b int, ok bool) {
+	if col < 0 || col >= len(s.slot) || s.slot[col] < 0 {
+		return 0, 0, false
+	}
+	k := s.slot[col]
+	switch v := s.cols[k][row]; v {
+	case emptyField:
+		return 0, 0, false
+	case oddField:
+		odd := s.odd[k]
+		i := sort.Search(len(odd), func(i int) bool { return odd[i].row >= uint32(row) })
+		if i == len(odd) || odd[i].a&inExtra != 0 {
+			return 0, 0, false
+		}
+		return int(odd[i].a), int(odd[i].b), true
+	default:
+		a := int(s.rowAt[row]) + int(v)
+		return a, a + int(s.lens[k][row]), true
+	}
 }
 
 // span returns the bytes of a wide or odd field.
