@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -245,6 +246,10 @@ type snapshot struct {
 	agg   map[string]*[5]int                               // aggKey → servers per state (serverStates order)
 	skip  []bool                                           // rows not exported (see screen); nil: none
 	chk   map[string][]int                                 // aggKey → checked servers per check result (checkStates order)
+	// others lists the rows that are not servers' (frontends, backends,
+	// listeners), found while counting: sendRows need not look at every
+	// server row for each of them. nil: not listed.
+	others []int
 	// With the process label: the stat's column holding each row's
 	// process (-1 without), and every process's show info (info is
 	// then their merge, for the labels taken from it).
@@ -340,24 +345,33 @@ func (c *Collector) fetchLive(ctx context.Context, live *serverStream) (*snapsho
 	}
 	c.fetchModules(ctx, &g, c.client, &s.mods)
 	err := g.Wait()
-	c.aggregate(s)
+	var counted *counts
+	if live != nil {
+		counted = live.counts
+	}
+	c.aggregate(s, counted)
 	if c.client != nil && errors.Is(err, haproxyapi.ErrResponseTooLarge) {
 		err = fmt.Errorf("%w (the module's haproxy.max_response_bytes; raise it if this HAProxy is really that large)", err)
 	}
 	return s, err
 }
 
-// aggregate computes the backends' per-state server counts.
-func (c *Collector) aggregate(s *snapshot) {
+// aggregate computes the backends' per-state server counts (taking them
+// from live, counted as the rows arrived, when it counted them all and
+// screen drops no row).
+func (c *Collector) aggregate(s *snapshot, live *counts) {
 	if s.info != nil {
 		c.screenInfo(s.info)
 	}
 	if s.stat != nil {
 		s.skip = c.screen(s.stat, s.procCol)
-		s.agg = aggregate(s)
-		if c.hasBackendKind(aggCheck) {
-			s.chk = aggregateChecks(s.stat, s.procCol)
+		if live != nil && live.rows == s.stat.Rows() && s.skip == nil {
+			s.agg, s.chk, s.others = live.agg, live.chk, live.others // counted as the rows came
+			return
 		}
+		g := newCounts(s.stat, s.procCol, c.hasBackendKind(aggCheck))
+		g.add(s, s.stat.Rows())
+		s.agg, s.chk, s.others = g.agg, g.chk, g.others
 	}
 }
 
@@ -375,7 +389,12 @@ func (c *Collector) fetchStat(ctx context.Context, live *serverStream) (*haproxy
 		o := haproxyapi.StatOptions{Columns: c.columns, SizeHint: int(c.lastSize.Load()), RowsHint: int(c.lastRows.Load())}
 		if live != nil {
 			o.OnRows = func(st *haproxyapi.Stat, from, to int) {
-				live.render(&snapshot{stat: st, procCol: -1}, from, to, func(f *compiled) bool { return !deferred(f) })
+				s := &snapshot{stat: st, procCol: -1}
+				live.render(s, from, to, func(f *compiled) bool { return !deferred(f) })
+				if live.counts == nil {
+					live.counts = newCounts(st, -1, c.hasBackendKind(aggCheck))
+				}
+				live.counts.add(s, to)
 			}
 		}
 		st, err := c.client.ShowStatColumns(ctx, haproxyapi.StatFilter{}, o)
@@ -414,35 +433,98 @@ func (c *Collector) fetchStat(ctx context.Context, live *serverStream) (*haproxy
 // aggregate counts each backend's servers per state (per process when
 // the snapshot has a process column), leaving out the rows screen dropped.
 func aggregate(s *snapshot) map[string]*[5]int {
+	g := newCounts(s.stat, s.procCol, false)
+	g.add(s, s.stat.Rows())
+	return g.agg
+}
+
+// counts works out the backends' per-state server counts, and with
+// checks their checked servers per check result, row by row: on a single
+// socket as the rows of show stat arrive, so that HAProxy's last byte
+// leaves nothing to count.
+type counts struct {
+	agg  map[string]*[5]int
+	chk  map[string][]int // nil: not wanted
+	rows int              // rows counted so far
+	// Per kind: the key of the rows counted last and their counts, the
+	// last status (check status) seen and its index.
+	keys, ckeys   *rowKeys
+	a             *[5]int
+	status, check []byte
+	idx, cidx     int
+	checkCounts   []int
+	stc, chkc     int
+	others        []int // the rows that are not servers' (a few among thousands)
+}
+
+func newCounts(st *haproxyapi.Stat, procCol int, checks bool) *counts {
+	g := &counts{agg: map[string]*[5]int{}, keys: newRowKeys(st, procCol), idx: -1, cidx: -1, stc: st.Col("status")}
+	if checks {
+		g.chk = map[string][]int{}
+		g.ckeys = newRowKeys(st, procCol)
+		g.chkc = st.Col("check_status")
+	}
+	return g
+}
+
+// add counts the rows of s.stat from the last one counted up to to. The
+// Stat may be a later view of the same growing dump.
+func (g *counts) add(s *snapshot, to int) {
 	st := s.stat
-	agg := map[string]*[5]int{}
-	keys := newRowKeys(st, s.procCol)
-	stc := st.Col("status")
-	var a *[5]int
-	var status []byte
-	idx := -1
-	for r := 0; r < st.Rows(); r++ {
-		if st.Type(r) != haproxyapi.TypeServer || !s.keep(r) {
+	g.keys.st = st
+	if g.ckeys != nil {
+		g.ckeys.st = st
+	}
+	for r := g.rows; r < to; r++ {
+		if st.Type(r) != haproxyapi.TypeServer {
+			g.others = append(g.others, r)
 			continue
 		}
-		if name, changed := keys.at(r); changed || a == nil {
-			if a = agg[name]; a == nil {
-				a = &[5]int{}
-				agg[name] = a
+		if g.chk != nil {
+			g.countCheck(st, r)
+		}
+		if !s.keep(r) {
+			continue
+		}
+		if name, changed := g.keys.at(r); changed || g.a == nil {
+			if g.a = g.agg[name]; g.a == nil {
+				g.a = &[5]int{}
+				g.agg[name] = g.a
 			}
 		}
 		// Servers of a backend mostly share a status: parse it once.
-		if b := st.Bytes(r, stc); status == nil || !bytes.Equal(b, status) {
-			status, idx = b, stateIndex(haproxyapi.ParseStatus(string(b)).State)
-			if status == nil {
-				status = []byte{}
+		if b := st.Bytes(r, g.stc); g.status == nil || !bytes.Equal(b, g.status) {
+			g.status, g.idx = b, stateIndex(haproxyapi.ParseStatus(string(b)).State)
+			if g.status == nil {
+				g.status = []byte{}
 			}
 		}
-		if idx >= 0 {
-			a[idx]++
+		if g.idx >= 0 {
+			g.a[g.idx]++
 		}
 	}
-	return agg
+	g.rows = max(g.rows, to)
+}
+
+// countCheck counts server row r by its check result (rows screen drops
+// included, as aggregateChecks always has).
+func (g *counts) countCheck(st *haproxyapi.Stat, r int) {
+	if name, changed := g.ckeys.at(r); changed || g.checkCounts == nil {
+		if g.checkCounts = g.chk[name]; g.checkCounts == nil {
+			g.checkCounts = make([]int, len(checkStates))
+			g.chk[name] = g.checkCounts
+		}
+	}
+	// Servers of a backend mostly share a check status: look it up once.
+	if b := st.Bytes(r, g.chkc); g.check == nil || !bytes.Equal(b, g.check) {
+		g.check, g.cidx = b, slices.Index(checkStates, strings.TrimPrefix(string(b), "* "))
+		if g.check == nil {
+			g.check = []byte{}
+		}
+	}
+	if g.cidx >= 0 {
+		g.checkCounts[g.cidx]++
+	}
 }
 
 // rowKeys gives each row's aggregation key: its proxy's name, with its
@@ -589,7 +671,14 @@ func (c *Collector) sendRows(s *snapshot, typ haproxyapi.RowType, fams []*compil
 	if s.procCol >= 0 {
 		infoSeen = map[haproxyapi.ServerRef]bool{}
 	}
-	for r := 0; r < st.Rows(); r++ {
+	rows := s.others
+	if typ == haproxyapi.TypeServer || rows == nil {
+		rows = make([]int, st.Rows())
+		for r := range rows {
+			rows[r] = r
+		}
+	}
+	for _, r := range rows {
 		if st.Type(r) != typ || !s.keep(r) || (typ == haproxyapi.TypeServer && skip(r)) {
 			continue
 		}

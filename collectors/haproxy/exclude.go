@@ -1,10 +1,6 @@
 package haproxy
 
 import (
-	"bytes"
-	"slices"
-	"strings"
-
 	"github.com/lbpilot/lbpilot/internal/haproxyapi"
 )
 
@@ -37,33 +33,7 @@ func (c *Collector) hasBackendKind(k valueKind) bool {
 // promex's haproxy_backend_agg_check_status does. Every backend with at
 // least one server gets an entry.
 func aggregateChecks(st *haproxyapi.Stat, procCol int) map[string][]int {
-	out := map[string][]int{}
-	keys := newRowKeys(st, procCol)
-	chk := st.Col("check_status")
-	var counts []int
-	var last []byte
-	idx := -1
-	for r := 0; r < st.Rows(); r++ {
-		if st.Type(r) != haproxyapi.TypeServer {
-			continue
-		}
-		if name, changed := keys.at(r); changed || counts == nil {
-			if counts = out[name]; counts == nil {
-				counts = make([]int, len(checkStates))
-				out[name] = counts
-			}
-		}
-		// Servers of a backend mostly share a check status: look it up
-		// once.
-		if b := st.Bytes(r, chk); last == nil || !bytes.Equal(b, last) {
-			last, idx = b, slices.Index(checkStates, strings.TrimPrefix(string(b), "* "))
-			if last == nil {
-				last = []byte{}
-			}
-		}
-		if idx >= 0 {
-			counts[idx]++
-		}
-	}
-	return out
+	g := newCounts(st, procCol, true)
+	g.add(&snapshot{stat: st, procCol: procCol}, st.Rows())
+	return g.chk
 }

@@ -258,7 +258,7 @@ func (c *Collector) fetchMulti(ctx context.Context, needStat, needInfo, needStat
 			}
 		}
 	}
-	c.aggregate(s)
+	c.aggregate(s, nil)
 	return s, firstErr
 }
 

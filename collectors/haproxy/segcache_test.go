@@ -395,6 +395,165 @@ func TestAggregatesMatchPerRowReading(t *testing.T) {
 					t.Errorf("%q: checks %v, want %v", k, chk[k], w)
 				}
 			}
+			// Counted as the rows arrive, in batches of any size (a
+			// batch may end inside a backend, or repeat the last end).
+			for _, step := range []int{1, 3, 7, 1000} {
+				g := newCounts(st, s.procCol, true)
+				for to := 0; to < st.Rows()+step; to += step {
+					g.add(s, min(to, st.Rows()))
+				}
+				if len(g.agg) != len(wantAgg) || len(g.chk) != len(wantChk) {
+					t.Fatalf("batches of %d: %d and %d backends counted, want %d", step, len(g.agg), len(g.chk), len(wantAgg))
+				}
+				for k, w := range wantAgg {
+					if g.agg[k] == nil || *g.agg[k] != w || !slices.Equal(g.chk[k], wantChk[k]) {
+						t.Errorf("batches of %d: %q: states %v checks %v, want %v %v", step, k, g.agg[k], g.chk[k], w, wantChk[k])
+					}
+				}
+			}
+		})
+	}
+}
+
+// The rows' keys: on a dump where only the volatile fields change (an
+// idle HAProxy), every family that does not read them is reused without
+// working out its fields' key; a field changed in one row costs each
+// family the key of the one part holding that row. Every scrape says what
+// a render without any cache says.
+func TestRowsKeys(t *testing.T) {
+	lines := bigZoo(t, 1<<20)
+	header := strings.Split(strings.TrimPrefix(lines[0], "# "), ",")
+	var answer atomic.Pointer[string]
+	set := func(ls []string) { s := csvJoin(ls); answer.Store(&s) }
+	set(lines)
+	others := haproxytest.ByLine(map[string][]byte{"show info": fixture(t, "show_info.txt")})
+	addr := haproxytest.NewSocket(t, func(line string) haproxytest.Reply {
+		if line == "show stat" {
+			return haproxytest.Reply{Data: []byte(*answer.Load())}
+		}
+		return others(line)
+	}).Addr
+	c := newCollector(t, &Options{}, addr, nil)
+	scrape := func(what string) *serverStream {
+		st, _ := scrapeChecked(t, c, what)
+		return st.(*serverStream)
+	}
+	// mutate returns lines with the named columns of the server rows
+	// (only of line only, when not 0) set by value.
+	mutate := func(only int, value func(old string) string, cols ...string) []string {
+		out := slices.Clone(lines)
+		for i, l := range out[1:] {
+			f := strings.Split(l, ",")
+			if f[1] == "FRONTEND" || f[1] == "BACKEND" || only != 0 && 1+i != only {
+				continue
+			}
+			for _, name := range cols {
+				k := slices.Index(header, name)
+				if k < 0 || k >= len(f) {
+					t.Fatalf("no column %s", name)
+				}
+				f[k] = value(f[k])
+			}
+			out[1+i] = strings.Join(f, ",")
+		}
+		return out
+	}
+
+	serverLine := len(lines) / 2
+	for strings.Contains(lines[serverLine], ",FRONTEND,") || strings.Contains(lines[serverLine], ",BACKEND,") {
+		serverLine++
+	}
+	first := scrape("first")
+	if first.inputKeys == 0 {
+		t.Fatal("the first scrape worked out no key")
+	}
+	fieldsOnly, rowKeyed := 0, 0 // parts keyed by their fields only; families keyed by rows
+	for i, f := range first.fams {
+		switch {
+		case deferred(f):
+		case first.rowKeyed[i]:
+			rowKeyed++
+		default:
+			fieldsOnly += len(first.segs[i])
+		}
+	}
+	if fieldsOnly == 0 || rowKeyed < 20 {
+		t.Fatalf("%d parts keyed by fields only, %d families by rows: the test says nothing", fieldsOnly, rowKeyed)
+	}
+	for _, step := range []struct {
+		what  string
+		lines []string
+		want  int
+	}{
+		{"the same dump", lines, fieldsOnly},
+		{"the volatile fields of every server changed", mutate(0, func(old string) string { return old + "1" }, "lastchg", "lastsess", "check_duration"), fieldsOnly},
+		{"a counter of one server changed", mutate(serverLine, func(string) string { return "987654321" }, "stot"), fieldsOnly + rowKeyed},
+	} {
+		set(step.lines)
+		if got := scrape(step.what).inputKeys; got != step.want {
+			t.Errorf("%s: %d fields' keys worked out, want %d", step.what, got, step.want)
+		}
+	}
+}
+
+// On a single socket the backends' counts are worked out as the rows
+// arrive; they are the counts of the whole dump, and a dump with
+// duplicate proxies (rows screen drops) is counted again from the table.
+func TestLiveCounts(t *testing.T) {
+	zoo := bigZoo(t, 200<<10)
+	// A second proxy of the first backend's name (another iid) with its
+	// servers: screen drops its rows, which the live counts had counted.
+	iid := slices.Index(strings.Split(strings.TrimPrefix(zoo[0], "# "), ","), "iid")
+	dup := slices.Clone(zoo)
+	first := ""
+	for _, l := range zoo[1:] {
+		if f := strings.Split(l, ","); first == "" && f[1] != "FRONTEND" && f[1] != "BACKEND" {
+			first = f[0] // a backend with servers
+		}
+	}
+	for _, l := range zoo[1:] {
+		if f := strings.Split(l, ","); f[0] == first && f[1] != "FRONTEND" {
+			f[iid] = "999"
+			dup = append(dup, strings.Join(f, ","))
+		}
+	}
+	for name, lines := range map[string][]string{"zoo": zoo, "duplicate backend": dup} {
+		t.Run(name, func(t *testing.T) {
+			addr := haproxytest.NewSocket(t, haproxytest.ByLine(map[string][]byte{
+				"show stat": []byte(csvJoin(lines)), "show info": fixture(t, "show_info.txt"),
+			})).Addr
+			c := newCollector(t, &Options{}, addr, nil)
+			live := newServerStream(c, false)
+			s, err := c.fetchLive(context.Background(), live)
+			live.discard()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if live.counts == nil || live.counts.rows != s.stat.Rows() {
+				t.Fatal("the rows were not counted as they arrived")
+			}
+			var others []int
+			for r := 0; r < s.stat.Rows(); r++ {
+				if s.stat.Type(r) != haproxyapi.TypeServer {
+					others = append(others, r)
+				}
+			}
+			if !slices.Equal(s.others, others) || len(others) < 4 {
+				t.Fatalf("rows that are not servers' %v, want %v", s.others, others)
+			}
+			whole := &snapshot{stat: s.stat, procCol: -1, skip: s.skip}
+			want, wantChk := aggregate(whole), aggregateChecks(s.stat, -1)
+			if (s.skip != nil) != (name == "duplicate backend") {
+				t.Fatalf("screen dropped rows: %v", s.skip != nil)
+			}
+			if len(s.agg) != len(want) || len(want) < 2 {
+				t.Fatalf("%d backends counted, want %d", len(s.agg), len(want))
+			}
+			for k, w := range want {
+				if s.agg[k] == nil || *s.agg[k] != *w || !slices.Equal(s.chk[k], wantChk[k]) {
+					t.Errorf("%q: %v %v, want %v %v", k, s.agg[k], s.chk[k], *w, wantChk[k])
+				}
+			}
 		})
 	}
 }

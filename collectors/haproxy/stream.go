@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -118,10 +119,22 @@ type serverStream struct {
 	rowIdx   []int      // all's rows of the Stat
 	sums     []uint64   // all's label sums
 	cfgSum   uint64     // the families and the label layout
-	all      []batchRow // the rows kept so far, their labels in ss.labels
-	added    int        // rows of the Stat looked at so far
-	cols     []columns  // resolved from the header, on the first rows
-	inCols   [][]int    // per family: the columns its lines are made from
+	// The rows' key (SegmentKey.Rows): per row of all, a sum of its whole
+	// line but the volatile fields, added up position by position
+	// (lineSums[k] covers all[:k]), so a segment's is one subtraction.
+	// noLines: the table has no lines (a built one); no such keys.
+	lineSums  []uint64
+	volatile  []int  // columns left out of the lines' sums, in header order
+	lineBuf   []byte // scratch
+	hdrSum    uint64 // the header the lines are read by
+	noLines   bool
+	rowKeyed  []bool     // per family: keyed by its rows too (reads no volatile column)
+	inputKeys int        // input keys worked out (tests: the rows' keys spare them)
+	counts    *counts    // the backends' counts, worked out as the rows arrive (live only)
+	all       []batchRow // the rows kept so far, their labels in ss.labels
+	added     int        // rows of the Stat looked at so far
+	cols      []columns  // resolved from the header, on the first rows
+	inCols    [][]int    // per family: the columns its lines are made from
 	// The label layout: sources in sorted order, and for each extra
 	// label slot the index in order before which it sorts in.
 	order    []labelSource
@@ -229,6 +242,7 @@ func (ss *serverStream) render(s *snapshot, from, to int, pick func(*compiled) b
 		for i, c := range ss.cols {
 			ss.inCols[i] = inputColumns(c)
 		}
+		ss.keyLines(st)
 	}
 	which := make([]int, 0, len(ss.fams))
 	for i, f := range ss.fams {
@@ -260,6 +274,7 @@ func (ss *serverStream) render(s *snapshot, from, to int, pick func(*compiled) b
 		ss.all = append(ss.all, row)
 		ss.rowIdx = append(ss.rowIdx, r)
 		ss.sums = append(ss.sums, maphash.Bytes(inputSeed, ss.labels[row.start:row.end]))
+		ss.addLineSum(st, r)
 	}
 	ss.added = max(ss.added, to)
 	for _, i := range which {
@@ -278,12 +293,8 @@ func (ss *serverStream) advance(s *snapshot, i int) {
 			return segRowText / max(64, len(ss.appendLine(nil, s, i, &ss.all[ss.cur[i]])))
 		})
 	}
-	keyed := ss.reuse && !deferred(f)
 	for ss.cur[i] < len(ss.all) {
 		end := min(len(ss.all), ss.segStart[i]+ss.rowsPer[i])
-		if keyed {
-			ss.appendInputs(s.stat, i, ss.cur[i], end)
-		}
 		ss.cur[i] = end
 		if end-ss.segStart[i] >= ss.rowsPer[i] {
 			ss.closeSegment(s, i, end)
@@ -315,6 +326,102 @@ func (ss *serverStream) appendInputs(st *haproxyapi.Stat, i, from, to int) {
 	ss.inputs[i] = in
 }
 
+// inputKey sums up the input of family i's rows [from, end) of all.
+func (ss *serverStream) inputKey(st *haproxyapi.Stat, i, from, end int) uint64 {
+	ss.inputKeys++
+	ss.appendInputs(st, i, from, end)
+	var h maphash.Hash
+	h.SetSeed(inputSeed)
+	var n [binary.MaxVarintLen64]byte
+	h.Write(n[:binary.PutUvarint(n[:], ss.cfgSum)])
+	for k, part := range ss.inputs[i] {
+		if k > 0 {
+			h.Write(n[:binary.PutVarint(n[:], int64(ss.inCols[i][k-1]))])
+		}
+		h.Write(n[:binary.PutUvarint(n[:], uint64(len(part)))])
+		h.Write(part)
+		ss.inputs[i][k] = part[:0]
+	}
+	return h.Sum64() | 1 // 0 is "no key"
+}
+
+// volatileColumns change on an idle HAProxy from one scrape to the next:
+// seconds since the last state change and the last session, how long the
+// last check took. They are left out of the lines' sums, so that the
+// families not reading them are keyed by their rows on an idle HAProxy;
+// the families reading them are keyed by their fields only.
+var volatileColumns = []string{"lastchg", "lastsess", "check_duration", "agent_duration"}
+
+// keyLines sets up the rows' keys for the table's header.
+func (ss *serverStream) keyLines(st *haproxyapi.Stat) {
+	ss.volatile = ss.volatile[:0]
+	for _, name := range volatileColumns {
+		if c := st.Col(name); c >= 0 {
+			ss.volatile = append(ss.volatile, c)
+		}
+	}
+	sort.Ints(ss.volatile)
+	ss.rowKeyed = make([]bool, len(ss.fams))
+	for i, f := range ss.fams {
+		ss.rowKeyed[i] = !deferred(f)
+		for _, c := range ss.inCols[i] {
+			if slices.Contains(ss.volatile, c) {
+				ss.rowKeyed[i] = false
+			}
+		}
+	}
+	var h maphash.Hash
+	h.SetSeed(inputSeed)
+	for _, name := range st.Columns() {
+		h.WriteString(name)
+		h.WriteByte(',')
+	}
+	ss.hdrSum = h.Sum64()
+	if len(ss.lineSums) == 0 {
+		ss.lineSums = append(ss.lineSums, 0)
+	}
+}
+
+// addLineSum adds row r of the Stat, just appended to all, to lineSums:
+// its line's sum (the volatile fields left out) mixed with its label sum
+// and its position, so that rows that trade places change the key.
+func (ss *serverStream) addLineSum(st *haproxyapi.Stat, r int) {
+	k := len(ss.all) - 1
+	var ok bool
+	ss.lineBuf, ok = st.AppendLine(ss.lineBuf[:0], r, ss.volatile)
+	if !ok {
+		ss.noLines = true
+	}
+	m := mix64(maphash.Bytes(inputSeed, ss.lineBuf) ^ mix64(ss.sums[k]+uint64(k)*0x9E3779B97F4A7C15))
+	ss.lineSums = append(ss.lineSums, ss.lineSums[k]+m)
+}
+
+// rowsKey is the SegmentKey.Rows of family i's rows [from, end) of all,
+// 0 when the family is not keyed by rows.
+func (ss *serverStream) rowsKey(i, from, end int) uint64 {
+	if !ss.reuse || ss.noLines || !ss.rowKeyed[i] {
+		return 0
+	}
+	var b [5 * 8]byte
+	binary.LittleEndian.PutUint64(b[0:], ss.cfgSum)
+	binary.LittleEndian.PutUint64(b[8:], ss.hdrSum)
+	binary.LittleEndian.PutUint64(b[16:], uint64(from))
+	binary.LittleEndian.PutUint64(b[24:], uint64(end))
+	binary.LittleEndian.PutUint64(b[32:], ss.lineSums[end]-ss.lineSums[from])
+	return maphash.Bytes(inputSeed, b[:]) | 1
+}
+
+// mix64 is a bijective 64-bit mixer (the MurmurHash3 finaliser): sums of
+// mixed values do not cancel the way sums of raw ones can.
+func mix64(x uint64) uint64 {
+	x ^= x >> 33
+	x *= 0xff51afd7ed558ccd
+	x ^= x >> 33
+	x *= 0xc4ceb93fe51a85cd
+	x ^= x >> 33
+	return x
+}
+
 // inputColumns lists the columns of a family's fields.
 func inputColumns(c columns) []int {
 	var out []int
@@ -344,29 +451,28 @@ func (ss *serverStream) closeSegment(s *snapshot, i, end int) {
 		return
 	}
 	slot := ss.cache.Slot(f.fqName, len(ss.segs[i]))
-	var key uint64
+	var key expo.SegmentKey
 	if !deferred(f) {
-		var h maphash.Hash
-		h.SetSeed(inputSeed)
-		var n [binary.MaxVarintLen64]byte
-		h.Write(n[:binary.PutUvarint(n[:], ss.cfgSum)])
-		for k, part := range ss.inputs[i] {
-			if k > 0 {
-				h.Write(n[:binary.PutVarint(n[:], int64(ss.inCols[i][k-1]))])
+		if key.Rows = ss.rowsKey(i, from, end); key.Rows != 0 {
+			if p, ok := ss.d.Cached(slot, key); ok {
+				ss.segs[i] = append(ss.segs[i], p)
+				return
 			}
-			h.Write(n[:binary.PutUvarint(n[:], uint64(len(part)))])
-			h.Write(part)
-			ss.inputs[i][k] = part[:0]
 		}
-		key = h.Sum64() | 1 // 0 is "no key"
+		key.Input = ss.inputKey(s.stat, i, from, end)
 		if p, ok := ss.d.Cached(slot, key); ok {
 			ss.segs[i] = append(ss.segs[i], p)
 			return
 		}
 	}
-	if b := ss.renderRows(s, i, from, end); len(b) > 0 {
-		ss.segs[i] = append(ss.segs[i], ss.d.DeflateCached(b, slot, key))
+	b := ss.renderRows(s, i, from, end)
+	if len(b) == 0 {
+		// Kept all the same: an empty part found by its key next time
+		// costs nothing, and each part keeps its slot.
+		ss.segs[i] = append(ss.segs[i], ss.d.Empty(slot, key))
+		return
 	}
+	ss.segs[i] = append(ss.segs[i], ss.d.DeflateCached(b, slot, key))
 }
 
 // renderRows renders family i's lines for rows [from, end) of all into
@@ -541,7 +647,7 @@ func (ss *serverStream) finish(s *snapshot) {
 	}
 	ss.d.Close()
 	// The stream lives until its answer is written; its scratch need not.
-	ss.labels, ss.all, ss.inputs, ss.rowIdx, ss.sums = nil, nil, nil, nil, nil
+	ss.labels, ss.all, ss.inputs, ss.rowIdx, ss.sums, ss.lineSums = nil, nil, nil, nil, nil, nil
 }
 
 // discard drops a stream that will not be written (its scrape failed, or

@@ -7,11 +7,14 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"math"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -47,6 +50,42 @@ func WriteHeader(w *bufio.Writer, f Family) {
 	w.WriteByte(' ')
 	w.WriteString(typeName(f.Type))
 	w.WriteByte('\n')
+}
+
+// headerSegment returns a family's HELP and TYPE lines as a segment,
+// compressed once per process and kept (a bounded number of them: the
+// families of the collectors, a few hundred).
+func headerSegment(f Family) Segment {
+	var b bytes.Buffer
+	bw := bufio.NewWriterSize(&b, 256)
+	WriteHeader(bw, f)
+	_ = bw.Flush() // bytes.Buffer never fails
+	key := b.String()
+	if seg, ok := headers.Load(key); ok {
+		return seg.(Segment)
+	}
+	seg := deflateNow(b.Bytes(), flate.BestSpeed)
+	if headerCount.Add(1) <= maxHeaders {
+		headers.Store(key, seg)
+	}
+	return seg
+}
+
+var (
+	headers     sync.Map // header text → Segment
+	headerCount atomic.Int64
+)
+
+const maxHeaders = 4096
+
+// deflateNow compresses text into a segment on the calling goroutine.
+func deflateNow(text []byte, level int) Segment {
+	var out bytes.Buffer
+	fw := getFlate(&out, level)
+	_, _ = fw.Write(text) // bytes.Buffer never fails
+	_ = fw.Flush()        // sync flush: byte-aligned, not final
+	putFlate(fw, level)
+	return Segment{Deflated: out.Bytes(), CRC: crc32.ChecksumIEEE(text), Size: len(text), shift: crcShiftBytes(len(text))}
 }
 
 func typeName(t dto.MetricType) string {
@@ -161,6 +200,33 @@ func WriteStreamsGzip(w *bufio.Writer, z *ParallelGzip, streams []Stream, skip m
 		}
 	}
 	sort.Strings(names)
+	allSegments := z != nil
+	for _, s := range streams {
+		if _, ok := s.(SegmentStream); !ok {
+			allSegments = false
+		}
+	}
+	if allSegments {
+		// A family's HELP and TYPE lines go in compressed ahead of its
+		// segments, and the whole family to the writer as one piece:
+		// written as text, each header was a compression job of its own
+		// between two batches of segments (a hand-off to a compressor and
+		// back per family, after HAProxy's last byte).
+		if err := w.Flush(); err != nil {
+			return err
+		}
+		for _, n := range names {
+			// A batch of its own: the writer goroutine holds it.
+			batch := []Segment{headerSegment(fams[n])}
+			for _, s := range streams {
+				batch = append(batch, s.(SegmentStream).Segments(n)...)
+			}
+			if err := z.WriteSegments(batch...); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	for _, n := range names {
 		WriteHeader(w, fams[n])
 		for _, s := range streams {

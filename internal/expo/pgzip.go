@@ -36,6 +36,11 @@ type ParallelGzip struct {
 	crc     uint32 // of what the writer goroutine wrote (read after done)
 	size    uint32
 	closed  bool
+	// header: the gzip header is written. Before any chunk has filled up
+	// (z.d nil), segments and the text before them are written on the
+	// caller's goroutine (see WriteSegments); the writer goroutine, once
+	// started, carries on from there.
+	header bool
 }
 
 // gzipHeader: magic, deflate, no flags, no mtime, no extra flags, unknown OS.
@@ -92,7 +97,10 @@ func (z *ParallelGzip) start() {
 // size: each segment brings its own, computed by the worker that
 // compressed it.
 func (z *ParallelGzip) writer() {
-	_, err := z.w.Write(gzipHeader)
+	var err error
+	if !z.header {
+		_, err = z.w.Write(gzipHeader)
+	}
 	var one [1]Segment
 	for p := range z.pending {
 		segs := p.batch
@@ -153,9 +161,11 @@ func (z *ParallelGzip) grow(n int) {
 func (z *ParallelGzip) WriteSegment(seg Segment) error { return z.WriteSegments(seg) }
 
 // WriteSegments writes segments compressed elsewhere, in order, after what
-// was written so far: handed to the writer goroutine as one piece (a
-// family's hundreds of segments would otherwise cost a channel hand-off
-// each).
+// was written so far. Before any chunk has filled up they are written at
+// once, on the caller's goroutine; after, they go to the writer goroutine
+// as one piece (a family's hundreds of segments would otherwise cost a
+// channel hand-off each), which holds segs until written: the caller must
+// not change it.
 func (z *ParallelGzip) WriteSegments(segs ...Segment) error {
 	if z.err != nil {
 		return z.err
@@ -163,14 +173,51 @@ func (z *ParallelGzip) WriteSegments(segs ...Segment) error {
 	if len(segs) == 0 {
 		return nil
 	}
-	z.submit()
 	if z.d == nil {
-		z.start()
+		// Nothing is being compressed elsewhere: write here. A /probe
+		// answer is nearly all segments, with little text between them;
+		// handing each family to a writer goroutine cost more than the
+		// copying, after HAProxy's last byte.
+		z.err = z.writeNow(segs)
+		return z.err
 	}
+	z.submit()
 	p := finished(Segment{}, false)
 	p.batch = segs
 	z.pending <- p
 	return nil
+}
+
+// writeNow writes the header (once), the text buffered so far
+// (compressed here) and segs to z.w, on the caller's goroutine.
+func (z *ParallelGzip) writeNow(segs []Segment) error {
+	if !z.header {
+		z.header = true
+		if _, err := z.w.Write(gzipHeader); err != nil {
+			return err
+		}
+	}
+	if len(z.cur) > 0 {
+		text := deflateNow(z.cur, z.level)
+		putText(z.cur)
+		z.cur = nil
+		if err := z.writeSegment(text); err != nil {
+			return err
+		}
+	}
+	for _, seg := range segs {
+		if err := z.writeSegment(seg); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (z *ParallelGzip) writeSegment(seg Segment) error {
+	z.crc = seg.combineCRC(z.crc)
+	z.size += uint32(seg.Size)
+	_, err := z.w.Write(seg.Deflated)
+	return err
 }
 
 func (z *ParallelGzip) submit() {
@@ -191,6 +238,18 @@ func (z *ParallelGzip) Close() error {
 		return z.err
 	}
 	z.closed = true
+	if z.d == nil && z.header {
+		// Written here so far: the rest too.
+		if z.err != nil {
+			putText(z.cur)
+			z.cur = nil
+			return z.err
+		}
+		if z.err = z.writeNow(nil); z.err == nil {
+			z.err = z.trailer(true)
+		}
+		return z.err
+	}
 	if z.d == nil {
 		z.err = z.closeSmall()
 		return z.err

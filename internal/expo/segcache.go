@@ -33,9 +33,33 @@ type segFamily struct {
 type SegmentSlot struct{ last atomic.Pointer[cachedSegment] }
 
 type cachedSegment struct {
-	sum uint64 // of the text
-	key uint64 // of the input the text was made from (0: none)
+	sum uint64     // of the text
+	key SegmentKey // of the input the text was made from
 	seg Segment
+}
+
+// SegmentKey names what a segment's text was made from, at two grains.
+// Input sums exactly the fields the text is rendered from; Rows sums
+// the whole rows those fields are in, which is much cheaper to have (a
+// sum per row, made once for every family) but changes whenever any
+// field of a row does. A caller asks by Rows first and works out Input
+// only when that misses. Zero is "no such key".
+type SegmentKey struct{ Input, Rows uint64 }
+
+// matches reports whether k names the input of an entry keyed stored.
+func (k SegmentKey) matches(stored SegmentKey) bool {
+	return k.Rows != 0 && k.Rows == stored.Rows || k.Input != 0 && k.Input == stored.Input
+}
+
+// merged is stored with k's non-zero keys in place of its own.
+func (k SegmentKey) merged(stored SegmentKey) SegmentKey {
+	if k.Input != 0 {
+		stored.Input = k.Input
+	}
+	if k.Rows != 0 {
+		stored.Rows = k.Rows
+	}
+	return stored
 }
 
 // NewSegmentCache returns an empty cache.
@@ -85,24 +109,40 @@ func (c *SegmentCache) family(name string) *segFamily {
 var cacheSeed = maphash.MakeSeed()
 
 // Cached returns a finished Pending holding slot's segment when it was
-// made from the input key (not 0): the caller need not even make the text.
-func (d *Deflater) Cached(slot *SegmentSlot, key uint64) (*Pending, bool) {
+// made from the input key names (either of its keys matching): the caller
+// need not even make the text. A hit under a key the slot did not hold
+// (Input matching, Rows new) adds it, so the next scrape hits by Rows.
+func (d *Deflater) Cached(slot *SegmentSlot, key SegmentKey) (*Pending, bool) {
 	c := slot.last.Load()
-	if key == 0 || c == nil || c.key != key {
+	if c == nil || !key.matches(c.key) {
 		return nil, false
+	}
+	if m := key.merged(c.key); m != c.key {
+		slot.last.Store(&cachedSegment{sum: c.sum, key: m, seg: c.seg})
 	}
 	return finished(c.seg, true), true
 }
 
 // DeflateCached is Deflate for a text that goes at slot's position, made
-// from the input key (0: none): when the slot's last segment was made from
+// from the input key names: when the slot's last segment was made from
 // the same text, that segment is reused; otherwise the text is compressed.
 // Either way the slot then holds the segment under key.
-func (d *Deflater) DeflateCached(text []byte, slot *SegmentSlot, key uint64) *Pending {
+func (d *Deflater) DeflateCached(text []byte, slot *SegmentSlot, key SegmentKey) *Pending {
 	p := d.take(text, false)
 	p.slot, p.key = slot, key
 	d.queue <- p
 	return p
+}
+
+// Empty is DeflateCached for a text that came out empty (a family with no
+// line for these rows): nothing to compress, but the slot holds the empty
+// segment under key like any other, so the next scrape finds it by key
+// and the slots keep one position per part.
+func (d *Deflater) Empty(slot *SegmentSlot, key SegmentKey) *Pending {
+	if c := slot.last.Load(); c == nil || c.key != key || c.seg.Size != 0 {
+		slot.last.Store(&cachedSegment{key: key})
+	}
+	return finished(Segment{}, false)
 }
 
 // reuse answers p from its slot when the text is the one the slot's

@@ -52,8 +52,8 @@ type Pending struct {
 	ready chan struct{}
 	ours  bool // ParallelGzip's own chunk, released once written
 	slot  *SegmentSlot
-	sum   uint64 // of the text (cached segments)
-	key   uint64 // of the input the text was made from (cached segments)
+	sum   uint64     // of the text (cached segments)
+	key   SegmentKey // of the input the text was made from (cached segments)
 	// Reused reports that the segment came from a SegmentCache (valid
 	// after Wait).
 	Reused bool
@@ -136,7 +136,7 @@ func Release(p *Pending) {
 	if p.out.Cap() > 1<<20 {
 		return // keep the free list's memory bounded
 	}
-	p.seg, p.ours, p.slot, p.key, p.Reused, p.batch = Segment{}, false, nil, 0, false, nil
+	p.seg, p.ours, p.slot, p.key, p.Reused, p.batch = Segment{}, false, nil, SegmentKey{}, false, nil
 	select {
 	case pendingFree <- p:
 	default:

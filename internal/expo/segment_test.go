@@ -187,19 +187,129 @@ func TestWriteSegmentsTogether(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, _ = z.Write([]byte("# tail\n"))
-	if err := z.Close(); err != nil {
-		t.Fatal(err)
-	}
-	zr, err := gzip.NewReader(&out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := io.ReadAll(zr) // checks the CRC and size
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := closeAndGunzip(t, z, &out)
 	want := "# head\n" + strings.Join(texts[:3], "") + "# middle\n" + strings.Join(texts[3:], "") + "# tail\n"
 	if string(got) != want {
 		t.Fatalf("%d bytes back, want %d", len(got), len(want))
 	}
+}
+
+// segStream is a SegmentStream of fixed families.
+type segStream struct {
+	fams []Family
+	segs map[string][]Segment
+}
+
+func (s *segStream) Families() []Family { return s.fams }
+
+func (s *segStream) Segments(name string) []Segment { return s.segs[name] }
+
+func (s *segStream) WriteSamples(w *bufio.Writer, name string) error {
+	return InflateSegments(w, s.segs[name])
+}
+
+// textStream is a Stream that has no segments.
+type textStream map[string]string
+
+func (s textStream) Families() []Family {
+	var out []Family
+	for n := range s {
+		out = append(out, Family{Name: n, Help: "text " + n})
+	}
+	return out
+}
+
+func (s textStream) WriteSamples(w *bufio.Writer, name string) error {
+	_, err := w.WriteString(s[name])
+	return err
+}
+
+// WriteStreamsGzip says, gzipped, exactly what WriteStreams says: the
+// families' HELP and TYPE lines (compressed once and kept) and samples in
+// name order, text written before them, skipped families left out; the
+// same with a stream that has no segments among them.
+func TestWriteStreamsGzipEqualsText(t *testing.T) {
+	d := NewLineDeflater(2)
+	seg := func(lines ...string) []Segment {
+		var out []Segment
+		for _, l := range lines {
+			out = append(out, d.Deflate(append(d.Buffer(len(l)), l...)).Wait())
+		}
+		return out
+	}
+	a := &segStream{
+		fams: []Family{{Name: "b_total", Help: `help with \ and` + "\nnewline"}, {Name: "a", Help: "gauge a"}, {Name: "skipped", Help: "x"}},
+		segs: map[string][]Segment{"a": seg("a{s=\"1\"} 1\n", "a{s=\"2\"} 2\n"), "b_total": seg("b_total{s=\"1\"} 5\n"), "skipped": seg("skipped 1\n")},
+	}
+	b := &segStream{
+		fams: []Family{{Name: "a", Help: "gauge a"}, {Name: "c", Help: "c"}},
+		segs: map[string][]Segment{"a": seg("a{s=\"3\"} 3\n"), "c": {}}, // c: no sample at all
+	}
+	d.Close()
+	skip := map[string]bool{"skipped": true}
+	for name, streams := range map[string][]Stream{
+		"segments":                    {a, b},
+		"one stream without segments": {a, textStream{"a": "a{s=\"9\"} 9\n", "d": "d 1\n"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var want bytes.Buffer
+			tw := bufio.NewWriter(&want)
+			tw.WriteString("# before\n")
+			if err := WriteStreams(tw, streams, skip); err != nil {
+				t.Fatal(err)
+			}
+			_ = tw.Flush()
+			for round := range 2 { // the second finds the headers kept
+				var out bytes.Buffer
+				z, _ := NewParallelGzip(&out, 1, 2, 64<<10)
+				w := bufio.NewWriter(z)
+				w.WriteString("# before\n")
+				if err := WriteStreamsGzip(w, z, streams, skip); err != nil {
+					t.Fatal(err)
+				}
+				_ = w.Flush()
+				got := closeAndGunzip(t, z, &out)
+				if string(got) != want.String() {
+					t.Fatalf("round %d: gzipped says\n%s\nthe text path\n%s", round, got, want.String())
+				}
+			}
+		})
+	}
+}
+
+// Before any chunk fills up, segments are written on the caller's
+// goroutine: a failed write shows at once, and at Close.
+func TestWriteSegmentsNowFails(t *testing.T) {
+	d := NewDeflater(1, 1)
+	seg := d.Deflate(append(d.Buffer(10), "x\n"...)).Wait()
+	d.Close()
+	z, _ := NewParallelGzip(&failWriter{after: 12}, 1, 2, 64<<10) // the header, then nothing
+	_, _ = z.Write([]byte("# head\n"))
+	if err := z.WriteSegments(seg); err == nil || !strings.Contains(err.Error(), "peer went away") {
+		t.Fatalf("WriteSegments = %v", err)
+	}
+	if _, err := z.Write([]byte("more\n")); err == nil {
+		t.Error("Write after the failed write succeeded")
+	}
+	if err := z.Close(); err == nil || !strings.Contains(err.Error(), "peer went away") {
+		t.Fatalf("Close = %v", err)
+	}
+}
+
+// closeAndGunzip closes z, which wrote out, and returns the text of the
+// gzip member (its CRC and size checked by the reader).
+func closeAndGunzip(t *testing.T, z *ParallelGzip, out *bytes.Buffer) []byte {
+	t.Helper()
+	if err := z.Close(); err != nil {
+		t.Fatal(err)
+	}
+	zr, err := gzip.NewReader(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
 }
