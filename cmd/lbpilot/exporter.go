@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/lbpilot/lbpilot/exporter"
 	"github.com/lbpilot/lbpilot/internal/logging"
+	"github.com/lbpilot/lbpilot/internal/sched"
 	"github.com/lbpilot/lbpilot/internal/webserver"
 )
 
@@ -36,6 +38,7 @@ type exporterRole struct {
 	maxProbes      int
 	maxProtoProbes int
 	emqxKeyFile    string
+	schedBatch     bool
 	limits         webserver.Limits
 }
 
@@ -54,6 +57,7 @@ func newExporterRole(cmd *kingpin.CmdClause) role {
 	cmd.Flag("probe.max-concurrent-protocol", "Maximum number of /probe requests of the protocol probe kinds (mqtt, rtmp, flv, hls, websocket) running at once, in slots apart from those of the --probe.max-concurrent flag; past it they answer 503.").Default(fmt.Sprint(exporter.DefaultMaxProtocolProbes)).IntVar(&r.maxProtoProbes)
 	cmd.Flag("collector.emqx.api-key-file", "File whose first line is the EMQX API key and secret as key:secret (EMQX 4: AppID:secret); used by every emqx module that sets no credentials itself, the built-in one included.").
 		Envar("LBPILOT_EMQX_API_KEY_FILE").PlaceHolder("FILE").StringVar(&r.emqxKeyFile)
+	cmd.Flag("runtime.sched-batch", "Run the exporter's threads under Linux's SCHED_BATCH policy (nice value kept): woken by a server on this host sending its answer, a thread waits for a free core instead of preempting that server, so a large scrape does not slow down the dump it reads. --no-runtime.sched-batch keeps the default policy.").Default("true").BoolVar(&r.schedBatch)
 	return r
 }
 
@@ -101,6 +105,9 @@ func (r *exporterRole) run(ctx context.Context, stdout, stderr io.Writer) int {
 		return 2
 	}
 	level.Info(logger).Log("msg", "Starting lbpilot exporter", "version", version.Info(), "build_context", version.BuildContext())
+	if r.schedBatch {
+		applySchedBatch(logger)
+	}
 	if open := webserver.Unauthenticated(r.web); len(open) > 0 {
 		level.Warn(logger).Log("msg", "Serving without authentication on a non-loopback address: anyone who reaches it can scrape, reload and probe; set basic_auth_users in --web.config.file or listen on 127.0.0.1", "addresses", strings.Join(open, ","))
 	}
@@ -163,4 +170,18 @@ func exporterMux(e *exporter.Exporter, telemetryPath string, logger log.Logger) 
 	}
 	_ = logger
 	return mux, nil
+}
+
+// applySchedBatch moves the process's threads to SCHED_BATCH; failing
+// that, the exporter runs as before, and says why.
+func applySchedBatch(logger log.Logger) {
+	n, err := sched.Batch()
+	switch {
+	case errors.Is(err, sched.ErrUnsupported):
+		level.Debug(logger).Log("msg", "Scheduling policy left as it is", "reason", err)
+	case err != nil:
+		level.Warn(logger).Log("msg", "Could not move the exporter's threads to SCHED_BATCH; they keep the default policy (--no-runtime.sched-batch silences this)", "err", err)
+	default:
+		level.Debug(logger).Log("msg", "Threads moved to SCHED_BATCH", "threads", n)
+	}
 }

@@ -12,8 +12,8 @@ c=$1; s=$2; a=$3; o=$4
 	echo
 	echo "### Exposition paths, 10,000 servers (Go benchmark: fetch from a fake socket, rendering and gzip)"
 	echo
-	echo "\"unchanged\" scrapes the same dump again, so every part of the server families is the last scrape's (the key of its"
-	echo "rows' fields is the same); \"every number changed\" alternates two dumps that differ in every numeric field of every server:"
+	echo "\"unchanged\" scrapes the same dump again, so every part of the server families is the last scrape's (found by the key"
+	echo "of its rows' lines); \"every number changed\" alternates two dumps that differ in every numeric field of every server:"
 	echo "the parts of the counters and gauges are rendered and compressed, those of the state families (text fields) are not;"
 	echo "\"reuse off\" is that with \`reuse_unchanged: false\` (nothing keyed, nothing kept, everything rendered and compressed)."
 	echo

@@ -132,6 +132,21 @@ func (p *procs) lbpilots(o options) (all, pinned *exec.Cmd, allPort, pinnedPort 
 	return
 }
 
+// defaultPolicy starts lbpilot on every core under the kernel's default
+// scheduling policy (--no-runtime.sched-batch), when the binary has the
+// flag (an older one, measured side by side, may not): nil otherwise.
+func (p *procs) defaultPolicy(o options) (*exec.Cmd, int, error) {
+	help, _ := exec.Command(o.lbpilot, "exporter", "--help").CombinedOutput()
+	if !strings.Contains(string(help), "runtime.sched-batch") {
+		return nil, 0, nil
+	}
+	port := benchutil.MustFreePort()
+	c, err := p.start(nil, o.lbpilot, "exporter", "--no-runtime.sched-batch", fmt.Sprintf("--web.listen-address=127.0.0.1:%d", port))
+	return c, port, err
+}
+
+const defaultPolicyName = "lbpilot, default policy"
+
 func globalSection(sock string) string {
 	return fmt.Sprintf("global\n    stats socket %s mode 600 level admin\n    stats timeout 30s\n    maxconn 4000\n"+
 		"defaults\n    mode http\n    timeout connect 1s\n    timeout client 30s\n    timeout server 30s\n", sock)
@@ -188,6 +203,10 @@ func runSingle(o options, dir string, w io.Writer) error {
 	if err != nil {
 		return err
 	}
+	lbd, lbdPort, err := p.defaultPolicy(o)
+	if err != nil {
+		return err
+	}
 	heBin, err := exec.LookPath("prometheus-haproxy-exporter")
 	if err != nil {
 		return fmt.Errorf("prometheus-haproxy-exporter not installed (make bench-deps): %w", err)
@@ -200,10 +219,15 @@ func runSingle(o options, dir string, w io.Writer) error {
 	cs := []*contender{
 		httpContender("lbpilot", fmt.Sprintf("http://127.0.0.1:%d%s", lbPort, probe), lb.Process.Pid),
 		httpContender("lbpilot, 1 core", fmt.Sprintf("http://127.0.0.1:%d%s", lb1Port, probe), lb1.Process.Pid),
+	}
+	if lbd != nil {
+		cs = append(cs, httpContender(defaultPolicyName, fmt.Sprintf("http://127.0.0.1:%d%s", lbdPort, probe), lbd.Process.Pid))
+	}
+	cs = append(cs,
 		httpContender("promex", fmt.Sprintf("http://127.0.0.1:%d/metrics", promexPort), 0),
 		httpContender("haproxy_exporter", fmt.Sprintf("http://127.0.0.1:%d/metrics", hePort), he.Process.Pid),
 		rawContender("raw `show stat`", []string{sock}, "show stat"),
-	}
+	)
 	if err := measure(cs, o.scrapes, []int{workerPid(sock)}); err != nil {
 		return err
 	}
@@ -218,6 +242,9 @@ func runSingle(o options, dir string, w io.Writer) error {
 	fmt.Fprintf(w, "Real haproxy 2.6 (`show stat` from the runtime socket), %d alternating rounds (each contender once per round, the order rotating),\n", o.scrapes)
 	fmt.Fprintf(w, "each scrape made as Prometheus makes them (`Accept-Encoding: gzip`, Prometheus's `Accept` header), timed to the last byte.\n")
 	fmt.Fprintf(w, "\"raw\" is the floor: the same `show stat` read from the socket and thrown away. \"1 core\" is lbpilot under `taskset -c %d` with `GOMAXPROCS=1`.\n", o.cpu)
+	if lbd != nil {
+		fmt.Fprintf(w, "lbpilot runs its threads under SCHED_BATCH (`--runtime.sched-batch`, the default); %q is the same binary with `--no-runtime.sched-batch`.\n", defaultPolicyName)
+	}
 	fmt.Fprintf(w, "Spread: the fastest and slowest of the rounds; ratios are medians of the per-round ratios, with their range.\n")
 	fmt.Fprintf(w, "CPU: user + system time of the haproxy worker and the exporter's process during the contender's scrapes, per scrape (10 ms clock ticks, summed over the rounds): what a scrape costs the host, steadier than wall time on a shared machine.\n\n")
 	fmt.Fprintf(w, "| contender | median (min–max) | × raw | × promex | CPU per scrape | CPU × raw | series | body (uncompressed) | on the wire | peak RSS | RSS × haproxy_exporter |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
@@ -243,7 +270,7 @@ func runSingle(o options, dir string, w io.Writer) error {
 		median(lbRaw), check(median(lbRaw) <= 1.3), median(lb1Promex), check(median(lb1Promex) <= 1.0),
 		median(ratios(by["lbpilot"], promex)), check(median(ratios(by["lbpilot"], promex)) <= 1.0),
 		rss["lbpilot"]/rss["haproxy_exporter"], check(rss["lbpilot"] <= 0.25*rss["haproxy_exporter"]))
-	fmt.Fprintf(w, "\nlbpilot gzips when the client accepts it (one gzip member, compressed on every core): on a single socket the server families are taken while HAProxy dumps show stat, in parts of a fixed number of servers, each deflated by lbpilot's encoder for exposition text; a part whose fields did not change since the last scrape is the last scrape's, neither rendered nor compressed again (`reuse_unchanged`). These servers are idle, so nearly every part is reused: the best case (the Go benchmark below has the scrape with every number changed). promex never compresses.\n")
+	fmt.Fprintf(w, "\nlbpilot gzips when the client accepts it (one gzip member, compressed on every core): on a single socket the server families are taken while HAProxy dumps show stat, in parts of a fixed number of servers, each deflated by lbpilot's encoder for exposition text; a part whose servers' lines (but for the fields that move on an idle HAProxy, such as lastchg) or whose own fields did not change since the last scrape is the last scrape's, neither rendered nor compressed again (`reuse_unchanged`). These servers are idle, so nearly every part is reused: the best case (the Go benchmark below has the scrape with every number changed). promex never compresses.\n")
 	fmt.Fprintf(w, "haproxy_exporter has about half the series: it exports 27 server families and no per-state series; promex and lbpilot ~50.\n")
 	return nil
 }

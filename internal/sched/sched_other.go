@@ -1,0 +1,7 @@
+//go:build !linux
+
+package sched
+
+const supported = false
+
+func setBatch(int) (bool, error) { return false, ErrUnsupported }
