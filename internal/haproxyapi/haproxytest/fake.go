@@ -22,6 +22,13 @@ type Reply struct {
 	Hang  bool          // never answer; keep the connection open until the test ends
 	Reset bool          // close with RST instead of FIN (after Data)
 	Stall bool          // after Data, keep the connection open until the test ends (a dump stopping midway)
+	// Chunk and Pace write Data Chunk bytes at a time, a chunk every
+	// Pace, as HAProxy writes a large dump a buffer at a time (zero:
+	// all at once).
+	Chunk int
+	Pace  time.Duration
+	// Written, when set, is called once the last byte of Data is written.
+	Written func()
 }
 
 // Handler answers one command line (without its "\n").
@@ -90,7 +97,12 @@ func (s *Socket) serve(c net.Conn, h Handler) {
 		<-s.done
 		return
 	}
-	_, _ = c.Write(r.Data)
+	if !s.write(c, r) {
+		return
+	}
+	if r.Written != nil {
+		r.Written()
+	}
 	if r.Stall {
 		<-s.done
 		return
@@ -100,6 +112,28 @@ func (s *Socket) serve(c net.Conn, h Handler) {
 			_ = uc.CloseWrite()
 		}
 	}
+}
+
+// write writes r.Data, paced when r asks; false when the test ended first.
+func (s *Socket) write(c net.Conn, r Reply) bool {
+	if r.Chunk <= 0 || r.Pace <= 0 {
+		_, _ = c.Write(r.Data)
+		return true
+	}
+	start := time.Now()
+	for k := 0; k*r.Chunk < len(r.Data); k++ {
+		if d := time.Until(start.Add(time.Duration(k) * r.Pace)); d > 0 {
+			select {
+			case <-time.After(d):
+			case <-s.done:
+				return false
+			}
+		}
+		if _, err := c.Write(r.Data[k*r.Chunk : min((k+1)*r.Chunk, len(r.Data))]); err != nil {
+			return true
+		}
+	}
+	return true
 }
 
 // Lines returns every command line received so far.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -116,5 +117,27 @@ func TestRealHAProxyRunner(t *testing.T) {
 	_, _ = b.ReadFrom(c)
 	if b.String() != "up 42%\n" {
 		t.Errorf("agent said %q", b.String())
+	}
+}
+
+// A paced reply arrives whole, a chunk per pace (so not sooner than the
+// chunks' pauses add up to), and says when its last byte was written.
+func TestPacedReply(t *testing.T) {
+	data := []byte(strings.Repeat("0123456789", 10))
+	var written atomic.Int64
+	s := NewSocket(t, func(string) Reply {
+		return Reply{Data: data, Chunk: 10, Pace: 5 * time.Millisecond, Written: func() { written.Store(time.Now().UnixNano()) }}
+	})
+	start := time.Now()
+	got := send(t, s.Addr, "show stat")
+	took := time.Since(start)
+	if got != string(data) {
+		t.Fatalf("got %q", got)
+	}
+	if took < 45*time.Millisecond { // nine pauses of 5 ms between ten chunks
+		t.Errorf("the reply came in %v, before its pace allows", took)
+	}
+	if w := written.Load(); w == 0 || time.Unix(0, w).Before(start.Add(45*time.Millisecond)) {
+		t.Errorf("Written called at %v, want after the last chunk", time.Unix(0, w).Sub(start))
 	}
 }
