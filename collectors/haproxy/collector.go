@@ -671,14 +671,18 @@ func (c *Collector) sendRows(s *snapshot, typ haproxyapi.RowType, fams []*compil
 	if s.procCol >= 0 {
 		infoSeen = map[haproxyapi.ServerRef]bool{}
 	}
-	rows := s.others
-	if typ == haproxyapi.TypeServer || rows == nil {
-		rows = make([]int, st.Rows())
-		for r := range rows {
-			rows[r] = r
-		}
+	// The proxy rows are listed (a few among thousands); servers are
+	// every other row.
+	listed := typ != haproxyapi.TypeServer && s.others != nil
+	n := st.Rows()
+	if listed {
+		n = len(s.others)
 	}
-	for _, r := range rows {
+	for k := 0; k < n; k++ {
+		r := k
+		if listed {
+			r = s.others[k]
+		}
 		if st.Type(r) != typ || !s.keep(r) || (typ == haproxyapi.TypeServer && skip(r)) {
 			continue
 		}
